@@ -1,0 +1,71 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// The library target carries no `unsafeFlags`, so this package stays usable as a versioned
+// dependency. CPU-specific code generation for the SIMD kernels is switched on by the project's
+// own scripts (scripts/swift-flags), not here: see docs/ARCHITECTURE.md.
+let package = Package(
+    name: "StreamingWeights",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "StreamingWeights", targets: ["StreamingWeights"]),
+        .executable(name: "chunker", targets: ["chunker"]),
+        .executable(name: "weight-server", targets: ["weight-server"]),
+        .executable(name: "infer", targets: ["infer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(
+            name: "StreamingWeights",
+            dependencies: [
+                "CCurl",
+                "COpenSSL",
+                "CZlib",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "chunker",
+            dependencies: [
+                "StreamingWeights",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "weight-server",
+            dependencies: [
+                "StreamingWeights",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "infer",
+            dependencies: [
+                "StreamingWeights",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "StreamingWeightsTests",
+            dependencies: ["StreamingWeights"]
+        ),
+    ]
+)

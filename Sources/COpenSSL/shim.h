@@ -1,0 +1,29 @@
+#ifndef STREAMING_WEIGHTS_COPENSSL_SHIM_H
+#define STREAMING_WEIGHTS_COPENSSL_SHIM_H
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+/* OpenSSL spells several calls as macros, which Swift does not import. */
+
+static inline long copenssl_SSL_set_tlsext_host_name(SSL *ssl, const char *name) {
+    return SSL_set_tlsext_host_name(ssl, name);
+}
+
+static inline int copenssl_SSL_CTX_set_min_proto_version(SSL_CTX *context, int version) {
+    return (int)SSL_CTX_set_min_proto_version(context, version);
+}
+
+static inline long copenssl_SSL_CTX_set_mode(SSL_CTX *context, long mode) {
+    return SSL_CTX_set_mode(context, mode);
+}
+
+static inline void copenssl_free(void *pointer) {
+    OPENSSL_free(pointer);
+}
+
+#endif

@@ -1,0 +1,79 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Writes a file so that it appears under its final name only when it is complete.
+///
+/// Bytes go to a temporary file beside the destination; ``commit()`` flushes it to disk and
+/// renames it over the destination. A writer that is dropped without committing removes its
+/// temporary file, so an interrupted write never leaves a partial file under the final name.
+public final class FileWriter {
+    /// The final path.
+    public let path: String
+    private let temporaryPath: String
+    private var descriptor: Int32
+    /// The number of bytes written so far.
+    public private(set) var byteCount = 0
+
+    /// Creates the temporary file next to `path`.
+    ///
+    /// - Throws: ``FileError`` when the directory is missing or not writable.
+    public init(path: String) throws {
+        self.path = path
+        self.temporaryPath = path + ".partial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw FileError.lastError(path: path, operation: "create") }
+    }
+
+    deinit {
+        if descriptor >= 0 {
+            close(descriptor)
+            unlink(temporaryPath)
+        }
+    }
+
+    /// Appends `bytes`.
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        precondition(descriptor >= 0, "write after commit")
+        guard let base = bytes.baseAddress else { return }
+        var written = 0
+        while written < bytes.count {
+            let result = posixWrite(descriptor, base + written, bytes.count - written)
+            if result < 0 && errno == EINTR { continue }
+            guard result > 0 else { throw FileError.lastError(path: path, operation: "write") }
+            written += result
+        }
+        byteCount += bytes.count
+    }
+
+    /// Appends `bytes`.
+    public func write(_ bytes: some Sequence<UInt8>) throws {
+        let array = Array(bytes)
+        try array.withUnsafeBytes { try write($0) }
+    }
+
+    /// Flushes the file to disk and moves it to its final name, replacing what was there.
+    public func commit() throws {
+        precondition(descriptor >= 0, "commit twice")
+        let fd = descriptor
+        descriptor = -1
+        defer { close(fd) }
+        guard fsync(fd) == 0 else {
+            let error = FileError.lastError(path: path, operation: "flush")
+            unlink(temporaryPath)
+            throw error
+        }
+        guard rename(temporaryPath, path) == 0 else {
+            let error = FileError.lastError(path: path, operation: "rename into place")
+            unlink(temporaryPath)
+            throw error
+        }
+    }
+}
+
+/// `write(2)`, which the method of the same name hides inside ``FileWriter``.
+private func posixWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
+    write(descriptor, bytes, count)
+}
