@@ -1,10 +1,11 @@
 /// Builds a safetensors file that Python's `safetensors` opens, streaming the tensor data so that
 /// no second copy of it is made.
 ///
-/// Tensors are laid out as Python's writer lays them out — largest element size first, then by
-/// name — so every tensor starts aligned to its element size and the same tensors always give
-/// the same bytes, whatever order they were added in. The header is padded with spaces to a
-/// multiple of 8 bytes.
+/// Tensors are laid out as Python's writer lays them out — by dtype in the reverse of the order
+/// ``DType`` declares them (so 8-byte types come first), then by name — so every tensor starts
+/// aligned to its element size, and the same tensors give the same bytes as Python's
+/// `safetensors` writes, whatever order they were added in. The header is padded with spaces to
+/// a multiple of 8 bytes.
 public struct SafetensorsWriter {
     /// The `__metadata__` strings written into the header.
     public var metadata: [String: String]
@@ -31,8 +32,8 @@ public struct SafetensorsWriter {
     /// The tensors in the order their data is written.
     private var layout: [(name: String, tensor: Tensor)] {
         tensors.map { ($0.key, $0.value) }.sorted { left, right in
-            if left.tensor.dtype.byteCount != right.tensor.dtype.byteCount {
-                return left.tensor.dtype.byteCount > right.tensor.dtype.byteCount
+            if left.tensor.dtype != right.tensor.dtype {
+                return left.tensor.dtype.layoutRank > right.tensor.dtype.layoutRank
             }
             return left.name < right.name
         }
@@ -90,4 +91,10 @@ public struct SafetensorsWriter {
         try write { try writer.write($0) }
         try writer.commit()
     }
+}
+
+extension DType {
+    /// The position of this dtype in the declaration order of the Rust `safetensors` crate, which
+    /// ``DType`` follows; its writer sorts by it.
+    fileprivate var layoutRank: Int { DType.allCases.firstIndex(of: self) ?? 0 }
 }

@@ -47,7 +47,7 @@ public enum FloatConversion {
             let scaled = (Float(bitPattern: magnitude) * 0x1p24).rounded(.toNearestOrEven)
             return sign | UInt16(scaled)
         }
-        let exponent = (magnitude >> 23) - 127 + 15
+        let exponent = (magnitude >> 23) + 15 - 127
         let mantissa = magnitude & 0x007f_ffff
         var half = (exponent << 10) | (mantissa >> 13)
         let remainder = mantissa & 0x1fff

@@ -1,0 +1,81 @@
+import Foundation
+
+/// Paths in this checkout, for tests that read committed fixtures or run the repository's scripts.
+enum Repository {
+    /// The checkout's root directory.
+    static let root: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent()  // Support
+        .deletingLastPathComponent()  // StreamingWeightsTests
+        .deletingLastPathComponent()  // Tests
+        .deletingLastPathComponent()
+
+    /// A path below the root.
+    static func path(_ relative: String) -> String {
+        root.appendingPathComponent(relative).path
+    }
+
+    /// The Python interpreter with the reference packages that scripts/bootstrap installs.
+    static var python: String {
+        ProcessInfo.processInfo.environment["STREAMING_WEIGHTS_PYTHON"] ?? path(".venv/bin/python")
+    }
+}
+
+/// A directory that is removed when the value is dropped.
+final class TemporaryDirectory {
+    let path: String
+
+    init() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("streaming-weights-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        path = url.path
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    func file(_ name: String) -> String {
+        (path as NSString).appendingPathComponent(name)
+    }
+}
+
+/// What a finished process printed and how it exited.
+struct ProcessResult {
+    let status: Int32
+    let standardOutput: Data
+    let standardError: String
+
+    var outputText: String { String(decoding: standardOutput, as: UTF8.self) }
+}
+
+enum ProcessRunner {
+    /// Runs `executable` with `arguments`, feeding `input` to its standard input, and waits.
+    ///
+    /// Standard input and standard error go through temporary files, so a process that writes
+    /// a lot cannot block on a full pipe while this is busy with another.
+    static func run(_ executable: String, _ arguments: [String], input: Data? = nil) throws -> ProcessResult {
+        let scratch = try TemporaryDirectory()
+        let inputPath = scratch.file("stdin")
+        let errorPath = scratch.file("stderr")
+        try (input ?? Data()).write(to: URL(fileURLWithPath: inputPath))
+        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
+        let inputHandle = try FileHandle(forReadingFrom: URL(fileURLWithPath: inputPath))
+        let errorHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
+        defer {
+            try? inputHandle.close()
+            try? errorHandle.close()
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = errorHandle
+        process.standardInput = inputHandle
+        try process.run()
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let errorText = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
+        return ProcessResult(status: process.terminationStatus, standardOutput: outputData, standardError: errorText)
+    }
+}
