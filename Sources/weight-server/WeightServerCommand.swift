@@ -37,7 +37,9 @@ struct WeightServerCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard chunksDir != nil else { throw ValidationError("Give --chunks-dir DIR.") }
-        guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535, not \(port).") }
+        guard (1...65535).contains(port) else {
+            throw ValidationError("--port must be between 1 and 65535, not \(port).")
+        }
         guard cacheSize >= 0 else { throw ValidationError("--cache-size must not be negative.") }
         guard (tlsCert == nil) == (tlsKey == nil) else {
             throw ValidationError("--tls-cert and --tls-key go together.")

@@ -60,7 +60,9 @@ public final class StreamingDigest {
         array.withUnsafeBytes { update($0) }
     }
 
-    /// The digest of everything added. The hash cannot be updated afterwards.
+    /// The digest of everything added.
+    ///
+    /// The hash cannot be updated afterwards.
     public func finalize() -> [UInt8] {
         precondition(!finished, "finalize twice")
         finished = true

@@ -76,9 +76,15 @@ public struct JSONParser {
         case UInt8(ascii: "{"): return try parseObject()
         case UInt8(ascii: "["): return try parseArray()
         case UInt8(ascii: "\""): return .string(try parseString())
-        case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
-        case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
-        case UInt8(ascii: "n"): try expectLiteral("null"); return .null
+        case UInt8(ascii: "t"):
+            try expectLiteral("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try expectLiteral("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try expectLiteral("null")
+            return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
         default: throw error("unexpected character '\(Self.printable(byte))'")
         }
@@ -208,7 +214,8 @@ public struct JSONParser {
         case UInt8(ascii: "u"):
             var scalar = try parseHexQuad()
             if (0xd800..<0xdc00).contains(scalar) {
-                guard bytes.count - position >= 2, current == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u")
+                guard bytes.count - position >= 2, current == UInt8(ascii: "\\"),
+                    bytes[position + 1] == UInt8(ascii: "u")
                 else { throw error("unpaired surrogate in \\u escape") }
                 position += 2
                 let low = try parseHexQuad()

@@ -57,7 +57,8 @@ public struct SafetensorsError: Error, Hashable, CustomStringConvertible {
             let known = DType.allCases.map(\.rawValue).joined(separator: ", ")
             detail = "tensor '\(tensor)' has unknown dtype '\(dtype)' (known: \(known))"
         case .byteCountMismatch(let tensor, let dtype, let shape, let expected, let actual):
-            detail = "tensor '\(tensor)' is \(dtype) \(shape), which takes \(expected) bytes, but its offsets span \(actual)"
+            detail =
+                "tensor '\(tensor)' is \(dtype) \(shape), which takes \(expected) bytes, but its offsets span \(actual)"
         case .offsetsOutOfBounds(let tensor, let begin, let end, let dataSize):
             detail = "tensor '\(tensor)' has offsets [\(begin), \(end)) outside the \(dataSize)-byte data section"
         case .overlappingTensors(let first, let second):

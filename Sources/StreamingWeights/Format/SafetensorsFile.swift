@@ -121,12 +121,16 @@ public struct SafetensorsFile: Sendable {
         fail: (SafetensorsError.Reason) -> SafetensorsError
     ) throws -> [String: String] {
         guard let object = entry.objectValue else {
-            throw fail(.invalidEntry(key: "__metadata__", problem: "must be an object of strings, not \(entry.kindDescription)"))
+            throw fail(
+                .invalidEntry(
+                    key: "__metadata__", problem: "must be an object of strings, not \(entry.kindDescription)"))
         }
         var metadata: [String: String] = [:]
         for (key, value) in object.members {
             guard let string = value.stringValue else {
-                throw fail(.invalidEntry(key: "__metadata__", problem: "has '\(key)' set to \(value.kindDescription), not a string"))
+                throw fail(
+                    .invalidEntry(
+                        key: "__metadata__", problem: "has '\(key)' set to \(value.kindDescription), not a string"))
             }
             metadata[key] = string
         }

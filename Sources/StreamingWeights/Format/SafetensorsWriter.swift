@@ -21,7 +21,8 @@ public struct SafetensorsWriter {
     ///   when `name` was added before, or an invalid entry for the reserved name `__metadata__`.
     public mutating func add(_ tensor: Tensor, named name: String) throws {
         guard name != "__metadata__" else {
-            throw SafetensorsError(source: "<writer>", reason: .invalidEntry(key: name, problem: "is reserved for metadata"))
+            throw SafetensorsError(
+                source: "<writer>", reason: .invalidEntry(key: name, problem: "is reserved for metadata"))
         }
         guard tensors[name] == nil else {
             throw SafetensorsError(source: "<writer>", reason: .duplicateTensorName(name))

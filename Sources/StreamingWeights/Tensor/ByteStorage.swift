@@ -1,11 +1,11 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 #if _endian(big)
-#error("StreamingWeights stores tensors little-endian and has not been written for big-endian machines.")
+    #error("StreamingWeights stores tensors little-endian and has not been written for big-endian machines.")
 #endif
 
 /// Immutable bytes that tensors share without copying: heap memory, or a memory-mapped file.

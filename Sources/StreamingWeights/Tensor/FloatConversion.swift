@@ -77,25 +77,34 @@ public enum FloatConversion {
     /// Widens little-endian elements of a floating-point `dtype` from `source` into `destination`.
     ///
     /// - Precondition: `dtype` is floating point and `destination` has room for every element.
-    static func convert(_ source: UnsafeRawBufferPointer, from dtype: DType, toFloat32 destination: UnsafeMutableBufferPointer<Float>) {
+    static func convert(
+        _ source: UnsafeRawBufferPointer, from dtype: DType, toFloat32 destination: UnsafeMutableBufferPointer<Float>
+    ) {
         let count = source.count / dtype.byteCount
         precondition(destination.count >= count, "destination too small")
         switch dtype {
         case .float32:
             for index in 0..<count {
-                destination[index] = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)))
+                destination[index] = Float(
+                    bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)))
             }
         case .float16:
             for index in 0..<count {
-                destination[index] = float(fromFloat16: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self)))
+                destination[index] = float(
+                    fromFloat16: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self)))
             }
         case .bfloat16:
             for index in 0..<count {
-                destination[index] = float(fromBFloat16: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self)))
+                destination[index] = float(
+                    fromBFloat16: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
+                )
             }
         case .float64:
             for index in 0..<count {
-                destination[index] = Float(Double(bitPattern: UInt64(littleEndian: source.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self))))
+                destination[index] = Float(
+                    Double(
+                        bitPattern: UInt64(
+                            littleEndian: source.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self))))
             }
         default:
             preconditionFailure("\(dtype) is not a floating-point dtype")
@@ -103,7 +112,9 @@ public enum FloatConversion {
     }
 
     /// Narrows (or copies) float32 values into little-endian elements of `dtype`: F32, F16 or BF16.
-    static func convert(_ source: UnsafeBufferPointer<Float>, toFloat dtype: DType, into destination: UnsafeMutableRawBufferPointer) {
+    static func convert(
+        _ source: UnsafeBufferPointer<Float>, toFloat dtype: DType, into destination: UnsafeMutableRawBufferPointer
+    ) {
         precondition(destination.count >= source.count * dtype.byteCount, "destination too small")
         switch dtype {
         case .float32:

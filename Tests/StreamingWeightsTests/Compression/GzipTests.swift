@@ -109,7 +109,9 @@ struct GzipTests {
         #expect(throws: GzipError.self) {
             try Gzip.decompressFile(atPath: directory.file("cut.gz"), toPath: directory.file("cut"))
         }
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("cut") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter {
+            $0.hasPrefix("cut")
+        }
         #expect(leftovers == ["cut.gz"])
     }
 }

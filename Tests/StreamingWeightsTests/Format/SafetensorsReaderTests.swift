@@ -40,12 +40,16 @@ struct SafetensorsReaderTests {
             reason(of: safetensorsBytes(header: "{}", dataCount: 0, declaredLength: 1 << 63))
                 == .headerLengthExceedsFile(declared: 1 << 63, available: 2)
         )
-        #expect(reason(of: safetensorsBytes(header: "", dataCount: 0, declaredLength: UInt64.max)) == .headerLengthExceedsFile(declared: .max, available: 0))
+        #expect(
+            reason(of: safetensorsBytes(header: "", dataCount: 0, declaredLength: UInt64.max))
+                == .headerLengthExceedsFile(declared: .max, available: 0))
     }
 
     @Test("A 1 GB header declared in a 100-byte file is rejected")
     func gigabyteHeaderInTinyFile() {
-        let bytes = Array(safetensorsBytes(header: String(repeating: " ", count: 92), dataCount: 0, declaredLength: 1 << 30).prefix(100))
+        let bytes = Array(
+            safetensorsBytes(header: String(repeating: " ", count: 92), dataCount: 0, declaredLength: 1 << 30).prefix(
+                100))
         #expect(bytes.count == 100)
         #expect(reason(of: bytes) == .headerLengthExceedsFile(declared: 1 << 30, available: 92))
     }
@@ -56,20 +60,24 @@ struct SafetensorsReaderTests {
         let directory = try TemporaryDirectory()
         let path = directory.file("huge-header.safetensors")
         let declared = UInt64(SafetensorsFile.maximumHeaderLength + 1)
-        _ = FileManager.default.createFile(atPath: path, contents: Data(safetensorsBytes(header: "{", dataCount: 0, declaredLength: declared)))
+        _ = FileManager.default.createFile(
+            atPath: path, contents: Data(safetensorsBytes(header: "{", dataCount: 0, declaredLength: declared)))
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         try handle.truncate(atOffset: declared + 8)
         try handle.close()
         #expect {
             _ = try SafetensorsFile(contentsOfFile: path)
         } throws: { error in
-            (error as? SafetensorsError)?.reason == .headerTooLarge(declared: declared, limit: SafetensorsFile.maximumHeaderLength)
+            (error as? SafetensorsError)?.reason
+                == .headerTooLarge(declared: declared, limit: SafetensorsFile.maximumHeaderLength)
         }
     }
 
-    @Test("A header that is not a JSON object is rejected", arguments: [
-        #"{"a": "#, #"[1, 2]"#, "not json", #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}"#, " {}",
-    ])
+    @Test(
+        "A header that is not a JSON object is rejected",
+        arguments: [
+            #"{"a": "#, #"[1, 2]"#, "not json", #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}"#, " {}",
+        ])
     func invalidJSON(header: String) {
         guard case .invalidHeaderJSON = reason(of: safetensorsBytes(header: header, dataCount: 0)) else {
             Issue.record("accepted or misreported: \(header)")
@@ -80,25 +88,38 @@ struct SafetensorsReaderTests {
     @Test("Offsets outside the data section are rejected")
     func offsetsOutOfBounds() {
         let header = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#
-        #expect(reason(of: safetensorsBytes(header: header, dataCount: 8)) == .offsetsOutOfBounds(tensor: "a", begin: 4, end: 12, dataSize: 8))
+        #expect(
+            reason(of: safetensorsBytes(header: header, dataCount: 8))
+                == .offsetsOutOfBounds(tensor: "a", begin: 4, end: 12, dataSize: 8))
         let backwards = #"{"a":{"dtype":"F32","shape":[0],"data_offsets":[8,4]}}"#
-        #expect(reason(of: safetensorsBytes(header: backwards, dataCount: 8)) == .offsetsOutOfBounds(tensor: "a", begin: 8, end: 4, dataSize: 8))
+        #expect(
+            reason(of: safetensorsBytes(header: backwards, dataCount: 8))
+                == .offsetsOutOfBounds(tensor: "a", begin: 8, end: 4, dataSize: 8))
         let negative = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[-4,0]}}"#
-        #expect(reason(of: safetensorsBytes(header: negative, dataCount: 8)) == .offsetsOutOfBounds(tensor: "a", begin: -4, end: 0, dataSize: 8))
+        #expect(
+            reason(of: safetensorsBytes(header: negative, dataCount: 8))
+                == .offsetsOutOfBounds(tensor: "a", begin: -4, end: 0, dataSize: 8))
     }
 
     @Test("Overlapping tensors are rejected")
     func overlapping() {
-        let header = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#
-        #expect(reason(of: safetensorsBytes(header: header, dataCount: 12)) == .overlappingTensors(first: "a", second: "b"))
+        let header =
+            #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#
+        #expect(
+            reason(of: safetensorsBytes(header: header, dataCount: 12)) == .overlappingTensors(first: "a", second: "b"))
     }
 
     @Test("Unclaimed bytes between, before or after tensors are rejected")
     func gaps() {
-        let between = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#
-        #expect(reason(of: safetensorsBytes(header: between, dataCount: 12)) == .gapBetweenTensors(before: "a", after: "b", gap: 4))
+        let between =
+            #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#
+        #expect(
+            reason(of: safetensorsBytes(header: between, dataCount: 12))
+                == .gapBetweenTensors(before: "a", after: "b", gap: 4))
         let before = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
-        #expect(reason(of: safetensorsBytes(header: before, dataCount: 8)) == .gapBetweenTensors(before: nil, after: "a", gap: 4))
+        #expect(
+            reason(of: safetensorsBytes(header: before, dataCount: 8))
+                == .gapBetweenTensors(before: nil, after: "a", gap: 4))
         let after = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#
         #expect(reason(of: safetensorsBytes(header: after, dataCount: 9)) == .trailingBytes(count: 5))
     }
@@ -122,25 +143,32 @@ struct SafetensorsReaderTests {
         let header = #"{"a":{"dtype":"F8_E4M3","shape":[1],"data_offsets":[0,1]}}"#
         let reason = reason(of: safetensorsBytes(header: header, dataCount: 1))
         #expect(reason == .unknownDType(tensor: "a", dtype: "F8_E4M3"))
-        let message = SafetensorsError(source: "x.safetensors", reason: .unknownDType(tensor: "a", dtype: "F8_E4M3")).description
-        #expect(message == "x.safetensors: tensor 'a' has unknown dtype 'F8_E4M3' (known: BOOL, U8, I8, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64)")
+        let message = SafetensorsError(source: "x.safetensors", reason: .unknownDType(tensor: "a", dtype: "F8_E4M3"))
+            .description
+        #expect(
+            message
+                == "x.safetensors: tensor 'a' has unknown dtype 'F8_E4M3' (known: BOOL, U8, I8, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64)"
+        )
     }
 
     @Test("A tensor name written twice is rejected")
     func duplicateName() {
-        let header = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
+        let header =
+            #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
         #expect(reason(of: safetensorsBytes(header: header, dataCount: 8)) == .duplicateTensorName("a"))
     }
 
-    @Test("Malformed entries are rejected, naming the entry", arguments: [
-        (#"{"a":[]}"#, "a"),
-        (#"{"a":{"shape":[1],"data_offsets":[0,4]}}"#, "a"),
-        (#"{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#, "a"),
-        (#"{"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}}"#, "a"),
-        (#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0]}}"#, "a"),
-        (#"{"__metadata__":{"k":1}}"#, "__metadata__"),
-        (#"{"__metadata__":"text"}"#, "__metadata__"),
-    ])
+    @Test(
+        "Malformed entries are rejected, naming the entry",
+        arguments: [
+            (#"{"a":[]}"#, "a"),
+            (#"{"a":{"shape":[1],"data_offsets":[0,4]}}"#, "a"),
+            (#"{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#, "a"),
+            (#"{"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}}"#, "a"),
+            (#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0]}}"#, "a"),
+            (#"{"__metadata__":{"k":1}}"#, "__metadata__"),
+            (#"{"__metadata__":"text"}"#, "__metadata__"),
+        ])
     func malformedEntries(header: String, key: String) {
         guard case .invalidEntry(let named, _) = reason(of: safetensorsBytes(header: header, dataCount: 4)) else {
             Issue.record("accepted or misreported: \(header)")
@@ -166,9 +194,15 @@ struct SafetensorsReaderTests {
     @Test("Files written by Python's safetensors read with every dtype, value and the metadata")
     func readsPythonFiles() throws {
         for memoryMapped in [true, false] {
-            let file = try SafetensorsFile(contentsOfFile: Repository.path("Fixtures/safetensors/python-all-dtypes.safetensors"), memoryMapped: memoryMapped)
+            let file = try SafetensorsFile(
+                contentsOfFile: Repository.path("Fixtures/safetensors/python-all-dtypes.safetensors"),
+                memoryMapped: memoryMapped)
             #expect(file.metadata == ["writer": "python safetensors"])
-            #expect(Set(file.tensorNames) == ["f64", "f32", "f16", "bf16", "i64", "i32", "i16", "i8", "u8", "u16", "u32", "u64", "bool", "scalar", "empty"])
+            #expect(
+                Set(file.tensorNames) == [
+                    "f64", "f32", "f16", "bf16", "i64", "i32", "i16", "i8", "u8", "u16", "u32", "u64", "bool", "scalar",
+                    "empty",
+                ])
             let floats = (0..<6).map { Float($0) * 0.5 - 3 }
             for (name, dtype) in [("f64", DType.float64), ("f32", .float32), ("f16", .float16), ("bf16", .bfloat16)] {
                 let tensor = try #require(file[name])
@@ -183,7 +217,8 @@ struct SafetensorsReaderTests {
             for (name, dtype) in [("u32", DType.uint32), ("u16", .uint16), ("u8", .uint8)] {
                 #expect(try file[name]?.integerValues() == [0, 1, 2, 3, 4, 5], "\(name) \(dtype)")
             }
-            #expect(file["u64"]?.bytes == (0..<6).flatMap { withUnsafeBytes(of: UInt64($0).littleEndian) { Array($0) } })
+            #expect(
+                file["u64"]?.bytes == (0..<6).flatMap { withUnsafeBytes(of: UInt64($0).littleEndian) { Array($0) } })
             #expect(file["bool"]?.bytes == [0, 1, 0, 1, 0, 1])
             #expect(try file["scalar"]?.floatValues() == [2.5])
             #expect(file["scalar"]?.shape == [])
@@ -209,7 +244,9 @@ struct SafetensorsReaderTests {
         ]
         for layer in 0..<(try number("num_hidden_layers")) {
             let prefix = "encoder.layer.\(layer)."
-            for projection in ["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"] {
+            for projection in [
+                "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
+            ] {
                 expected[prefix + projection + ".weight"] = [hidden, hidden]
                 expected[prefix + projection + ".bias"] = [hidden]
             }

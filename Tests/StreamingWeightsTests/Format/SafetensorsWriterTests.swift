@@ -16,7 +16,12 @@ struct SafetensorsWriterTests {
         }
         let f32 = Tensor(float32: floats.map(Float.init), shape: shape)
         return [
-            ("f64", try Tensor(dtype: .float64, shape: shape, bytes: floats.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian) { Array($0) } }), floats),
+            (
+                "f64",
+                try Tensor(
+                    dtype: .float64, shape: shape,
+                    bytes: floats.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian) { Array($0) } }), floats
+            ),
             ("f32", f32, floats),
             ("f16", try f32.converted(to: .float16), floats),
             ("bf16", try f32.converted(to: .bfloat16), floats),
@@ -55,7 +60,8 @@ struct SafetensorsWriterTests {
 
     @Test("The bytes are the same as Python's safetensors writes, whatever the order tensors were added in")
     func sameBytesAsPython() throws {
-        let python = try Data(contentsOf: URL(fileURLWithPath: Repository.path("Fixtures/safetensors/python-all-dtypes.safetensors")))
+        let python = try Data(
+            contentsOf: URL(fileURLWithPath: Repository.path("Fixtures/safetensors/python-all-dtypes.safetensors")))
         for order in [try Self.allDTypes(), try Self.allDTypes().reversed()] {
             var writer = SafetensorsWriter(metadata: ["writer": "python safetensors"])
             for (name, tensor, _) in order {
@@ -73,14 +79,20 @@ struct SafetensorsWriterTests {
         var spec: [String: Any] = [:]
         for (name, tensor, values) in try Self.allDTypes() {
             try writer.add(tensor, named: name)
-            spec[name] = ["dtype": tensor.dtype.rawValue, "shape": tensor.shape.dimensions, "values": values] as [String: Any]
+            spec[name] =
+                ["dtype": tensor.dtype.rawValue, "shape": tensor.shape.dimensions, "values": values] as [String: Any]
         }
         let path = directory.file("written-here.safetensors")
         try writer.write(toFile: path)
         let specPath = directory.file("spec.json")
-        try JSONSerialization.data(withJSONObject: ["metadata": metadata, "tensors": spec]).write(to: URL(fileURLWithPath: specPath))
-        let result = try ProcessRunner.run(Repository.python, [Repository.path("scripts/check_safetensors.py"), path, specPath])
-        #expect(result.status == 0, "Python's safetensors disagrees (run scripts/bootstrap if .venv is missing): \(result.outputText) \(result.standardError)")
+        try JSONSerialization.data(withJSONObject: ["metadata": metadata, "tensors": spec]).write(
+            to: URL(fileURLWithPath: specPath))
+        let result = try ProcessRunner.run(
+            Repository.python, [Repository.path("scripts/check_safetensors.py"), path, specPath])
+        #expect(
+            result.status == 0,
+            "Python's safetensors disagrees (run scripts/bootstrap if .venv is missing): \(result.outputText) \(result.standardError)"
+        )
     }
 
     @Test("A name added twice, or the reserved metadata name, is refused")
@@ -107,7 +119,8 @@ struct SafetensorsWriterTests {
         #expect {
             try writer.write(toFile: directory.file("missing-directory/layer_1.safetensors"))
         } throws: { error in
-            "\(error)".contains("missing-directory/layer_1.safetensors") && "\(error)".contains("No such file or directory")
+            "\(error)".contains("missing-directory/layer_1.safetensors")
+                && "\(error)".contains("No such file or directory")
         }
     }
 }

@@ -20,9 +20,11 @@ struct FloatConversionTests {
     @Test("Narrowing to float16 rounds as Swift's Float16 does, ties to even")
     func float16RoundingMatchesSwift() {
         var generator = SystemRandomNumberGenerator()
-        var values: [Float] = [0, -0, 1, -1, 65504, 65519.99, 65520, -65520, 1e-8, 6e-8, 5.9604645e-8, 2.9802322e-8,
-                               6.1035156e-5, 6.097555e-5, .infinity, -.infinity, .greatestFiniteMagnitude,
-                               .leastNonzeroMagnitude, 1.00048828125, 1.00146484375]
+        var values: [Float] = [
+            0, -0, 1, -1, 65504, 65519.99, 65520, -65520, 1e-8, 6e-8, 5.9604645e-8, 2.9802322e-8,
+            6.1035156e-5, 6.097555e-5, .infinity, -.infinity, .greatestFiniteMagnitude,
+            .leastNonzeroMagnitude, 1.00048828125, 1.00146484375,
+        ]
         for _ in 0..<200_000 {
             values.append(Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &generator)))
         }

@@ -28,7 +28,9 @@ struct TensorTests {
 
     @Test("Integer elements are read little-endian")
     func integerValues() throws {
-        let bytes: [UInt8] = [0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]
+        let bytes: [UInt8] = [
+            0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        ]
         #expect(try Tensor(dtype: .int64, shape: [2], bytes: bytes).integerValues() == [1, -2])
         #expect(try Tensor(dtype: .int16, shape: [8], bytes: bytes).integerValues() == [1, 0, 0, 0, -2, -1, -1, -1])
         #expect(try Tensor(dtype: .uint8, shape: [2], bytes: [7, 255]).integerValues() == [7, 255])
