@@ -228,6 +228,16 @@ struct SafetensorsReaderTests {
         }
     }
 
+    @Test("A Python file without __metadata__ reads with empty metadata")
+    func readsPythonFileWithoutMetadata() throws {
+        let file = try SafetensorsFile(
+            contentsOfFile: Repository.path("Fixtures/safetensors/python-no-metadata.safetensors")
+        )
+        #expect(file.metadata.isEmpty)
+        #expect(file.tensorNames == ["only"])
+        #expect(try file.tensor(named: "only").floatValues() == (0..<6).map { Float($0) * 0.5 - 3 })
+    }
+
     @Test("The bert-tiny fixture holds exactly the tensors its config.json implies")
     func bertTinyFixture() throws {
         let configText = try String(contentsOfFile: Repository.path("Fixtures/bert-tiny/config.json"), encoding: .utf8)
