@@ -1,0 +1,64 @@
+import Dispatch
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// How many threads the kernels split their work over, and the split itself.
+///
+/// Work below ``minimumWorkPerThread`` (in multiply-adds) runs on the calling thread: waking a
+/// second thread costs more than small matrices take (and on a loaded 2-core machine two
+/// threads can be slower than one).
+public struct ComputeThreads: Sendable {
+    /// The number of threads, at least 1.
+    public let count: Int
+    /// The least work worth a thread of its own.
+    public let minimumWorkPerThread: Int
+
+    /// - Parameter count: the threads to use; `nil` means one per core.
+    public init(count: Int? = nil, minimumWorkPerThread: Int = 1 << 18) {
+        let cores = System.coreCount
+        self.count = max(1, count ?? cores)
+        self.minimumWorkPerThread = minimumWorkPerThread
+    }
+
+    /// One thread: everything runs on the caller.
+    public static let single = ComputeThreads(count: 1)
+
+    /// Calls `body` with disjoint ranges that cover `0..<itemCount`, on up to ``count`` threads,
+    /// and returns when all are done.
+    ///
+    /// - Parameter work: the total work, in multiply-adds, deciding how many threads are worth it.
+    public func forEachRange(of itemCount: Int, work: Int, _ body: (Range<Int>) -> Void) {
+        let threads = min(count, itemCount, max(1, work / minimumWorkPerThread))
+        guard threads > 1 else {
+            if itemCount > 0 { body(0..<itemCount) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let shared = UnsafeSendable(body)
+            DispatchQueue.concurrentPerform(iterations: threads) { thread in
+                let start = itemCount * thread / threads
+                let end = itemCount * (thread + 1) / threads
+                if start < end { shared.value(start..<end) }
+            }
+        }
+    }
+}
+
+/// Lets a value the caller knows to be safe cross into `concurrentPerform`'s closure: the kernels
+/// hand each thread pointers to disjoint memory.
+struct UnsafeSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
+/// Facts about the machine.
+public enum System {
+    /// The number of cores online.
+    public static var coreCount: Int {
+        max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+}

@@ -1,0 +1,92 @@
+/// The right-hand operand B `[depth, columns]` of a matmul, rearranged for the micro-kernel.
+///
+/// Columns are grouped into panels of ``width`` (32: two 16-lane vectors); panel p stores, for
+/// each k, the 32 values `B[k, 32p ..< 32p + 32]` contiguously, so the kernel streams it with
+/// aligned vector loads. The last panel is padded with zeros. Weights are packed once when a
+/// layer is loaded; attention packs its keys and values per forward pass into a workspace.
+public struct PackedPanels {
+    /// The columns in a panel.
+    public static let width = 32
+
+    /// The packed values.
+    public let base: UnsafeMutablePointer<Float>
+    /// K: the length of the dot products.
+    public let depth: Int
+    /// N: the number of output columns.
+    public let columns: Int
+
+    /// The panels needed for `columns`.
+    public static func panelCount(columns: Int) -> Int { (columns + width - 1) / width }
+
+    /// The floats needed to pack a `[depth, columns]` matrix.
+    public static func floatCount(depth: Int, columns: Int) -> Int { panelCount(columns: columns) * width * depth }
+
+    /// Packs the matrix whose element (k, n) is `source[n * columnStride + k * depthStride]` into
+    /// `destination`, which must hold ``floatCount(depth:columns:)`` floats.
+    ///
+    /// A PyTorch `Linear` weight `[outFeatures, inFeatures]` is packed as B = Wᵀ with
+    /// `columnStride: inFeatures, depthStride: 1`; a row-major `[K, N]` matrix with leading
+    /// dimension `ld` with `columnStride: 1, depthStride: ld`.
+    public init(
+        packing source: UnsafePointer<Float>,
+        depth: Int,
+        columns: Int,
+        columnStride: Int,
+        depthStride: Int,
+        into destination: UnsafeMutablePointer<Float>
+    ) {
+        let width = Self.width
+        for panel in 0..<Self.panelCount(columns: columns) {
+            let panelBase = destination + panel * width * depth
+            let firstColumn = panel * width
+            let valid = min(width, columns - firstColumn)
+            if columnStride == 1 {
+                for k in 0..<depth {
+                    let row = source + k * depthStride + firstColumn
+                    let out = panelBase + k * width
+                    out.update(from: row, count: valid)
+                    if valid < width { (out + valid).update(repeating: 0, count: width - valid) }
+                }
+            } else {
+                for k in 0..<depth {
+                    let out = panelBase + k * width
+                    for j in 0..<valid {
+                        out[j] = source[(firstColumn + j) * columnStride + k * depthStride]
+                    }
+                    if valid < width { (out + valid).update(repeating: 0, count: width - valid) }
+                }
+            }
+        }
+        self.base = destination
+        self.depth = depth
+        self.columns = columns
+    }
+}
+
+/// Packed weights that own their memory, for the lifetime of a loaded layer.
+public final class PackedWeights: @unchecked Sendable {
+    /// The packed panels.
+    public let panels: PackedPanels
+
+    /// Packs a PyTorch `Linear` weight `[outFeatures, inFeatures]` (B = Wᵀ).
+    public init(linearWeight weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int) {
+        let count = PackedPanels.floatCount(depth: inFeatures, columns: outFeatures)
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
+            .bindMemory(to: Float.self, capacity: count)
+        panels = PackedPanels(
+            packing: weight,
+            depth: inFeatures,
+            columns: outFeatures,
+            columnStride: inFeatures,
+            depthStride: 1,
+            into: memory
+        )
+    }
+
+    deinit {
+        UnsafeMutableRawPointer(panels.base).deallocate()
+    }
+
+    /// The bytes held.
+    public var byteCount: Int { PackedPanels.floatCount(depth: panels.depth, columns: panels.columns) * 4 }
+}

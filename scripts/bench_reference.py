@@ -1,0 +1,524 @@
+#!/usr/bin/env python3
+"""Reference measurements for the benchmark: what PyTorch, ONNX Runtime, numpy's OpenBLAS and
+Hugging Face `tokenizers` do on this machine, so the Swift figures can be printed beside them.
+
+One configuration per call; prints ONE JSON object on stdout, logs on stderr. Modes:
+
+  --what forward  --model DIR --seq N --batch B --threads T [--repeat R] [--engines pytorch,onnxruntime]
+      BertModel forward latency (eval, float32, torch.inference_mode) in PyTorch and in ONNX
+      Runtime (the model exported once to .build-bench/onnx/<model>.onnx, dynamic batch and
+      sequence axes). {"pytorch": {"median_ms", "min_ms", ...}, "onnxruntime": {...}, ...}
+  --what matmul   --shapes "MxKxN,..." --threads T
+      numpy float32 matmul (M x K) @ (K x N), flops = 2*M*K*N, in GFLOP/s. Runs in a child
+      process without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (they pin a slower kernel here) unless
+      --keep-openblas-env; reports the kernel threadpoolctl sees.
+  --what tokenize --vocab-dir DIR --corpus FILE
+      single-threaded throughput of `tokenizers`: encode() line by line, and encode_batch(), in
+      lines/s and MB/s of UTF-8 input.
+
+Without --repeat, each measurement runs until about --target-seconds (default 1.5 s for forward,
+0.3 s per matmul shape) with at least --min-repeat (5) runs. The machine may be shared: the JSON
+carries the load average before and after.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import hashlib
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ONNX_CACHE = REPO_ROOT / ".build-bench" / "onnx"
+CLS_ID, SEP_ID = 101, 102
+INPUT_NAMES = ["input_ids", "attention_mask", "token_type_ids"]
+OUTPUT_NAMES = ["last_hidden_state", "pooler_output"]
+ONNX_OPSET = 17
+
+
+def log(message: str) -> None:
+    print(f"[bench_reference] {message}", file=sys.stderr, flush=True)
+
+
+def machine_info() -> dict:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "logical_cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "loadavg_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def summarize_ms(samples_s: list[float]) -> dict:
+    ms = [s * 1e3 for s in samples_s]
+    return {
+        "median_ms": round(statistics.median(ms), 4),
+        "min_ms": round(min(ms), 4),
+        "mean_ms": round(statistics.fmean(ms), 4),
+        "max_ms": round(max(ms), 4),
+        "runs": len(ms),
+    }
+
+
+def time_calls(fn, repeat: int | None, target_s: float, min_repeat: int, max_repeat: int,
+               warmup_s: float, min_warmup: int) -> list[float]:
+    """Warm up (at least min_warmup calls and warmup_s seconds), then time `repeat` calls, or as
+    many as fit in target_s judged from the warm-up (at least min_repeat, at most max_repeat)."""
+    warm = []
+    start = time.perf_counter()
+    while len(warm) < min_warmup or (time.perf_counter() - start < warmup_s and len(warm) < 50):
+        t0 = time.perf_counter()
+        fn()
+        warm.append(time.perf_counter() - t0)
+    if repeat is None:
+        estimate = statistics.median(warm[1:] if len(warm) > 1 else warm)
+        repeat = min(max_repeat, max(min_repeat, math.ceil(target_s / max(estimate, 1e-9))))
+    samples = []
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - t0)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return samples
+
+
+# ---------------------------------------------------------------------------------------------
+# forward
+
+
+def make_token_ids(batch: int, seq: int):
+    """Deterministic ids: [CLS], 1000 + ((i * 7919) % 20000) ..., [SEP]; row b starts at i = b*seq."""
+    import numpy as np
+
+    ids = np.empty((batch, seq), dtype=np.int64)
+    for b in range(batch):
+        i = np.arange(b * seq, (b + 1) * seq, dtype=np.int64)
+        ids[b] = 1000 + (i * 7919) % 20000
+    ids[:, 0] = CLS_ID
+    if seq > 1:
+        ids[:, -1] = SEP_ID
+    return ids
+
+
+def file_fingerprint(path: Path) -> dict:
+    st = path.stat()
+    return {"name": path.name, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def export_onnx(model, model_dir: Path, onnx_path: Path) -> dict:
+    """Exports `model` to onnx_path unless a cached export of the same weights and exporter is
+    there. Returns facts about the export for the JSON."""
+    import torch
+
+    weights = model_dir / "model.safetensors"
+    source = {
+        "weights": file_fingerprint(weights),
+        "config_sha256": hashlib.sha256((model_dir / "config.json").read_bytes()).hexdigest(),
+        "torch": torch.__version__,
+        "opset": ONNX_OPSET,
+        "exporter": "torchscript (dynamo=False)",
+    }
+    meta_path = onnx_path.with_name(onnx_path.name + ".json")
+    if onnx_path.exists() and meta_path.exists():
+        try:
+            if json.loads(meta_path.read_text()).get("source") == source:
+                return {"path": str(onnx_path), "cached": True, **source}
+        except (OSError, ValueError):
+            pass
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            out = self.inner(input_ids=input_ids, attention_mask=attention_mask,
+                             token_type_ids=token_type_ids, return_dict=True)
+            return out.last_hidden_state, out.pooler_output
+
+    # eval() on the wrapper too: the exporter restores the wrapper's training flag afterwards,
+    # recursively, and a fresh Module is in training mode (dropout on).
+    wrapper = Wrapper(model).eval()
+    ids = torch.from_numpy(make_token_ids(2, 16))  # not 1: keep the traced shapes generic
+    dynamic_axes = {name: {0: "batch", 1: "sequence"} for name in INPUT_NAMES + ["last_hidden_state"]}
+    dynamic_axes["pooler_output"] = {0: "batch"}
+    onnx_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_path = onnx_path.with_name(f".{onnx_path.name}.{os.getpid()}.tmp")
+    log(f"exporting {model_dir.name} to {onnx_path}")
+    t0 = time.perf_counter()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            wrapper, (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(tmp_path),
+            dynamo=False, input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
+            dynamic_axes=dynamic_axes, opset_version=ONNX_OPSET, do_constant_folding=True)
+    model.eval()
+    os.replace(tmp_path, onnx_path)
+    meta_path.write_text(json.dumps({"source": source}, indent=1) + "\n")
+    return {"path": str(onnx_path), "cached": False,
+            "export_s": round(time.perf_counter() - t0, 2), **source}
+
+
+def run_forward(args) -> dict:
+    # Thread counts must be fixed before torch/onnxruntime start their pools.
+    threads = args.threads
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ["MKL_NUM_THREADS"] = str(threads)
+    import numpy as np
+    import torch
+    import transformers
+    from transformers import BertModel
+
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+
+    model_dir = Path(args.model).resolve()
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    result: dict = {
+        "what": "forward",
+        "model": model_dir.name,
+        "seq": args.seq,
+        "batch": args.batch,
+        "threads": threads,
+        "inputs": "ids 1000+((i*7919)%20000), [CLS]=101 first, [SEP]=102 last; mask ones; "
+                  "token_type_ids zeros",
+        "outputs": "last_hidden_state and pooler_output",
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
+    }
+
+    model = BertModel.from_pretrained(str(model_dir), dtype=torch.float32).eval()
+    result["attn_implementation"] = model.config._attn_implementation
+    ids = make_token_ids(args.batch, args.seq)
+    mask = np.ones_like(ids)
+    types = np.zeros_like(ids)
+    t_ids, t_mask, t_types = (torch.from_numpy(x) for x in (ids, mask, types))
+    timing = dict(repeat=args.repeat, target_s=args.target_seconds, min_repeat=args.min_repeat,
+                  max_repeat=args.max_repeat, warmup_s=args.warmup_seconds, min_warmup=3)
+
+    reference_output = None
+    if "pytorch" in engines or "onnxruntime" in engines:
+        with torch.inference_mode():
+            reference_output = model(input_ids=t_ids, attention_mask=t_mask,
+                                     token_type_ids=t_types).last_hidden_state.numpy().copy()
+
+    if "pytorch" in engines:
+        def torch_forward():
+            with torch.inference_mode():
+                model(input_ids=t_ids, attention_mask=t_mask, token_type_ids=t_types)
+
+        log(f"pytorch {model_dir.name} seq={args.seq} batch={args.batch} threads={threads}")
+        result["pytorch"] = summarize_ms(time_calls(torch_forward, **timing))
+        result["pytorch"]["num_threads"] = torch.get_num_threads()
+
+    if "onnxruntime" in engines:
+        import onnxruntime as ort
+
+        onnx_path = Path(args.onnx_path) if args.onnx_path else ONNX_CACHE / f"{model_dir.name}.onnx"
+        export = export_onnx(model, model_dir, onnx_path)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        out = session.run(["last_hidden_state"], feeds)[0]
+        max_diff = float(np.abs(out - reference_output).max())
+        if max_diff > 1e-3:
+            log(f"WARNING: ONNX Runtime and PyTorch differ by {max_diff} (max abs)")
+
+        def ort_forward():
+            session.run(None, feeds)
+
+        log(f"onnxruntime {model_dir.name} seq={args.seq} batch={args.batch} threads={threads}")
+        result["onnxruntime"] = summarize_ms(time_calls(ort_forward, **timing))
+        result["onnxruntime"]["max_abs_diff_vs_pytorch"] = max_diff
+        result["onnxruntime"]["graph_optimization"] = "ORT_ENABLE_ALL"
+        result["versions"]["onnxruntime"] = ort.__version__
+        result["onnx_export"] = export
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# matmul
+
+
+def parse_shapes(text: str) -> list[tuple[int, int, int]]:
+    shapes = []
+    for item in text.split(","):
+        item = item.strip().lower()
+        if not item:
+            continue
+        parts = item.split("x")
+        if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+            raise SystemExit(f"bad shape {item!r}: want MxKxN, e.g. 128x384x384")
+        shapes.append(tuple(int(p) for p in parts))
+    return shapes
+
+
+def run_matmul(args) -> dict:
+    stripped = [] if args.keep_openblas_env else \
+        [k for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ]
+    if stripped or os.environ.get("OPENBLAS_NUM_THREADS") != str(args.threads):
+        # The BLAS reads these when numpy is imported: measure in a child with a clean environment.
+        env = {k: v for k, v in os.environ.items() if k not in stripped}
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+            env[var] = str(args.threads)
+        env["BENCH_REFERENCE_MATMUL_CHILD"] = "1"
+        argv = [sys.executable, str(Path(__file__).resolve())] + sys.argv[1:]
+        log(f"matmul in a child process; removed from its environment: {stripped or 'nothing'}")
+        child = subprocess.run(argv, env=env, stdout=subprocess.PIPE, check=True)
+        result = json.loads(child.stdout)
+        result["openblas_env_removed"] = {k: os.environ[k] for k in stripped}
+        return result
+
+    import numpy as np
+    import threadpoolctl
+
+    result: dict = {
+        "what": "matmul",
+        "shape_convention": "MxKxN: (M x K activations) @ (K x N weights); M rows, K in "
+                            "features, N out features; flops = 2*M*K*N",
+        "dtype": "float32",
+        "threads": args.threads,
+        "versions": {"numpy": np.__version__, "threadpoolctl": threadpoolctl.__version__},
+        "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
+    }
+    target = args.target_seconds if args.target_seconds_given else 0.3
+    rng = np.random.default_rng(0)
+    shapes = {}
+    with threadpoolctl.threadpool_limits(limits=args.threads, user_api="blas"):
+        result["blas"] = [
+            {k: info.get(k) for k in ("internal_api", "architecture", "num_threads", "version",
+                                       "threading_layer", "filepath")}
+            for info in threadpoolctl.threadpool_info() if info.get("user_api") == "blas"
+        ]
+        for m, k, n in parse_shapes(args.shapes):
+            a = rng.standard_normal((m, k), dtype=np.float32)
+            b = rng.standard_normal((k, n), dtype=np.float32)
+            c = np.empty((m, n), dtype=np.float32)
+            flops = 2.0 * m * k * n
+            for _ in range(3):
+                np.matmul(a, b, out=c)
+            # Calls per sample so a sample lasts >= ~1 ms (timer and Python overhead stay small).
+            t0 = time.perf_counter()
+            probe = 0
+            while time.perf_counter() - t0 < 0.02:
+                np.matmul(a, b, out=c)
+                probe += 1
+            per_call = (time.perf_counter() - t0) / probe
+            inner = max(1, math.ceil(1e-3 / per_call))
+            samples_wanted = max(args.min_repeat, math.ceil(target / (per_call * inner)))
+            samples_wanted = min(samples_wanted, 10000)
+            samples = []
+            gc.disable()
+            try:
+                for _ in range(samples_wanted):
+                    t0 = time.perf_counter()
+                    for _ in range(inner):
+                        np.matmul(a, b, out=c)
+                    samples.append((time.perf_counter() - t0) / inner)
+            finally:
+                gc.enable()
+            shapes[f"{m}x{k}x{n}"] = {
+                "gflops_median": round(flops / statistics.median(samples) / 1e9, 2),
+                "gflops_best": round(flops / min(samples) / 1e9, 2),
+                "median_us": round(statistics.median(samples) * 1e6, 3),
+                "calls": samples_wanted * inner,
+            }
+            log(f"matmul {m}x{k}x{n}: {shapes[f'{m}x{k}x{n}']['gflops_median']} GFLOP/s median")
+    result["shapes"] = shapes
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# tokenize
+
+
+def load_tokenizer(location: Path, kind: str, keep_limits: bool):
+    from tokenizers import Tokenizer
+    from tokenizers.implementations import BertWordPieceTokenizer
+
+    directory = location if location.is_dir() else location.parent
+    json_file = location if location.is_file() and location.suffix == ".json" else directory / "tokenizer.json"
+    vocab_file = location if location.is_file() and location.suffix == ".txt" else directory / "vocab.txt"
+    if kind == "auto":
+        kind = "vocab" if location.is_file() and location.suffix == ".txt" else \
+            ("json" if json_file.exists() else "vocab")
+    facts = {}
+    if kind == "json":
+        tokenizer = Tokenizer.from_file(str(json_file))
+        facts["source"] = str(json_file)
+        facts["class"] = "Tokenizer.from_file"
+        facts["file_truncation"] = tokenizer.truncation
+        facts["file_padding"] = tokenizer.padding
+        if not keep_limits:
+            tokenizer.no_truncation()
+            tokenizer.no_padding()
+        facts["truncation"] = tokenizer.truncation
+        facts["padding"] = tokenizer.padding
+    else:
+        lowercase = True
+        config = directory / "tokenizer_config.json"
+        if config.exists():
+            lowercase = bool(json.loads(config.read_text()).get("do_lower_case", True))
+        tokenizer = BertWordPieceTokenizer(str(vocab_file), lowercase=lowercase)
+        facts["source"] = str(vocab_file)
+        facts["class"] = "BertWordPieceTokenizer"
+        facts["lowercase"] = lowercase
+        facts["truncation"] = None
+        facts["padding"] = None
+    return tokenizer, facts
+
+
+def run_tokenize(args) -> dict:
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    os.environ["RAYON_NUM_THREADS"] = "1"
+    import tokenizers
+
+    tokenizer, facts = load_tokenizer(Path(args.vocab_dir), args.tokenizer, args.keep_truncation_padding)
+    raw = Path(args.corpus).read_text(encoding="utf-8")
+    lines = [line for line in raw.splitlines() if line.strip()]
+    if not lines:
+        raise SystemExit(f"{args.corpus} has no non-empty line")
+    nbytes = sum(len(line.encode("utf-8")) for line in lines)
+    target = args.target_seconds if args.target_seconds_given else 1.0
+
+    def one_pass_single():
+        total = 0
+        for line in lines:
+            total += len(tokenizer.encode(line).ids)
+        return total
+
+    def one_pass_batch():
+        return sum(len(e.ids) for e in tokenizer.encode_batch(lines))
+
+    result: dict = {
+        "what": "tokenize",
+        "corpus": str(Path(args.corpus).resolve()),
+        "lines": len(lines),
+        "bytes_utf8": nbytes,
+        "tokenizer": facts,
+        "add_special_tokens": True,
+        "single_threaded": "TOKENIZERS_PARALLELISM=false, RAYON_NUM_THREADS=1",
+        "versions": {"tokenizers": tokenizers.__version__},
+    }
+    for name, fn in (("encode", one_pass_single), ("encode_batch", one_pass_batch)):
+        tokens = fn()  # warm-up; also the token count
+        t0 = time.perf_counter()
+        fn()
+        estimate = time.perf_counter() - t0
+        passes = args.repeat or min(args.max_repeat, max(args.min_repeat, math.ceil(target / estimate)))
+        samples = []
+        for _ in range(passes):
+            t0 = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - t0)
+        median, best = statistics.median(samples), min(samples)
+        result[name] = {
+            "lines_per_s": round(len(lines) / median, 1),
+            "mb_per_s": round(nbytes / median / 1e6, 3),
+            "lines_per_s_best": round(len(lines) / best, 1),
+            "mb_per_s_best": round(nbytes / best / 1e6, 3),
+            "median_ms_per_pass": round(median * 1e3, 3),
+            "passes": passes,
+            "tokens_per_pass": tokens,
+        }
+        log(f"tokenize {name}: {result[name]['lines_per_s']} lines/s, {result[name]['mb_per_s']} MB/s")
+    result["note"] = "MB = 10^6 bytes of UTF-8 input (non-empty lines, newlines excluded); [CLS]/[SEP] added"
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--what", required=True, choices=["forward", "matmul", "tokenize"])
+    parser.add_argument("--model", help="forward: model directory (config.json + model.safetensors)")
+    parser.add_argument("--seq", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--engines", default="pytorch,onnxruntime",
+                        help="forward: comma-separated subset of pytorch,onnxruntime")
+    parser.add_argument("--onnx-path", help="forward: ONNX file to use/create "
+                                            "(default .build-bench/onnx/<model>.onnx)")
+    parser.add_argument("--repeat", type=int, help="timed runs (default: adaptive)")
+    parser.add_argument("--target-seconds", type=float,
+                        help="adaptive timing budget per measurement (forward 1.5, matmul 0.3 per "
+                             "shape, tokenize 1.0 per method)")
+    parser.add_argument("--min-repeat", type=int, default=5)
+    parser.add_argument("--max-repeat", type=int, default=2000)
+    parser.add_argument("--warmup-seconds", type=float, default=0.25)
+    parser.add_argument("--shapes", default="128x384x384,128x384x1536,128x1536x384,8x128x128,128x128x512",
+                        help="matmul: MxKxN list (M rows, K in features, N out features)")
+    parser.add_argument("--keep-openblas-env", action="store_true",
+                        help="matmul: keep OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE as they are")
+    parser.add_argument("--vocab-dir", help="tokenize: directory with tokenizer.json or vocab.txt "
+                                            "(or the path of either file)")
+    parser.add_argument("--corpus", help="tokenize: UTF-8 text, one input per line")
+    parser.add_argument("--tokenizer", choices=["auto", "json", "vocab"], default="auto",
+                        help="tokenize: tokenizer.json, vocab.txt (BertWordPieceTokenizer), or auto")
+    parser.add_argument("--keep-truncation-padding", action="store_true",
+                        help="tokenize: keep tokenizer.json's truncation/padding (off by default)")
+    args = parser.parse_args()
+    args.target_seconds_given = args.target_seconds is not None
+    if args.target_seconds is None:
+        args.target_seconds = 1.5
+    if args.threads < 1 or args.seq < 1 or args.batch < 1:
+        parser.error("--threads, --seq and --batch must be >= 1")
+
+    info = machine_info()
+    started = time.perf_counter()
+    if args.what == "forward":
+        if not args.model:
+            parser.error("--what forward needs --model")
+        result = run_forward(args)
+    elif args.what == "matmul":
+        result = run_matmul(args)
+        if os.environ.get("BENCH_REFERENCE_MATMUL_CHILD"):
+            result["machine"] = info
+            print(json.dumps(result))
+            return 0
+    else:
+        if not args.vocab_dir or not args.corpus:
+            parser.error("--what tokenize needs --vocab-dir and --corpus")
+        result = run_tokenize(args)
+    info.setdefault("loadavg_end", [round(x, 2) for x in os.getloadavg()])
+    result["machine"] = {**result.get("machine", {}), **info}
+    result["wall_s"] = round(time.perf_counter() - started, 2)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
