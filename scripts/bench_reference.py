@@ -376,7 +376,7 @@ def load_tokenizer(location: Path, kind: str, keep_limits: bool):
     facts = {}
     if kind == "json":
         tokenizer = Tokenizer.from_file(str(json_file))
-        facts["source"] = str(json_file)
+        facts["source"] = str(json_file.resolve())
         facts["class"] = "Tokenizer.from_file"
         facts["file_truncation"] = tokenizer.truncation
         facts["file_padding"] = tokenizer.padding
@@ -391,7 +391,7 @@ def load_tokenizer(location: Path, kind: str, keep_limits: bool):
         if config.exists():
             lowercase = bool(json.loads(config.read_text()).get("do_lower_case", True))
         tokenizer = BertWordPieceTokenizer(str(vocab_file), lowercase=lowercase)
-        facts["source"] = str(vocab_file)
+        facts["source"] = str(vocab_file.resolve())
         facts["class"] = "BertWordPieceTokenizer"
         facts["lowercase"] = lowercase
         facts["truncation"] = None

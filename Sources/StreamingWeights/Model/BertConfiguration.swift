@@ -1,0 +1,130 @@
+import Foundation
+
+/// The sizes and options of a BERT model, decoded from its `config.json`.
+///
+/// Mirrors transformers' `BertConfig`; only what inference uses is kept, and options this
+/// implementation does not support are rejected rather than ignored.
+public struct BertConfiguration: Sendable, Equatable {
+    /// The model types that load: their checkpoints share BERT's module names and math.
+    public static let supportedModelTypes = ["bert"]
+
+    public var modelType: String
+    public var vocabularySize: Int
+    public var hiddenSize: Int
+    public var layerCount: Int
+    public var attentionHeadCount: Int
+    public var intermediateSize: Int
+    public var maximumPositions: Int
+    public var typeVocabularySize: Int
+    public var layerNormEpsilon: Float
+    public var padTokenID: Int
+
+    /// The width of one attention head.
+    public var headSize: Int { hiddenSize / attentionHeadCount }
+
+    /// A configuration with explicit sizes (defaults as transformers' `BertConfig`).
+    public init(
+        vocabularySize: Int = 30522,
+        hiddenSize: Int = 768,
+        layerCount: Int = 12,
+        attentionHeadCount: Int = 12,
+        intermediateSize: Int = 3072,
+        maximumPositions: Int = 512,
+        typeVocabularySize: Int = 2,
+        layerNormEpsilon: Float = 1e-12,
+        padTokenID: Int = 0
+    ) {
+        self.modelType = "bert"
+        self.vocabularySize = vocabularySize
+        self.hiddenSize = hiddenSize
+        self.layerCount = layerCount
+        self.attentionHeadCount = attentionHeadCount
+        self.intermediateSize = intermediateSize
+        self.maximumPositions = maximumPositions
+        self.typeVocabularySize = typeVocabularySize
+        self.layerNormEpsilon = layerNormEpsilon
+        self.padTokenID = padTokenID
+    }
+
+    /// Decodes `config.json` bytes.
+    ///
+    /// - Parameter path: the name used in errors.
+    /// - Throws: ``ModelError`` naming the path and the key.
+    public init(json bytes: [UInt8], path: String) throws {
+        let root: JSONValue
+        do {
+            root = try bytes.withUnsafeBytes { try JSONParser.parse($0) }
+        } catch {
+            throw ModelError.invalidConfiguration(path: path, problem: "\(error)")
+        }
+        guard let object = root.objectValue else {
+            throw ModelError.invalidConfiguration(path: path, problem: "it is \(root.kindDescription), not an object")
+        }
+        func integer(_ key: String, default value: Int? = nil) throws -> Int {
+            guard let entry = object[key] else {
+                guard let value else {
+                    throw ModelError.invalidConfiguration(path: path, problem: "'\(key)' is missing")
+                }
+                return value
+            }
+            guard let number = entry.integerValue, number > 0 || (key == "pad_token_id" && number == 0) else {
+                throw ModelError.invalidConfiguration(
+                    path: path,
+                    problem: "'\(key)' must be a positive integer, not \(entry.serialized)"
+                )
+            }
+            return Int(number)
+        }
+        func string(_ key: String, default value: String) throws -> String {
+            guard let entry = object[key], entry != .null else { return value }
+            guard let text = entry.stringValue else {
+                throw ModelError.invalidConfiguration(
+                    path: path, problem: "'\(key)' must be a string, not \(entry.serialized)")
+            }
+            return text
+        }
+
+        modelType = try string("model_type", default: "bert")
+        guard Self.supportedModelTypes.contains(modelType) else {
+            throw ModelError.unsupportedModelType(modelType, supported: Self.supportedModelTypes)
+        }
+        let activation = try string("hidden_act", default: "gelu")
+        guard activation == "gelu" else {
+            throw ModelError.unsupportedOption(key: "hidden_act", value: activation, supported: ["gelu"])
+        }
+        let positionType = try string("position_embedding_type", default: "absolute")
+        guard positionType == "absolute" else {
+            throw ModelError.unsupportedOption(
+                key: "position_embedding_type", value: positionType, supported: ["absolute"])
+        }
+        vocabularySize = try integer("vocab_size")
+        hiddenSize = try integer("hidden_size")
+        layerCount = try integer("num_hidden_layers")
+        attentionHeadCount = try integer("num_attention_heads")
+        intermediateSize = try integer("intermediate_size")
+        maximumPositions = try integer("max_position_embeddings", default: 512)
+        typeVocabularySize = try integer("type_vocab_size", default: 2)
+        padTokenID = try integer("pad_token_id", default: 0)
+        switch object["layer_norm_eps"] {
+        case nil: layerNormEpsilon = 1e-12
+        case .double(let value)?: layerNormEpsilon = Float(value)
+        case .integer(let value)?: layerNormEpsilon = Float(value)
+        case let other?:
+            throw ModelError.invalidConfiguration(
+                path: path, problem: "'layer_norm_eps' must be a number, not \(other.serialized)")
+        }
+        guard hiddenSize % attentionHeadCount == 0 else {
+            throw ModelError.hiddenSizeNotDivisible(hiddenSize: hiddenSize, heads: attentionHeadCount)
+        }
+    }
+
+    /// Reads and decodes the `config.json` at `path`.
+    ///
+    /// - Throws: ``ModelError/missingConfiguration(path:)`` or ``ModelError/invalidConfiguration(path:problem:)``.
+    public init(contentsOfFile path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ModelError.missingConfiguration(path: path)
+        }
+        try self.init(json: Array(data), path: path)
+    }
+}

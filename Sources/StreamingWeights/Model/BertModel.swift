@@ -1,0 +1,113 @@
+/// A BERT encoder with all its weights in memory, run on the CPU in float32.
+///
+/// Follows transformers' `BertModel` (`modeling_bert.py`) in eval mode: embeddings, the encoder
+/// layers, and the pooler when the model has one. The streaming model of a later issue runs the
+/// same ``BertForwardPass`` with layers that arrive over the network.
+public struct BertModel: Sendable {
+    public let configuration: BertConfiguration
+    public let embeddings: BertEmbeddings
+    public let layers: [BertLayer]
+    public let pooler: BertPooler?
+
+    /// Loads every component from `source`.
+    ///
+    /// - Throws: ``ModelError`` naming the component and tensor that is missing or malformed,
+    ///   or the source's own error.
+    public init(loadingFrom source: some TensorSource) async throws {
+        let configuration = try await source.configuration()
+        self.configuration = configuration
+        embeddings = try BertEmbeddings(try await source.tensors(of: .embeddings), configuration: configuration)
+        var layers: [BertLayer] = []
+        for index in 0..<configuration.layerCount {
+            layers.append(try BertLayer(try await source.tensors(of: .layer(index)), configuration: configuration))
+        }
+        self.layers = layers
+        pooler =
+            try await source.contains(.pooler)
+            ? try BertPooler(try await source.tensors(of: .pooler), configuration: configuration) : nil
+    }
+
+    /// Runs the model on `batch`.
+    ///
+    /// - Throws: ``ModelError`` for an empty batch, an id outside the vocabulary or a sequence
+    ///   longer than the position embeddings.
+    public func forward(_ batch: EncodedBatch, threads: ComputeThreads = ComputeThreads()) throws -> BertModelOutput {
+        let pass = try BertForwardPass(batch: batch, configuration: configuration, threads: threads)
+        pass.embed(embeddings)
+        for layer in layers {
+            pass.apply(layer)
+        }
+        return pass.finish(pooler: pooler)
+    }
+}
+
+/// The state of one forward pass: the batch, the hidden states and the workspace.
+///
+/// Split into steps so that a model whose layers arrive one at a time (streamed) runs exactly
+/// the same code as one that holds them all.
+public final class BertForwardPass {
+    let batch: EncodedBatch
+    let configuration: BertConfiguration
+    let threads: ComputeThreads
+    let workspace: BertWorkspace
+    /// `[rows, hiddenSize]`.
+    private var hidden: [Float]
+
+    /// Checks `batch` against `configuration` and allocates the activations.
+    ///
+    /// - Throws: ``ModelError`` for an empty batch, an id or token type out of range, or a
+    ///   sequence longer than the model's positions.
+    public init(batch: EncodedBatch, configuration: BertConfiguration, threads: ComputeThreads) throws {
+        guard batch.batchSize > 0 else { throw ModelError.emptyBatch }
+        guard batch.sequenceLength <= configuration.maximumPositions else {
+            throw ModelError.sequenceTooLong(length: batch.sequenceLength, maximum: configuration.maximumPositions)
+        }
+        if let id = batch.inputIDs.first(where: { $0 < 0 || Int($0) >= configuration.vocabularySize }) {
+            throw ModelError.idOutOfRange(kind: "token id", id: id, limit: configuration.vocabularySize)
+        }
+        if let id = batch.tokenTypeIDs.first(where: { $0 < 0 || Int($0) >= configuration.typeVocabularySize }) {
+            throw ModelError.idOutOfRange(kind: "token type id", id: id, limit: configuration.typeVocabularySize)
+        }
+        self.batch = batch
+        self.configuration = configuration
+        self.threads = threads
+        workspace = BertWorkspace(batch: batch, configuration: configuration)
+        hidden = [Float](repeating: 0, count: workspace.rows * configuration.hiddenSize)
+    }
+
+    /// Embeds the batch.
+    public func embed(_ embeddings: BertEmbeddings) {
+        hidden.withUnsafeMutableBufferPointer { hidden in
+            // swift-format-ignore: NeverForceUnwrap
+            // The batch is non-empty (checked in init), so the buffer is too.
+            embeddings.forward(batch, into: hidden.baseAddress!)
+        }
+    }
+
+    /// Runs the next encoder layer.
+    public func apply(_ layer: BertLayer) {
+        hidden.withUnsafeMutableBufferPointer { hidden in
+            // swift-format-ignore: NeverForceUnwrap
+            // The batch is non-empty (checked in init), so the buffer is too.
+            layer.forward(hidden.baseAddress!, workspace: workspace, threads: threads)
+        }
+    }
+
+    /// The outputs, pooled by `pooler` when there is one.
+    public func finish(pooler: BertPooler?) -> BertModelOutput {
+        let pooled = pooler.map { pooler in
+            hidden.withUnsafeBufferPointer { hidden in
+                // swift-format-ignore: NeverForceUnwrap
+                // The batch is non-empty (checked in init), so the buffer is too.
+                pooler.forward(hidden.baseAddress!, batchSize: batch.batchSize, sequenceLength: batch.sequenceLength)
+            }
+        }
+        return BertModelOutput(
+            batchSize: batch.batchSize,
+            sequenceLength: batch.sequenceLength,
+            hiddenSize: configuration.hiddenSize,
+            lastHiddenState: hidden,
+            poolerOutput: pooled
+        )
+    }
+}

@@ -1,0 +1,71 @@
+/// What a BERT forward pass returns, as transformers' `BaseModelOutputWithPooling`.
+public struct BertModelOutput: Sendable {
+    public let batchSize: Int
+    public let sequenceLength: Int
+    public let hiddenSize: Int
+    /// `[batchSize, sequenceLength, hiddenSize]`, padding positions included.
+    public let lastHiddenState: [Float]
+    /// `[batchSize, hiddenSize]`, or `nil` when the model has no pooler.
+    public let poolerOutput: [Float]?
+
+    /// The hidden states of row `item`'s first `tokenCount` tokens, `[tokenCount, hiddenSize]`.
+    public func hiddenStates(ofRow item: Int, tokenCount: Int) -> ArraySlice<Float> {
+        let start = item * sequenceLength * hiddenSize
+        return lastHiddenState[start..<(start + tokenCount * hiddenSize)]
+    }
+}
+
+/// How a text's token states become one embedding.
+public enum Pooling: String, Sendable, CaseIterable {
+    /// The `[CLS]` token's hidden state.
+    case cls
+    /// The mean of the real tokens' hidden states (what sentence-transformers models use).
+    case mean
+    /// The pooler's output, tanh(dense(`[CLS]`)).
+    case pooler
+}
+
+/// The reasons an embedding cannot be pooled.
+public enum PoolingError: Error, Hashable, CustomStringConvertible {
+    /// `--pooling pooler` on a model without a pooler.
+    case noPooler
+
+    public var description: String {
+        switch self {
+        case .noPooler: "the model has no pooler: use cls or mean pooling"
+        }
+    }
+}
+
+extension BertModelOutput {
+    /// The embedding of row `item` of `batch`, optionally scaled to unit length.
+    ///
+    /// - Throws: ``PoolingError/noPooler`` for `.pooler` on a model without one.
+    public func embedding(ofRow item: Int, in batch: EncodedBatch, pooling: Pooling, normalize: Bool) throws -> [Float]
+    {
+        var vector: [Float]
+        switch pooling {
+        case .cls:
+            vector = Array(hiddenStates(ofRow: item, tokenCount: 1))
+        case .pooler:
+            guard let poolerOutput else { throw PoolingError.noPooler }
+            vector = Array(poolerOutput[(item * hiddenSize)..<((item + 1) * hiddenSize)])
+        case .mean:
+            vector = [Float](repeating: 0, count: hiddenSize)
+            var count = 0
+            for position in 0..<sequenceLength where batch.attentionMask[item * sequenceLength + position] != 0 {
+                let start = (item * sequenceLength + position) * hiddenSize
+                for j in 0..<hiddenSize { vector[j] += lastHiddenState[start + j] }
+                count += 1
+            }
+            let divisor = Float(max(count, 1))
+            vector = vector.map { $0 / divisor }
+        }
+        if normalize {
+            let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            let scale = 1 / max(norm, 1e-12)
+            vector = vector.map { $0 * scale }
+        }
+        return vector
+    }
+}

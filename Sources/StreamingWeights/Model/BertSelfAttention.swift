@@ -1,0 +1,109 @@
+/// Multi-head scaled dot-product self-attention.
+///
+/// Follows `BertSelfAttention` in transformers' `modeling_bert.py`: per head,
+/// softmax(Q Kᵀ / sqrt(headSize) + mask) V, with the padding mask's value `finfo(float32).min`.
+/// The query, key and value projections are fused into one `[3 hidden, hidden]` matmul.
+public struct BertSelfAttention: Sendable {
+    /// Query, key and value projections side by side: output columns `[0, H)`, `[H, 2H)`, `[2H, 3H)`.
+    let queryKeyValue: Linear
+    let headCount: Int
+    let headSize: Int
+
+    /// Loads `attention.self.{query,key,value}.{weight,bias}` of a layer.
+    init(_ tensors: ComponentTensors, configuration: BertConfiguration) throws {
+        let hidden = configuration.hiddenSize
+        let parts = try ["query", "key", "value"].map { name in
+            (
+                weights: try tensors.floats("attention.self.\(name).weight", shape: [hidden, hidden]),
+                bias: try tensors.floats("attention.self.\(name).bias", shape: [hidden])
+            )
+        }
+        queryKeyValue = Linear(concatenating: parts, inFeatures: hidden)
+        headCount = configuration.attentionHeadCount
+        headSize = configuration.headSize
+    }
+
+    /// Computes the attention context `[batchSize * sequenceLength, hidden]` of `hidden`.
+    ///
+    /// - Parameters:
+    ///   - hidden: `[rows, hidden]`, rows = batchSize * sequenceLength.
+    ///   - mask: `[batchSize, sequenceLength]` additive mask: 0 or ``Softmax/maskedValue``.
+    ///   - queryKeyValueScratch: `[rows, 3 hidden]`.
+    ///   - context: `[rows, hidden]`.
+    func forward(
+        _ hidden: UnsafePointer<Float>,
+        batchSize: Int,
+        sequenceLength: Int,
+        mask: UnsafePointer<Float>,
+        queryKeyValueScratch qkv: UnsafeMutablePointer<Float>,
+        into context: UnsafeMutablePointer<Float>,
+        threads: ComputeThreads
+    ) {
+        let rows = batchSize * sequenceLength
+        queryKeyValue.forward(hidden, rows: rows, into: qkv, threads: threads)
+        let width = headCount * headSize
+        let stride = 3 * width
+        let length = sequenceLength
+        let headSize = headSize
+        let scale = 1 / Float(headSize).squareRoot()
+        let shared = UnsafeSendable((UnsafePointer(qkv), context, mask))
+        let work = batchSize * headCount * 2 * length * length * headSize
+        threads.forEachRange(of: batchSize * headCount, work: work) { pairs in
+            let (qkv, context, mask) = shared.value
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: length * length)
+            let keyCount = PackedPanels.floatCount(depth: headSize, columns: length)
+            let valueCount = PackedPanels.floatCount(depth: length, columns: headSize)
+            let keys = UnsafeMutablePointer<Float>.allocate(capacity: keyCount)
+            let values = UnsafeMutablePointer<Float>.allocate(capacity: valueCount)
+            defer {
+                scores.deallocate()
+                keys.deallocate()
+                values.deallocate()
+            }
+            for pair in pairs {
+                let (item, head) = pair.quotientAndRemainder(dividingBy: headCount)
+                let rowBase = qkv + item * length * stride + head * headSize
+                // scores [L, L] = Q [L, d] · Kᵀ, with K (token, dim) read as B (k: dim, n: token).
+                let packedKeys = PackedPanels(
+                    packing: rowBase + width,
+                    depth: headSize,
+                    columns: length,
+                    columnStride: stride,
+                    depthStride: 1,
+                    into: keys
+                )
+                Matmul.multiply(
+                    rowBase,
+                    aStride: stride,
+                    rows: length,
+                    by: packedKeys,
+                    bias: nil,
+                    into: scores,
+                    cStride: length,
+                    threads: .single
+                )
+                Softmax.apply(
+                    scores, rows: length, width: length, stride: length, scale: scale, mask: mask + item * length)
+                // context [L, d] = P [L, L] · V [L, d].
+                let packedValues = PackedPanels(
+                    packing: rowBase + 2 * width,
+                    depth: length,
+                    columns: headSize,
+                    columnStride: 1,
+                    depthStride: stride,
+                    into: values
+                )
+                Matmul.multiply(
+                    scores,
+                    aStride: length,
+                    rows: length,
+                    by: packedValues,
+                    bias: nil,
+                    into: context + item * length * width + head * headSize,
+                    cStride: width,
+                    threads: .single
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+/// A model that cannot be loaded or run, with the file, tensor or value involved.
+public enum ModelError: Error, Hashable, CustomStringConvertible {
+    /// `config.json` is missing or unreadable.
+    case missingConfiguration(path: String)
+    /// `config.json` is not valid JSON, or a key has the wrong type or value.
+    case invalidConfiguration(path: String, problem: String)
+    /// A `model_type` other than the supported ones.
+    case unsupportedModelType(String, supported: [String])
+    /// A configuration option this implementation does not support.
+    case unsupportedOption(key: String, value: String, supported: [String])
+    /// The hidden size does not split evenly over the attention heads.
+    case hiddenSizeNotDivisible(hiddenSize: Int, heads: Int)
+    /// A tensor the model needs is absent.
+    case missingTensor(component: String, name: String, source: String)
+    /// A tensor whose shape disagrees with the configuration.
+    case shapeMismatch(component: String, name: String, expected: Shape, actual: Shape)
+    /// A tensor whose dtype cannot be used as weights.
+    case unsupportedDType(component: String, name: String, dtype: DType)
+    /// Nothing holds weights where the model was looked for.
+    case noWeights(directory: String, tried: [String])
+    /// An input id outside the vocabulary (or token type outside the type vocabulary).
+    case idOutOfRange(kind: String, id: Int32, limit: Int)
+    /// A sequence longer than the model's position embeddings.
+    case sequenceTooLong(length: Int, maximum: Int)
+    /// A batch with no texts.
+    case emptyBatch
+
+    public var description: String {
+        switch self {
+        case .missingConfiguration(let path):
+            "cannot read the model configuration '\(path)'"
+        case .invalidConfiguration(let path, let problem):
+            "the model configuration '\(path)' is invalid: \(problem)"
+        case .unsupportedModelType(let type, let supported):
+            "model_type '\(type)' is not supported (supported: \(supported.joined(separator: ", ")))"
+        case .unsupportedOption(let key, let value, let supported):
+            "\(key) '\(value)' is not supported (supported: \(supported.joined(separator: ", ")))"
+        case .hiddenSizeNotDivisible(let hiddenSize, let heads):
+            "hidden_size \(hiddenSize) is not divisible by num_attention_heads \(heads)"
+        case .missingTensor(let component, let name, let source):
+            "\(component) needs tensor '\(name)', which \(source) does not have"
+        case .shapeMismatch(let component, let name, let expected, let actual):
+            "\(component) tensor '\(name)' has shape \(actual), but the configuration implies \(expected)"
+        case .unsupportedDType(let component, let name, let dtype):
+            "\(component) tensor '\(name)' is \(dtype); weights must be F32, F16, BF16 or F64"
+        case .noWeights(let directory, let tried):
+            "no weights in '\(directory)' (looked for \(tried.joined(separator: ", ")))"
+        case .idOutOfRange(let kind, let id, let limit):
+            "\(kind) \(id) is outside the model's range 0..<\(limit)"
+        case .sequenceTooLong(let length, let maximum):
+            "a sequence of \(length) tokens is longer than the model's \(maximum) positions"
+        case .emptyBatch:
+            "there are no texts to run"
+        }
+    }
+}
