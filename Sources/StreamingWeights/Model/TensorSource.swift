@@ -26,8 +26,10 @@ public enum ModelComponent: Hashable, Sendable, CustomStringConvertible {
     public var description: String { name }
 }
 
-/// Where a model's weights come from: a checkpoint directory, a chunk directory, or (later) a
-/// weight server. The model's math asks only this, so every source runs the same code.
+/// Where a model's weights come from.
+///
+/// A checkpoint directory, a chunk directory, or (later) a weight server: the model's math asks
+/// only this, so every source runs the same code.
 public protocol TensorSource: Sendable {
     /// The model's configuration.
     func configuration() async throws -> BertConfiguration
