@@ -63,6 +63,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(
+            name: "streaming-weights-bench",
+            dependencies: [
+                "StreamingWeights",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(
             name: "StreamingWeightsTests",
             dependencies: ["StreamingWeights"]

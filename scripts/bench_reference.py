@@ -8,6 +8,9 @@ One configuration per call; prints ONE JSON object on stdout, logs on stderr. Mo
       BertModel forward latency (eval, float32, torch.inference_mode) in PyTorch and in ONNX
       Runtime (the model exported once to .build-bench/onnx/<model>.onnx, dynamic batch and
       sequence axes). {"pytorch": {"median_ms", "min_ms", ...}, "onnxruntime": {...}, ...}
+      To save the ~3 s of imports per process, --configs 8x1,128x1,512x1,128x8 (SEQxBATCH) and
+      --threads 1,2 measure several configurations in one process; the object then has
+      "results": [{"seq", "batch", "threads", "pytorch", "onnxruntime"}, ...] instead.
   --what matmul   --shapes "MxKxN,..." --threads T
       numpy float32 matmul (M x K) @ (K x N), flops = 2*M*K*N, in GFLOP/s. Runs in a child
       process without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (they pin a slower kernel here) unless
@@ -16,9 +19,11 @@ One configuration per call; prints ONE JSON object on stdout, logs on stderr. Mo
       single-threaded throughput of `tokenizers`: encode() line by line, and encode_batch(), in
       lines/s and MB/s of UTF-8 input.
 
-Without --repeat, each measurement runs until about --target-seconds (default 1.5 s for forward,
-0.3 s per matmul shape) with at least --min-repeat (5) runs. The machine may be shared: the JSON
-carries the load average before and after.
+Without --repeat, each measurement runs for about --target-seconds (forward 0.75 s per engine,
+i.e. ~1.5 s per configuration; matmul 0.3 s per shape; tokenize 1 s per method) with at least
+--min-repeat (5) runs, after a warm-up. The machine may be shared: each measurement carries
+"other_cores_busy", the CPU other processes used meanwhile (in cores; near 0 = quiet), and the
+JSON the load average before and after.
 """
 from __future__ import annotations
 
@@ -41,6 +46,10 @@ CLS_ID, SEP_ID = 101, 102
 INPUT_NAMES = ["input_ids", "attention_mask", "token_type_ids"]
 OUTPUT_NAMES = ["last_hidden_state", "pooler_output"]
 ONNX_OPSET = 17
+# Seconds of timed runs per measurement when --repeat is not given: forward, per engine and
+# configuration (so ~1.5 s per configuration for both engines); matmul, per shape; tokenize, per
+# method.
+DEFAULT_TARGET_S = {"forward": 0.75, "matmul": 0.3, "tokenize": 1.0}
 
 
 def log(message: str) -> None:
@@ -73,6 +82,48 @@ def summarize_ms(samples_s: list[float]) -> dict:
         "max_ms": round(max(ms), 4),
         "runs": len(ms),
     }
+
+
+class CpuMonitor:
+    """CPU time that other processes used while the block ran, from /proc/stat minus this
+    process's own (and its waited-for children's) CPU time: a noise indicator, in cores."""
+
+    @staticmethod
+    def _system_busy_s() -> float | None:
+        try:
+            fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        except OSError:
+            return None
+        values = [int(x) for x in fields]
+        idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+        busy = sum(values[:8]) - idle  # user..steal; guest is already inside user
+        return busy / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _own_cpu_s() -> float:
+        import resource
+
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+    def __enter__(self):
+        self.wall0 = time.perf_counter()
+        self.sys0 = self._system_busy_s()
+        self.own0 = self._own_cpu_s()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.wall0
+        sys1 = self._system_busy_s()
+        self.other = None
+        if self.sys0 is not None and sys1 is not None and self.wall > 0:
+            other_s = (sys1 - self.sys0) - (self._own_cpu_s() - self.own0)
+            self.other = max(0.0, other_s / self.wall)
+        return False
+
+    def report(self) -> dict:
+        return {"other_cores_busy": None if self.other is None else round(self.other, 2)}
 
 
 def time_calls(fn, repeat: int | None, target_s: float, min_repeat: int, max_repeat: int,
@@ -181,90 +232,124 @@ def export_onnx(model, model_dir: Path, onnx_path: Path) -> dict:
             "export_s": round(time.perf_counter() - t0, 2), **source}
 
 
+def parse_forward_configs(args) -> list[tuple[int, int]]:
+    if not args.configs:
+        return [(args.seq, args.batch)]
+    configs = []
+    for item in args.configs.split(","):
+        item = item.strip().lower()
+        parts = item.split("x")
+        if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+            raise SystemExit(f"bad --configs item {item!r}: want SEQxBATCH, e.g. 128x8")
+        configs.append((int(parts[0]), int(parts[1])))
+    return configs
+
+
 def run_forward(args) -> dict:
-    # Thread counts must be fixed before torch/onnxruntime start their pools.
-    threads = args.threads
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    os.environ["MKL_NUM_THREADS"] = str(threads)
+    thread_counts = args.thread_list
+    configs = parse_forward_configs(args)
+    # Pools are sized from these when torch/onnxruntime start; set_num_threads narrows them.
+    os.environ["OMP_NUM_THREADS"] = str(max(thread_counts))
+    os.environ["MKL_NUM_THREADS"] = str(max(thread_counts))
     import numpy as np
     import torch
     import transformers
     from transformers import BertModel
 
-    torch.set_num_threads(threads)
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
     try:
         torch.set_num_interop_threads(1)
     except RuntimeError:
         pass
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
 
     model_dir = Path(args.model).resolve()
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-    result: dict = {
+    unknown = set(engines) - {"pytorch", "onnxruntime"}
+    if unknown:
+        raise SystemExit(f"unknown engine(s) {sorted(unknown)}: use pytorch, onnxruntime")
+    common: dict = {
         "what": "forward",
         "model": model_dir.name,
-        "seq": args.seq,
-        "batch": args.batch,
-        "threads": threads,
         "inputs": "ids 1000+((i*7919)%20000), [CLS]=101 first, [SEP]=102 last; mask ones; "
                   "token_type_ids zeros",
         "outputs": "last_hidden_state and pooler_output",
+        "timing": "median/min over adaptive runs after warm-up; other_cores_busy = CPU used by "
+                  "other processes during the measurement, in cores (noise indicator)",
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
     }
-
     model = BertModel.from_pretrained(str(model_dir), dtype=torch.float32).eval()
-    result["attn_implementation"] = model.config._attn_implementation
-    ids = make_token_ids(args.batch, args.seq)
-    mask = np.ones_like(ids)
-    types = np.zeros_like(ids)
-    t_ids, t_mask, t_types = (torch.from_numpy(x) for x in (ids, mask, types))
+    common["attn_implementation"] = model.config._attn_implementation
     timing = dict(repeat=args.repeat, target_s=args.target_seconds, min_repeat=args.min_repeat,
                   max_repeat=args.max_repeat, warmup_s=args.warmup_seconds, min_warmup=3)
 
-    reference_output = None
-    if "pytorch" in engines or "onnxruntime" in engines:
-        with torch.inference_mode():
-            reference_output = model(input_ids=t_ids, attention_mask=t_mask,
-                                     token_type_ids=t_types).last_hidden_state.numpy().copy()
-
-    if "pytorch" in engines:
-        def torch_forward():
-            with torch.inference_mode():
-                model(input_ids=t_ids, attention_mask=t_mask, token_type_ids=t_types)
-
-        log(f"pytorch {model_dir.name} seq={args.seq} batch={args.batch} threads={threads}")
-        result["pytorch"] = summarize_ms(time_calls(torch_forward, **timing))
-        result["pytorch"]["num_threads"] = torch.get_num_threads()
-
+    sessions = {}
     if "onnxruntime" in engines:
         import onnxruntime as ort
 
         onnx_path = Path(args.onnx_path) if args.onnx_path else ONNX_CACHE / f"{model_dir.name}.onnx"
-        export = export_onnx(model, model_dir, onnx_path)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
-        session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        out = session.run(["last_hidden_state"], feeds)[0]
-        max_diff = float(np.abs(out - reference_output).max())
-        if max_diff > 1e-3:
-            log(f"WARNING: ONNX Runtime and PyTorch differ by {max_diff} (max abs)")
+        common["onnx_export"] = export_onnx(model, model_dir, onnx_path)
+        common["versions"]["onnxruntime"] = ort.__version__
+        common["onnxruntime_options"] = ("CPUExecutionProvider, intra_op_num_threads=T, "
+                                         "inter_op_num_threads=1, ORT_SEQUENTIAL, ORT_ENABLE_ALL")
 
-        def ort_forward():
-            session.run(None, feeds)
+        def session_for(threads: int):
+            if threads not in sessions:
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = threads
+                options.inter_op_num_threads = 1
+                options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                options.log_severity_level = 3
+                sessions[threads] = ort.InferenceSession(str(onnx_path), options,
+                                                         providers=["CPUExecutionProvider"])
+            return sessions[threads]
 
-        log(f"onnxruntime {model_dir.name} seq={args.seq} batch={args.batch} threads={threads}")
-        result["onnxruntime"] = summarize_ms(time_calls(ort_forward, **timing))
-        result["onnxruntime"]["max_abs_diff_vs_pytorch"] = max_diff
-        result["onnxruntime"]["graph_optimization"] = "ORT_ENABLE_ALL"
-        result["versions"]["onnxruntime"] = ort.__version__
-        result["onnx_export"] = export
-    return result
+    results = []
+    for threads in thread_counts:
+        torch.set_num_threads(threads)
+        for seq, batch in configs:
+            entry: dict = {"seq": seq, "batch": batch, "threads": threads}
+            ids = make_token_ids(batch, seq)
+            mask = np.ones_like(ids)
+            types = np.zeros_like(ids)
+            t_ids, t_mask, t_types = (torch.from_numpy(x) for x in (ids, mask, types))
+            with torch.inference_mode():
+                reference = model(input_ids=t_ids, attention_mask=t_mask,
+                                  token_type_ids=t_types).last_hidden_state.numpy().copy()
+
+            if "pytorch" in engines:
+                def torch_forward():
+                    with torch.inference_mode():
+                        model(input_ids=t_ids, attention_mask=t_mask, token_type_ids=t_types)
+
+                log(f"pytorch {model_dir.name} seq={seq} batch={batch} threads={threads}")
+                with CpuMonitor() as monitor:
+                    samples = time_calls(torch_forward, **timing)
+                entry["pytorch"] = {**summarize_ms(samples), **monitor.report(),
+                                    "num_threads": torch.get_num_threads()}
+
+            if "onnxruntime" in engines:
+                session = session_for(threads)
+                feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+                out = session.run(["last_hidden_state"], feeds)[0]
+                max_diff = float(np.abs(out - reference).max())
+                if max_diff > 1e-3:
+                    log(f"WARNING: ONNX Runtime and PyTorch differ by {max_diff} (max abs)")
+
+                def ort_forward():
+                    session.run(None, feeds)
+
+                log(f"onnxruntime {model_dir.name} seq={seq} batch={batch} threads={threads}")
+                with CpuMonitor() as monitor:
+                    samples = time_calls(ort_forward, **timing)
+                entry["onnxruntime"] = {**summarize_ms(samples), **monitor.report(),
+                                        "max_abs_diff_vs_pytorch": max_diff}
+            results.append(entry)
+
+    if len(results) == 1:
+        return {**common, **results[0]}
+    return {**common, "results": results}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -285,6 +370,7 @@ def parse_shapes(text: str) -> list[tuple[int, int, int]]:
 
 
 def run_matmul(args) -> dict:
+    shape_list = parse_shapes(args.shapes)  # fail here, not in the child
     stripped = [] if args.keep_openblas_env else \
         [k for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ]
     if stripped or os.environ.get("OPENBLAS_NUM_THREADS") != str(args.threads):
@@ -312,7 +398,7 @@ def run_matmul(args) -> dict:
         "versions": {"numpy": np.__version__, "threadpoolctl": threadpoolctl.__version__},
         "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
     }
-    target = args.target_seconds if args.target_seconds_given else 0.3
+    target = args.target_seconds
     rng = np.random.default_rng(0)
     shapes = {}
     with threadpoolctl.threadpool_limits(limits=args.threads, user_api="blas"):
@@ -321,7 +407,7 @@ def run_matmul(args) -> dict:
                                        "threading_layer", "filepath")}
             for info in threadpoolctl.threadpool_info() if info.get("user_api") == "blas"
         ]
-        for m, k, n in parse_shapes(args.shapes):
+        for m, k, n in shape_list:
             a = rng.standard_normal((m, k), dtype=np.float32)
             b = rng.standard_normal((k, n), dtype=np.float32)
             c = np.empty((m, n), dtype=np.float32)
@@ -341,6 +427,7 @@ def run_matmul(args) -> dict:
             samples = []
             gc.disable()
             try:
+                monitor = CpuMonitor().__enter__()
                 for _ in range(samples_wanted):
                     t0 = time.perf_counter()
                     for _ in range(inner):
@@ -348,11 +435,13 @@ def run_matmul(args) -> dict:
                     samples.append((time.perf_counter() - t0) / inner)
             finally:
                 gc.enable()
+                monitor.__exit__(None, None, None)
             shapes[f"{m}x{k}x{n}"] = {
                 "gflops_median": round(flops / statistics.median(samples) / 1e9, 2),
                 "gflops_best": round(flops / min(samples) / 1e9, 2),
                 "median_us": round(statistics.median(samples) * 1e6, 3),
                 "calls": samples_wanted * inner,
+                **monitor.report(),
             }
             log(f"matmul {m}x{k}x{n}: {shapes[f'{m}x{k}x{n}']['gflops_median']} GFLOP/s median")
     result["shapes"] = shapes
@@ -406,11 +495,14 @@ def run_tokenize(args) -> dict:
 
     tokenizer, facts = load_tokenizer(Path(args.vocab_dir), args.tokenizer, args.keep_truncation_padding)
     raw = Path(args.corpus).read_text(encoding="utf-8")
-    lines = [line for line in raw.splitlines() if line.strip()]
+    # One input per "\n"-separated line (not str.splitlines(), which also splits at U+2028,
+    # U+0085, \x1c... that a tokenizer corpus may hold on purpose); empty lines skipped.
+    lines = [line.removesuffix("\r") for line in raw.split("\n")]
+    lines = [line for line in lines if line]
     if not lines:
         raise SystemExit(f"{args.corpus} has no non-empty line")
     nbytes = sum(len(line.encode("utf-8")) for line in lines)
-    target = args.target_seconds if args.target_seconds_given else 1.0
+    target = args.target_seconds
 
     def one_pass_single():
         total = 0
@@ -438,10 +530,11 @@ def run_tokenize(args) -> dict:
         estimate = time.perf_counter() - t0
         passes = args.repeat or min(args.max_repeat, max(args.min_repeat, math.ceil(target / estimate)))
         samples = []
-        for _ in range(passes):
-            t0 = time.perf_counter()
-            fn()
-            samples.append(time.perf_counter() - t0)
+        with CpuMonitor() as monitor:
+            for _ in range(passes):
+                t0 = time.perf_counter()
+                fn()
+                samples.append(time.perf_counter() - t0)
         median, best = statistics.median(samples), min(samples)
         result[name] = {
             "lines_per_s": round(len(lines) / median, 1),
@@ -451,9 +544,11 @@ def run_tokenize(args) -> dict:
             "median_ms_per_pass": round(median * 1e3, 3),
             "passes": passes,
             "tokens_per_pass": tokens,
+            **monitor.report(),
         }
         log(f"tokenize {name}: {result[name]['lines_per_s']} lines/s, {result[name]['mb_per_s']} MB/s")
-    result["note"] = "MB = 10^6 bytes of UTF-8 input (non-empty lines, newlines excluded); [CLS]/[SEP] added"
+    result["note"] = ("one input per \\n-separated non-empty line; MB = 10^6 bytes of UTF-8 input "
+                      "(line breaks excluded); [CLS]/[SEP] added")
     return result
 
 
@@ -467,7 +562,10 @@ def main() -> int:
     parser.add_argument("--model", help="forward: model directory (config.json + model.safetensors)")
     parser.add_argument("--seq", type=int, default=128)
     parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--configs", help="forward: several SEQxBATCH in one process, e.g. "
+                                          "8x1,128x1,512x1,128x8 (instead of --seq/--batch)")
+    parser.add_argument("--threads", default="1",
+                        help="thread count; forward also takes a list, e.g. 1,2")
     parser.add_argument("--engines", default="pytorch,onnxruntime",
                         help="forward: comma-separated subset of pytorch,onnxruntime")
     parser.add_argument("--onnx-path", help="forward: ONNX file to use/create "
@@ -493,9 +591,16 @@ def main() -> int:
     args = parser.parse_args()
     args.target_seconds_given = args.target_seconds is not None
     if args.target_seconds is None:
-        args.target_seconds = 1.5
-    if args.threads < 1 or args.seq < 1 or args.batch < 1:
+        args.target_seconds = DEFAULT_TARGET_S[args.what]
+    try:
+        args.thread_list = [int(t) for t in args.threads.split(",") if t.strip()]
+    except ValueError:
+        parser.error("--threads wants an integer or a comma-separated list of integers")
+    if not args.thread_list or min(args.thread_list) < 1 or args.seq < 1 or args.batch < 1:
         parser.error("--threads, --seq and --batch must be >= 1")
+    if args.what != "forward" and len(args.thread_list) > 1:
+        parser.error("only --what forward takes a list of thread counts")
+    args.threads = args.thread_list[0]
 
     info = machine_info()
     started = time.perf_counter()

@@ -728,6 +728,23 @@ TABLE_EDGE = [
 ]
 
 
+# Canonically equivalent spellings: tokenizers compares vocabulary entries byte for byte (after
+# its own normalization), so when NFD is not applied (cased, uncased_keep_accents) U+037E is not
+# ";" and U+F902 is not U+8ECA. (Swift's String == and String hashing use canonical equivalence.)
+CANONICAL_EQUIVALENTS = [
+    "a\u037eb ; \u037e ;",                      # GREEK QUESTION MARK = SEMICOLON
+    "x\u0387y \u00b7 x\u00b7y",                  # GREEK ANO TELEIA = MIDDLE DOT
+    "a\u1fefb ` a`b",                            # GREEK VARIA (Sk) = GRAVE ACCENT (ASCII punctuation)
+    "\u2329x\u232a \u3008x\u3009",                # angle brackets = CJK angle brackets
+    "\uf902\uf90a\uf963\uf967 \u8eca\u91d1\u5317\u4e0d",  # compatibility ideographs = unified
+    "\u2126 \u03a9 \u03c9 \u212a K k \u212b \u00c5 \u00e5",
+    "\u0340\u0341 \u0300\u0301 a\u0340 a\u0300",
+    "caf\u00e9 cafe\u0301 CAF\u00c9 CAFE\u0301",
+    "\u1112\u1161\u11ab\u1100\u116e\u11a8 \ud55c\uad6d",
+    "\u0958 \u0915\u093c \u0929 \u0928\u093c",    # Devanagari nukta forms (composition exclusions)
+]
+
+
 def table_edge_lines():
     return list(TABLE_EDGE)
 
@@ -761,6 +778,7 @@ def build_corpus():
         ("mixed_scripts", mixed_script_lines(rng, 150)),
         ("combining_alone", list(COMBINING_ALONE)),
         ("unicode8_table_edges", table_edge_lines()),
+        ("canonical_equivalents", list(CANONICAL_EQUIVALENTS)),
         ("empty_and_whitespace_only", empty_lines()),
     ]
     lines, index = [], []

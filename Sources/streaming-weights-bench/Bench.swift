@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import StreamingWeights
+
+/// Measures this library for scripts/bench, which prints the results next to the reference
+/// implementations'. Each subcommand prints one JSON object.
+@main
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "streaming-weights-bench",
+        abstract: "Measure StreamingWeights' kernels, forward pass and tokenizer (used by scripts/bench).",
+        subcommands: [MatmulBench.self, ForwardBench.self]
+    )
+}
+
+/// Times `body` until about `seconds` have passed (at least `minimumRuns` times) and returns the
+/// times in milliseconds.
+func measure(seconds: Double, minimumRuns: Int = 5, _ body: () throws -> Void) rethrows -> [Double] {
+    try body()
+    var times: [Double] = []
+    let start = DispatchTime.now().uptimeNanoseconds
+    while times.count < minimumRuns || Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 < seconds {
+        let before = DispatchTime.now().uptimeNanoseconds
+        try body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - before) / 1e6)
+    }
+    return times.sorted()
+}
+
+func printJSON(_ object: [String: Any]) throws {
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
+}
+
+struct MatmulBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "matmul",
+        abstract: "GFLOP/s of the packed matmul on MxKxN shapes (M rows, K depth, N output features)."
+    )
+
+    @Option(help: "Comma-separated MxKxN shapes.")
+    var shapes = "128x384x384,128x384x1536,128x1536x384,8x128x128,128x128x512"
+
+    @Option(help: "Threads.")
+    var threads = 1
+
+    @Option(help: "Seconds per shape.")
+    var seconds = 0.3
+
+    func run() throws {
+        var results: [String: Any] = [:]
+        for shape in shapes.split(separator: ",") {
+            let parts = shape.split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 3 else { throw ValidationError("shape '\(shape)' is not MxKxN") }
+            let (rows, depth, columns) = (parts[0], parts[1], parts[2])
+            let a = (0..<(rows * depth)).map { Float($0 % 17) * 0.01 }
+            let weight = (0..<(columns * depth)).map { Float($0 % 13) * 0.01 }
+            var c = [Float](repeating: 0, count: rows * columns)
+            let packed = weight.withUnsafeBufferPointer {
+                PackedWeights(linearWeight: $0.baseAddress!, outFeatures: columns, inFeatures: depth)
+            }
+            let computeThreads = ComputeThreads(count: threads)
+            let times = a.withUnsafeBufferPointer { a in
+                c.withUnsafeMutableBufferPointer { c in
+                    measure(seconds: seconds, minimumRuns: 20) {
+                        Matmul.multiply(
+                            a.baseAddress!, aStride: depth, rows: rows, by: packed.panels, bias: nil,
+                            into: c.baseAddress!, cStride: columns, threads: computeThreads)
+                    }
+                }
+            }
+            let flops = 2 * Double(rows * depth * columns)
+            results[String(shape)] = [
+                "gflops_median": flops / times[times.count / 2] / 1e6,
+                "gflops_best": flops / times[0] / 1e6,
+            ]
+        }
+        try printJSON(["threads": threads, "shapes": results])
+    }
+}
+
+struct ForwardBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forward",
+        abstract: "Forward-pass latency of a local model on deterministic token ids."
+    )
+
+    @Option(help: "A model directory (config.json + model.safetensors) or a chunk directory.")
+    var model: String
+
+    @Option(help: "Sequence length, [CLS] and [SEP] included.")
+    var seq = 128
+
+    @Option(help: "Batch size.")
+    var batch = 1
+
+    @Option(help: "Threads.")
+    var threads = 1
+
+    @Option(help: "Seconds to measure for.")
+    var seconds = 1.5
+
+    func run() async throws {
+        let source: any TensorSource =
+            FileManager.default.fileExists(atPath: model + "/model.safetensors")
+            ? try CheckpointTensorSource(directory: model) : try ChunkDirectoryTensorSource(directory: model)
+        let bert = try await BertModel(loadingFrom: source)
+        var ids: [Int32] = []
+        for _ in 0..<batch {
+            ids.append(101)
+            for i in 1..<(seq - 1) { ids.append(Int32(1000 + (i * 7919) % 20000)) }
+            ids.append(102)
+        }
+        let input = EncodedBatch(
+            batchSize: batch,
+            sequenceLength: seq,
+            inputIDs: ids,
+            tokenTypeIDs: Array(repeating: 0, count: ids.count),
+            attentionMask: Array(repeating: 1, count: ids.count)
+        )
+        let computeThreads = ComputeThreads(count: threads)
+        let times = try measure(seconds: seconds) { _ = try bert.forward(input, threads: computeThreads) }
+        try printJSON(["ours": ["median_ms": times[times.count / 2], "min_ms": times[0]], "runs": times.count])
+    }
+}
