@@ -1,21 +1,33 @@
 import ArgumentParser
+import Foundation
 import StreamingWeights
 
 @main
 struct Infer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "infer",
-        abstract: "Tokenize text and run BERT, streaming each layer's weights from a weight server."
+        abstract: "Tokenize text and run BERT, streaming each layer's weights from a weight server.",
+        discussion: """
+            Texts come as arguments (after -- when one starts with a dash), or one per line from \
+            --input FILE or standard input. With --chunks-dir or --model the weights are read \
+            locally; otherwise they stream from --server.
+            """
     )
 
-    @Argument(help: "The texts to embed.")
+    @Argument(help: "The texts to embed. An empty string is a valid text.")
     var texts: [String] = []
+
+    @Option(help: "Read texts from this file, one per line ('-' for standard input).")
+    var input: String?
 
     @Option(help: "The weight server to stream from.")
     var server = "ws://127.0.0.1:8765"
 
     @Option(help: "Read weights from a local chunk directory instead of a server.")
     var chunksDir: String?
+
+    @Option(help: "Read weights from a local Hugging Face model directory instead of a server.")
+    var model: String?
 
     @Option(help: "How many encoder layers stay in memory.")
     var cacheSize = 2
@@ -27,27 +39,97 @@ struct Infer: AsyncParsableCommand {
     var noPrefetch = false
 
     @Option(help: "How to turn token states into one embedding: cls, mean or pooler.")
-    var pooling = "cls"
+    var pooling: String = "cls"
+
+    @Flag(help: "Scale each embedding to unit length (as sentence-transformers models do with mean pooling).")
+    var normalize = false
 
     @Flag(help: "Print the results as JSON.")
     var json = false
 
+    @Flag(help: "With --json, add each text's last_hidden_state and pooler_output.")
+    var hidden = false
+
     @Flag(help: "Print cache and timing statistics.")
     var stats = false
+
+    @Option(help: "Run the forward pass this many times and report its median and minimum time.")
+    var `repeat` = 1
+
+    @Option(help: "Compute threads (default: one per core).")
+    var threads: Int?
 
     func validate() throws {
         guard cacheSize >= 1 else { throw ValidationError("--cache-size must be at least 1.") }
         guard prefetch >= 0 else { throw ValidationError("--prefetch must not be negative.") }
-        guard ["cls", "mean", "pooler"].contains(pooling) else {
+        guard Pooling(rawValue: pooling) != nil else {
             throw ValidationError("--pooling must be cls, mean or pooler, not '\(pooling)'.")
         }
+        guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1.") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
+        guard chunksDir == nil || model == nil else { throw ValidationError("Give --chunks-dir or --model, not both.") }
+        guard texts.isEmpty || input == nil else { throw ValidationError("Give texts as arguments or with --input, not both.") }
     }
 
     func run() async throws {
-        throw NotImplementedYet()
+        let encoder: TextEncoder
+        let modelName: String
+        if let chunksDir {
+            encoder = try await TextEncoder(chunksDirectory: chunksDir)
+            modelName = chunksDir
+        } else if let model {
+            encoder = try await TextEncoder(modelDirectory: model)
+            modelName = model
+        } else {
+            throw StreamingNotImplemented(server: server)
+        }
+        let texts = try readTexts()
+        let results = try encoder.encode(
+            texts,
+            pooling: Pooling(rawValue: pooling) ?? .cls,
+            normalize: normalize,
+            threads: ComputeThreads(count: threads),
+            repeatCount: `repeat`
+        )
+        for result in results.texts where result.truncatedCount > 0 {
+            FileHandle.standardError.write(
+                Data("warning: truncated \(result.truncatedCount) tokens of \(result.text.prefix(40).debugDescription) to the model's \(encoder.tokenizer.maximumLength)\n".utf8)
+            )
+        }
+        if json {
+            try OutputFormat.printJSON(results, model: modelName, includeHidden: hidden)
+        } else {
+            OutputFormat.printText(results, pooling: pooling, showStats: stats)
+        }
+    }
+
+    /// The texts from the arguments, --input, or standard input.
+    private func readTexts() throws -> [String] {
+        if !texts.isEmpty { return texts }
+        let data: Data
+        if let input, input != "-" {
+            guard let contents = FileManager.default.contents(atPath: input) else {
+                throw ValidationError("Cannot read --input '\(input)'.")
+            }
+            data = contents
+        } else {
+            guard input == "-" || isatty(STDIN_FILENO) == 0 else {
+                throw ValidationError("No texts: give them as arguments, with --input FILE, or on standard input.")
+            }
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        }
+        var lines = Array(data).split(separator: 0x0a, omittingEmptySubsequences: false).map { line in
+            String(decoding: line.last == 0x0d ? line.dropLast() : line, as: UTF8.self)
+        }
+        if lines.last == "" { lines.removeLast() }
+        guard !lines.isEmpty else { throw ValidationError("No texts: the input is empty.") }
+        return lines
     }
 }
 
-struct NotImplementedYet: Error, CustomStringConvertible {
-    var description: String { "infer is not implemented yet." }
+struct StreamingNotImplemented: Error, CustomStringConvertible {
+    let server: String
+    var description: String {
+        "streaming from \(server) is not implemented yet: give --chunks-dir DIR or --model DIR to run locally."
+    }
 }

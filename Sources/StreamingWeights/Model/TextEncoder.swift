@@ -1,0 +1,90 @@
+import Foundation
+
+/// Texts in, embeddings out: a tokenizer and a BERT model together.
+public struct TextEncoder: Sendable {
+    public let tokenizer: BertTokenizer
+    public let model: BertModel
+
+    public init(tokenizer: BertTokenizer, model: BertModel) {
+        self.tokenizer = tokenizer
+        self.model = model
+    }
+
+    /// Loads a Hugging Face model directory (`config.json`, `model.safetensors`, tokenizer files).
+    public init(modelDirectory directory: String) async throws {
+        try await self.init(directory: directory, source: CheckpointTensorSource(directory: directory))
+    }
+
+    /// Loads a chunk directory (docs/FORMAT.md).
+    public init(chunksDirectory directory: String) async throws {
+        try await self.init(directory: directory, source: ChunkDirectoryTensorSource(directory: directory))
+    }
+
+    private init(directory: String, source: some TensorSource) async throws {
+        let model = try await BertModel(loadingFrom: source)
+        let tokenizer = try BertTokenizer(directory: directory, maximumPositions: model.configuration.maximumPositions)
+        self.init(tokenizer: tokenizer, model: model)
+    }
+
+    /// One text's result.
+    public struct TextResult: Sendable {
+        public let text: String
+        /// The text's own tokens, `[CLS]` and `[SEP]` included, without batch padding.
+        public let tokens: [String]
+        public let inputIDs: [Int32]
+        /// How many tokens truncation removed (0 when the text fit).
+        public let truncatedCount: Int
+        public let embedding: [Float]
+        /// `[tokens.count, hiddenSize]`, one row per own token.
+        public let lastHiddenState: [[Float]]
+        /// `[hiddenSize]`, or `nil` when the model has no pooler.
+        public let poolerOutput: [Float]?
+    }
+
+    /// The results of one run.
+    public struct Results: Sendable {
+        public let texts: [TextResult]
+        /// The time of each forward pass, in milliseconds, sorted.
+        public let forwardTimes: [Double]
+    }
+
+    /// Tokenizes `texts` into one padded batch and runs the model `repeatCount` times.
+    ///
+    /// - Throws: ``TokenizerError/emptyBatch`` for no texts, ``PoolingError/noPooler`` for
+    ///   `.pooler` on a model without a pooler, or what the forward pass throws.
+    public func encode(
+        _ texts: [String],
+        pooling: Pooling,
+        normalize: Bool = false,
+        threads: ComputeThreads = ComputeThreads(),
+        repeatCount: Int = 1
+    ) throws -> Results {
+        let encodings = try texts.map { try tokenizer.encode($0) }
+        let batch = try tokenizer.encodeBatch(encodings)
+        var output: BertModelOutput?
+        var times: [Double] = []
+        for _ in 0..<max(1, repeatCount) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            output = try model.forward(batch, threads: threads)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        guard let output else { throw TokenizerError.emptyBatch }
+        let hidden = output.hiddenSize
+        let results = try texts.indices.map { item in
+            let encoding = encodings[item]
+            let states = output.hiddenStates(ofRow: item, tokenCount: encoding.ids.count)
+            return TextResult(
+                text: texts[item],
+                tokens: tokenizer.tokens(encoding.ids),
+                inputIDs: encoding.ids,
+                truncatedCount: encoding.truncatedCount,
+                embedding: try output.embedding(ofRow: item, in: batch, pooling: pooling, normalize: normalize),
+                lastHiddenState: stride(from: states.startIndex, to: states.endIndex, by: hidden).map {
+                    Array(states[$0..<($0 + hidden)])
+                },
+                poolerOutput: output.poolerOutput.map { Array($0[(item * hidden)..<((item + 1) * hidden)]) }
+            )
+        }
+        return Results(texts: results, forwardTimes: times.sorted())
+    }
+}
