@@ -12,10 +12,10 @@ public enum VectorMath {
     ///
     /// Cephes' `expf`: x = n ln 2 + r with |r| <= ln2 / 2, e^r by a degree-6 polynomial, then
     /// the exponent field of the result set to n.
-    @inlinable
+    @inlinable @inline(__always)
     public static func exp(_ x: Vector) -> Vector {
         // The upper bound keeps n at most 127, so 2^n stays a normal float.
-        let clamped = x.clamped(lowerBound: Vector(repeating: -87.336_54), upperBound: Vector(repeating: 88.376_26))
+        let clamped = clamp(x, -87.336_54, 88.376_26)
         // Adding 1.5 * 2^23 rounds x * log2(e) to an integer held in the low mantissa bits.
         let magic = Vector(repeating: 12_582_912)
         let shifted = magic.addingProduct(clamped, Vector(repeating: 1.442_695_04))
@@ -39,9 +39,9 @@ public enum VectorMath {
     ///
     /// A rational approximation x * P(x^2) / Q(x^2) on [-4, 4] (erf is ±1 to float precision
     /// outside), with the minimax coefficients of Eigen's and XLA's float `erf`.
-    @inlinable
+    @inlinable @inline(__always)
     public static func erf(_ x: Vector) -> Vector {
-        let clamped = x.clamped(lowerBound: Vector(repeating: -4), upperBound: Vector(repeating: 4))
+        let clamped = clamp(x, -4, 4)
         let x2 = clamped * clamped
         var p = Vector(repeating: -2.726_142_258_013_06e-10)
         p = Vector(repeating: 2.770_681_424_959_02e-08).addingProduct(p, x2)
@@ -59,8 +59,23 @@ public enum VectorMath {
         return p / q
     }
 
+    /// Each lane limited to `[low, high]`.
+    ///
+    /// The standard library's `clamped` and `pointwiseMin`/`pointwiseMax` are generic and run lane
+    /// by lane; comparisons and `replacing(with:where:)` compile to vector instructions.
+    @inlinable @inline(__always)
+    public static func clamp(_ x: Vector, _ low: Float, _ high: Float) -> Vector {
+        x.replacing(with: low, where: x .< low).replacing(with: high, where: x .> high)
+    }
+
+    /// The larger of each pair of lanes.
+    @inlinable @inline(__always)
+    public static func maximum(_ a: Vector, _ b: Vector) -> Vector {
+        a.replacing(with: b, where: b .> a)
+    }
+
     /// GELU in its erf form, x * (1 + erf(x / sqrt 2)) / 2, as `torch.nn.functional.gelu` computes it.
-    @inlinable
+    @inlinable @inline(__always)
     public static func gelu(_ x: Vector) -> Vector {
         x * 0.5 * (1 + erf(x * 0.707_106_781_186_547_5))
     }
