@@ -6,7 +6,7 @@ import PackageDescription
 // own scripts (scripts/swift-flags), not here: see docs/ARCHITECTURE.md.
 let package = Package(
     name: "StreamingWeights",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "StreamingWeights", targets: ["StreamingWeights"]),
         .executable(name: "chunker", targets: ["chunker"]),
@@ -33,9 +33,11 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        .target(name: "CPrefetch"),
         .target(
             name: "StreamingWeights",
             dependencies: [
+                "CPrefetch",
                 "CCurl",
                 "COpenSSL",
                 "CZlib",

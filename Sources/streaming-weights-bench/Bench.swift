@@ -9,7 +9,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "streaming-weights-bench",
         abstract: "Measure StreamingWeights' kernels, forward pass and tokenizer (used by scripts/bench).",
-        subcommands: [MatmulBench.self, ForwardBench.self]
+        subcommands: [MatmulBench.self, ForwardBench.self, TokenizeBench.self]
     )
 }
 
@@ -121,5 +121,42 @@ struct ForwardBench: AsyncParsableCommand {
         let computeThreads = ComputeThreads(count: threads)
         let times = try measure(seconds: seconds) { _ = try bert.forward(input, threads: computeThreads) }
         try printJSON(["ours": ["median_ms": times[times.count / 2], "min_ms": times[0]], "runs": times.count])
+    }
+}
+
+struct TokenizeBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenize",
+        abstract: "Tokenizer throughput on a corpus, one line at a time, one thread."
+    )
+
+    @Option(help: "A directory with vocab.txt (and tokenizer_config.json / tokenizer.json).")
+    var vocabDir: String
+
+    @Option(help: "The corpus: one text per line (split on LF only).")
+    var corpus: String
+
+    @Option(help: "Seconds to measure for.")
+    var seconds = 1.5
+
+    func run() throws {
+        let tokenizer = try BertTokenizer(directory: vocabDir)
+        guard let data = FileManager.default.contents(atPath: corpus) else {
+            throw ValidationError("Cannot read --corpus '\(corpus)'.")
+        }
+        let lines = Array(data).split(separator: 0x0a, omittingEmptySubsequences: false).map {
+            String(decoding: $0, as: UTF8.self)
+        }.filter { !$0.isEmpty }
+        var tokens = 0
+        let times = try measure(seconds: seconds) {
+            tokens = 0
+            for line in lines { tokens += try tokenizer.encode(line, truncate: false).ids.count }
+        }
+        let median = times[times.count / 2] / 1000
+        let bytes = lines.reduce(0) { $0 + $1.utf8.count }
+        try printJSON([
+            "lines": lines.count, "tokens": tokens, "bytes": bytes,
+            "lines_per_second": Double(lines.count) / median, "mb_per_second": Double(bytes) / median / 1e6,
+        ])
     }
 }

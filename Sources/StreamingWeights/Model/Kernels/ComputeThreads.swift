@@ -1,4 +1,3 @@
-import Dispatch
 
 #if canImport(Glibc)
     import Glibc
@@ -19,8 +18,7 @@ public struct ComputeThreads: Sendable {
 
     /// - Parameter count: the threads to use; `nil` means one per core.
     public init(count: Int? = nil, minimumWorkPerThread: Int = 1 << 18) {
-        let cores = System.coreCount
-        self.count = max(1, count ?? cores)
+        self.count = min(max(1, count ?? System.coreCount), System.coreCount)
         self.minimumWorkPerThread = minimumWorkPerThread
     }
 
@@ -37,13 +35,10 @@ public struct ComputeThreads: Sendable {
             if itemCount > 0 { body(0..<itemCount) }
             return
         }
-        withoutActuallyEscaping(body) { body in
-            let shared = UnsafeSendable(body)
-            DispatchQueue.concurrentPerform(iterations: threads) { thread in
-                let start = itemCount * thread / threads
-                let end = itemCount * (thread + 1) / threads
-                if start < end { shared.value(start..<end) }
-            }
+        WorkerPool.shared.run(threads: threads) { thread in
+            let start = itemCount * thread / threads
+            let end = itemCount * (thread + 1) / threads
+            if start < end { body(start..<end) }
         }
     }
 }

@@ -1,3 +1,5 @@
+import CPrefetch
+
 /// Matrix multiplication with packed weights and a register-tiled SIMD micro-kernel.
 ///
 /// C `[rows, N]` = A `[rows, K]` · B `[K, N]` + bias `[N]`, then an optional GELU, where B is
@@ -172,6 +174,9 @@ public enum Matmul {
         var b = UnsafeRawPointer(panel)
         // The hot loop: two vector loads of B and eight broadcasts of A feed 16 FMAs.
         for k in 0..<depth {
+            // B streams from memory on the first row block of a panel: ask for it 16 steps ahead.
+            cprefetch_read(b + 2048)
+            cprefetch_read(b + 2048 + 64)
             let b0 = b.loadUnaligned(as: Vector.self)
             let b1 = b.loadUnaligned(fromByteOffset: 64, as: Vector.self)
             var s = Vector(repeating: a0[k])

@@ -48,12 +48,16 @@ public struct PackedPanels {
                     if valid < width { (out + valid).update(repeating: 0, count: width - valid) }
                 }
             } else {
-                for k in 0..<depth {
-                    let out = panelBase + k * width
-                    for j in 0..<valid {
-                        out[j] = source[(firstColumn + j) * columnStride + k * depthStride]
+                // Columns are contiguous in the source (a weight row, a key vector): read each
+                // one straight through and scatter it down the panel.
+                for j in 0..<valid {
+                    let column = source + (firstColumn + j) * columnStride
+                    for k in 0..<depth {
+                        panelBase[k * width + j] = column[k * depthStride]
                     }
-                    if valid < width { (out + valid).update(repeating: 0, count: width - valid) }
+                }
+                if valid < width {
+                    for k in 0..<depth { (panelBase + k * width + valid).update(repeating: 0, count: width - valid) }
                 }
             }
         }
