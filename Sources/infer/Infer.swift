@@ -68,7 +68,9 @@ struct Infer: AsyncParsableCommand {
         guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1.") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
         guard chunksDir == nil || model == nil else { throw ValidationError("Give --chunks-dir or --model, not both.") }
-        guard texts.isEmpty || input == nil else { throw ValidationError("Give texts as arguments or with --input, not both.") }
+        guard texts.isEmpty || input == nil else {
+            throw ValidationError("Give texts as arguments or with --input, not both.")
+        }
     }
 
     func run() async throws {
@@ -93,7 +95,9 @@ struct Infer: AsyncParsableCommand {
         )
         for result in results.texts where result.truncatedCount > 0 {
             FileHandle.standardError.write(
-                Data("warning: truncated \(result.truncatedCount) tokens of \(result.text.prefix(40).debugDescription) to the model's \(encoder.tokenizer.maximumLength)\n".utf8)
+                Data(
+                    "warning: truncated \(result.truncatedCount) tokens of \(result.text.prefix(40).debugDescription) to the model's \(encoder.tokenizer.maximumLength)\n"
+                        .utf8)
             )
         }
         if json {

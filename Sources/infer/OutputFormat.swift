@@ -73,13 +73,18 @@ enum OutputFormat {
             print("text: \(text.text)")
             print("tokens: \(text.tokens.joined(separator: " "))")
             let values = text.embedding
-            let shown = values.count > 8 ? values.prefix(4).map(format) + ["..."] + values.suffix(4).map(format) : values.map(format)
+            let shown =
+                values.count > 8
+                ? values.prefix(4).map(format) + ["..."] + values.suffix(4).map(format) : values.map(format)
             print("embedding (\(values.count), \(pooling)): [\(shown.joined(separator: ", "))]")
             print("")
         }
         if showStats {
             let stats = stats(results)
-            print(String(format: "forward: %d passes, median %.3f ms, min %.3f ms", stats.forwardPasses, stats.forwardMsMedian, stats.forwardMsMin))
+            print(
+                String(
+                    format: "forward: %d passes, median %.3f ms, min %.3f ms", stats.forwardPasses,
+                    stats.forwardMsMedian, stats.forwardMsMin))
         }
     }
 

@@ -2,14 +2,16 @@ import ArgumentParser
 import Foundation
 import StreamingWeights
 
-/// Measures this library for scripts/bench, which prints the results next to the reference
-/// implementations'. Each subcommand prints one JSON object.
+/// Measures this library for scripts/bench.
+///
+/// scripts/bench prints the results next to the reference implementations'. Each subcommand
+/// prints one JSON object.
 @main
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "streaming-weights-bench",
         abstract: "Measure StreamingWeights' kernels, forward pass and tokenizer (used by scripts/bench).",
-        subcommands: [MatmulBench.self, ForwardBench.self, TokenizeBench.self]
+        subcommands: [MatmulBench.self, ForwardBench.self, TokenizeBench.self, AccuracyBench.self]
     )
 }
 
@@ -53,21 +55,22 @@ struct MatmulBench: ParsableCommand {
             let parts = shape.split(separator: "x").compactMap { Int($0) }
             guard parts.count == 3 else { throw ValidationError("shape '\(shape)' is not MxKxN") }
             let (rows, depth, columns) = (parts[0], parts[1], parts[2])
-            let a = (0..<(rows * depth)).map { Float($0 % 17) * 0.01 }
-            let weight = (0..<(columns * depth)).map { Float($0 % 13) * 0.01 }
-            var c = [Float](repeating: 0, count: rows * columns)
-            let packed = weight.withUnsafeBufferPointer {
-                PackedWeights(linearWeight: $0.baseAddress!, outFeatures: columns, inFeatures: depth)
+            let a = UnsafeMutablePointer<Float>.allocate(capacity: rows * depth)
+            let weight = UnsafeMutablePointer<Float>.allocate(capacity: columns * depth)
+            let c = UnsafeMutablePointer<Float>.allocate(capacity: rows * columns)
+            defer {
+                a.deallocate()
+                weight.deallocate()
+                c.deallocate()
             }
+            for index in 0..<(rows * depth) { a[index] = Float(index % 17) * 0.01 }
+            for index in 0..<(columns * depth) { weight[index] = Float(index % 13) * 0.01 }
+            let packed = PackedWeights(linearWeight: weight, outFeatures: columns, inFeatures: depth)
             let computeThreads = ComputeThreads(count: threads)
-            let times = a.withUnsafeBufferPointer { a in
-                c.withUnsafeMutableBufferPointer { c in
-                    measure(seconds: seconds, minimumRuns: 20) {
-                        Matmul.multiply(
-                            a.baseAddress!, aStride: depth, rows: rows, by: packed.panels, bias: nil,
-                            into: c.baseAddress!, cStride: columns, threads: computeThreads)
-                    }
-                }
+            let times = measure(seconds: seconds, minimumRuns: 20) {
+                Matmul.multiply(
+                    a, aStride: depth, rows: rows, by: packed.panels, bias: nil,
+                    into: c, cStride: columns, threads: computeThreads)
             }
             let flops = 2 * Double(rows * depth * columns)
             results[String(shape)] = [
@@ -158,5 +161,58 @@ struct TokenizeBench: ParsableCommand {
             "lines": lines.count, "tokens": tokens, "bytes": bytes,
             "lines_per_second": Double(lines.count) / median, "mb_per_second": Double(bytes) / median / 1e6,
         ])
+    }
+}
+
+struct AccuracyBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "accuracy",
+        abstract: "Largest differences from transformers' golden outputs (Fixtures/golden)."
+    )
+
+    @Option(help: "The model directory.")
+    var model: String
+
+    @Option(help: "The golden outputs (a safetensors file from scripts/make-fixtures).")
+    var golden: String
+
+    func run() async throws {
+        let bert = try await BertModel(loadingFrom: CheckpointTensorSource(directory: model))
+        let file = try SafetensorsFile(contentsOfFile: golden)
+        var result: [String: Any] = [:]
+        for prefix in ["", "pair_"] {
+            let ids = try file.tensor(named: prefix + "input_ids")
+            func int32(_ name: String) throws -> [Int32] {
+                try file.tensor(named: prefix + name).integerValues().map { Int32($0) }
+            }
+            let batch = EncodedBatch(
+                batchSize: ids.shape[0], sequenceLength: ids.shape[1], inputIDs: try int32("input_ids"),
+                tokenTypeIDs: try int32("token_type_ids"), attentionMask: try int32("attention_mask"))
+            let output = try bert.forward(batch)
+            let expected = try file.tensor(named: prefix + "last_hidden_state").floatValues()
+            var worst: Float = 0
+            for index in 0..<(batch.batchSize * batch.sequenceLength) where batch.attentionMask[index] != 0 {
+                for j in 0..<output.hiddenSize {
+                    let position = index * output.hiddenSize + j
+                    worst = max(worst, abs(output.lastHiddenState[position] - expected[position]))
+                }
+            }
+            result[prefix + "last_hidden_state_max_abs_diff"] = worst
+            if let pooled = output.poolerOutput {
+                let expectedPooled = try file.tensor(named: prefix + "pooler_output").floatValues()
+                result[prefix + "pooler_output_max_abs_diff"] =
+                    zip(pooled, expectedPooled).map { abs($0 - $1) }.max() ?? 0
+            }
+            if prefix.isEmpty, let sentences = try? file.tensor(named: "sentence_embedding").floatValues() {
+                var lowest: Float = 1
+                for item in 0..<batch.batchSize {
+                    let ours = try output.embedding(ofRow: item, in: batch, pooling: .mean, normalize: true)
+                    let theirs = sentences[(item * output.hiddenSize)..<((item + 1) * output.hiddenSize)]
+                    lowest = min(lowest, zip(ours, theirs).reduce(0) { $0 + $1.0 * $1.1 })
+                }
+                result["sentence_embedding_min_cosine"] = lowest
+            }
+        }
+        try printJSON(result)
     }
 }

@@ -14,14 +14,17 @@ struct ModelErrorTests {
         configText: String? = nil,
         weights: SafetensorsWriter? = nil
     ) throws -> String {
-        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: tiny + "/config.json"))) as? [String: Any] ?? [:]
+        var config =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: tiny + "/config.json")))
+            as? [String: Any] ?? [:]
         for (key, value) in changes { config[key] = value }
         let text = try configText ?? String(decoding: JSONSerialization.data(withJSONObject: config), as: UTF8.self)
         try text.write(toFile: directory.file("config.json"), atomically: true, encoding: .utf8)
         if let weights {
             try weights.write(toFile: directory.file("model.safetensors"))
         } else {
-            try FileManager.default.createSymbolicLink(atPath: directory.file("model.safetensors"), withDestinationPath: tiny + "/model.safetensors")
+            try FileManager.default.createSymbolicLink(
+                atPath: directory.file("model.safetensors"), withDestinationPath: tiny + "/model.safetensors")
         }
         return directory.path
     }
@@ -42,10 +45,13 @@ struct ModelErrorTests {
         #expect(error == "cannot read the model configuration '\(directory.file("config.json"))'")
     }
 
-    @Test("Malformed config.json names the file and the problem", arguments: [
-        ("{not json", "invalid JSON"), ("[1, 2]", "not an object"), (#"{"model_type": "bert"}"#, "'vocab_size' is missing"),
-        (#"{"model_type": "bert", "vocab_size": "many"}"#, "'vocab_size' must be a positive integer"),
-    ])
+    @Test(
+        "Malformed config.json names the file and the problem",
+        arguments: [
+            ("{not json", "invalid JSON"), ("[1, 2]", "not an object"),
+            (#"{"model_type": "bert"}"#, "'vocab_size' is missing"),
+            (#"{"model_type": "bert", "vocab_size": "many"}"#, "'vocab_size' must be a positive integer"),
+        ])
     func malformedConfig(text: String, problem: String) async throws {
         let directory = try TemporaryDirectory()
         let error = await Self.loadError(try Self.modelDirectory(directory, configText: text))
@@ -57,7 +63,10 @@ struct ModelErrorTests {
     func sizeMismatch() async throws {
         let directory = try TemporaryDirectory()
         let error = await Self.loadError(try Self.modelDirectory(directory, changes: ["intermediate_size": 1024]))
-        #expect(error == "layer_0 tensor 'intermediate.dense.weight' has shape [512, 128], but the configuration implies [1024, 128]")
+        #expect(
+            error
+                == "layer_0 tensor 'intermediate.dense.weight' has shape [512, 128], but the configuration implies [1024, 128]"
+        )
     }
 
     @Test("A missing tensor is named with its component and file")
@@ -69,7 +78,10 @@ struct ModelErrorTests {
             try writer.add(try fixture.tensor(named: name), named: name)
         }
         let error = await Self.loadError(try Self.modelDirectory(directory, weights: writer))
-        #expect(error == "layer_1 needs tensor 'attention.self.key.bias', which \(directory.file("model.safetensors")) does not have")
+        #expect(
+            error
+                == "layer_1 needs tensor 'attention.self.key.bias', which \(directory.file("model.safetensors")) does not have"
+        )
     }
 
     @Test("A hidden size that does not split over the heads is refused")
@@ -102,9 +114,13 @@ struct ModelErrorTests {
         let model = try await BertModel(loadingFrom: CheckpointTensorSource(directory: Self.tiny))
         let empty = EncodedBatch(batchSize: 0, sequenceLength: 0, inputIDs: [], tokenTypeIDs: [], attentionMask: [])
         #expect(throws: ModelError.emptyBatch) { _ = try model.forward(empty) }
-        let outside = EncodedBatch(batchSize: 1, sequenceLength: 2, inputIDs: [101, 30522], tokenTypeIDs: [0, 0], attentionMask: [1, 1])
-        #expect(throws: ModelError.idOutOfRange(kind: "token id", id: 30522, limit: 30522)) { _ = try model.forward(outside) }
-        let type = EncodedBatch(batchSize: 1, sequenceLength: 2, inputIDs: [101, 102], tokenTypeIDs: [0, 2], attentionMask: [1, 1])
+        let outside = EncodedBatch(
+            batchSize: 1, sequenceLength: 2, inputIDs: [101, 30522], tokenTypeIDs: [0, 0], attentionMask: [1, 1])
+        #expect(throws: ModelError.idOutOfRange(kind: "token id", id: 30522, limit: 30522)) {
+            _ = try model.forward(outside)
+        }
+        let type = EncodedBatch(
+            batchSize: 1, sequenceLength: 2, inputIDs: [101, 102], tokenTypeIDs: [0, 2], attentionMask: [1, 1])
         #expect(throws: ModelError.idOutOfRange(kind: "token type id", id: 2, limit: 2)) { _ = try model.forward(type) }
         let long = EncodedBatch(
             batchSize: 1, sequenceLength: 513, inputIDs: .init(repeating: 1000, count: 513),

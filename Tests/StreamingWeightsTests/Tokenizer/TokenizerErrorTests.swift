@@ -55,8 +55,11 @@ struct TokenizerErrorTests {
         let tokenizer = try BertTokenizer(directory: Repository.path("Fixtures/bert-tiny"))
         let text = Array(repeating: "word", count: 600).joined(separator: " ")
         let encoding = try tokenizer.encode(text)
-        #expect(encoding.ids.count == 512 && encoding.truncatedCount == 90 && encoding.ids.last == tokenizer.separatorID)
-        #expect(throws: TokenizerError.tooLong(tokens: 602, maximum: 512)) { _ = try tokenizer.encode(text, truncate: false) }
+        #expect(
+            encoding.ids.count == 512 && encoding.truncatedCount == 90 && encoding.ids.last == tokenizer.separatorID)
+        #expect(throws: TokenizerError.tooLong(tokens: 602, maximum: 512)) {
+            _ = try tokenizer.encode(text, truncate: false)
+        }
     }
 
     @Test("An empty list of texts is refused; an empty text is [CLS] [SEP]")

@@ -54,7 +54,9 @@ public enum Softmax {
             }
             let inverse = 1 / sum.sum()
             for j in Swift.stride(from: 0, to: vectorWidth, by: 16) {
-                row.storeBytes(of: row.loadUnaligned(fromByteOffset: j * 4, as: Vector.self) * inverse, toByteOffset: j * 4, as: Vector.self)
+                row.storeBytes(
+                    of: row.loadUnaligned(fromByteOffset: j * 4, as: Vector.self) * inverse, toByteOffset: j * 4,
+                    as: Vector.self)
             }
             for j in 0..<tailCount { scores[r * stride + vectorWidth + j] = tail[j] * inverse }
         }

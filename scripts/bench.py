@@ -1,0 +1,233 @@
+"""Runs the benchmarks of scripts/bench: ours (streaming-weights-bench) and the references
+(scripts/bench_reference.py) side by side, prints ratios, and writes docs/PERFORMANCE.md and
+docs/latency.svg."""
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+REFERENCE = [PYTHON, str(ROOT / "scripts" / "bench_reference.py")]
+MODELS = {"bert-tiny": ROOT / "Fixtures" / "bert-tiny", "all-MiniLM-L6-v2": ROOT / "models" / "all-MiniLM-L6-v2"}
+CONFIGS = [(8, 1), (128, 1), (512, 1), (128, 8)]
+THREADS = [1, 2]
+SHAPES = "128x384x384,128x384x1536,128x1536x384,8x128x128,128x128x512"
+
+
+def log(message):
+    print(f"==> {message}", file=sys.stderr, flush=True)
+
+
+def run_json(command):
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(map(str, command))} failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def forward(ours):
+    rows = []
+    for name, directory in MODELS.items():
+        log(f"forward: {name}, ours")
+        mine = {}
+        for seq, batch in CONFIGS:
+            for threads in THREADS:
+                result = run_json([ours, "forward", "--model", directory, "--seq", str(seq), "--batch", str(batch),
+                                   "--threads", str(threads)])
+                mine[(seq, batch, threads)] = result["ours"]["median_ms"]
+        log(f"forward: {name}, PyTorch and ONNX Runtime")
+        reference = run_json(REFERENCE + ["--what", "forward", "--model", str(directory), "--configs",
+                                          ",".join(f"{s}x{b}" for s, b in CONFIGS), "--threads",
+                                          ",".join(map(str, THREADS))])
+        for entry in reference["results"]:
+            key = (entry["seq"], entry["batch"], entry["threads"])
+            rows.append({
+                "model": name, "seq": key[0], "batch": key[1], "threads": key[2], "ours": mine[key],
+                "pytorch": entry["pytorch"]["median_ms"], "onnxruntime": entry["onnxruntime"]["median_ms"],
+            })
+    return rows
+
+
+def matmul(ours):
+    rows = []
+    for threads in THREADS:
+        log(f"matmul: {threads} thread(s)")
+        mine = run_json([ours, "matmul", "--shapes", SHAPES, "--threads", str(threads)])["shapes"]
+        numpy = run_json(REFERENCE + ["--what", "matmul", "--shapes", SHAPES, "--threads", str(threads)])
+        theirs = numpy["shapes"]
+        kernel = ", ".join(f"{b.get('internal_api')} {b.get('architecture')}" for b in numpy.get("blas", []))
+        for shape in SHAPES.split(","):
+            reference = theirs[shape]
+            rows.append({"shape": shape, "threads": threads, "ours": mine[shape]["gflops_median"],
+                         "numpy": reference["gflops_median"], "kernel": kernel})
+    return rows
+
+
+def tokenize(ours):
+    log("tokenizer throughput")
+    corpus = ROOT / "Fixtures" / "tokenizer" / "corpus.txt"
+    directory = MODELS["all-MiniLM-L6-v2"]
+    mine = run_json([ours, "tokenize", "--vocab-dir", directory, "--corpus", corpus])
+    theirs = run_json(REFERENCE + ["--what", "tokenize", "--vocab-dir", str(directory), "--corpus", str(corpus)])
+    return {"ours": mine, "theirs": theirs}
+
+
+def accuracy(ours):
+    log("accuracy against transformers")
+    return {name: run_json([ours, "accuracy", "--model", directory, "--golden",
+                            ROOT / "Fixtures" / "golden" / f"{name}.safetensors"])
+            for name, directory in MODELS.items()}
+
+
+def reference_lines_per_second(theirs):
+    """Hugging Face tokenizers encoding one line at a time (`encode()`), median lines/s."""
+    return theirs["encode"]["lines_per_s"]
+
+
+def report(results):
+    lines = ["## Forward pass latency (median ms, batch of deterministic ids)", "",
+             "| model | seq x batch | threads | ours | PyTorch | ONNX Runtime | ours / ORT | ours / PyTorch |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in results["forward"]:
+        lines.append(f"| {row['model']} | {row['seq']} x {row['batch']} | {row['threads']} | {row['ours']:.3f} | "
+                     f"{row['pytorch']:.3f} | {row['onnxruntime']:.3f} | {row['ours'] / row['onnxruntime']:.2f} | "
+                     f"{row['ours'] / row['pytorch']:.2f} |")
+    kernel = results["matmul"][0]["kernel"] if results["matmul"] else ""
+    lines += ["", f"## Matmul (GFLOP/s, median; M x K x N = rows x depth x output features; numpy uses {kernel})", "",
+              "| shape | threads | ours | numpy (OpenBLAS) | ours / numpy |", "|---|---|---|---|---|"]
+    for row in results["matmul"]:
+        lines.append(f"| {row['shape']} | {row['threads']} | {row['ours']:.0f} | {row['numpy']:.0f} | "
+                     f"{row['ours'] / row['numpy']:.2f} |")
+    mine = results["tokenize"]["ours"]
+    theirs_lps = reference_lines_per_second(results["tokenize"]["theirs"])
+    lines += ["", "## Tokenizer (one thread, Fixtures/tokenizer/corpus.txt, one line at a time)", "",
+              "| | lines/s | MB/s |", "|---|---|---|",
+              f"| ours | {mine['lines_per_second']:.0f} | {mine['mb_per_second']:.2f} |"]
+    if theirs_lps:
+        lines.append(f"| Hugging Face tokenizers `encode()` | {theirs_lps:.0f} | |")
+        lines += ["", f"ours / tokenizers: {mine['lines_per_second'] / theirs_lps:.2f}"]
+    lines += ["", "## Accuracy against transformers (Fixtures/golden)", "", "| model | measure | value |", "|---|---|---|"]
+    for model, values in results["accuracy"].items():
+        for key, value in sorted(values.items()):
+            lines.append(f"| {model} | {key} | {value:.3g} |")
+    return "\n".join(lines)
+
+
+def targets(results):
+    def row(model, seq, batch, threads):
+        return next(r for r in results["forward"] if (r["model"], r["seq"], r["batch"], r["threads"]) == (model, seq, batch, threads))
+    checks = []
+    minilm1, minilm2, tiny = row("all-MiniLM-L6-v2", 128, 1, 1), row("all-MiniLM-L6-v2", 128, 1, 2), row("bert-tiny", 8, 1, 1)
+    checks.append(("MiniLM seq 128, 1 thread: ours / ORT <= 0.9", minilm1["ours"] / minilm1["onnxruntime"], 0.9))
+    checks.append(("MiniLM seq 128, 2 threads: ours / ORT <= 1.0", minilm2["ours"] / minilm2["onnxruntime"], 1.0))
+    checks.append(("MiniLM seq 128, 1 thread: ours / PyTorch <= 0.7", minilm1["ours"] / minilm1["pytorch"], 0.7))
+    checks.append(("MiniLM seq 128, 2 threads: ours / PyTorch <= 0.7", minilm2["ours"] / minilm2["pytorch"], 0.7))
+    checks.append(("bert-tiny seq 8, 1 thread: ours / ORT <= 1.0", tiny["ours"] / tiny["onnxruntime"], 1.0))
+    for shape in ("128x384x384", "128x384x1536", "128x1536x384"):
+        entry = next(r for r in results["matmul"] if r["shape"] == shape and r["threads"] == 1)
+        checks.append((f"matmul {shape}, 1 thread: numpy / ours <= 1.0", entry["numpy"] / entry["ours"], 1.0))
+    theirs_lps = reference_lines_per_second(results["tokenize"]["theirs"])
+    if theirs_lps:
+        checks.append(("tokenizer: tokenizers / ours <= 1.0", theirs_lps / results["tokenize"]["ours"]["lines_per_second"], 1.0))
+    for model, values in results["accuracy"].items():
+        for key, value in values.items():
+            if key.endswith("max_abs_diff"):
+                checks.append((f"{model} {key} <= 1e-4", value, 1e-4))
+            if key.endswith("min_cosine"):
+                checks.append((f"{model} 1 - {key} <= 1e-5", 1 - value, 1e-5))
+    return ["| target | measured | met |", "|---|---|---|"] + [
+        f"| {name} | {value:.3g} | {'yes' if value <= limit else 'NO'} |" for name, value, limit in checks]
+
+
+def svg(results):
+    """Latency against sequence length for all-MiniLM-L6-v2, batch 1: ours, PyTorch, ORT, 1 and 2 threads."""
+    width, height, left, bottom, top, right = 820, 420, 70, 50, 40, 240
+    series = []
+    colors = {"ours": "#d62728", "pytorch": "#1f77b4", "onnxruntime": "#2ca02c"}
+    names = {"ours": "StreamingWeights", "pytorch": "PyTorch", "onnxruntime": "ONNX Runtime"}
+    for engine in ("ours", "pytorch", "onnxruntime"):
+        for threads in THREADS:
+            points = sorted((r["seq"], r[engine]) for r in results["forward"]
+                            if r["model"] == "all-MiniLM-L6-v2" and r["batch"] == 1 and r["threads"] == threads)
+            series.append((engine, threads, points))
+    seqs = sorted({p[0] for _, _, pts in series for p in pts})
+    top_ms = max(p[1] for _, _, pts in series for p in pts) * 1.1
+
+    def x(seq):
+        return left + (width - left - right) * seqs.index(seq) / max(1, len(seqs) - 1)
+
+    def y(ms):
+        return height - bottom - (height - bottom - top) * ms / top_ms
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
+           f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="{left}" y="22" font-size="14">all-MiniLM-L6-v2 forward latency, batch 1 (median ms; lower is better)</text>',
+           f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="black"/>',
+           f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="black"/>']
+    for tick in range(6):
+        ms = top_ms * tick / 5
+        out.append(f'<text x="{left - 8}" y="{y(ms) + 4:.1f}" text-anchor="end">{ms:.0f}</text>')
+        out.append(f'<line x1="{left}" y1="{y(ms):.1f}" x2="{width - right}" y2="{y(ms):.1f}" stroke="#ddd"/>')
+    for seq in seqs:
+        out.append(f'<text x="{x(seq):.1f}" y="{height - bottom + 18}" text-anchor="middle">{seq}</text>')
+    out.append(f'<text x="{(left + width - right) / 2}" y="{height - 12}" text-anchor="middle">sequence length (tokens)</text>')
+    for index, (engine, threads, points) in enumerate(series):
+        dash = "" if threads == 1 else ' stroke-dasharray="6,4"'
+        path = " ".join(f"{x(s):.1f},{y(ms):.1f}" for s, ms in points)
+        out.append(f'<polyline points="{path}" fill="none" stroke="{colors[engine]}" stroke-width="2"{dash}/>')
+        for s, ms in points:
+            out.append(f'<circle cx="{x(s):.1f}" cy="{y(ms):.1f}" r="3" fill="{colors[engine]}"/>')
+        legend_y = top + 18 * index
+        out.append(f'<line x1="{width - right + 15}" y1="{legend_y}" x2="{width - right + 40}" y2="{legend_y}" '
+                   f'stroke="{colors[engine]}" stroke-width="2"{dash}/>')
+        out.append(f'<text x="{width - right + 45}" y="{legend_y + 4}">{names[engine]}, {threads} thread{"s" if threads > 1 else ""}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ours", required=True)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    results = {"forward": forward(args.ours), "matmul": matmul(args.ours), "tokenize": tokenize(args.ours),
+               "accuracy": accuracy(args.ours)}
+    body = report(results)
+    goals = "\n".join(targets(results))
+    print(body + "\n\n## Targets (issue 3)\n\n" + goals)
+    if args.no_write:
+        return
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    flags = Path("/proc/cpuinfo").read_text()
+    isa = "AVX-512" if "avx512f" in flags else ("AVX2" if "avx2" in flags else "SSE")
+    document = f"""# Performance
+
+Measured by `scripts/bench` (release build with `-target-cpu native`; PyTorch 2.13 CPU, ONNX Runtime,
+numpy/OpenBLAS and Hugging Face tokenizers measured in the same run) on {cpu} ({isa}),
+{datetime.now(timezone.utc).strftime('%Y-%m-%d')}. This machine is shared and noisy: compare ratios
+within this run, not figures across runs. Rerun with `scripts/bench`.
+
+![latency against sequence length](latency.svg)
+
+## Targets (issue 3)
+
+{goals}
+
+{body}
+"""
+    (ROOT / "docs" / "PERFORMANCE.md").write_text(document)
+    (ROOT / "docs" / "latency.svg").write_text(svg(results))
+    (ROOT / ".build-bench").mkdir(exist_ok=True)
+    (ROOT / ".build-bench" / "last-run.json").write_text(json.dumps(
+        {k: v for k, v in results.items()}, default=str, indent=1))
+    log("wrote docs/PERFORMANCE.md and docs/latency.svg")
+
+
+if __name__ == "__main__":
+    main()
