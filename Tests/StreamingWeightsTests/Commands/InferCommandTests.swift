@@ -13,6 +13,13 @@ enum Executables {
 struct InferCommandTests {
     static let tiny = Repository.path("Fixtures/bert-tiny")
 
+    /// Reads the snake_case keys of infer's JSON.
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }()
+
     static func infer(_ arguments: [String], input: String? = nil) throws -> ProcessResult {
         try ProcessRunner.run(Executables.path("infer"), arguments, input: input.map { Data($0.utf8) })
     }
@@ -21,15 +28,15 @@ struct InferCommandTests {
         struct Result: Decodable {
             let text: String
             let tokens: [String]
-            let input_ids: [Int32]
+            let inputIds: [Int32]
             let embedding: [Float]
-            let last_hidden_state: [[Float]]?
-            let pooler_output: [Float]?
+            let lastHiddenState: [[Float]]?
+            let poolerOutput: [Float]?
         }
         struct Stats: Decodable {
-            let forward_passes: Int
-            let forward_ms_median: Double
-            let forward_ms_min: Double
+            let forwardPasses: Int
+            let forwardMsMedian: Double
+            let forwardMsMin: Double
         }
         let model: String
         let results: [Result]
@@ -49,23 +56,23 @@ struct InferCommandTests {
         let texts = try #require(sentences?["sentences"] as? [String])
         let result = try Self.infer(["--model", Self.tiny, "--json", "--hidden", "--repeat", "3", "--"] + texts)
         #expect(result.status == 0, "\(result.standardError)")
-        let document = try JSONDecoder().decode(Document.self, from: result.standardOutput)
+        let document = try Self.decoder.decode(Document.self, from: result.standardOutput)
         #expect(document.model == Self.tiny && document.results.count == texts.count)
-        #expect(document.stats.forward_passes == 3 && document.stats.forward_ms_min <= document.stats.forward_ms_median)
+        #expect(document.stats.forwardPasses == 3 && document.stats.forwardMsMin <= document.stats.forwardMsMedian)
         for (item, entry) in document.results.enumerated() {
             let count = batch.tokenCount(ofRow: item)
             #expect(entry.text == texts[item])
             #expect(
-                entry.input_ids
+                entry.inputIds
                     == Array(batch.inputIDs[(item * batch.sequenceLength)..<(item * batch.sequenceLength + count)]))
             #expect(entry.tokens.count == count && entry.tokens.first == "[CLS]" && entry.tokens.last == "[SEP]")
-            let hidden = try #require(entry.last_hidden_state)
+            let hidden = try #require(entry.lastHiddenState)
             #expect(hidden.count == count)
             let start = item * batch.sequenceLength * 128
             #expect(maximumDifference(hidden.flatMap { $0 }, Array(states[start..<(start + count * 128)])) <= 1e-4)
             #expect(maximumDifference(entry.embedding, Array(states[start..<(start + 128)])) <= 1e-4)
             #expect(
-                maximumDifference(try #require(entry.pooler_output), Array(pooled[(item * 128)..<((item + 1) * 128)]))
+                maximumDifference(try #require(entry.poolerOutput), Array(pooled[(item * 128)..<((item + 1) * 128)]))
                     <= 1e-4)
         }
     }
@@ -88,7 +95,7 @@ struct InferCommandTests {
         for arguments in [["--input", directory.file("texts.txt")], ["--input", "-"]] {
             let result = try Self.infer(["--model", Self.tiny, "--json"] + arguments, input: "first\n\nthird\n")
             #expect(result.status == 0, "\(result.standardError)")
-            let document = try JSONDecoder().decode(Document.self, from: result.standardOutput)
+            let document = try Self.decoder.decode(Document.self, from: result.standardOutput)
             #expect(document.results.map(\.text) == ["first", "", "third"])
             #expect(document.results[1].tokens == ["[CLS]", "[SEP]"])
         }
@@ -112,9 +119,9 @@ struct InferCommandTests {
             try writer.write(toFile: directory.file("\(chunk).safetensors"))
         }
         let arguments = ["--json", "--pooling", "mean", "--normalize", "a sentence", "another one"]
-        let fromChunks = try JSONDecoder().decode(
+        let fromChunks = try Self.decoder.decode(
             Document.self, from: try Self.infer(["--chunks-dir", directory.path] + arguments).standardOutput)
-        let fromModel = try JSONDecoder().decode(
+        let fromModel = try Self.decoder.decode(
             Document.self, from: try Self.infer(["--model", Self.tiny] + arguments).standardOutput)
         #expect(fromChunks.results.map(\.embedding) == fromModel.results.map(\.embedding))
         for result in fromModel.results {
@@ -128,7 +135,7 @@ struct InferCommandTests {
         let result = try Self.infer(["--model", Self.tiny, "--json", text])
         #expect(result.status == 0)
         #expect(result.standardError.contains("warning: truncated 90 tokens"))
-        #expect(try JSONDecoder().decode(Document.self, from: result.standardOutput).results[0].input_ids.count == 512)
+        #expect(try Self.decoder.decode(Document.self, from: result.standardOutput).results[0].inputIds.count == 512)
     }
 
     @Test(
