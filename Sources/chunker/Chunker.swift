@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import Logging
 import StreamingWeights
 
 @main
@@ -6,17 +8,27 @@ struct Chunker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chunker",
         abstract: "Split a Hugging Face BERT-family model into one safetensors file per component.",
+        subcommands: [Chunk.self, Verify.self],
+        defaultSubcommand: Chunk.self
+    )
+}
+
+struct Chunk: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chunk",
+        abstract: "Split a model into chunks (the default command).",
         discussion: """
-            Writes embeddings, each encoder layer and the pooler as separate chunks, plus the \
-            model's config and tokenizer files and a manifest (chunk_info.json) with a SHA-256 \
-            hash per file, to a local directory or an S3 bucket.
+            Writes embeddings, each encoder layer and the pooler as separate safetensors files, plus \
+            the model's config and tokenizer files and a manifest (chunk_info.json) with a SHA-256 \
+            hash per file. MODEL is a directory, a name under $STREAMING_WEIGHTS_MODELS or \
+            ./Fixtures, a model in the Hugging Face cache, or a Hugging Face id to download.
             """
     )
 
     @Argument(help: "A model directory, a name under $STREAMING_WEIGHTS_MODELS or ./Fixtures, or a Hugging Face id.")
     var model: String
 
-    @Option(help: "The directory to write the chunks to.")
+    @Option(help: "The directory to write the chunks to (created if missing).")
     var outputDir: String?
 
     @Flag(help: "Store each chunk gzip-compressed as NAME.safetensors.gz.")
@@ -41,13 +53,69 @@ struct Chunker: AsyncParsableCommand {
         } else if outputDir == nil {
             throw ValidationError("Give --output-dir DIR, or --s3 with --s3-bucket.")
         }
-        if let dtype, !["float32", "float16", "bfloat16"].contains(dtype) {
+        if let dtype, DType(pythonName: dtype).map({ [.float32, .float16, .bfloat16].contains($0) }) != true {
             throw ValidationError("--dtype must be float32, float16 or bfloat16, not '\(dtype)'.")
         }
     }
 
     func run() async throws {
-        throw NotImplementedYet(command: Self.configuration.commandName ?? "chunker")
+        let logger = Terminal.bootstrapLogging(verbose: verbose)
+        guard let outputDir else {
+            throw ValidationError("Writing to S3 arrives with the S3 storage backend; use --output-dir for now.")
+        }
+        let chunker = try ModelChunker(
+            modelName: model,
+            storage: try FileSystemBackend(root: outputDir, create: true),
+            compress: compress,
+            dtype: dtype.flatMap(DType.init(pythonName:)),
+            offline: offline,
+            logger: logger
+        )
+        let bar = ProgressBar()
+        let manifest = try await chunker.chunkModel(
+            progress: { progress in
+                bar.update(
+                    "\(progress.completed)/\(progress.total) \(progress.file)",
+                    fraction: Double(progress.completed) / Double(progress.total),
+                    plain: "wrote \(progress.file)"
+                )
+            },
+            downloadProgress: { file, received, total in
+                let megabytes = String(format: "%.1f", Double(received) / 1_048_576)
+                bar.update(
+                    "downloading \(file) \(megabytes) MB",
+                    fraction: total.map { Double(received) / Double(max($0, 1)) },
+                    plain: nil
+                )
+            }
+        )
+        bar.finish()
+        print("Model chunked into \(manifest.chunks.count) pieces")
+        print(String(format: "Total size: %.2f MB", manifest.totalSizeMB))
+        print("Manifest: \((outputDir as NSString).appendingPathComponent(ChunkManifest.fileName))")
+    }
+}
+
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check every file of a chunk directory against its manifest.",
+        discussion: "Re-reads each file and checks its size, SHA-256 and tensor list; prints each problem found."
+    )
+
+    @Argument(help: "The chunk directory.")
+    var directory: String
+
+    func run() async throws {
+        let storage = try FileSystemBackend(root: directory)
+        let problems = try await ChunkVerifier(storage: storage).verify()
+        guard problems.isEmpty else {
+            for problem in problems {
+                FileHandle.standardError.write(Data("error: \(problem)\n".utf8))
+            }
+            throw ExitCode(1)
+        }
+        print("\(directory): every file matches chunk_info.json")
     }
 }
 
@@ -75,9 +143,4 @@ struct S3Options: ParsableArguments {
 
     @Option(help: "The profile in ~/.aws/credentials and ~/.aws/config to use.")
     var s3Profile: String?
-}
-
-struct NotImplementedYet: Error, CustomStringConvertible {
-    let command: String
-    var description: String { "\(command) is not implemented yet." }
 }

@@ -18,6 +18,8 @@ public struct SafetensorsFile: Sendable {
     /// The tensor names in the order of their data.
     public let tensorNames: [String]
     private let tensors: [String: Tensor]
+    /// The file's bytes, or `nil` for a file with no tensors.
+    let storage: ByteStorage?
 
     /// Parses and validates safetensors bytes.
     ///
@@ -92,6 +94,7 @@ public struct SafetensorsFile: Sendable {
         self.metadata = metadata
         self.tensorNames = spans.map(\.name)
         self.tensors = tensors
+        self.storage = storage
     }
 
     /// Opens and validates the safetensors file at `path`.

@@ -1,0 +1,132 @@
+import Foundation
+
+/// `chunk_info.json`: what a chunk set holds, with the size and SHA-256 of every file.
+///
+/// Keeps the keys the Python tool wrote (`model_name`, `num_layers`, `chunks`, `size_mb`,
+/// `total_size_mb`) and adds what a verifier needs; docs/FORMAT.md describes each key.
+public struct ChunkManifest: Codable, Sendable, Equatable {
+    /// The format this code reads and writes.
+    public static let currentFormatVersion = 1
+    /// The object name of the manifest in a chunk set.
+    public static let fileName = "chunk_info.json"
+
+    public var formatVersion: Int
+    public var modelName: String
+    public var modelType: String
+    public var numLayers: Int
+    /// The stored floating dtype, as Python names it: `float32`, `float16`, `bfloat16`.
+    public var dtype: String
+    /// `none` or `gzip`.
+    public var compression: String
+    /// By chunk name: `embeddings`, `layer_0` ..., `pooler`.
+    public var chunks: [String: Chunk]
+    /// config.json and the tokenizer files, by file name.
+    public var files: [String: FileEntry]
+    public var totalSizeMB: Double
+
+    /// One chunk file.
+    public struct Chunk: Codable, Sendable, Equatable {
+        /// The file name within the chunk set.
+        public var file: String
+        /// Bytes as stored.
+        public var size: Int
+        /// Lower-case hex SHA-256 of the bytes as stored.
+        public var sha256: String
+        public var sizeMB: Double
+        public var tensors: [String: TensorEntry]
+
+        enum CodingKeys: String, CodingKey {
+            case file, size, sha256, tensors
+            case sizeMB = "size_mb"
+        }
+    }
+
+    /// A tensor's dtype (safetensors name) and shape.
+    public struct TensorEntry: Codable, Sendable, Equatable {
+        public var dtype: String
+        public var shape: [Int]
+    }
+
+    /// A non-chunk file.
+    public struct FileEntry: Codable, Sendable, Equatable {
+        public var size: Int
+        public var sha256: String
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case formatVersion = "format_version"
+        case modelName = "model_name"
+        case modelType = "model_type"
+        case numLayers = "num_layers"
+        case dtype, compression, chunks, files
+        case totalSizeMB = "total_size_mb"
+    }
+
+    /// The chunk names in order: embeddings, the layers, the pooler.
+    public var orderedChunkNames: [String] {
+        (["embeddings"] + (0..<numLayers).map { "layer_\($0)" } + ["pooler"]).filter { chunks[$0] != nil }
+    }
+
+    /// Decodes a manifest, rejecting a format version this code does not know.
+    ///
+    /// - Throws: ``ChunkingError/invalidManifest(source:problem:)`` naming the problem.
+    public init(json bytes: [UInt8], source: String) throws {
+        do {
+            self = try JSONDecoder().decode(ChunkManifest.self, from: Data(bytes))
+        } catch let error as DecodingError {
+            throw ChunkingError.invalidManifest(source: source, problem: Self.describe(error))
+        } catch {
+            throw ChunkingError.invalidManifest(source: source, problem: "\(error)")
+        }
+        guard formatVersion == Self.currentFormatVersion else {
+            throw ChunkingError.invalidManifest(
+                source: source,
+                problem: "format_version \(formatVersion) is not one this version reads (\(Self.currentFormatVersion))"
+            )
+        }
+    }
+
+    public init(
+        modelName: String,
+        modelType: String,
+        numLayers: Int,
+        dtype: String,
+        compression: String,
+        chunks: [String: Chunk],
+        files: [String: FileEntry]
+    ) {
+        formatVersion = Self.currentFormatVersion
+        self.modelName = modelName
+        self.modelType = modelType
+        self.numLayers = numLayers
+        self.dtype = dtype
+        self.compression = compression
+        self.chunks = chunks
+        self.files = files
+        totalSizeMB = chunks.values.reduce(0) { $0 + $1.sizeMB }
+    }
+
+    /// The manifest as pretty-printed JSON with sorted keys, so equal manifests are equal bytes.
+    public func encoded() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(self)) + [0x0a]
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let parent = path(context)
+            return "'\(parent.isEmpty ? key.stringValue : parent + "." + key.stringValue)' is missing"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "'\(path(context))' has the wrong type"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "it is not valid JSON" : "'\(path(context))' is invalid"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}

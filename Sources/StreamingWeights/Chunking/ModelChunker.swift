@@ -1,0 +1,220 @@
+import Foundation
+import Logging
+
+/// Splits a BERT model into per-component safetensors chunks plus a manifest.
+///
+/// For each component — the embeddings, each encoder layer, the pooler — the chunker writes one
+/// safetensors file (gzip-compressed with `compress`), with the tensors named relative to the
+/// component and optionally converted to another floating dtype, streaming it through SHA-256
+/// on its way to storage. It copies `config.json` and the tokenizer files, and writes
+/// `chunk_info.json` last. Any previous manifest is removed first, so a run that stops part way
+/// never leaves a chunk set that looks complete; each file appears only when whole. Memory-mapped
+/// weights are released after each component, so resident memory stays near the largest chunk.
+public struct ModelChunker: Sendable {
+    /// Progress of a run, for a progress bar.
+    public struct Progress: Sendable {
+        /// The file just written.
+        public let file: String
+        /// How many of the chunk set's files are written.
+        public let completed: Int
+        public let total: Int
+        /// Bytes written so far, as stored.
+        public let bytesWritten: Int
+    }
+
+    /// The model name or directory, resolved by ``ModelSource``.
+    public let modelName: String
+    public let storage: any StorageBackend
+    public let compress: Bool
+    /// The floating dtype to store weights as; `nil` keeps the source's.
+    public let dtype: DType?
+    public let offline: Bool
+    let logger: Logger
+
+    /// A chunker that writes to `storage`.
+    ///
+    /// - Throws: ``ChunkingError/unsupportedDType(_:)`` for a `dtype` other than F32, F16, BF16.
+    public init(
+        modelName: String,
+        storage: any StorageBackend,
+        compress: Bool = false,
+        dtype: DType? = nil,
+        offline: Bool = false,
+        logger: Logger = Logger(label: "streaming-weights.chunker")
+    ) throws {
+        if let dtype, ![.float32, .float16, .bfloat16].contains(dtype) {
+            throw ChunkingError.unsupportedDType(dtype.pythonName)
+        }
+        self.modelName = modelName
+        self.storage = storage
+        self.compress = compress
+        self.dtype = dtype
+        self.offline = offline
+        self.logger = logger
+    }
+
+    /// A chunker that writes to a local directory, created if needed (the Python tool's signature).
+    public init(modelName: String, outputDirectory: String, compress: Bool = false, dtype: DType? = nil) throws {
+        try self.init(
+            modelName: modelName,
+            storage: try FileSystemBackend(root: outputDirectory, create: true),
+            compress: compress,
+            dtype: dtype
+        )
+    }
+
+    /// Resolves the model and writes its chunk set.
+    ///
+    /// - Returns: the manifest written.
+    /// - Throws: ``ChunkingError``, ``CheckpointError``, ``ModelError`` or a storage error, each
+    ///   naming the model, file or tensor involved.
+    public func chunkModel(
+        progress: (@Sendable (Progress) -> Void)? = nil,
+        downloadProgress: (@Sendable (String, Int64, Int64?) -> Void)? = nil
+    ) async throws -> ChunkManifest {
+        let source = try await ModelSource.resolve(modelName, offline: offline, progress: downloadProgress)
+        logger.info("chunking \(modelName) from \(source.directory)")
+        return try await chunk(directory: source.directory, progress: progress)
+    }
+
+    /// Writes the chunk set of the model in `directory`.
+    func chunk(directory: String, progress: (@Sendable (Progress) -> Void)?) async throws -> ChunkManifest {
+        func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+        let configuration = try BertConfiguration(contentsOfFile: path("config.json"))
+        let checkpoint = try Checkpoint(directory: directory)
+        for name in checkpoint.skippedNames {
+            logger.info("skipping '\(name)': not part of the encoder")
+        }
+        let components = try plan(checkpoint: checkpoint, configuration: configuration)
+        let extraFiles =
+            ["config.json"]
+            + HubDownloader.tokenizerFiles.filter {
+                FileManager.default.fileExists(atPath: path($0))
+            }
+        try await storage.delete(ChunkManifest.fileName)
+
+        let total = components.count + extraFiles.count
+        var written = 0
+        var completed = 0
+        var chunks: [String: ChunkManifest.Chunk] = [:]
+        var storedDType: DType?
+        for (component, names) in components {
+            var tensors: [(String, Tensor)] = []
+            for name in names {
+                var tensor = try checkpoint.tensor(named: component.checkpointPrefix + name)
+                if tensor.dtype.isFloatingPoint {
+                    if let dtype, tensor.dtype != dtype { tensor = try tensor.converted(to: dtype) }
+                    storedDType = storedDType ?? tensor.dtype
+                }
+                tensors.append((name, tensor))
+            }
+            let chunk = try await write(component: component, tensors: tensors)
+            checkpoint.releasePages()
+            chunks[component.name] = chunk
+            written += chunk.size
+            completed += 1
+            logger.info("wrote \(chunk.file) (\(chunk.size) bytes)")
+            progress?(Progress(file: chunk.file, completed: completed, total: total, bytesWritten: written))
+        }
+        var files: [String: ChunkManifest.FileEntry] = [:]
+        for name in extraFiles {
+            guard let data = FileManager.default.contents(atPath: path(name)) else {
+                throw FileError(path: path(name), operation: "read", code: EIO)
+            }
+            try await storage.write(data, to: name)
+            files[name] = ChunkManifest.FileEntry(size: data.count, sha256: Digest.sha256(data).hexString)
+            completed += 1
+            progress?(Progress(file: name, completed: completed, total: total, bytesWritten: written))
+        }
+        let manifest = ChunkManifest(
+            modelName: modelName,
+            modelType: configuration.modelType,
+            numLayers: configuration.layerCount,
+            dtype: (storedDType ?? .float32).pythonName,
+            compression: compress ? "gzip" : "none",
+            chunks: chunks,
+            files: files
+        )
+        try await storage.write(try manifest.encoded(), to: ChunkManifest.fileName)
+        return manifest
+    }
+
+    /// The components and their tensor names (relative), after checking that every tensor a
+    /// BERT encoder needs is present.
+    private func plan(checkpoint: Checkpoint, configuration: BertConfiguration) throws -> [(ModelComponent, [String])] {
+        var components: [ModelComponent] = [.embeddings] + (0..<configuration.layerCount).map { .layer($0) }
+        let required: [ModelComponent: [String]] = [
+            .embeddings: [
+                "word_embeddings.weight", "position_embeddings.weight", "token_type_embeddings.weight",
+                "LayerNorm.weight", "LayerNorm.bias",
+            ],
+            .layer(0): [
+                "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
+                "attention.output.LayerNorm", "intermediate.dense", "output.dense", "output.LayerNorm",
+            ]
+            .flatMap { ["\($0).weight", "\($0).bias"] },
+        ]
+        if checkpoint.tensorNames.contains(where: { $0.hasPrefix("pooler.") }) { components.append(.pooler) }
+        var plan: [(ModelComponent, [String])] = []
+        var claimed = Set<String>()
+        for component in components {
+            let prefix = component.checkpointPrefix
+            let names = checkpoint.tensorNames.filter { $0.hasPrefix(prefix) }.map {
+                String($0.dropFirst(prefix.count))
+            }
+            let needed: [String]
+            switch component {
+            case .embeddings: needed = required[.embeddings] ?? []
+            case .layer: needed = required[.layer(0)] ?? []
+            case .pooler: needed = ["dense.weight", "dense.bias"]
+            }
+            for name in needed where !names.contains(name) {
+                throw ChunkingError.incompleteModel(
+                    "'\(checkpoint.weightsFile)' has no tensor '\(prefix + name)', which \(component.name) needs"
+                )
+            }
+            names.forEach { claimed.insert(prefix + $0) }
+            plan.append((component, names))
+        }
+        for name in checkpoint.tensorNames where !claimed.contains(name) {
+            throw ChunkingError.incompleteModel(
+                "tensor '\(name)' belongs to no component of a \(configuration.layerCount)-layer model (check num_hidden_layers)"
+            )
+        }
+        return plan
+    }
+
+    /// Writes one chunk, hashing the bytes as stored.
+    private func write(component: ModelComponent, tensors: [(String, Tensor)]) async throws -> ChunkManifest.Chunk {
+        var safetensors = SafetensorsWriter()
+        var entries: [String: ChunkManifest.TensorEntry] = [:]
+        for (name, tensor) in tensors {
+            try safetensors.add(tensor, named: name)
+            entries[name] = ChunkManifest.TensorEntry(dtype: tensor.dtype.rawValue, shape: tensor.shape.dimensions)
+        }
+        let file = component.name + (compress ? ".safetensors.gz" : ".safetensors")
+        let writer = try await storage.writer(for: file)
+        let digest = StreamingDigest(.sha256)
+        var size = 0
+        func store(_ bytes: UnsafeRawBufferPointer) throws {
+            digest.update(bytes)
+            size += bytes.count
+            try writer.write(bytes)
+        }
+        if compress {
+            let compressor = try GzipCompressor()
+            try safetensors.write { try compressor.compress($0, into: store) }
+            try compressor.finish(into: store)
+        } else {
+            try safetensors.write(to: store)
+        }
+        try writer.commit()
+        return ChunkManifest.Chunk(
+            file: file,
+            size: size,
+            sha256: digest.finalize().hexString,
+            sizeMB: Double(size) / 1_048_576,
+            tensors: entries
+        )
+    }
+}

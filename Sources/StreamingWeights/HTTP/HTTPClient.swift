@@ -1,0 +1,170 @@
+import CCurl
+import Foundation
+
+/// One HTTP request.
+public struct HTTPRequest: Sendable {
+    public var method: String
+    public var url: String
+    public var headers: [(String, String)]
+    public var body: [UInt8]?
+    /// Follow 3xx responses to their `Location`.
+    public var followsRedirects: Bool
+    /// Seconds to wait for a connection.
+    public var connectTimeout: Int
+    /// Seconds without a single byte received before the transfer is abandoned.
+    public var stallTimeout: Int
+
+    public init(
+        method: String = "GET",
+        url: String,
+        headers: [(String, String)] = [],
+        body: [UInt8]? = nil,
+        followsRedirects: Bool = true,
+        connectTimeout: Int = 10,
+        stallTimeout: Int = 30
+    ) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.followsRedirects = followsRedirects
+        self.connectTimeout = connectTimeout
+        self.stallTimeout = stallTimeout
+    }
+}
+
+/// An HTTP response's status and headers (those of the last response when redirects were followed).
+public struct HTTPResponse: Sendable {
+    public let status: Int
+    /// Header names lower-cased, in order.
+    public let headers: [(name: String, value: String)]
+
+    /// The first value of header `name` (case-insensitive).
+    public func header(_ name: String) -> String? {
+        let lowered = name.lowercased()
+        return headers.first { $0.name == lowered }?.value
+    }
+}
+
+/// A transfer that failed below HTTP: no connection, a timeout, a reset.
+public struct HTTPError: Error, Hashable, CustomStringConvertible {
+    public let url: String
+    /// libcurl's `CURLcode`.
+    public let code: Int
+    public let message: String
+
+    public var description: String { "\(url): \(message)" }
+}
+
+/// HTTP over libcurl: one easy handle per request, the body streamed to a callback.
+///
+/// Requests block the calling thread while they run (libcurl's easy interface).
+public enum HTTPClient {
+    private static let initialized: Bool = {
+        curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
+    }()
+
+    /// Performs `request`, handing each piece of the response body to `body` as it arrives.
+    ///
+    /// - Throws: ``HTTPError`` for a transport failure, or what `body` throws.
+    public static func perform(
+        _ request: HTTPRequest,
+        body: ((UnsafeRawBufferPointer) throws -> Void)? = nil
+    ) throws -> HTTPResponse {
+        precondition(initialized, "libcurl could not be initialised")
+        guard let handle = curl_easy_init() else {
+            throw HTTPError(url: request.url, code: -1, message: "libcurl could not create a handle")
+        }
+        defer { curl_easy_cleanup(handle) }
+        let context = TransferContext(body: body)
+        let unmanaged = Unmanaged.passRetained(context)
+        defer { unmanaged.release() }
+
+        var headerList: UnsafeMutablePointer<curl_slist>?
+        for (name, value) in request.headers {
+            headerList = curl_slist_append(headerList, "\(name): \(value)")
+        }
+        // An explicit empty Expect avoids curl's 1-second wait for "100 Continue" on uploads.
+        headerList = curl_slist_append(headerList, "Expect:")
+        defer { curl_slist_free_all(headerList) }
+
+        ccurl_easy_setopt_string(handle, CURLOPT_URL, request.url)
+        ccurl_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
+        if request.method == "HEAD" { ccurl_easy_setopt_long(handle, CURLOPT_NOBODY, 1) }
+        ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList)
+        ccurl_easy_setopt_long(handle, CURLOPT_FOLLOWLOCATION, request.followsRedirects ? 1 : 0)
+        ccurl_easy_setopt_long(handle, CURLOPT_MAXREDIRS, 10)
+        ccurl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT, request.connectTimeout)
+        ccurl_easy_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1)
+        ccurl_easy_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, request.stallTimeout)
+        ccurl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+        ccurl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, unmanaged.toOpaque())
+        ccurl_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, unmanaged.toOpaque())
+        ccurl_easy_setopt_data_callback(handle, CURLOPT_WRITEFUNCTION) { buffer, size, count, context in
+            guard let context, let buffer else { return 0 }
+            let transfer = Unmanaged<TransferContext>.fromOpaque(context).takeUnretainedValue()
+            let bytes = UnsafeRawBufferPointer(start: buffer, count: size * count)
+            do {
+                try transfer.body?(bytes)
+            } catch {
+                transfer.failure = error
+                return 0
+            }
+            return size * count
+        }
+        ccurl_easy_setopt_data_callback(handle, CURLOPT_HEADERFUNCTION) { buffer, size, count, context in
+            guard let context, let buffer else { return 0 }
+            let transfer = Unmanaged<TransferContext>.fromOpaque(context).takeUnretainedValue()
+            let line = String(decoding: UnsafeRawBufferPointer(start: buffer, count: size * count), as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            if line.hasPrefix("HTTP/") {
+                transfer.headers.removeAll()
+            } else if let colon = line.firstIndex(of: ":") {
+                let name = line[..<colon].lowercased()
+                let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                transfer.headers.append((name, value))
+            }
+            return size * count
+        }
+        let upload = request.body ?? []
+        let code: CURLcode = upload.withUnsafeBufferPointer { buffer in
+            if request.body != nil {
+                ccurl_easy_setopt_pointer(
+                    handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: buffer.baseAddress))
+                ccurl_easy_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(buffer.count))
+            }
+            return curl_easy_perform(handle)
+        }
+        if let failure = context.failure { throw failure }
+        guard code == CURLE_OK else {
+            throw HTTPError(
+                url: request.url, code: Int(code.rawValue), message: String(cString: curl_easy_strerror(code)))
+        }
+        var status = 0
+        ccurl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        return HTTPResponse(status: status, headers: context.headers)
+    }
+
+    /// Performs `request` and returns the whole body.
+    public static func data(_ request: HTTPRequest, limit: Int = 64 << 20) throws -> (HTTPResponse, [UInt8]) {
+        var bytes: [UInt8] = []
+        let response = try perform(request) { piece in
+            guard bytes.count + piece.count <= limit else {
+                throw HTTPError(url: request.url, code: -1, message: "the response is larger than \(limit) bytes")
+            }
+            bytes.append(contentsOf: piece)
+        }
+        return (response, bytes)
+    }
+}
+
+/// State shared with libcurl's callbacks for one transfer.
+private final class TransferContext {
+    let body: ((UnsafeRawBufferPointer) throws -> Void)?
+    var headers: [(name: String, value: String)] = []
+    var failure: (any Error)?
+
+    init(body: ((UnsafeRawBufferPointer) throws -> Void)?) {
+        self.body = body
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+
+/// Objects in memory, for tests and for small chunk sets that never touch a disk.
+public final class InMemoryBackend: StorageBackend, @unchecked Sendable {
+    private let lock = NSLock()
+    private var objects: [String: [UInt8]] = [:]
+
+    public init() {}
+
+    public var location: String { "memory" }
+
+    public func read(_ key: String) async throws -> ByteStorage {
+        try StorageError.validate(key)
+        guard let bytes = lock.withLock({ objects[key] }) else {
+            throw StorageError.notFound(key: key, location: location)
+        }
+        return ByteStorage(bytes)
+    }
+
+    public func read(_ key: String, range: Range<Int>) async throws -> [UInt8] {
+        try StorageError.validate(key)
+        guard let bytes = lock.withLock({ objects[key] }) else {
+            throw StorageError.notFound(key: key, location: location)
+        }
+        guard range.lowerBound >= 0, range.upperBound <= bytes.count else {
+            throw StorageError.rangeOutOfBounds(key: key, range: range, size: bytes.count)
+        }
+        return Array(bytes[range])
+    }
+
+    public func size(of key: String) async throws -> Int? {
+        try StorageError.validate(key)
+        return lock.withLock { objects[key]?.count }
+    }
+
+    public func list(prefix: String) async throws -> [String] {
+        lock.withLock { objects.keys.filter { $0.hasPrefix(prefix) }.sorted() }
+    }
+
+    public func delete(_ key: String) async throws {
+        try StorageError.validate(key)
+        _ = lock.withLock { objects.removeValue(forKey: key) }
+    }
+
+    public func writer(for key: String) async throws -> any StorageWriter {
+        try StorageError.validate(key)
+        return Writer(backend: self, key: key)
+    }
+
+    private final class Writer: StorageWriter {
+        let backend: InMemoryBackend
+        let key: String
+        var bytes: [UInt8] = []
+
+        init(backend: InMemoryBackend, key: String) {
+            self.backend = backend
+            self.key = key
+        }
+
+        func write(_ bytes: UnsafeRawBufferPointer) throws {
+            self.bytes.append(contentsOf: bytes)
+        }
+
+        func commit() throws {
+            backend.lock.withLock { backend.objects[key] = bytes }
+        }
+    }
+}
