@@ -173,7 +173,7 @@ public struct ModelChunker: Sendable {
                     "'\(checkpoint.weightsFile)' has no tensor '\(prefix + name)', which \(component.name) needs"
                 )
             }
-            names.forEach { claimed.insert(prefix + $0) }
+            for name in names { claimed.insert(prefix + name) }
             plan.append((component, names))
         }
         for name in checkpoint.tensorNames where !claimed.contains(name) {

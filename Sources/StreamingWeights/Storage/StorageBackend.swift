@@ -30,7 +30,9 @@ public protocol StorageBackend: Sendable {
     func writer(for key: String) async throws -> any StorageWriter
 }
 
-/// An object being written. Dropped without ``commit()``, it leaves nothing behind.
+/// An object being written.
+///
+/// Dropped without ``commit()``, it leaves nothing behind.
 public protocol StorageWriter: AnyObject {
     /// Appends `bytes`.
     func write(_ bytes: UnsafeRawBufferPointer) throws

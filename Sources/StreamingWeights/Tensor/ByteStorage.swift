@@ -72,10 +72,10 @@ public final class ByteStorage: @unchecked Sendable {
         }
     }
 
-    /// Lets the system drop the pages of a memory-mapped file that were read so far; they are
-    /// read again from the file if touched. Does nothing for memory that is not a mapping.
+    /// Lets the system drop the pages of a memory-mapped file that were read so far.
     ///
-    /// The contents do not change: this only bounds how much of a large file stays resident
+    /// They are read again from the file if touched. Does nothing for memory that is not a
+    /// mapping. The contents do not change: this only bounds how much of a large file stays resident
     /// while it is read part by part.
     public func releasePages() {
         guard case .mapped = ownership, let baseAddress else { return }
