@@ -106,7 +106,10 @@ struct ModelErrorTests {
         let directory = try TemporaryDirectory()
         try FileManager.default.copyItem(atPath: Self.tiny + "/config.json", toPath: directory.file("config.json"))
         let error = await Self.loadError(directory.path)
-        #expect(error == "no weights in '\(directory.path)' (looked for model.safetensors, model.safetensors.index.json, pytorch_model.bin)")
+        #expect(
+            error
+                == "no weights in '\(directory.path)' (looked for model.safetensors, model.safetensors.index.json, pytorch_model.bin)"
+        )
     }
 
     @Test("An empty batch, an id outside the vocabulary, and a sequence past the positions are refused")
