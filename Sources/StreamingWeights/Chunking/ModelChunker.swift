@@ -29,6 +29,8 @@ public struct ModelChunker: Sendable {
     /// The floating dtype to store weights as; `nil` keeps the source's.
     public let dtype: DType?
     public let offline: Bool
+    /// Where `HF_ENDPOINT`, `HF_HUB_CACHE`, `STREAMING_WEIGHTS_MODELS` and the like are read.
+    public let environment: [String: String]
     let logger: Logger
 
     /// A chunker that writes to `storage`.
@@ -40,6 +42,7 @@ public struct ModelChunker: Sendable {
         compress: Bool = false,
         dtype: DType? = nil,
         offline: Bool = false,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
         logger: Logger = Logger(label: "streaming-weights.chunker")
     ) throws {
         if let dtype, ![.float32, .float16, .bfloat16].contains(dtype) {
@@ -50,6 +53,7 @@ public struct ModelChunker: Sendable {
         self.compress = compress
         self.dtype = dtype
         self.offline = offline
+        self.environment = environment
         self.logger = logger
     }
 
@@ -72,7 +76,12 @@ public struct ModelChunker: Sendable {
         progress: (@Sendable (Progress) -> Void)? = nil,
         downloadProgress: (@Sendable (String, Int64, Int64?) -> Void)? = nil
     ) async throws -> ChunkManifest {
-        let source = try await ModelSource.resolve(modelName, offline: offline, progress: downloadProgress)
+        let source = try await ModelSource.resolve(
+            modelName,
+            offline: offline,
+            environment: environment,
+            progress: downloadProgress
+        )
         logger.info("chunking \(modelName) from \(source.directory)")
         return try await chunk(directory: source.directory, progress: progress)
     }

@@ -124,6 +124,9 @@ public struct ModelSource: Sendable {
                 throw ChunkingError.modelNotFound(name, tried: tried)
             }
             throw error
+        } catch let error as HTTPError {
+            tried.append("a download from \(downloader.endpoint), which failed: \(error.message)")
+            throw ChunkingError.modelNotFound(name, tried: tried)
         }
     }
 }

@@ -1,0 +1,301 @@
+import Foundation
+import StreamingWeights
+import Testing
+
+/// A storage backend that fails with "no space left on device" once `limit` bytes were written,
+/// standing in for a full disk.
+final class FullDiskBackend: StorageBackend, @unchecked Sendable {
+    let inner: FileSystemBackend
+    let limit: Int
+    private var written = 0
+    var location: String { inner.location }
+
+    init(inner: FileSystemBackend, limit: Int) {
+        self.inner = inner
+        self.limit = limit
+    }
+
+    func read(_ key: String) async throws -> ByteStorage { try await inner.read(key) }
+    func read(_ key: String, range: Range<Int>) async throws -> [UInt8] { try await inner.read(key, range: range) }
+    func size(of key: String) async throws -> Int? { try await inner.size(of: key) }
+    func list(prefix: String) async throws -> [String] { try await inner.list(prefix: prefix) }
+    func delete(_ key: String) async throws { try await inner.delete(key) }
+    func writer(for key: String) async throws -> any StorageWriter {
+        Writer(inner: try await inner.writer(for: key), backend: self, key: key)
+    }
+
+    final class Writer: StorageWriter {
+        let inner: any StorageWriter
+        let backend: FullDiskBackend
+        let key: String
+        init(inner: any StorageWriter, backend: FullDiskBackend, key: String) {
+            self.inner = inner
+            self.backend = backend
+            self.key = key
+        }
+        func write(_ bytes: UnsafeRawBufferPointer) throws {
+            backend.written += bytes.count
+            guard backend.written <= backend.limit else { throw FileError(path: key, operation: "write", code: ENOSPC) }
+            try inner.write(bytes)
+        }
+        func commit() throws { try inner.commit() }
+    }
+}
+
+@Suite("Chunking a model")
+struct ModelChunkerTests {
+    static let tiny = Repository.path("Fixtures/bert-tiny")
+
+    static func chunk(_ model: String = tiny, into directory: String, compress: Bool = false, dtype: DType? = nil)
+        async throws -> ChunkManifest
+    {
+        try await ModelChunker(modelName: model, outputDirectory: directory, compress: compress, dtype: dtype)
+            .chunkModel()
+    }
+
+    @Test("bert-tiny becomes embeddings, two layers and a pooler whose tensors equal the source's, bit for bit")
+    func chunksEqualSource() async throws {
+        let directory = try TemporaryDirectory()
+        let manifest = try await Self.chunk(into: directory.path)
+        #expect(manifest.formatVersion == 1 && manifest.numLayers == 2 && manifest.dtype == "float32")
+        #expect(manifest.compression == "none" && manifest.modelType == "bert")
+        #expect(manifest.orderedChunkNames == ["embeddings", "layer_0", "layer_1", "pooler"])
+        #expect(
+            Set(manifest.files.keys) == [
+                "config.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
+            ])
+        let source = try SafetensorsFile(contentsOfFile: Self.tiny + "/model.safetensors")
+        let prefixes = [
+            "embeddings": "embeddings.", "layer_0": "encoder.layer.0.", "layer_1": "encoder.layer.1.",
+            "pooler": "pooler.",
+        ]
+        for (name, prefix) in prefixes {
+            let chunk = try SafetensorsFile(contentsOfFile: directory.file("\(name).safetensors"))
+            let expected = source.tensorNames.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+            #expect(Set(chunk.tensorNames) == Set(expected), "\(name)")
+            #expect(name.hasPrefix("layer") ? chunk.tensorNames.count == 16 : true)
+            for tensorName in expected {
+                #expect(chunk[tensorName] == source[prefix + tensorName], "\(name) \(tensorName)")
+                let entry = try #require(manifest.chunks[name]?.tensors[tensorName])
+                #expect(entry.dtype == "F32" && entry.shape == chunk[tensorName]?.shape.dimensions)
+            }
+        }
+        let decoded = try ChunkManifest(
+            json: Array(try Data(contentsOf: URL(fileURLWithPath: directory.file("chunk_info.json")))),
+            source: "chunk_info.json")
+        #expect(decoded == manifest)
+        #expect(
+            abs(manifest.totalSizeMB - manifest.chunks.values.reduce(0) { $0 + Double($1.size) } / 1_048_576) < 1e-9)
+    }
+
+    @Test("sha256sum of every file agrees with the manifest, and verify finds nothing wrong")
+    func hashesAgreeWithSha256sum() async throws {
+        let directory = try TemporaryDirectory()
+        let manifest = try await Self.chunk(into: directory.path, compress: true)
+        var expected: [String: String] = [:]
+        for chunk in manifest.chunks.values { expected[chunk.file] = chunk.sha256 }
+        for (name, entry) in manifest.files { expected[name] = entry.sha256 }
+        let result = try ProcessRunner.run("/usr/bin/sha256sum", expected.keys.sorted().map { directory.file($0) })
+        #expect(result.status == 0)
+        for line in result.outputText.split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 1)
+            let file = (String(parts[1]).trimmingCharacters(in: .whitespaces) as NSString).lastPathComponent
+            #expect(expected[file] == String(parts[0]), "\(file)")
+        }
+        #expect(try await ChunkVerifier(storage: FileSystemBackend(root: directory.path)).verify().isEmpty)
+    }
+
+    @Test("gzip -d of a compressed chunk gives the uncompressed chunk byte for byte")
+    func compressedChunksGunzip() async throws {
+        let plain = try TemporaryDirectory()
+        let compressed = try TemporaryDirectory()
+        _ = try await Self.chunk(into: plain.path)
+        let manifest = try await Self.chunk(into: compressed.path, compress: true)
+        #expect(manifest.compression == "gzip" && manifest.chunks["layer_0"]?.file == "layer_0.safetensors.gz")
+        for name in ["embeddings", "layer_0", "layer_1", "pooler"] {
+            let result = try ProcessRunner.run(
+                "/usr/bin/env", ["gzip", "-dc", compressed.file("\(name).safetensors.gz")])
+            #expect(result.status == 0)
+            #expect(
+                result.standardOutput
+                    == (try Data(contentsOf: URL(fileURLWithPath: plain.file("\(name).safetensors")))), "\(name)")
+        }
+    }
+
+    @Test("float16 and bfloat16 chunks hold the source rounded to nearest even, and still run")
+    func convertedChunks() async throws {
+        let source = try SafetensorsFile(contentsOfFile: Self.tiny + "/model.safetensors")
+        for dtype in [DType.float16, .bfloat16] {
+            let directory = try TemporaryDirectory()
+            let manifest = try await Self.chunk(into: directory.path, dtype: dtype)
+            #expect(manifest.dtype == dtype.pythonName)
+            let chunk = try SafetensorsFile(contentsOfFile: directory.file("layer_1.safetensors"))
+            let original = try #require(source["encoder.layer.1.intermediate.dense.weight"])
+            let stored = try #require(chunk["intermediate.dense.weight"])
+            let rounded = try original.converted(to: dtype)
+            #expect(stored.dtype == dtype && stored == rounded)
+            let relative: Float = dtype == .float16 ? 0x1p-11 : 0x1p-8
+            for (a, b) in zip(try original.floatValues(), try stored.floatValues()) {
+                #expect(abs(a - b) <= abs(a) * relative + 1e-7)
+            }
+            let model = try await BertModel(loadingFrom: ChunkDirectoryTensorSource(directory: directory.path))
+            #expect(model.layers.count == 2)
+        }
+    }
+
+    @Test("A name that resolves nowhere lists every place tried", arguments: [true, false])
+    func unknownModel(offline: Bool) async throws {
+        let directory = try TemporaryDirectory()
+        let cache = try TemporaryDirectory()
+        // Online, the download goes to an endpoint where nothing listens.
+        let environment = [
+            "HF_HUB_CACHE": cache.path, "HF_ENDPOINT": "http://127.0.0.1:9", "STREAMING_WEIGHTS_MODELS": directory.path,
+        ]
+        await #expect {
+            _ = try await ModelChunker(
+                modelName: "no-such-org/no-such-model",
+                storage: FileSystemBackend(root: directory.path),
+                offline: offline,
+                environment: environment
+            ).chunkModel()
+        } throws: { error in
+            let text = "\(error)"
+            return text.hasPrefix("cannot find model 'no-such-org/no-such-model'; tried:")
+                && text.contains("'\(directory.path)/no-such-org/no-such-model'")
+                && text.contains("Fixtures/no-such-org/no-such-model")
+                && text.contains("the Hugging Face cache '\(cache.path)/models--no-such-org--no-such-model'")
+                && text.contains(offline ? "no download: offline" : "a download from http://127.0.0.1:9, which failed")
+        }
+    }
+
+    @Test("A directory without config.json is refused")
+    func noConfig() async throws {
+        let model = try TemporaryDirectory()
+        let output = try TemporaryDirectory()
+        await #expect(throws: ChunkingError.incompleteModel("the directory '\(model.path)' has no config.json")) {
+            _ = try await Self.chunk(model.path, into: output.path)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: output.path).isEmpty)
+    }
+
+    @Test("A truncated safetensors file is refused and nothing is written")
+    func truncatedWeights() async throws {
+        let model = try TemporaryDirectory()
+        let output = try TemporaryDirectory()
+        try FileManager.default.copyItem(atPath: Self.tiny + "/config.json", toPath: model.file("config.json"))
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: Self.tiny + "/model.safetensors"))
+        try bytes.prefix(bytes.count - 1000).write(to: URL(fileURLWithPath: model.file("model.safetensors")))
+        await #expect {
+            _ = try await Self.chunk(model.path, into: output.path)
+        } throws: { error in
+            "\(error)".contains(model.file("model.safetensors")) && "\(error)".contains("outside the")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: output.path).isEmpty)
+    }
+
+    @Test("A shard index that names a missing shard is refused, naming it")
+    func missingShard() async throws {
+        let model = try TemporaryDirectory()
+        let output = try TemporaryDirectory()
+        try FileManager.default.copyItem(atPath: Self.tiny + "/config.json", toPath: model.file("config.json"))
+        try
+            #"{"metadata": {}, "weight_map": {"embeddings.word_embeddings.weight": "model-00001-of-00002.safetensors"}}"#
+            .write(toFile: model.file("model.safetensors.index.json"), atomically: true, encoding: .utf8)
+        await #expect(
+            throws: CheckpointError.missingShard(
+                index: model.file("model.safetensors.index.json"), shard: "model-00001-of-00002.safetensors")
+        ) {
+            _ = try await Self.chunk(model.path, into: output.path)
+        }
+    }
+
+    @Test("An output directory that is a file, or that cannot be created, is refused")
+    func unusableOutput() async throws {
+        let directory = try TemporaryDirectory()
+        try "x".write(toFile: directory.file("file"), atomically: true, encoding: .utf8)
+        await #expect(
+            throws: StorageError.unusableRoot(
+                location: "directory '\(directory.file("file"))'", reason: "it is a file, not a directory")
+        ) {
+            _ = try await Self.chunk(into: directory.file("file"))
+        }
+        // Not even root may create a directory in /proc.
+        await #expect {
+            _ = try await Self.chunk(into: "/proc/streaming-weights-chunks")
+        } throws: { error in
+            "\(error)".hasPrefix("cannot use directory '/proc/streaming-weights-chunks': it cannot be created")
+        }
+    }
+
+    @Test("A full disk stops the run with a clear error; no file is half-written and no manifest appears")
+    func fullDisk() async throws {
+        let directory = try TemporaryDirectory()
+        // A previous complete run, whose manifest must not survive a failed rerun.
+        _ = try await Self.chunk(into: directory.path)
+        for limit in [100, 16_000_000, 16_800_000] {
+            let storage = FullDiskBackend(inner: try FileSystemBackend(root: directory.path), limit: limit)
+            await #expect {
+                _ = try await ModelChunker(modelName: Self.tiny, storage: storage).chunkModel()
+            } throws: { error in
+                "\(error)".contains("No space left on device")
+            }
+            let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            #expect(!names.contains("chunk_info.json"), "limit \(limit)")
+            #expect(!names.contains { $0.contains(".partial-") }, "limit \(limit): \(names)")
+            for name in names where name.hasSuffix(".safetensors") {
+                _ = try SafetensorsFile(contentsOfFile: directory.file(name))
+            }
+        }
+    }
+
+    @Test("verify names a chunk altered after chunking, a missing file and a changed tensor list")
+    func verifyFindsDamage() async throws {
+        let directory = try TemporaryDirectory()
+        let manifest = try await Self.chunk(into: directory.path)
+        var layer = try Data(contentsOf: URL(fileURLWithPath: directory.file("layer_0.safetensors")))
+        layer[layer.count - 1] ^= 0xff
+        try layer.write(to: URL(fileURLWithPath: directory.file("layer_0.safetensors")))
+        try FileManager.default.removeItem(atPath: directory.file("vocab.txt"))
+        var writer = SafetensorsWriter()
+        try writer.add(Tensor(float32: [1], shape: [1]), named: "dense.weight")
+        try writer.write(toFile: directory.file("pooler.safetensors"))
+        var edited = manifest
+        let pooler = try Data(contentsOf: URL(fileURLWithPath: directory.file("pooler.safetensors")))
+        edited.chunks["pooler"]?.size = pooler.count
+        edited.chunks["pooler"]?.sha256 = Digest.sha256(pooler).hexString
+        try Data(try edited.encoded()).write(to: URL(fileURLWithPath: directory.file("chunk_info.json")))
+
+        let problems = try await ChunkVerifier(storage: FileSystemBackend(root: directory.path)).verify().map {
+            "\($0)"
+        }
+        #expect(problems.count == 3)
+        #expect(problems.contains { $0.hasPrefix("'layer_0.safetensors' fails its checksum") })
+        #expect(
+            problems.contains {
+                $0 == "'vocab.txt' is listed in the manifest but missing from directory '\(directory.path)'"
+            })
+        #expect(
+            problems.contains {
+                $0.hasPrefix(
+                    "chunk 'pooler' does not match the manifest: missing dense.bias; other dtype or shape for dense.weight"
+                )
+            })
+    }
+
+    @Test("A manifest of an unknown format version is refused")
+    func unknownFormatVersion() throws {
+        #expect(
+            throws: ChunkingError.invalidManifest(
+                source: "m.json", problem: "format_version 2 is not one this version reads (1)")
+        ) {
+            _ = try ChunkManifest(
+                json: Array(
+                    #"{"format_version": 2, "model_name": "x", "model_type": "bert", "num_layers": 0, "dtype": "float32", "compression": "none", "chunks": {}, "files": {}, "total_size_mb": 0}"#
+                        .utf8),
+                source: "m.json")
+        }
+        #expect(throws: ChunkingError.invalidManifest(source: "m.json", problem: "'model_name' is missing")) {
+            _ = try ChunkManifest(json: Array(#"{"format_version": 1}"#.utf8), source: "m.json")
+        }
+    }
+}
