@@ -4,9 +4,14 @@ docs/latency.svg."""
 
 import argparse
 import json
+import os
 import platform
+import shutil
+import statistics
 import subprocess
 import sys
+import tempfile
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -84,6 +89,42 @@ def accuracy(ours):
             for name, directory in MODELS.items()}
 
 
+def timed(command):
+    """Runs `command`; returns (seconds, peak RSS in MiB) from the kernel's accounting."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{' '.join(map(str, command))} failed: {process.stderr.read().decode()}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def chunking(chunker):
+    """Chunking all-MiniLM-L6-v2 to a local directory against `cp` of the same files."""
+    log("chunking all-MiniLM-L6-v2 against cp")
+    source = MODELS["all-MiniLM-L6-v2"]
+    files = [source / name for name in ("model.safetensors", "config.json", "vocab.txt", "tokenizer.json",
+                                        "tokenizer_config.json", "special_tokens_map.json")]
+    ours, copies, peaks = [], [], []
+    with tempfile.TemporaryDirectory() as work:
+        for attempt in range(5):
+            target = Path(work) / f"chunks-{attempt}"
+            elapsed, peak = timed([chunker, str(source), "--output-dir", str(target)])
+            ours.append(elapsed)
+            peaks.append(peak)
+            manifest = json.loads((target / "chunk_info.json").read_text())
+            shutil.rmtree(target)
+            copy = Path(work) / f"copy-{attempt}"
+            copy.mkdir()
+            elapsed, _ = timed(["cp"] + [str(f) for f in files] + [str(copy)])
+            copies.append(elapsed)
+            shutil.rmtree(copy)
+    largest = max(chunk["size"] for chunk in manifest["chunks"].values()) / 1048576
+    return {"ours_s": statistics.median(ours), "cp_s": statistics.median(copies), "peak_rss_mib": max(peaks),
+            "largest_chunk_mib": largest, "total_mib": manifest["total_size_mb"]}
+
+
 def reference_lines_per_second(theirs):
     """Hugging Face tokenizers encoding one line at a time (`encode()`), median lines/s."""
     return theirs["encode"]["lines_per_s"]
@@ -111,6 +152,13 @@ def report(results):
     if theirs_lps:
         lines.append(f"| Hugging Face tokenizers `encode()` | {theirs_lps:.0f} | |")
         lines += ["", f"ours / tokenizers: {mine['lines_per_second'] / theirs_lps:.2f}"]
+    chunk = results["chunking"]
+    lines += ["", "## Chunking all-MiniLM-L6-v2 to a local directory (median of 5)", "",
+              "| | seconds | speed vs cp | peak RSS MiB |", "|---|---|---|---|",
+              f"| chunker | {chunk['ours_s']:.3f} | {chunk['cp_s'] / chunk['ours_s']:.2f} | {chunk['peak_rss_mib']:.0f} |",
+              f"| cp of the same files | {chunk['cp_s']:.3f} | 1.00 | |", "",
+              f"Largest chunk {chunk['largest_chunk_mib']:.1f} MiB, {chunk['total_mib']:.1f} MiB in all; "
+              f"the bound 2 x largest chunk + 50 MiB is {2 * chunk['largest_chunk_mib'] + 50:.0f} MiB."]
     lines += ["", "## Accuracy against transformers (Fixtures/golden)", "", "| model | measure | value |", "|---|---|---|"]
     for model, values in results["accuracy"].items():
         for key, value in sorted(values.items()):
@@ -134,6 +182,11 @@ def targets(results):
     theirs_lps = reference_lines_per_second(results["tokenize"]["theirs"])
     if theirs_lps:
         checks.append(("tokenizer: tokenizers / ours <= 1.0", theirs_lps / results["tokenize"]["ours"]["lines_per_second"], 1.0))
+    chunk = results["chunking"]
+    checks.append(("chunking MiniLM: cp time / chunker time >= 0.5 (shown as chunker / cp <= 2)",
+                   chunk["ours_s"] / chunk["cp_s"], 2.0))
+    checks.append(("chunking MiniLM: peak RSS MiB <= 2 x largest chunk + 50", chunk["peak_rss_mib"],
+                   2 * chunk["largest_chunk_mib"] + 50))
     for model, values in results["accuracy"].items():
         for key, value in values.items():
             if key.endswith("max_abs_diff"):
@@ -193,10 +246,11 @@ def svg(results):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--ours", required=True)
+    parser.add_argument("--chunker", required=True)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     results = {"forward": forward(args.ours), "matmul": matmul(args.ours), "tokenize": tokenize(args.ours),
-               "accuracy": accuracy(args.ours)}
+               "accuracy": accuracy(args.ours), "chunking": chunking(args.chunker)}
     body = report(results)
     goals = "\n".join(targets(results))
     print(body + "\n\n## Targets (issue 3)\n\n" + goals)

@@ -61,10 +61,11 @@ EDGE_VALUES = [
     65520.0,                # float16 overflow: +inf
     -70000.0,               # float16 overflow: -inf
     1e-7,                   # float16 subnormal
-    -3e-8,                  # float16: rounds to -0.0 (below half the smallest subnormal)
-    1e-40,                  # float32 subnormal
+    -3e-8,                  # float16: just over half the smallest subnormal 2^-24, rounds to -2^-24
+    -2e-8,                  # float16: under half the smallest subnormal, rounds to -0.0
+    1e-40,                  # float32 subnormal: 0 in float16, a subnormal in bfloat16
     -0.0,
-    3.4e38,                 # near float32 max; bfloat16 rounds it to 3.3895e38
+    3.4e38,                 # beyond bfloat16's max 3.3895e38 (and float16's): +inf in both
     0.1, -0.1, 1.0 / 3.0,
 ]
 
@@ -106,12 +107,16 @@ def bert_state_dict(model):
     before 4.31 kept in every BERT checkpoint (transformers 5 no longer saves it): real
     pytorch_model.bin files carry it, so the reader meets a LongStorage and the chunker's skip is
     exercised."""
+    source = model.state_dict()
     state = OrderedDict()
-    for name, tensor in model.state_dict().items():
+    for name, tensor in source.items():
         state[name] = tensor.detach().clone().contiguous()
         if name == "embeddings.token_type_embeddings.weight":
             state["embeddings.position_ids"] = torch.arange(64, dtype=torch.int64).unsqueeze(0)
     assert "embeddings.position_ids" in state
+    # state_dict() carries the modules' versions in `_metadata`; torch.save pickles it (a BUILD
+    # with a dict of dicts after the tensors), so a reader meets it in every real checkpoint.
+    state._metadata = source._metadata
     return state
 
 
@@ -173,11 +178,6 @@ def op_unicode(text):
     return b"X" + struct.pack("<I", len(data)) + data
 
 
-def op_short_unicode(text):
-    data = text.encode()
-    return b"\x8c" + bytes([len(data)]) + data
-
-
 def op_global(module, name):
     return b"c" + module.encode() + b"\n" + name.encode() + b"\n"
 
@@ -200,7 +200,7 @@ def evil_state_pickle(protocol, evil_global, argument):
     if protocol == 2:
         call = op_global(module, name)
     else:
-        call = op_short_unicode(module) + op_short_unicode(name) + b"\x93"  # STACK_GLOBAL
+        call = op_unicode(module) + op_unicode(name) + b"\x93"  # STACK_GLOBAL
     return (b"\x80" + bytes([protocol])
             + op_global("collections", "OrderedDict") + b")" + b"R"
             + b"(" + legit_tensor_entry()
@@ -316,6 +316,32 @@ def describe_pickle(data):
     return sorted(set(globals_)), sorted(opcodes)
 
 
+def describe_zip(path):
+    """Facts about torch.save's zip layout, checked on the file (so the README stays true)."""
+    raw = path.read_bytes()
+    archive = zipfile.ZipFile(path)
+    infos = archive.infolist()
+    prefix = infos[0].filename.split("/")[0]
+    for info in infos:
+        offset = info.header_offset
+        (signature, _, flags, method, mtime, mdate, crc, csize, usize, name_length,
+         extra_length) = struct.unpack("<IHHHHHIIIHH", raw[offset:offset + 30])
+        extra = raw[offset + 30 + name_length: offset + 30 + name_length + extra_length]
+        data_offset = offset + 30 + name_length + extra_length
+        assert signature == 0x04034B50 and flags == 0x0808 and method == 0 and mtime == 0 and mdate == 0
+        assert crc == 0 and csize == 0 and usize == 0, "sizes live in the central directory"
+        assert info.extra == b"" and info.compress_type == 0 and info.file_size == info.compress_size
+        assert extra[:2] == b"FB" and struct.unpack("<H", extra[2:4])[0] == extra_length - 4
+        assert data_offset % 64 == 0, info.filename
+        descriptor = raw[data_offset + info.file_size: data_offset + info.file_size + 16]
+        assert struct.unpack("<IIII", descriptor) == (0x08074B50, info.CRC, info.file_size, info.file_size)
+    assert raw.find(b"PK\x06\x06") > 0 and raw.find(b"PK\x06\x07") > 0, "zip64 end records"
+    names = [info.filename[len(prefix) + 1:] for info in infos]
+    records = {name: archive.read(f"{prefix}/{name}") for name in
+               (".format_version", ".storage_alignment", "byteorder", "version", ".data/serialization_id")}
+    return prefix, names, records
+
+
 def write_readme(out, markers):
     def sha(path):
         return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -324,6 +350,8 @@ def write_readme(out, markers):
     listing = "\n".join(f"| `{p.relative_to(out)}` | {p.stat().st_size} | `{sha(p)[:16]}` |" for p in files)
     bin_globals, bin_opcodes = describe_pickle(
         zipfile.ZipFile(out / "tiny-bert-pt/bin/pytorch_model.bin").read("pytorch_model/data.pkl"))
+    prefix, names, records = describe_zip(out / "tiny-bert-pt/bin/pytorch_model.bin")
+    storages = [n for n in names if n.startswith("data/")]
     text = f"""# Chunker test checkpoints
 
 Written by `scripts/make_chunker_fixtures.py` (seed {SEED}) with PyTorch {torch.__version__},
@@ -347,7 +375,7 @@ saved in every BERT checkpoint and transformers 5 no longer does: the chunker mu
 | `tiny-bert-pt/safetensors/model.safetensors` | the same 40 tensors, `safetensors.torch.save_file` (metadata `format: pt`); chunking both folders must give identical chunks |
 | `tiny-bert-pt/*/config.json`, `vocab.txt` | `config.to_json_file`; a 100-token WordPiece vocabulary with `[PAD] [UNK] [CLS] [SEP] [MASK]` at ids 0-4 |
 | `tiny-bert-prefixed/model.safetensors` | the same weights with a `bert.` prefix, LayerNorm `gamma`/`beta` (TF-converted style), and a `cls.predictions.*` head (6 tensors; `decoder.weight` a copy of the word embeddings): the chunker drops `bert.`, maps gamma/beta to weight/bias, skips `cls.*` and `embeddings.position_ids` |
-| `tiny-bert-sharded/` | `model.save_pretrained(dir, max_shard_size="50KB")`: `model-00001-of-00002.safetensors`, `model-00002-of-00002.safetensors`, `model.safetensors.index.json` (`{{"metadata": {{"total_size": N}}, "weight_map": {{name: shard}}}}`), 39 tensors (no position_ids) |
+| `tiny-bert-sharded/` | `model.save_pretrained(dir, max_shard_size="50KB")`: `model-00001-of-00002.safetensors`, `model-00002-of-00002.safetensors`, `model.safetensors.index.json` (`{{"metadata": {{"total_parameters": P, "total_size": N}}, "weight_map": {{name: shard}}}}`), 39 tensors (no position_ids) |
 | `malicious/os_system.bin` | PyTorch zip (written with PyTorch's own zip writer, same entries as `torch.save`) whose `data.pkl` (protocol 2) holds one real tensor, then `GLOBAL 'os system'` + `REDUCE` on `"touch {markers['os_system.bin']}"` |
 | `malicious/builtins_eval.bin` | the same with protocol 4 and `STACK_GLOBAL` `builtins`.`eval` on `"__import__('os').system('touch {markers['builtins_eval.bin']}')"` |
 | `malicious/plain_pickle_os_system.pkl` | a raw (not zip) protocol-2 pickle, what `pickle.dumps` writes for `os.system("touch {markers['plain_pickle_os_system.pkl']}")`: `GLOBAL 'posix system'` (os.system is posix.system on Linux) |
@@ -356,7 +384,21 @@ A reader must refuse the three malicious files without running anything; a test 
 marker files (`{MARKER_PREFIX}*`) were not created. `torch.load(weights_only=True)` refuses them.
 
 `tiny-bert-pt/bin/pytorch_model.bin`'s `data.pkl` uses the globals {", ".join(f"`{g}`" for g in bin_globals)}
-and the opcodes {", ".join(bin_opcodes)}.
+and the opcodes {", ".join(bin_opcodes)}: an `OrderedDict()` (GLOBAL + EMPTY_TUPLE + REDUCE), one
+SETITEMS of name -> `_rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False,
+backward_hooks=OrderedDict())`, the storage a BINPERSID of `('storage', torch.FloatStorage, '<key>',
+'cpu', <numel>)`, then BUILD with `{{'_metadata': OrderedDict(module name -> {{'version': 1}})}}`.
+
+Its zip layout (checked by the script): entries `{prefix}/` + {", ".join(f"`{n}`" for n in names if not n.startswith("data/"))}
+and `data/0` ... `data/{len(storages) - 1}` (in the order {", ".join(names[:5])}, ...), the prefix being
+the file's name without extension (`archive` when saving to a buffer); all stored (method 0),
+date and time 0, flags 0x0808 (data descriptor, UTF-8 names): the local headers carry CRC and sizes
+0, the central directory the real ones, and a 16-byte `PK\\x07\\x08` descriptor follows each entry's
+data. Each local header's extra field is a `FB` padding block so the data starts at a multiple of
+64 bytes; the central directory entries have no extra field. Zip64 end records precede the end of
+central directory. Records: `.format_version` = {records[".format_version"]!r}, `.storage_alignment` =
+{records[".storage_alignment"]!r}, `byteorder` = {records["byteorder"]!r}, `version` = {records["version"]!r},
+`.data/serialization_id` = a number derived from the content (no clock, no randomness).
 
 | file | bytes | sha256 (first 16) |
 |---|---|---|

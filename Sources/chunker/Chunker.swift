@@ -40,6 +40,12 @@ struct Chunk: AsyncParsableCommand {
     @Flag(help: "Never download: resolve the model from local folders and the Hugging Face cache only.")
     var offline = false
 
+    @Flag(
+        help:
+            "Flush every file to disk before renaming it into place, so a power cut cannot lose a chunk the manifest lists (slower)."
+    )
+    var durable = false
+
     @Flag(help: "Log each step.")
     var verbose = false
 
@@ -65,7 +71,7 @@ struct Chunk: AsyncParsableCommand {
         }
         let chunker = try ModelChunker(
             modelName: model,
-            storage: try FileSystemBackend(root: outputDir, create: true),
+            storage: try FileSystemBackend(root: outputDir, create: true, durable: durable),
             compress: compress,
             dtype: dtype.flatMap(DType.init(pythonName:)),
             offline: offline,

@@ -106,24 +106,30 @@ public struct ModelChunker: Sendable {
         var written = 0
         var completed = 0
         var chunks: [String: ChunkManifest.Chunk] = [:]
-        var storedDType: DType?
-        for (component, names) in components {
-            var tensors: [(String, Tensor)] = []
-            for name in names {
-                var tensor = try checkpoint.tensor(named: component.checkpointPrefix + name)
-                if tensor.dtype.isFloatingPoint {
-                    if let dtype, tensor.dtype != dtype { tensor = try tensor.converted(to: dtype) }
-                    storedDType = storedDType ?? tensor.dtype
+        let storedDType =
+            dtype
+            ?? components.lazy.flatMap { component, names in names.map { component.checkpointPrefix + $0 } }
+            .compactMap { try? checkpoint.tensor(named: $0).dtype }.first { $0.isFloatingPoint }
+        // Components are independent: chunk as many at once as there are cores, so hashing and
+        // writing one overlaps with the others.
+        try await withThrowingTaskGroup(of: (String, ChunkManifest.Chunk).self) { group in
+            var pending = components[...]
+            func startNext() throws {
+                guard let (component, names) = pending.popFirst() else { return }
+                let tensors = try names.map { name in
+                    (name, try checkpoint.tensor(named: component.checkpointPrefix + name))
                 }
-                tensors.append((name, tensor))
+                group.addTask { (component.name, try await write(component: component, tensors: tensors)) }
             }
-            let chunk = try await write(component: component, tensors: tensors)
-            checkpoint.releasePages()
-            chunks[component.name] = chunk
-            written += chunk.size
-            completed += 1
-            logger.info("wrote \(chunk.file) (\(chunk.size) bytes)")
-            progress?(Progress(file: chunk.file, completed: completed, total: total, bytesWritten: written))
+            for _ in 0..<max(1, System.coreCount) { try startNext() }
+            while let (name, chunk) = try await group.next() {
+                chunks[name] = chunk
+                written += chunk.size
+                completed += 1
+                logger.info("wrote \(chunk.file) (\(chunk.size) bytes)")
+                progress?(Progress(file: chunk.file, completed: completed, total: total, bytesWritten: written))
+                try startNext()
+            }
         }
         var files: [String: ChunkManifest.FileEntry] = [:]
         for name in extraFiles {
@@ -193,8 +199,20 @@ public struct ModelChunker: Sendable {
         return plan
     }
 
-    /// Writes one chunk, hashing the bytes as stored.
-    private func write(component: ModelComponent, tensors: [(String, Tensor)]) async throws -> ChunkManifest.Chunk {
+    /// Writes one chunk (converting its floating tensors to ``dtype``), hashing the bytes as
+    /// stored, then releases the source pages it read.
+    private func write(component: ModelComponent, tensors sources: [(String, Tensor)]) async throws
+        -> ChunkManifest.Chunk
+    {
+        defer {
+            for (_, tensor) in sources { tensor.releasePages() }
+        }
+        let tensors = try sources.map { name, tensor in
+            (
+                name,
+                tensor.dtype.isFloatingPoint && dtype != nil ? try tensor.converted(to: dtype ?? tensor.dtype) : tensor
+            )
+        }
         var safetensors = SafetensorsWriter()
         var entries: [String: ChunkManifest.TensorEntry] = [:]
         for (name, tensor) in tensors {

@@ -42,14 +42,6 @@ public struct Checkpoint: Sendable {
             case .pytorch(let file): try file.tensor(named: name)
             }
         }
-
-        /// Gives back the pages of a memory-mapped file that were read so far.
-        func releasePages() {
-            switch self {
-            case .safetensors(let file): file.storage?.releasePages()
-            case .pytorch(let file): file.storage.releasePages()
-            }
-        }
     }
 
     /// Opens the weights in `directory`.
@@ -113,12 +105,6 @@ public struct Checkpoint: Sendable {
 
     /// Whether the checkpoint has the tensor.
     public func contains(_ name: String) -> Bool { entries[name] != nil }
-
-    /// Releases the pages of memory-mapped weights read so far, so that reading a model
-    /// component by component keeps only one component resident.
-    public func releasePages() {
-        for file in files { file.releasePages() }
-    }
 
     /// A checkpoint name as the chunk format names it.
     public static func normalized(_ name: String) -> String {

@@ -68,11 +68,23 @@ public struct SafetensorsWriter {
         headerBytes().count + tensors.values.reduce(0) { $0 + $1.byteCount }
     }
 
-    /// Hands the file's bytes to `sink` in order: the header, then each tensor's data, uncopied.
+    /// The most bytes handed to a sink at once: small enough that a sink which both hashes and
+    /// writes a piece finds it still in cache the second time.
+    public static let pieceSize = 1 << 20
+
+    /// Hands the file's bytes to `sink` in order — the header, then each tensor's data, uncopied —
+    /// in pieces of at most ``pieceSize`` bytes.
     public func write(to sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
         try headerBytes().withUnsafeBytes { try sink($0) }
         for (_, tensor) in layout {
-            try tensor.withUnsafeBytes { try sink($0) }
+            try tensor.withUnsafeBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let end = min(offset + Self.pieceSize, bytes.count)
+                    try sink(UnsafeRawBufferPointer(rebasing: bytes[offset..<end]))
+                    offset = end
+                }
+            }
         }
     }
 

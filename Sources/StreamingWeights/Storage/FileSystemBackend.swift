@@ -14,13 +14,16 @@ import Foundation
 public struct FileSystemBackend: StorageBackend {
     /// The root directory, as given.
     public let root: String
+    /// Whether writes wait until the object is on disk (see ``FileWriter``).
+    public let durable: Bool
     public var location: String { "directory '\(root)'" }
 
     /// A backend over `root`, which is created when `create` is true and it does not exist.
     ///
     /// - Throws: ``StorageError/unusableRoot(location:reason:)`` when `root` is a file or cannot be created.
-    public init(root: String, create: Bool = false) throws {
+    public init(root: String, create: Bool = false, durable: Bool = false) throws {
         self.root = root
+        self.durable = durable
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else {
@@ -119,7 +122,7 @@ public struct FileSystemBackend: StorageBackend {
                 throw FileError(path: directory, operation: "create directory", code: EACCES)
             }
         }
-        return try FileWriter(path: path)
+        return try FileWriter(path: path, durable: durable)
     }
 }
 

@@ -77,9 +77,15 @@ public final class ByteStorage: @unchecked Sendable {
     /// They are read again from the file if touched. Does nothing for memory that is not a
     /// mapping. The contents do not change: this only bounds how much of a large file stays resident
     /// while it is read part by part.
-    public func releasePages() {
+    public func releasePages(in range: Range<Int>? = nil) {
         guard case .mapped = ownership, let baseAddress else { return }
-        madvise(UnsafeMutableRawPointer(mutating: baseAddress), count, MADV_DONTNEED)
+        let range = range ?? 0..<count
+        // Only whole pages inside the range: a neighbour's data may share the edge pages.
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (range.lowerBound + page - 1) / page * page
+        let end = range.upperBound / page * page
+        guard start < end else { return }
+        madvise(UnsafeMutableRawPointer(mutating: baseAddress + start), end - start, MADV_DONTNEED)
     }
 
     /// Calls `body` with the bytes in `range`, which must lie within the storage.

@@ -60,6 +60,10 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
         try storage.withUnsafeBytes(in: byteRange, body)
     }
 
+    /// Lets the system drop the memory-mapped pages of this tensor that were read (they are read
+    /// again from the file if touched); nothing for a tensor in ordinary memory.
+    public func releasePages() { storage.releasePages(in: byteRange) }
+
     /// A copy of the tensor's raw bytes.
     public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 
