@@ -24,6 +24,9 @@ public struct PyTorchCheckpoint: Sendable {
         self.storage = storage
         self.source = source
         if storage.count >= 2, storage.withUnsafeBytes({ $0[0] == 0x80 }) {
+            // A bare pickle: the pre-1.6 format, or not a checkpoint at all. Read it with the
+            // same restrictions first, so a hostile one is reported for what it references.
+            _ = try storage.withUnsafeBytes { try RestrictedUnpickler(source: source).load($0) }
             throw PyTorchCheckpointError.legacyFormat(file: source)
         }
         let archive = try ZipArchive(storage: storage, source: source)

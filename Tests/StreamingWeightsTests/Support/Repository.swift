@@ -80,3 +80,38 @@ enum ProcessRunner {
         return ProcessResult(status: process.terminationStatus, standardOutput: outputData, standardError: errorText)
     }
 }
+
+/// A process that runs while a test does (a local server), stopped when the value is dropped.
+final class BackgroundProcess {
+    let process = Process()
+    private let output = Pipe()
+
+    /// Starts `executable` and waits for the first line it prints, which is returned.
+    init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// The first line the process printed (for a server, the port it listens on).
+    func firstLine() throws -> String {
+        var line: [UInt8] = []
+        while true {
+            let byte = try output.fileHandleForReading.read(upToCount: 1) ?? Data()
+            guard let first = byte.first else { break }
+            if first == 0x0a { break }
+            line.append(first)
+        }
+        return String(decoding: line, as: UTF8.self)
+    }
+
+    deinit {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+}
