@@ -109,8 +109,9 @@ final class BackgroundProcess {
     }
 
     deinit {
+        // SIGKILL: a child of this test process may inherit a mask that blocks SIGTERM.
         if process.isRunning {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }
