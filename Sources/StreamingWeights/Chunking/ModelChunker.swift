@@ -35,6 +35,7 @@ public struct ModelChunker: Sendable {
 
     /// A chunker that writes to `storage`.
     ///
+    /// The library never prints: pass a `logger` to see each step (the default discards them).
     /// - Throws: ``ChunkingError/unsupportedDType(_:)`` for a `dtype` other than F32, F16, BF16.
     public init(
         modelName: String,
@@ -43,7 +44,7 @@ public struct ModelChunker: Sendable {
         dtype: DType? = nil,
         offline: Bool = false,
         environment: [String: String] = ProcessInfo.processInfo.environment,
-        logger: Logger = Logger(label: "streaming-weights.chunker")
+        logger: Logger = Logger(label: "streaming-weights.chunker") { _ in SwiftLogNoOpLogHandler() }
     ) throws {
         if let dtype, ![.float32, .float16, .bfloat16].contains(dtype) {
             throw ChunkingError.unsupportedDType(dtype.pythonName)
