@@ -178,11 +178,18 @@ public struct HubDownloader: Sendable {
             if have > 0 { headers.append(("Range", "bytes=\(have)-")) }
             do {
                 var received = have
-                let response = try HTTPClient.perform(HTTPRequest(url: url, headers: headers)) { piece in
-                    try handle.write(contentsOf: Data(piece))
-                    received += Int64(piece.count)
-                    progress?(file, received, expectedSize)
-                }
+                var status = 0
+                let response = try HTTPClient.perform(
+                    HTTPRequest(url: url, headers: headers),
+                    status: { status = $0 },
+                    body: { piece in
+                        // An error page is not part of the file.
+                        guard (200..<300).contains(status) else { return }
+                        try handle.write(contentsOf: Data(piece))
+                        received += Int64(piece.count)
+                        progress?(file, received, expectedSize)
+                    }
+                )
                 if have > 0 && response.status == 200 {
                     // The server ignored the range and sent everything: keep only the new copy.
                     let whole = try Data(contentsOf: URL(fileURLWithPath: partial))

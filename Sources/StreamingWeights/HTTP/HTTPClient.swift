@@ -67,8 +67,11 @@ public enum HTTPClient {
     /// Performs `request`, handing each piece of the response body to `body` as it arrives.
     ///
     /// - Throws: ``HTTPError`` for a transport failure, or what `body` throws.
+    /// - Parameter status: called with each response's status as its headers arrive, before
+    ///   its body (so a caller can tell an error document from data).
     public static func perform(
         _ request: HTTPRequest,
+        status: ((Int) -> Void)? = nil,
         body: ((UnsafeRawBufferPointer) throws -> Void)? = nil
     ) throws -> HTTPResponse {
         precondition(initialized, "libcurl could not be initialised")
@@ -76,7 +79,7 @@ public enum HTTPClient {
             throw HTTPError(url: request.url, code: -1, message: "libcurl could not create a handle")
         }
         defer { curl_easy_cleanup(handle) }
-        let context = TransferContext(body: body)
+        let context = TransferContext(body: body, status: status)
         let unmanaged = Unmanaged.passRetained(context)
         defer { unmanaged.release() }
 
@@ -119,6 +122,8 @@ public enum HTTPClient {
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             if line.hasPrefix("HTTP/") {
                 transfer.headers.removeAll()
+                let fields = line.split(separator: " ")
+                if fields.count > 1, let code = Int(fields[1]) { transfer.status?(code) }
             } else if let colon = line.firstIndex(of: ":") {
                 let name = line[..<colon].lowercased()
                 let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
@@ -148,12 +153,15 @@ public enum HTTPClient {
     /// Performs `request` and returns the whole body.
     public static func data(_ request: HTTPRequest, limit: Int = 64 << 20) throws -> (HTTPResponse, [UInt8]) {
         var bytes: [UInt8] = []
-        let response = try perform(request) { piece in
-            guard bytes.count + piece.count <= limit else {
-                throw HTTPError(url: request.url, code: -1, message: "the response is larger than \(limit) bytes")
+        let response = try perform(
+            request,
+            body: { piece in
+                guard bytes.count + piece.count <= limit else {
+                    throw HTTPError(url: request.url, code: -1, message: "the response is larger than \(limit) bytes")
+                }
+                bytes.append(contentsOf: piece)
             }
-            bytes.append(contentsOf: piece)
-        }
+        )
         return (response, bytes)
     }
 }
@@ -161,10 +169,12 @@ public enum HTTPClient {
 /// State shared with libcurl's callbacks for one transfer.
 private final class TransferContext {
     let body: ((UnsafeRawBufferPointer) throws -> Void)?
+    let status: ((Int) -> Void)?
     var headers: [(name: String, value: String)] = []
     var failure: (any Error)?
 
-    init(body: ((UnsafeRawBufferPointer) throws -> Void)?) {
+    init(body: ((UnsafeRawBufferPointer) throws -> Void)?, status: ((Int) -> Void)?) {
         self.body = body
+        self.status = status
     }
 }

@@ -1,0 +1,136 @@
+import Foundation
+
+/// Finds AWS credentials and the region the way the AWS command line tools do.
+///
+/// In order: explicit keys (the command line); the environment (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`); the shared files (`~/.aws/credentials` or
+/// `AWS_SHARED_CREDENTIALS_FILE`, and `~/.aws/config` or `AWS_CONFIG_FILE`) for the profile
+/// named by the argument, `AWS_PROFILE`, or `default`. The region: the argument, `AWS_REGION`,
+/// `AWS_DEFAULT_REGION`, the profile's `region`, else `us-east-1`.
+public struct AWSCredentialChain: Sendable {
+    public var explicitAccessKey: String?
+    public var explicitSecretKey: String?
+    public var profile: String?
+    public var region: String?
+    public var environment: [String: String]
+
+    public init(
+        accessKey: String? = nil,
+        secretKey: String? = nil,
+        profile: String? = nil,
+        region: String? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
+        explicitAccessKey = accessKey
+        explicitSecretKey = secretKey
+        self.profile = profile
+        self.region = region
+        self.environment = environment
+    }
+
+    private var profileName: String { profile ?? environment["AWS_PROFILE"] ?? "default" }
+
+    private func path(_ variable: String, default file: String) -> String {
+        if let path = environment[variable], !path.isEmpty { return path }
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        return (home as NSString).appendingPathComponent(".aws/" + file)
+    }
+
+    /// The credentials, from the first place that has them.
+    ///
+    /// - Throws: ``AWSCredentialError`` listing every place looked at when none has them, or
+    ///   naming the half of a key pair that is missing.
+    public func credentials() throws -> AWSCredentials {
+        switch (explicitAccessKey, explicitSecretKey) {
+        case (let key?, let secret?):
+            return AWSCredentials(accessKeyID: key, secretAccessKey: secret, source: "the command line")
+        case (nil, nil):
+            break
+        default:
+            throw AWSCredentialError.incomplete(source: "the command line", missing: explicitAccessKey == nil ? "--s3-access-key" : "--s3-secret-key")
+        }
+        switch (environment["AWS_ACCESS_KEY_ID"], environment["AWS_SECRET_ACCESS_KEY"]) {
+        case (let key?, let secret?) where !key.isEmpty && !secret.isEmpty:
+            return AWSCredentials(
+                accessKeyID: key,
+                secretAccessKey: secret,
+                sessionToken: environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 },
+                source: "the environment"
+            )
+        case (nil, nil):
+            break
+        default:
+            throw AWSCredentialError.incomplete(
+                source: "the environment",
+                missing: environment["AWS_ACCESS_KEY_ID"] == nil ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY"
+            )
+        }
+        let credentialsFile = path("AWS_SHARED_CREDENTIALS_FILE", default: "credentials")
+        let configFile = path("AWS_CONFIG_FILE", default: "config")
+        for (file, section) in [(credentialsFile, profileName), (configFile, profileName == "default" ? "default" : "profile " + profileName)] {
+            guard let values = try Self.section(section, inFile: file) else { continue }
+            if let key = values["aws_access_key_id"], let secret = values["aws_secret_access_key"] {
+                return AWSCredentials(
+                    accessKeyID: key,
+                    secretAccessKey: secret,
+                    sessionToken: values["aws_session_token"],
+                    source: "profile \(profileName) in \(file)"
+                )
+            }
+        }
+        throw AWSCredentialError.notFound(tried: [
+            "--s3-access-key and --s3-secret-key", "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+            "profile \(profileName) in \(credentialsFile) and \(configFile)",
+        ])
+    }
+
+    /// The region to use.
+    public func resolvedRegion() throws -> String {
+        if let region, !region.isEmpty { return region }
+        for variable in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
+            if let region = environment[variable], !region.isEmpty { return region }
+        }
+        let section = profileName == "default" ? "default" : "profile " + profileName
+        if let region = try Self.section(section, inFile: path("AWS_CONFIG_FILE", default: "config"))?["region"] {
+            return region
+        }
+        return "us-east-1"
+    }
+
+    /// The `key = value` pairs of `[section]` in an INI-style AWS file, or `nil` when the file
+    /// or the section does not exist.
+    static func section(_ name: String, inFile path: String) throws -> [String: String]? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        var current: String?
+        var values: [String: String]?
+        for rawLine in String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline) {
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
+            if line.hasPrefix("[") && line.hasSuffix("]") {
+                current = String(line.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
+                if current == name { values = values ?? [:] }
+                continue
+            }
+            guard current == name, let equals = line.firstIndex(of: "=") else { continue }
+            let key = line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
+            let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            values?[key] = value
+        }
+        return values
+    }
+}
+
+/// No usable AWS credentials.
+public enum AWSCredentialError: Error, Hashable, CustomStringConvertible {
+    case notFound(tried: [String])
+    case incomplete(source: String, missing: String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let tried):
+            "no AWS credentials found; looked at " + tried.joined(separator: "; ")
+        case .incomplete(let source, let missing):
+            "the AWS credentials from \(source) lack \(missing)"
+        }
+    }
+}

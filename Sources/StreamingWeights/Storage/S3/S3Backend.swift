@@ -1,0 +1,368 @@
+import Foundation
+
+/// Objects in an S3 bucket (AWS or any S3-compatible store), over libcurl with Signature V4.
+///
+/// Keys live under `prefix` in `bucket`. A custom `endpoint` (SeaweedFS, MinIO, moto) is
+/// addressed path-style (`endpoint/bucket/key`), AWS virtual-hosted style
+/// (`bucket.s3.region.amazonaws.com/key`). Large objects are read with parallel ranged GETs and
+/// written with a multipart upload (aborted if the write fails or is abandoned). Connection
+/// errors, 5xx answers and throttling are retried with exponential backoff and jitter, bounded
+/// by attempts and time; a download cut part way resumes from the byte it reached.
+public final class S3Backend: StorageBackend, @unchecked Sendable {
+    /// Everything that says where the bucket is and how to talk to it.
+    public struct Configuration: Sendable {
+        public var bucket: String
+        /// Prepended to every key, with a `/` between (`models/bert-tiny` -> `models/bert-tiny/layer_0.safetensors`).
+        public var prefix: String
+        public var region: String
+        /// `http(s)://host[:port]` of an S3-compatible store, or `nil` for AWS.
+        public var endpoint: String?
+        public var credentials: AWSCredentials
+        /// Objects larger than this are read in parallel ranges, and written in parts, of ``partSize``.
+        public var partSize: Int = 8 << 20
+        public var multipartThreshold: Int = 16 << 20
+        /// Ranged GETs in flight at once for one object.
+        public var concurrency: Int = 4
+        /// Tries per request, the first included.
+        public var maximumAttempts: Int = 5
+        /// Seconds after which a request is not retried any more.
+        public var retryBudget: TimeInterval = 60
+        /// Seconds to wait for a connection.
+        public var connectTimeout: Int = 10
+        /// Seconds without a byte before a transfer is abandoned (and retried).
+        public var stallTimeout: Int = 30
+
+        public init(bucket: String, prefix: String = "", region: String, endpoint: String? = nil, credentials: AWSCredentials) {
+            self.bucket = bucket
+            self.prefix = prefix.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+            self.region = region
+            self.endpoint = endpoint.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+            self.credentials = credentials
+        }
+    }
+
+    public let configuration: Configuration
+    private let signer: SigV4Signer
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+        signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region)
+    }
+
+    /// The Python tool's signature.
+    public convenience init(bucket: String, prefix: String = "", region: String, endpoint: String? = nil, credentials: AWSCredentials) {
+        self.init(configuration: Configuration(bucket: bucket, prefix: prefix, region: region, endpoint: endpoint, credentials: credentials))
+    }
+
+    public var location: String {
+        "s3://\(configuration.bucket)" + (configuration.prefix.isEmpty ? "" : "/\(configuration.prefix)")
+    }
+
+    private func objectKey(_ key: String) -> String {
+        configuration.prefix.isEmpty ? key : configuration.prefix + "/" + key
+    }
+
+    // MARK: - Requests
+
+    /// Where requests go: the scheme, the host (with port) and the path before the key.
+    private var address: (scheme: String, host: String, basePath: String) {
+        if let endpoint = configuration.endpoint, let url = URL(string: endpoint), let host = url.host {
+            let port = url.port.map { ":\($0)" } ?? ""
+            return (url.scheme ?? "https", host + port, "/" + configuration.bucket)
+        }
+        return ("https", "\(configuration.bucket).s3.\(configuration.region).amazonaws.com", "")
+    }
+
+    /// A presigned GET URL for `key`, valid for `expires` seconds.
+    public func presignedURL(for key: String, expires: Int = 3600) throws -> String {
+        try StorageError.validate(key)
+        let (scheme, host, basePath) = address
+        return signer.presignedURL(scheme: scheme, host: host, path: basePath + "/" + objectKey(key), expires: expires)
+    }
+
+    /// Sends one request, retrying what can be retried, and hands the body of a successful
+    /// response to `body`. `body` may be called again from the start on a retry unless
+    /// `resumeOffset` is given, which then tells how many bytes were kept.
+    @discardableResult
+    func send(
+        _ method: String,
+        key: String?,
+        query: [(String, String)] = [],
+        headers: [(String, String)] = [],
+        payload: [UInt8]? = nil,
+        allowedStatuses: Set<Int> = [],
+        body: ((UnsafeRawBufferPointer) throws -> Void)? = nil
+    ) throws -> HTTPResponse {
+        let (scheme, host, basePath) = address
+        let path = basePath + (key.map { "/" + objectKey($0) } ?? "/")
+        let operation = "\(method) s3://\(configuration.bucket)/\(key.map(objectKey) ?? "")"
+        let payloadHash = payload.map { Digest.sha256($0).hexString } ?? SigV4Signer.emptyPayloadHash
+        let queryString = SigV4Signer.canonicalQuery(query)
+        let url = "\(scheme)://\(host)\(signer.canonicalURI(path))" + (queryString.isEmpty ? "" : "?" + queryString)
+        let started = Date()
+        var attempt = 0
+        while true {
+            attempt += 1
+            let signature = signer.sign(method: method, path: path, query: query, headers: [("Host", host)] + headers, payloadHash: payloadHash)
+            let request = HTTPRequest(
+                method: method,
+                url: url,
+                headers: headers + signature.headers,
+                body: payload,
+                followsRedirects: false,
+                connectTimeout: configuration.connectTimeout,
+                stallTimeout: configuration.stallTimeout
+            )
+            var errorBody: [UInt8] = []
+            var failure: (any Error)?
+            do {
+                var status = 0
+                let response = try HTTPClient.perform(request, status: { status = $0 }) { bytes in
+                    if (200..<300).contains(status) || allowedStatuses.contains(status) {
+                        try body?(bytes)
+                    } else if errorBody.count < 1 << 20 {
+                        errorBody.append(contentsOf: bytes)
+                    }
+                }
+                if (200..<300).contains(response.status) || allowedStatuses.contains(response.status) {
+                    // CompleteMultipartUpload can answer 200 with an error document.
+                    if method == "POST", let xml = S3XML(errorBody), let code = xml.first("Error/Code") {
+                        failure = S3Error(status: 200, code: code, message: xml.first("Error/Message") ?? "", requestID: xml.first("Error/RequestId"), operation: operation)
+                    } else {
+                        return response
+                    }
+                } else {
+                    failure = Self.error(status: response.status, body: errorBody, operation: operation, headers: response)
+                }
+            } catch let error as HTTPError {
+                failure = error
+            }
+            let retryable = (failure as? S3Error)?.isRetryable ?? (failure is HTTPError)
+            guard retryable, attempt < configuration.maximumAttempts,
+                Date().timeIntervalSince(started) < configuration.retryBudget, let failure
+            else {
+                throw failure ?? S3Error(status: 0, code: "Unknown", message: "", requestID: nil, operation: operation)
+            }
+            // Exponential backoff with full jitter: 0.1 s, 0.2 s, 0.4 s, ... at most 5 s.
+            let ceiling = min(5.0, 0.1 * Double(1 << min(attempt - 1, 6)))
+            Thread.sleep(forTimeInterval: Double.random(in: ceiling / 2...ceiling))
+            _ = failure
+        }
+    }
+
+    static func error(status: Int, body: [UInt8], operation: String, headers: HTTPResponse) -> S3Error {
+        if let xml = S3XML(body), let code = xml.first("Error/Code") {
+            return S3Error(
+                status: status, code: code, message: xml.first("Error/Message") ?? "",
+                requestID: xml.first("Error/RequestId") ?? headers.header("x-amz-request-id"), operation: operation)
+        }
+        // A HEAD has no body: only the status says what happened. A 403 is never "not found".
+        let code: String
+        switch status {
+        case 404: code = "NotFound"
+        case 403: code = "AccessDenied"
+        case 301, 307: code = "PermanentRedirect"
+        default: code = "HTTP \(status)"
+        }
+        return S3Error(status: status, code: code, message: "", requestID: headers.header("x-amz-request-id"), operation: operation)
+    }
+
+    // MARK: - StorageBackend
+
+    public func size(of key: String) async throws -> Int? {
+        try StorageError.validate(key)
+        let response = try send("HEAD", key: key, allowedStatuses: [404])
+        guard response.status != 404 else { return nil }
+        return response.header("content-length").flatMap(Int.init)
+    }
+
+    public func read(_ key: String) async throws -> ByteStorage {
+        guard let size = try await size(of: key) else { throw StorageError.notFound(key: key, location: location) }
+        let partSize = configuration.partSize
+        return try ByteStorage(count: size) { buffer in
+            guard let base = buffer.baseAddress else { return }
+            let parts = stride(from: 0, to: size, by: partSize).map { $0..<min($0 + partSize, size) }
+            let destination = UnsafeSendable(base)
+            let failures = FailureBox()
+            let threads = min(configuration.concurrency, parts.count)
+            DispatchQueue.concurrentPerform(iterations: max(1, threads)) { worker in
+                for index in stride(from: worker, to: parts.count, by: max(1, threads)) {
+                    guard !failures.hasFailure else { return }
+                    do {
+                        try fetch(key, range: parts[index], into: destination.value + parts[index].lowerBound)
+                    } catch {
+                        failures.record(error)
+                    }
+                }
+            }
+            if let error = failures.first { throw error }
+        }
+    }
+
+    public func read(_ key: String, range: Range<Int>) async throws -> [UInt8] {
+        guard let size = try await size(of: key) else { throw StorageError.notFound(key: key, location: location) }
+        guard range.lowerBound >= 0, range.upperBound <= size else {
+            throw StorageError.rangeOutOfBounds(key: key, range: range, size: size)
+        }
+        var bytes = [UInt8](repeating: 0, count: range.count)
+        try bytes.withUnsafeMutableBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
+            try fetch(key, range: range, into: base)
+        }
+        return bytes
+    }
+
+    /// Reads `range` of `key` into `destination`, resuming from the byte reached when a
+    /// transfer is cut.
+    private func fetch(_ key: String, range: Range<Int>, into destination: UnsafeMutableRawPointer) throws {
+        guard !range.isEmpty else { return }
+        var received = 0
+        var cuts = 0
+        while received < range.count {
+            let start = range.lowerBound + received
+            do {
+                try send("GET", key: key, headers: [("Range", "bytes=\(start)-\(range.upperBound - 1)")]) { bytes in
+                    guard received + bytes.count <= range.count else {
+                        throw HTTPError(url: key, code: -1, message: "the server sent more bytes than the range asked for")
+                    }
+                    (destination + received).copyMemory(from: bytes.baseAddress ?? UnsafeRawPointer(destination), byteCount: bytes.count)
+                    received += bytes.count
+                }
+            } catch let error as HTTPError where received < range.count && cuts < configuration.maximumAttempts {
+                // The request's own retries start over; a cut after some bytes resumes here.
+                cuts += 1
+                _ = error
+                continue
+            }
+            guard received == range.count else {
+                throw HTTPError(url: key, code: -1, message: "received \(received) of \(range.count) bytes")
+            }
+        }
+    }
+
+    public func list(prefix: String) async throws -> [String] {
+        var keys: [String] = []
+        var token: String?
+        let base = configuration.prefix.isEmpty ? "" : configuration.prefix + "/"
+        repeat {
+            var query = [("list-type", "2"), ("prefix", base + prefix)]
+            if let token { query.append(("continuation-token", token)) }
+            var body: [UInt8] = []
+            try send("GET", key: nil, query: query) { body.append(contentsOf: $0) }
+            guard let xml = S3XML(body) else {
+                throw S3Error(status: 200, code: "MalformedXML", message: "unreadable ListObjectsV2 response", requestID: nil, operation: "GET s3://\(configuration.bucket)?list-type=2")
+            }
+            keys += xml.all("ListBucketResult/Contents/Key").map { String($0.dropFirst(base.count)) }
+            token = xml.first("ListBucketResult/IsTruncated") == "true" ? xml.first("ListBucketResult/NextContinuationToken") : nil
+        } while token != nil
+        return keys.sorted()
+    }
+
+    public func delete(_ key: String) async throws {
+        try StorageError.validate(key)
+        try send("DELETE", key: key, allowedStatuses: [404])
+    }
+
+    public func writer(for key: String) async throws -> any StorageWriter {
+        try StorageError.validate(key)
+        return S3Writer(backend: self, key: key)
+    }
+
+    // MARK: - Multipart upload
+
+    func startMultipartUpload(_ key: String) throws -> String {
+        var body: [UInt8] = []
+        try send("POST", key: key, query: [("uploads", "")]) { body.append(contentsOf: $0) }
+        guard let id = S3XML(body)?.first("InitiateMultipartUploadResult/UploadId"), !id.isEmpty else {
+            throw S3Error(status: 200, code: "MalformedXML", message: "no UploadId", requestID: nil, operation: "POST s3://\(configuration.bucket)/\(objectKey(key))?uploads")
+        }
+        return id
+    }
+
+    func uploadPart(_ key: String, uploadID: String, number: Int, bytes: [UInt8]) throws -> String {
+        let response = try send("PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)], payload: bytes)
+        guard let etag = response.header("etag") else {
+            throw S3Error(status: response.status, code: "MissingETag", message: "part \(number) has no ETag", requestID: nil, operation: "PUT part")
+        }
+        return etag
+    }
+
+    func completeMultipartUpload(_ key: String, uploadID: String, etags: [String]) throws {
+        let parts = etags.enumerated().map { "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\($0.element)</ETag></Part>" }
+        let document = "<CompleteMultipartUpload>\(parts.joined())</CompleteMultipartUpload>"
+        var body: [UInt8] = []
+        try send("POST", key: key, query: [("uploadId", uploadID)], payload: Array(document.utf8)) { body.append(contentsOf: $0) }
+        if let xml = S3XML(body), let code = xml.first("Error/Code") {
+            throw S3Error(status: 200, code: code, message: xml.first("Error/Message") ?? "", requestID: xml.first("Error/RequestId"), operation: "complete s3://\(configuration.bucket)/\(objectKey(key))")
+        }
+    }
+
+    func abortMultipartUpload(_ key: String, uploadID: String) {
+        _ = try? send("DELETE", key: key, query: [("uploadId", uploadID)], allowedStatuses: [404])
+    }
+}
+
+/// An object being written to S3: one PUT when small, a multipart upload past the threshold.
+final class S3Writer: StorageWriter {
+    let backend: S3Backend
+    let key: String
+    private var buffer: [UInt8] = []
+    private var uploadID: String?
+    private var etags: [String] = []
+    private var committed = false
+
+    init(backend: S3Backend, key: String) {
+        self.backend = backend
+        self.key = key
+    }
+
+    deinit {
+        if !committed, let uploadID { backend.abortMultipartUpload(key, uploadID: uploadID) }
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        buffer.append(contentsOf: bytes)
+        let partSize = backend.configuration.partSize
+        if uploadID == nil, buffer.count > backend.configuration.multipartThreshold {
+            uploadID = try backend.startMultipartUpload(key)
+        }
+        guard let uploadID else { return }
+        while buffer.count >= partSize {
+            let part = Array(buffer.prefix(partSize))
+            buffer.removeFirst(partSize)
+            do {
+                etags.append(try backend.uploadPart(key, uploadID: uploadID, number: etags.count + 1, bytes: part))
+            } catch {
+                backend.abortMultipartUpload(key, uploadID: uploadID)
+                self.uploadID = nil
+                throw error
+            }
+        }
+    }
+
+    func commit() throws {
+        defer { committed = true }
+        guard let uploadID else {
+            try backend.send("PUT", key: key, headers: [("Content-Type", "application/octet-stream")], payload: buffer)
+            return
+        }
+        do {
+            if !buffer.isEmpty || etags.isEmpty {
+                etags.append(try backend.uploadPart(key, uploadID: uploadID, number: etags.count + 1, bytes: buffer))
+            }
+            try backend.completeMultipartUpload(key, uploadID: uploadID, etags: etags)
+        } catch {
+            backend.abortMultipartUpload(key, uploadID: uploadID)
+            throw error
+        }
+    }
+}
+
+/// The first error any of several threads hit.
+private final class FailureBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var errors: [any Error] = []
+    var first: (any Error)? { lock.withLock { errors.first } }
+    var hasFailure: Bool { lock.withLock { !errors.isEmpty } }
+    func record(_ error: any Error) { lock.withLock { errors.append(error) } }
+}
