@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import Foundation
 import Logging
 import StreamingWeights
@@ -66,12 +67,15 @@ struct Chunk: AsyncParsableCommand {
 
     func run() async throws {
         let logger = Terminal.bootstrapLogging(verbose: verbose)
-        guard let outputDir else {
-            throw ValidationError("Writing to S3 arrives with the S3 storage backend; use --output-dir for now.")
+        let storage: any StorageBackend
+        if let outputDir {
+            storage = try FileSystemBackend(root: outputDir, create: true, durable: durable)
+        } else {
+            storage = try s3.backend()
         }
         let chunker = try ModelChunker(
             modelName: model,
-            storage: try FileSystemBackend(root: outputDir, create: true, durable: durable),
+            storage: storage,
             compress: compress,
             dtype: dtype.flatMap(DType.init(pythonName:)),
             offline: offline,
@@ -98,7 +102,9 @@ struct Chunk: AsyncParsableCommand {
         bar.finish()
         print("Model chunked into \(manifest.chunks.count) pieces")
         print(String(format: "Total size: %.2f MB", manifest.totalSizeMB))
-        print("Manifest: \((outputDir as NSString).appendingPathComponent(ChunkManifest.fileName))")
+        print(
+            "Manifest: \(outputDir.map { ($0 as NSString).appendingPathComponent(ChunkManifest.fileName) } ?? storage.location + "/" + ChunkManifest.fileName)"
+        )
     }
 }
 
@@ -109,11 +115,20 @@ struct Verify: AsyncParsableCommand {
         discussion: "Re-reads each file and checks its size, SHA-256 and tensor list; prints each problem found."
     )
 
-    @Argument(help: "The chunk directory.")
-    var directory: String
+    @Argument(help: "The chunk directory (or give --s3 and the bucket).")
+    var directory: String?
+
+    @OptionGroup(title: "S3")
+    var s3: S3Options
+
+    func validate() throws {
+        guard (directory != nil) != s3.s3 else {
+            throw ValidationError("Give a chunk directory, or --s3 with --s3-bucket.")
+        }
+    }
 
     func run() async throws {
-        let storage = try FileSystemBackend(root: directory)
+        let storage: any StorageBackend = try directory.map { try FileSystemBackend(root: $0) } ?? s3.backend()
         let problems = try await ChunkVerifier(storage: storage).verify()
         guard problems.isEmpty else {
             for problem in problems {
@@ -121,32 +136,6 @@ struct Verify: AsyncParsableCommand {
             }
             throw ExitCode(1)
         }
-        print("\(directory): every file matches chunk_info.json")
+        print("\(directory ?? storage.location): every file matches chunk_info.json")
     }
-}
-
-struct S3Options: ParsableArguments {
-    @Flag(help: "Write to S3 instead of a local directory.")
-    var s3 = false
-
-    @Option(help: "The S3 bucket.")
-    var s3Bucket: String?
-
-    @Option(help: "The key prefix inside the bucket.")
-    var s3Prefix: String?
-
-    @Option(help: "The bucket's region (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's).")
-    var s3Region: String?
-
-    @Option(help: "The endpoint of an S3-compatible store, such as http://127.0.0.1:8333.")
-    var s3Endpoint: String?
-
-    @Option(help: "The access key id. Visible to other users of this machine: prefer the environment or a profile.")
-    var s3AccessKey: String?
-
-    @Option(help: "The secret access key. Visible to other users of this machine: prefer the environment or a profile.")
-    var s3SecretKey: String?
-
-    @Option(help: "The profile in ~/.aws/credentials and ~/.aws/config to use.")
-    var s3Profile: String?
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import StreamingWeights
 
 @main
@@ -35,8 +36,14 @@ struct WeightServerCommand: AsyncParsableCommand {
     @Flag(help: "Log each request.")
     var verbose = false
 
+    @OptionGroup(title: "S3")
+    var s3: S3Options
+
     func validate() throws {
-        guard chunksDir != nil else { throw ValidationError("Give --chunks-dir DIR.") }
+        guard (chunksDir != nil) != s3.s3 else {
+            throw ValidationError("Give --chunks-dir DIR, or --s3 with --s3-bucket.")
+        }
+        if s3.s3, s3.s3Bucket == nil { throw ValidationError("--s3 needs --s3-bucket.") }
         guard (1...65535).contains(port) else {
             throw ValidationError("--port must be between 1 and 65535, not \(port).")
         }

@@ -47,7 +47,8 @@ public struct AWSCredentialChain: Sendable {
         case (nil, nil):
             break
         default:
-            throw AWSCredentialError.incomplete(source: "the command line", missing: explicitAccessKey == nil ? "--s3-access-key" : "--s3-secret-key")
+            throw AWSCredentialError.incomplete(
+                source: "the command line", missing: explicitAccessKey == nil ? "--s3-access-key" : "--s3-secret-key")
         }
         switch (environment["AWS_ACCESS_KEY_ID"], environment["AWS_SECRET_ACCESS_KEY"]) {
         case (let key?, let secret?) where !key.isEmpty && !secret.isEmpty:
@@ -67,7 +68,10 @@ public struct AWSCredentialChain: Sendable {
         }
         let credentialsFile = path("AWS_SHARED_CREDENTIALS_FILE", default: "credentials")
         let configFile = path("AWS_CONFIG_FILE", default: "config")
-        for (file, section) in [(credentialsFile, profileName), (configFile, profileName == "default" ? "default" : "profile " + profileName)] {
+        for (file, section) in [
+            (credentialsFile, profileName),
+            (configFile, profileName == "default" ? "default" : "profile " + profileName),
+        ] {
             guard let values = try Self.section(section, inFile: file) else { continue }
             if let key = values["aws_access_key_id"], let secret = values["aws_secret_access_key"] {
                 return AWSCredentials(

@@ -32,7 +32,9 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
         /// Seconds without a byte before a transfer is abandoned (and retried).
         public var stallTimeout: Int = 30
 
-        public init(bucket: String, prefix: String = "", region: String, endpoint: String? = nil, credentials: AWSCredentials) {
+        public init(
+            bucket: String, prefix: String = "", region: String, endpoint: String? = nil, credentials: AWSCredentials
+        ) {
             self.bucket = bucket
             self.prefix = prefix.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
             self.region = region
@@ -50,8 +52,12 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
     }
 
     /// The Python tool's signature.
-    public convenience init(bucket: String, prefix: String = "", region: String, endpoint: String? = nil, credentials: AWSCredentials) {
-        self.init(configuration: Configuration(bucket: bucket, prefix: prefix, region: region, endpoint: endpoint, credentials: credentials))
+    public convenience init(
+        bucket: String, prefix: String = "", region: String, endpoint: String? = nil, credentials: AWSCredentials
+    ) {
+        self.init(
+            configuration: Configuration(
+                bucket: bucket, prefix: prefix, region: region, endpoint: endpoint, credentials: credentials))
     }
 
     public var location: String {
@@ -103,7 +109,8 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
         var attempt = 0
         while true {
             attempt += 1
-            let signature = signer.sign(method: method, path: path, query: query, headers: [("Host", host)] + headers, payloadHash: payloadHash)
+            let signature = signer.sign(
+                method: method, path: path, query: query, headers: [("Host", host)] + headers, payloadHash: payloadHash)
             let request = HTTPRequest(
                 method: method,
                 url: url,
@@ -127,12 +134,15 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
                 if (200..<300).contains(response.status) || allowedStatuses.contains(response.status) {
                     // CompleteMultipartUpload can answer 200 with an error document.
                     if method == "POST", let xml = S3XML(errorBody), let code = xml.first("Error/Code") {
-                        failure = S3Error(status: 200, code: code, message: xml.first("Error/Message") ?? "", requestID: xml.first("Error/RequestId"), operation: operation)
+                        failure = S3Error(
+                            status: 200, code: code, message: xml.first("Error/Message") ?? "",
+                            requestID: xml.first("Error/RequestId"), operation: operation)
                     } else {
                         return response
                     }
                 } else {
-                    failure = Self.error(status: response.status, body: errorBody, operation: operation, headers: response)
+                    failure = Self.error(
+                        status: response.status, body: errorBody, operation: operation, headers: response)
                 }
             } catch let error as HTTPError {
                 failure = error
@@ -164,7 +174,9 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
         case 301, 307: code = "PermanentRedirect"
         default: code = "HTTP \(status)"
         }
-        return S3Error(status: status, code: code, message: "", requestID: headers.header("x-amz-request-id"), operation: operation)
+        return S3Error(
+            status: status, code: code, message: "", requestID: headers.header("x-amz-request-id"), operation: operation
+        )
     }
 
     // MARK: - StorageBackend
@@ -223,9 +235,11 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
             do {
                 try send("GET", key: key, headers: [("Range", "bytes=\(start)-\(range.upperBound - 1)")]) { bytes in
                     guard received + bytes.count <= range.count else {
-                        throw HTTPError(url: key, code: -1, message: "the server sent more bytes than the range asked for")
+                        throw HTTPError(
+                            url: key, code: -1, message: "the server sent more bytes than the range asked for")
                     }
-                    (destination + received).copyMemory(from: bytes.baseAddress ?? UnsafeRawPointer(destination), byteCount: bytes.count)
+                    (destination + received).copyMemory(
+                        from: bytes.baseAddress ?? UnsafeRawPointer(destination), byteCount: bytes.count)
                     received += bytes.count
                 }
             } catch let error as HTTPError where received < range.count && cuts < configuration.maximumAttempts {
@@ -250,10 +264,14 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
             var body: [UInt8] = []
             try send("GET", key: nil, query: query) { body.append(contentsOf: $0) }
             guard let xml = S3XML(body) else {
-                throw S3Error(status: 200, code: "MalformedXML", message: "unreadable ListObjectsV2 response", requestID: nil, operation: "GET s3://\(configuration.bucket)?list-type=2")
+                throw S3Error(
+                    status: 200, code: "MalformedXML", message: "unreadable ListObjectsV2 response", requestID: nil,
+                    operation: "GET s3://\(configuration.bucket)?list-type=2")
             }
             keys += xml.all("ListBucketResult/Contents/Key").map { String($0.dropFirst(base.count)) }
-            token = xml.first("ListBucketResult/IsTruncated") == "true" ? xml.first("ListBucketResult/NextContinuationToken") : nil
+            token =
+                xml.first("ListBucketResult/IsTruncated") == "true"
+                ? xml.first("ListBucketResult/NextContinuationToken") : nil
         } while token != nil
         return keys.sorted()
     }
@@ -274,26 +292,38 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
         var body: [UInt8] = []
         try send("POST", key: key, query: [("uploads", "")]) { body.append(contentsOf: $0) }
         guard let id = S3XML(body)?.first("InitiateMultipartUploadResult/UploadId"), !id.isEmpty else {
-            throw S3Error(status: 200, code: "MalformedXML", message: "no UploadId", requestID: nil, operation: "POST s3://\(configuration.bucket)/\(objectKey(key))?uploads")
+            throw S3Error(
+                status: 200, code: "MalformedXML", message: "no UploadId", requestID: nil,
+                operation: "POST s3://\(configuration.bucket)/\(objectKey(key))?uploads")
         }
         return id
     }
 
     func uploadPart(_ key: String, uploadID: String, number: Int, bytes: [UInt8]) throws -> String {
-        let response = try send("PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)], payload: bytes)
+        let response = try send(
+            "PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)], payload: bytes)
         guard let etag = response.header("etag") else {
-            throw S3Error(status: response.status, code: "MissingETag", message: "part \(number) has no ETag", requestID: nil, operation: "PUT part")
+            throw S3Error(
+                status: response.status, code: "MissingETag", message: "part \(number) has no ETag", requestID: nil,
+                operation: "PUT part")
         }
         return etag
     }
 
     func completeMultipartUpload(_ key: String, uploadID: String, etags: [String]) throws {
-        let parts = etags.enumerated().map { "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\($0.element)</ETag></Part>" }
+        let parts = etags.enumerated().map {
+            "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\($0.element)</ETag></Part>"
+        }
         let document = "<CompleteMultipartUpload>\(parts.joined())</CompleteMultipartUpload>"
         var body: [UInt8] = []
-        try send("POST", key: key, query: [("uploadId", uploadID)], payload: Array(document.utf8)) { body.append(contentsOf: $0) }
+        try send("POST", key: key, query: [("uploadId", uploadID)], payload: Array(document.utf8)) {
+            body.append(contentsOf: $0)
+        }
         if let xml = S3XML(body), let code = xml.first("Error/Code") {
-            throw S3Error(status: 200, code: code, message: xml.first("Error/Message") ?? "", requestID: xml.first("Error/RequestId"), operation: "complete s3://\(configuration.bucket)/\(objectKey(key))")
+            throw S3Error(
+                status: 200, code: code, message: xml.first("Error/Message") ?? "",
+                requestID: xml.first("Error/RequestId"),
+                operation: "complete s3://\(configuration.bucket)/\(objectKey(key))")
         }
     }
 

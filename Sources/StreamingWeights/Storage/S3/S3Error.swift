@@ -15,10 +15,12 @@ public struct S3Error: Error, Hashable, CustomStringConvertible {
         switch code {
         case "SignatureDoesNotMatch": "check the secret key, and that this machine's clock is right"
         case "InvalidAccessKeyId": "check the access key id (and --s3-endpoint: the key may belong to another store)"
-        case "AccessDenied": "the credentials are valid but not allowed to do this: check the bucket policy and the user's permissions"
+        case "AccessDenied":
+            "the credentials are valid but not allowed to do this: check the bucket policy and the user's permissions"
         case "NoSuchBucket": "check the bucket name and the region"
         case "NoSuchKey": "the object does not exist"
-        case "RequestTimeTooSkewed": "this machine's clock differs from the server's by more than 15 minutes: fix the clock"
+        case "RequestTimeTooSkewed":
+            "this machine's clock differs from the server's by more than 15 minutes: fix the clock"
         case "ExpiredToken", "TokenRefreshRequired": "the session token has expired: refresh the credentials"
         case "PermanentRedirect", "AuthorizationHeaderMalformed": "the bucket is in another region: pass --s3-region"
         case "SlowDown": "S3 is throttling requests: retry later or lower the concurrency"
@@ -36,6 +38,7 @@ public struct S3Error: Error, Hashable, CustomStringConvertible {
 
     /// Whether trying again may succeed: server errors and throttling.
     var isRetryable: Bool {
-        [500, 502, 503, 504].contains(status) || ["SlowDown", "Throttling", "RequestTimeout", "InternalError"].contains(code)
+        [500, 502, 503, 504].contains(status)
+            || ["SlowDown", "Throttling", "RequestTimeout", "InternalError"].contains(code)
     }
 }

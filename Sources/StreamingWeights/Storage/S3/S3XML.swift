@@ -50,7 +50,9 @@ struct S3XML {
             text += string
         }
 
-        func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName: String?) {
+        func parser(
+            _ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName: String?
+        ) {
             elements.append((stack.joined(separator: "/"), text))
             stack.removeLast()
             text = ""
