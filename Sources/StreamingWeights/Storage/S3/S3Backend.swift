@@ -87,8 +87,9 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
     }
 
     /// Sends one request, retrying what can be retried, and hands the body of a successful
-    /// response to `body`. `body` may be called again from the start on a retry unless
-    /// `resumeOffset` is given, which then tells how many bytes were kept.
+    /// response to `body`.
+    ///
+    /// On a retry `body` is called again from the first byte.
     @discardableResult
     func send(
         _ method: String,
@@ -124,13 +125,17 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
             var failure: (any Error)?
             do {
                 var status = 0
-                let response = try HTTPClient.perform(request, status: { status = $0 }) { bytes in
-                    if (200..<300).contains(status) || allowedStatuses.contains(status) {
-                        try body?(bytes)
-                    } else if errorBody.count < 1 << 20 {
-                        errorBody.append(contentsOf: bytes)
+                let response = try HTTPClient.perform(
+                    request,
+                    status: { status = $0 },
+                    body: { bytes in
+                        if (200..<300).contains(status) || allowedStatuses.contains(status) {
+                            try body?(bytes)
+                        } else if errorBody.count < 1 << 20 {
+                            errorBody.append(contentsOf: bytes)
+                        }
                     }
-                }
+                )
                 if (200..<300).contains(response.status) || allowedStatuses.contains(response.status) {
                     // CompleteMultipartUpload can answer 200 with an error document.
                     if method == "POST", let xml = S3XML(errorBody), let code = xml.first("Error/Code") {
