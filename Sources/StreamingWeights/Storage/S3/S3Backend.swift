@@ -98,6 +98,7 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
         headers: [(String, String)] = [],
         payload: [UInt8]? = nil,
         allowedStatuses: Set<Int> = [],
+        retriesTransportErrors: Bool = true,
         body: ((UnsafeRawBufferPointer) throws -> Void)? = nil
     ) throws -> HTTPResponse {
         let (scheme, host, basePath) = address
@@ -152,16 +153,15 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
             } catch let error as HTTPError {
                 failure = error
             }
-            let retryable = (failure as? S3Error)?.isRetryable ?? (failure is HTTPError)
+            let retryable = (failure as? S3Error)?.isRetryable ?? (failure is HTTPError && retriesTransportErrors)
             guard retryable, attempt < configuration.maximumAttempts,
-                Date().timeIntervalSince(started) < configuration.retryBudget, let failure
+                Date().timeIntervalSince(started) < configuration.retryBudget
             else {
                 throw failure ?? S3Error(status: 0, code: "Unknown", message: "", requestID: nil, operation: operation)
             }
             // Exponential backoff with full jitter: 0.1 s, 0.2 s, 0.4 s, ... at most 5 s.
             let ceiling = min(5.0, 0.1 * Double(1 << min(attempt - 1, 6)))
             Thread.sleep(forTimeInterval: Double.random(in: ceiling / 2...ceiling))
-            _ = failure
         }
     }
 
@@ -230,7 +230,7 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
     }
 
     /// Reads `range` of `key` into `destination`, resuming from the byte reached when a
-    /// transfer is cut.
+    /// transfer is cut (S3 errors and throttling are retried by ``send``).
     private func fetch(_ key: String, range: Range<Int>, into destination: UnsafeMutableRawPointer) throws {
         guard !range.isEmpty else { return }
         var received = 0
@@ -238,7 +238,8 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
         while received < range.count {
             let start = range.lowerBound + received
             do {
-                try send("GET", key: key, headers: [("Range", "bytes=\(start)-\(range.upperBound - 1)")]) { bytes in
+                let headers = [("Range", "bytes=\(start)-\(range.upperBound - 1)")]
+                try send("GET", key: key, headers: headers, retriesTransportErrors: false) { bytes in
                     guard received + bytes.count <= range.count else {
                         throw HTTPError(
                             url: key, code: -1, message: "the server sent more bytes than the range asked for")
@@ -247,10 +248,9 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
                         from: bytes.baseAddress ?? UnsafeRawPointer(destination), byteCount: bytes.count)
                     received += bytes.count
                 }
-            } catch let error as HTTPError where received < range.count && cuts < configuration.maximumAttempts {
-                // The request's own retries start over; a cut after some bytes resumes here.
+            } catch is HTTPError where cuts + 1 < configuration.maximumAttempts {
                 cuts += 1
-                _ = error
+                Thread.sleep(forTimeInterval: 0.05 * Double(1 << min(cuts, 6)))
                 continue
             }
             guard received == range.count else {
