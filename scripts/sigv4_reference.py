@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime
-import hashlib
 import json
 import sys
 from unittest import mock

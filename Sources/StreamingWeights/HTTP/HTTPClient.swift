@@ -131,12 +131,14 @@ public enum HTTPClient {
             }
             return size * count
         }
-        let upload = request.body ?? []
-        let code: CURLcode = upload.withUnsafeBufferPointer { buffer in
+        // A body, even an empty one, is always given as a pointer and a length: a null pointer
+        // would make libcurl read the body from standard input.
+        var upload = request.body ?? []
+        upload.append(0)
+        let code: CURLcode = upload.withUnsafeMutableBufferPointer { buffer in
             if request.body != nil {
-                ccurl_easy_setopt_pointer(
-                    handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: buffer.baseAddress))
-                ccurl_easy_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(buffer.count))
+                ccurl_easy_setopt_pointer(handle, CURLOPT_POSTFIELDS, buffer.baseAddress)
+                ccurl_easy_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(buffer.count - 1))
             }
             return curl_easy_perform(handle)
         }

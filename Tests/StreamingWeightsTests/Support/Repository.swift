@@ -85,6 +85,8 @@ enum ProcessRunner {
 final class BackgroundProcess {
     let process = Process()
     private let output = Pipe()
+    /// Held open while this value lives: servers that stop at end of input stop with it.
+    private let input = Pipe()
 
     /// Starts `executable` and waits for the first line it prints, which is returned.
     init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
@@ -93,6 +95,7 @@ final class BackgroundProcess {
         if let environment { process.environment = environment }
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
+        process.standardInput = input
         try process.run()
     }
 

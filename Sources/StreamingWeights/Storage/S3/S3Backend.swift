@@ -293,9 +293,14 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
 
     // MARK: - Multipart upload
 
+    /// Bodies are bytes; without this libcurl labels a body as a form, which some stores then drop.
+    static let binary = [("Content-Type", "application/octet-stream")]
+
     func startMultipartUpload(_ key: String) throws -> String {
         var body: [UInt8] = []
-        try send("POST", key: key, query: [("uploads", "")]) { body.append(contentsOf: $0) }
+        try send("POST", key: key, query: [("uploads", "")], headers: Self.binary, payload: []) {
+            body.append(contentsOf: $0)
+        }
         guard let id = S3XML(body)?.first("InitiateMultipartUploadResult/UploadId"), !id.isEmpty else {
             throw S3Error(
                 status: 200, code: "MalformedXML", message: "no UploadId", requestID: nil,
@@ -306,7 +311,8 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
 
     func uploadPart(_ key: String, uploadID: String, number: Int, bytes: [UInt8]) throws -> String {
         let response = try send(
-            "PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)], payload: bytes)
+            "PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)], headers: Self.binary,
+            payload: bytes)
         guard let etag = response.header("etag") else {
             throw S3Error(
                 status: response.status, code: "MissingETag", message: "part \(number) has no ETag", requestID: nil,
@@ -321,7 +327,8 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
         }
         let document = "<CompleteMultipartUpload>\(parts.joined())</CompleteMultipartUpload>"
         var body: [UInt8] = []
-        try send("POST", key: key, query: [("uploadId", uploadID)], payload: Array(document.utf8)) {
+        let xml = [("Content-Type", "application/xml")]
+        try send("POST", key: key, query: [("uploadId", uploadID)], headers: xml, payload: Array(document.utf8)) {
             body.append(contentsOf: $0)
         }
         if let xml = S3XML(body), let code = xml.first("Error/Code") {
@@ -378,7 +385,7 @@ final class S3Writer: StorageWriter {
     func commit() throws {
         defer { committed = true }
         guard let uploadID else {
-            try backend.send("PUT", key: key, headers: [("Content-Type", "application/octet-stream")], payload: buffer)
+            try backend.send("PUT", key: key, headers: S3Backend.binary, payload: buffer)
             return
         }
         do {

@@ -1,0 +1,136 @@
+import Foundation
+import StreamingWeights
+import Testing
+
+/// A real S3 server on 127.0.0.1 started by scripts/s3_servers.py, with its access keys.
+final class S3TestServer: @unchecked Sendable {
+    struct Details: Decodable {
+        let endpoint: String
+        let region: String
+        let accessKey: String
+        let secretKey: String
+        let limitedAccessKey: String?
+        let limitedSecretKey: String?
+        let bucket: String
+        let deniedBucket: String?
+    }
+
+    let process: BackgroundProcess
+    let details: Details
+
+    init(_ kind: String) throws {
+        process = try BackgroundProcess(Repository.python, [Repository.path("scripts/s3_servers.py"), kind])
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        details = try decoder.decode(Details.self, from: Data(try process.firstLine().utf8))
+    }
+
+    func backend(prefix: String = "", secret: String? = nil, accessKey: String? = nil, bucket: String? = nil)
+        -> S3Backend
+    {
+        var configuration = S3Backend.Configuration(
+            bucket: bucket ?? details.bucket,
+            prefix: prefix,
+            region: details.region,
+            endpoint: details.endpoint,
+            credentials: AWSCredentials(
+                accessKeyID: accessKey ?? details.accessKey, secretAccessKey: secret ?? details.secretKey)
+        )
+        configuration.partSize = 5 << 20
+        configuration.multipartThreshold = 8 << 20
+        configuration.maximumAttempts = 2
+        return S3Backend(configuration: configuration)
+    }
+}
+
+@Suite("S3 against moto with signatures enforced", .serialized)
+struct S3BackendTests {
+    static let server = Result { try S3TestServer("moto") }
+
+    @Test("A chunk directory uploads through the chunker, verifies, and reads back byte for byte")
+    func chunkRoundTrip() async throws {
+        let server = try Self.server.get()
+        let s3 = server.backend(prefix: "models/bert-tiny")
+        let manifest = try await ModelChunker(modelName: Repository.path("Fixtures/bert-tiny"), storage: s3)
+            .chunkModel()
+        #expect(try await ChunkVerifier(storage: s3).verify().isEmpty)
+        let local = try TemporaryDirectory()
+        _ = try await ModelChunker(modelName: Repository.path("Fixtures/bert-tiny"), outputDirectory: local.path)
+            .chunkModel()
+        for chunk in manifest.chunks.values {
+            let remote = try await s3.read(chunk.file).withUnsafeBytes { Data($0) }
+            #expect(remote == (try Data(contentsOf: URL(fileURLWithPath: local.file(chunk.file)))), "\(chunk.file)")
+        }
+        #expect(try await s3.list(prefix: "layer_") == ["layer_0.safetensors", "layer_1.safetensors"])
+        let range = try await s3.read("embeddings.safetensors", range: 1000..<1100)
+        let whole = try Data(contentsOf: URL(fileURLWithPath: local.file("embeddings.safetensors")))
+        #expect(Data(range) == whole[1000..<1100])
+    }
+
+    @Test("A 50 MB object goes up in parts and comes back whole, read in parallel ranges")
+    func multipart() async throws {
+        let s3 = try Self.server.get().backend(prefix: "large")
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<(50 << 20) / 8).flatMap { _ in withUnsafeBytes(of: generator.next()) { Array($0) } }
+        try await s3.write(bytes, to: "blob.bin")
+        #expect(try await s3.size(of: "blob.bin") == bytes.count)
+        let back = try await s3.read("blob.bin")
+        #expect(back.withUnsafeBytes { Digest.sha256($0) } == Digest.sha256(bytes))
+        try await s3.delete("blob.bin")
+        #expect(try await s3.size(of: "blob.bin") == nil)
+    }
+
+    @Test("Listing more than 1,000 keys follows the continuation tokens")
+    func pagination() async throws {
+        let s3 = try Self.server.get().backend(prefix: "many")
+        let keys = (0..<1005).map { String(format: "k%04d", $0) }
+        for key in keys { try await s3.write([1], to: key) }
+        #expect(try await s3.list(prefix: "") == keys)
+    }
+
+    @Test("A wrong secret, an unknown key, a missing bucket and a denied bucket each give their own clear error")
+    func errors() async throws {
+        let server = try Self.server.get()
+        let cases: [(S3Backend, String, String)] = [
+            (
+                server.backend(secret: "wrong-secret"), "SignatureDoesNotMatch",
+                "check the secret key, and that this machine's clock is right"
+            ),
+            (server.backend(accessKey: "AKIANOSUCHKEY0000000"), "InvalidAccessKeyId", "check the access key id"),
+            (server.backend(bucket: "no-such-bucket"), "NoSuchBucket", "check the bucket name and the region"),
+            (
+                server.backend(
+                    secret: server.details.limitedSecretKey, accessKey: server.details.limitedAccessKey,
+                    bucket: server.details.deniedBucket),
+                "AccessDenied", "not allowed to do this"
+            ),
+        ]
+        for (backend, code, advice) in cases {
+            await #expect {
+                try await backend.write([1, 2, 3], to: "x")
+            } throws: { error in
+                guard let error = error as? S3Error else { return false }
+                return error.code == code && "\(error)".contains(advice) && "\(error)".hasPrefix("PUT s3://")
+            }
+        }
+        await #expect(throws: StorageError.notFound(key: "missing", location: server.backend().location)) {
+            _ = try await server.backend().read("missing")
+        }
+    }
+
+    @Test("chunker --s3 with a wrong secret exits non-zero naming SignatureDoesNotMatch")
+    func chunkerWithWrongSecret() throws {
+        let details = try Self.server.get().details
+        let result = try ProcessRunner.run(
+            "/usr/bin/env",
+            [
+                "AWS_ACCESS_KEY_ID=\(details.accessKey)", "AWS_SECRET_ACCESS_KEY=wrong", "HF_HUB_OFFLINE=1",
+                Executables.path("chunker"), Repository.path("Fixtures/bert-tiny"), "--s3", "--s3-bucket",
+                details.bucket,
+                "--s3-endpoint", details.endpoint, "--s3-region", details.region,
+            ]
+        )
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("SignatureDoesNotMatch"), "\(result.standardError)")
+    }
+}
