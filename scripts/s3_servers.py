@@ -327,7 +327,7 @@ class SeaweedFS:
             except WeedExited:
                 self._dump_log()
                 self._stop_process()
-                if attempt == 2:
+                if attempt == 2 or self.port:
                     raise
                 log("weed exited during startup; retrying with other ports")
             except Exception:
@@ -394,16 +394,49 @@ class SeaweedFS:
         )
         return f"http://127.0.0.1:{s3_port}"
 
+    @staticmethod
+    def _listens(pid: int, port: int) -> bool:
+        """Whether process pid listens on 127.0.0.1:port (Linux /proc), so that readiness is
+        never taken from another server that holds the port."""
+        inodes = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                with open(table) as f:
+                    next(f)
+                    for line in f:
+                        fields = line.split()
+                        local, state, inode = fields[1], fields[3], fields[9]
+                        if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                            inodes.add(f"socket:[{inode}]")
+            except OSError:
+                continue
+        if not inodes:
+            return False
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                        return True
+                except OSError:
+                    continue
+        except OSError:
+            return False
+        return False
+
     def _wait_ready(self, endpoint: str, timeout: float = 60.0) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         deadline = time.monotonic() + timeout
+        port = int(endpoint.rsplit(":", 1)[1])
         s3 = boto3_client("s3", endpoint, self.ACCESS_KEY, self.SECRET_KEY)
         last_error: Exception | None = None
         done: set[str] = set()
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise WeedExited(f"weed exited with status {self.process.returncode}")
+            if not self._listens(self.process.pid, port):
+                time.sleep(0.1)
+                continue
             try:
                 for bucket in (BUCKET, DENIED_BUCKET):
                     if bucket not in done:

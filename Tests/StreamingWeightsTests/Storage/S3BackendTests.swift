@@ -134,3 +134,42 @@ struct S3BackendTests {
         #expect(result.standardError.contains("SignatureDoesNotMatch"), "\(result.standardError)")
     }
 }
+
+@Suite("S3 against SeaweedFS", .serialized)
+struct SeaweedFSTests {
+    static let server = Result { try S3TestServer("seaweedfs") }
+
+    @Test("A chunk directory uploads and verifies, and a 20 MB object round-trips in parts")
+    func roundTrip() async throws {
+        let s3 = try Self.server.get().backend(prefix: "models/bert-tiny")
+        _ = try await ModelChunker(modelName: Repository.path("Fixtures/bert-tiny"), storage: s3, compress: true)
+            .chunkModel()
+        #expect(try await ChunkVerifier(storage: s3).verify().isEmpty)
+        let bytes = (0..<(20 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }
+        try await s3.write(bytes, to: "blob.bin")
+        #expect(try await s3.read("blob.bin").withUnsafeBytes { Digest.sha256($0) } == Digest.sha256(bytes))
+        #expect(try await s3.read("blob.bin", range: 12_345..<12_400) == Array(bytes[12_345..<12_400]))
+    }
+
+    @Test("A presigned GET URL fetches the object with no other credentials")
+    func presigned() async throws {
+        let s3 = try Self.server.get().backend(prefix: "presigned")
+        try await s3.write(Array("hello, presigned".utf8), to: "greeting.txt")
+        let url = try s3.presignedURL(for: "greeting.txt", expires: 300)
+        let (response, body) = try HTTPClient.data(HTTPRequest(url: url))
+        #expect(response.status == 200 && body == Array("hello, presigned".utf8))
+    }
+
+    @Test("A clock 20 minutes off is refused with RequestTimeTooSkewed and advice to fix the clock")
+    func skewedClock() async throws {
+        let server = try Self.server.get()
+        var configuration = server.backend().configuration
+        configuration.clock = { Date().addingTimeInterval(20 * 60) }
+        let skewed = S3Backend(configuration: configuration)
+        await #expect {
+            try await skewed.write([1], to: "skew")
+        } throws: { error in
+            (error as? S3Error)?.code == "RequestTimeTooSkewed" && "\(error)".contains("fix the clock")
+        }
+    }
+}

@@ -31,6 +31,8 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
         public var connectTimeout: Int = 10
         /// Seconds without a byte before a transfer is abandoned (and retried).
         public var stallTimeout: Int = 30
+        /// The time requests are signed with (a test can set a skewed clock).
+        public var clock: @Sendable () -> Date = { Date() }
 
         public init(
             bucket: String, prefix: String = "", region: String, endpoint: String? = nil, credentials: AWSCredentials
@@ -83,7 +85,9 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
     public func presignedURL(for key: String, expires: Int = 3600) throws -> String {
         try StorageError.validate(key)
         let (scheme, host, basePath) = address
-        return signer.presignedURL(scheme: scheme, host: host, path: basePath + "/" + objectKey(key), expires: expires)
+        return signer.presignedURL(
+            scheme: scheme, host: host, path: basePath + "/" + objectKey(key), expires: expires,
+            date: configuration.clock())
     }
 
     /// Sends one request, retrying what can be retried, and hands the body of a successful
@@ -112,7 +116,8 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
         while true {
             attempt += 1
             let signature = signer.sign(
-                method: method, path: path, query: query, headers: [("Host", host)] + headers, payloadHash: payloadHash)
+                method: method, path: path, query: query, headers: [("Host", host)] + headers, payloadHash: payloadHash,
+                date: configuration.clock())
             let request = HTTPRequest(
                 method: method,
                 url: url,
