@@ -125,6 +125,32 @@ def chunking(chunker):
             "largest_chunk_mib": largest, "total_mib": manifest["total_size_mb"]}
 
 
+def s3(ours):
+    """100 MiB to and from SeaweedFS on loopback: ours with 1 and 8 parallel ranges, and curl."""
+    log("S3 throughput against SeaweedFS, ours and curl")
+    server = subprocess.Popen([PYTHON, str(ROOT / "scripts" / "s3_servers.py"), "seaweedfs"], stdout=subprocess.PIPE,
+                              stdin=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT, text=True)
+    try:
+        details = json.loads(server.stdout.readline())
+        common = ["--endpoint", details["endpoint"], "--bucket", details["bucket"], "--region", details["region"],
+                  "--access-key", details["access_key"], "--secret-key", details["secret_key"], "--size-mb", "100"]
+        mine = {n: run_json([ours, "s3", *common, "--concurrency", str(n)]) for n in (1, 8)}
+        with tempfile.TemporaryDirectory() as work:
+            source = Path(work) / "object.bin"
+            source.write_bytes(os.urandom(100 << 20))
+            url = f"{details['endpoint']}/{details['bucket']}/bench/curl.bin"
+            sign = ["--aws-sigv4", f"aws:amz:{details['region']}:s3", "--user",
+                    f"{details['access_key']}:{details['secret_key']}", "-s", "-f"]
+            up, _ = timed(["curl", *sign, "-T", str(source), url])
+            down, _ = timed(["curl", *sign, "-o", str(Path(work) / "back.bin"), url])
+        size = 100 * 1048576 / 1e6
+        return {"ours": mine, "curl": {"upload_mb_per_s": size / up, "download_mb_per_s": size / down}}
+    finally:
+        server.stdin.close()
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def reference_lines_per_second(theirs):
     """Hugging Face tokenizers encoding one line at a time (`encode()`), median lines/s."""
     return theirs["encode"]["lines_per_s"]
@@ -159,6 +185,12 @@ def report(results):
               f"| cp of the same files | {chunk['cp_s']:.3f} | 1.00 | |", "",
               f"Largest chunk {chunk['largest_chunk_mib']:.1f} MiB, {chunk['total_mib']:.1f} MiB in all; "
               f"the bound 2 x largest chunk + 50 MiB is {2 * chunk['largest_chunk_mib'] + 50:.0f} MiB."]
+    s3 = results["s3"]
+    lines += ["", "## S3: one 100 MiB object to and from SeaweedFS on loopback (MB/s)", "",
+              "| | upload | download |", "|---|---|---|",
+              f"| ours, 1 range | {s3['ours'][1]['upload_mb_per_s']:.0f} | {s3['ours'][1]['download_mb_per_s']:.0f} |",
+              f"| ours, 8 parallel ranges | {s3['ours'][8]['upload_mb_per_s']:.0f} | {s3['ours'][8]['download_mb_per_s']:.0f} |",
+              f"| curl --aws-sigv4 | {s3['curl']['upload_mb_per_s']:.0f} | {s3['curl']['download_mb_per_s']:.0f} |"]
     lines += ["", "## Accuracy against transformers (Fixtures/golden)", "", "| model | measure | value |", "|---|---|---|"]
     for model, values in results["accuracy"].items():
         for key, value in sorted(values.items()):
@@ -250,7 +282,7 @@ def main():
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     results = {"forward": forward(args.ours), "matmul": matmul(args.ours), "tokenize": tokenize(args.ours),
-               "accuracy": accuracy(args.ours), "chunking": chunking(args.chunker)}
+               "accuracy": accuracy(args.ours), "chunking": chunking(args.chunker), "s3": s3(args.ours)}
     body = report(results)
     goals = "\n".join(targets(results))
     print(body + "\n\n## Targets (issue 3)\n\n" + goals)

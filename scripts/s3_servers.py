@@ -782,11 +782,13 @@ def main() -> int:
     stdout = sys.stdout
     sys.stdout = sys.stderr
 
-    # A signal during startup still cleans up (the finally below).
+    # A signal during startup still cleans up (the finally below). The parent may have spawned
+    # this process with these signals blocked (weed would inherit that too): unblock them.
     def exit_on_signal(signum, frame):
         raise SystemExit(128 + signum)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, exit_on_signal)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 
     if args.kind == "moto":
         server = Moto(args.port, args.verbose, fix_uri=not args.unpatched_moto)

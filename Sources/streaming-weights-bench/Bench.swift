@@ -11,7 +11,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "streaming-weights-bench",
         abstract: "Measure StreamingWeights' kernels, forward pass and tokenizer (used by scripts/bench).",
-        subcommands: [MatmulBench.self, ForwardBench.self, TokenizeBench.self, AccuracyBench.self]
+        subcommands: [MatmulBench.self, ForwardBench.self, TokenizeBench.self, AccuracyBench.self, S3Bench.self]
     )
 }
 
@@ -214,5 +214,57 @@ struct AccuracyBench: AsyncParsableCommand {
             }
         }
         try printJSON(result)
+    }
+}
+
+struct S3Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "s3",
+        abstract: "Upload and download throughput of one object through the S3 backend."
+    )
+
+    @Option(help: "The S3-compatible endpoint.")
+    var endpoint: String
+
+    @Option(help: "The bucket.")
+    var bucket: String
+
+    @Option(help: "The region.")
+    var region = "us-east-1"
+
+    @Option(help: "The access key id.")
+    var accessKey: String
+
+    @Option(help: "The secret access key.")
+    var secretKey: String
+
+    @Option(help: "The object size in MiB.")
+    var sizeMB = 100
+
+    @Option(help: "Parallel ranged GETs for the download.")
+    var concurrency = 1
+
+    func run() async throws {
+        var configuration = S3Backend.Configuration(
+            bucket: bucket, prefix: "bench", region: region, endpoint: endpoint,
+            credentials: AWSCredentials(accessKeyID: accessKey, secretAccessKey: secretKey))
+        configuration.concurrency = concurrency
+        let s3 = S3Backend(configuration: configuration)
+        let bytes = (0..<(sizeMB << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 11) }
+        let uploadStart = DispatchTime.now().uptimeNanoseconds
+        try await s3.write(bytes, to: "object.bin")
+        let upload = Double(DispatchTime.now().uptimeNanoseconds - uploadStart) / 1e9
+        let downloadStart = DispatchTime.now().uptimeNanoseconds
+        let back = try await s3.read("object.bin")
+        let download = Double(DispatchTime.now().uptimeNanoseconds - downloadStart) / 1e9
+        guard back.count == bytes.count else {
+            throw ValidationError("downloaded \(back.count) bytes, not \(bytes.count)")
+        }
+        try await s3.delete("object.bin")
+        let megabytes = Double(bytes.count) / 1e6
+        try printJSON([
+            "upload_mb_per_s": megabytes / upload, "download_mb_per_s": megabytes / download,
+            "concurrency": concurrency,
+        ])
     }
 }
