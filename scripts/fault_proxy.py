@@ -317,7 +317,7 @@ class Connection:
         """Reads whatever comes and never answers, until the client closes or the limit."""
         started = time.monotonic()
         deadline = started + self.args.hang_limit
-        outcome = f"closed by the proxy after {self.args.hang_limit:g} s"
+        outcome = f"closed by the proxy (--hang-limit {self.args.hang_limit:g})"
         try:
             while time.monotonic() < deadline and not self.proxy.stopping.is_set():
                 self.client.settimeout(min(0.5, max(0.01, deadline - time.monotonic())))
@@ -519,7 +519,10 @@ def die_with_parent(parent: int, stop: threading.Event) -> None:
     when getppid() has changed, i.e. the parent process itself is gone."""
     def on_parent_death(signum, frame):
         if os.getppid() != parent:
+            log("parent process gone (PR_SET_PDEATHSIG): stopping")
             stop.set()
+        else:
+            log("the thread that started this process exited, its process lives on: going on")
 
     signal.signal(signal.SIGUSR1, on_parent_death)
     PR_SET_PDEATHSIG = 1

@@ -173,3 +173,63 @@ struct SeaweedFSTests {
         }
     }
 }
+
+@Suite("S3 faults through a fault-injecting proxy in front of moto", .serialized)
+struct S3FaultTests {
+    static let server = S3BackendTests.server
+
+    /// A backend whose endpoint is a fault_proxy.py in front of the moto server.
+    static func throughProxy(_ faults: [String], configure: (inout S3Backend.Configuration) -> Void = { _ in }) throws
+        -> (BackgroundProcess, S3Backend)
+    {
+        let server = try Self.server.get()
+        let proxy = try BackgroundProcess(
+            Repository.python,
+            [Repository.path("scripts/fault_proxy.py"), "--upstream", server.details.endpoint, "--port", "0"] + faults)
+        let port = try proxy.firstLine()
+        var configuration = server.backend(prefix: "faults").configuration
+        configuration.endpoint = "http://127.0.0.1:\(port)"
+        configuration.maximumAttempts = 5
+        configure(&configuration)
+        return (proxy, S3Backend(configuration: configuration))
+    }
+
+    static let object = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
+
+    static func putObject() async throws {
+        try await server.get().backend(prefix: "faults").write(object, to: "object.bin")
+    }
+
+    @Test("503 SlowDown twice, then success: the read is retried and succeeds")
+    func slowDown() async throws {
+        try await Self.putObject()
+        let (proxy, s3) = try Self.throughProxy(["--match", "object.bin", "--fail-status", "503", "--fail-count", "2"])
+        let bytes = try await s3.read("object.bin", range: 0..<Self.object.count)
+        #expect(bytes == Self.object)
+        _ = proxy
+    }
+
+    @Test("A connection reset part way through a download is resumed from the right byte")
+    func resetMidDownload() async throws {
+        try await Self.putObject()
+        let (proxy, s3) = try Self.throughProxy([
+            "--match", "object.bin", "--reset-after", "1000000", "--reset-count", "2",
+        ])
+        let bytes = try await s3.read("object.bin")
+        #expect(bytes.withUnsafeBytes { Array($0) } == Self.object)
+        _ = proxy
+    }
+
+    @Test("A server that never answers fails within the configured bound, with an error naming the request")
+    func neverAnswers() async throws {
+        let (proxy, s3) = try Self.throughProxy(["--hang"]) { configuration in
+            configuration.stallTimeout = 1
+            configuration.maximumAttempts = 2
+            configuration.retryBudget = 5
+        }
+        let started = Date()
+        await #expect(throws: HTTPError.self) { _ = try await s3.size(of: "object.bin") }
+        #expect(Date().timeIntervalSince(started) < 10)
+        _ = proxy
+    }
+}
