@@ -233,3 +233,66 @@ struct S3FaultTests {
         _ = proxy
     }
 }
+
+@Suite("Credentials from the container and instance metadata services", .serialized)
+struct MetadataCredentialTests {
+    static func metadataServer(expiresIn: Int = 3600) throws -> (BackgroundProcess, String, S3TestServer) {
+        let moto = try S3BackendTests.server.get()
+        let server = try BackgroundProcess(
+            Repository.python,
+            [
+                Repository.path("scripts/metadata_server.py"), "--access-key", moto.details.accessKey, "--secret-key",
+                moto.details.secretKey, "--expires-in", String(expiresIn),
+            ])
+        return (server, "http://127.0.0.1:\(try server.firstLine())", moto)
+    }
+
+    static func backend(_ moto: S3TestServer, _ credentials: RefreshingCredentials) throws -> S3Backend {
+        var configuration = moto.backend(prefix: "metadata").configuration
+        configuration.credentials = try credentials.current()
+        configuration.refreshingCredentials = credentials
+        return S3Backend(configuration: configuration)
+    }
+
+    @Test("The container endpoint's credentials, with its authorization token, reach S3")
+    func container() async throws {
+        let (server, endpoint, moto) = try Self.metadataServer()
+        let environment = [
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI": endpoint + "/container-credentials",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN": "container-secret", "HOME": "/nonexistent", "AWS_EC2_METADATA_DISABLED": "true",
+        ]
+        let credentials = try AWSCredentialChain(environment: environment).credentials()
+        #expect(credentials.accessKeyID == moto.details.accessKey && credentials.expiration != nil)
+        #expect(credentials.source.hasPrefix("the container credentials endpoint"))
+        try await Self.backend(moto, try AWSCredentialChain(environment: environment).refreshingCredentials()).write([1, 2], to: "c")
+        var wrong = environment
+        wrong["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = "wrong"
+        #expect(throws: AWSCredentialError.self) { _ = try AWSCredentialChain(environment: wrong).credentials() }
+        _ = server
+    }
+
+    @Test("IMDSv2: a session token, the role, then the role's credentials, which reach S3")
+    func instance() async throws {
+        let (server, endpoint, moto) = try Self.metadataServer()
+        let environment = ["AWS_EC2_METADATA_SERVICE_ENDPOINT": endpoint, "HOME": "/nonexistent"]
+        let credentials = try AWSCredentialChain(environment: environment).credentials()
+        #expect(credentials.accessKeyID == moto.details.accessKey)
+        #expect(credentials.source == "the instance metadata service (role test-role)")
+        try await Self.backend(moto, try AWSCredentialChain(environment: environment).refreshingCredentials()).write([3], to: "i")
+        _ = server
+    }
+
+    @Test("Credentials about to expire are fetched again before a request")
+    func refresh() async throws {
+        // They expire in 60 s: inside the 5-minute margin, so every request renews them.
+        let (server, endpoint, moto) = try Self.metadataServer(expiresIn: 60)
+        let environment = ["AWS_EC2_METADATA_SERVICE_ENDPOINT": endpoint, "HOME": "/nonexistent"]
+        let s3 = try Self.backend(moto, try AWSCredentialChain(environment: environment).refreshingCredentials())
+        try await s3.write([1], to: "r1")
+        try await s3.write([2], to: "r2")
+        let (_, stats) = try HTTPClient.data(HTTPRequest(url: endpoint + "/stats"))
+        let served = try #require(try JSONSerialization.jsonObject(with: Data(stats)) as? [String: Int])["credentials_served"]
+        #expect(served ?? 0 >= 3)
+        _ = server
+    }
+}

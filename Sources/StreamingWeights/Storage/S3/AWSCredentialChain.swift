@@ -5,8 +5,9 @@ import Foundation
 /// In order: explicit keys (the command line); the environment (`AWS_ACCESS_KEY_ID`,
 /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`); the shared files (`~/.aws/credentials` or
 /// `AWS_SHARED_CREDENTIALS_FILE`, and `~/.aws/config` or `AWS_CONFIG_FILE`) for the profile
-/// named by the argument, `AWS_PROFILE`, or `default`. The region: the argument, `AWS_REGION`,
-/// `AWS_DEFAULT_REGION`, the profile's `region`, else `us-east-1`.
+/// named by the argument, `AWS_PROFILE`, or `default`; the ECS container credentials endpoint;
+/// the EC2 instance metadata service (``InstanceMetadataCredentials``). The region: the argument,
+/// `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's `region`, else `us-east-1`.
 public struct AWSCredentialChain: Sendable {
     public var explicitAccessKey: String?
     public var explicitSecretKey: String?
@@ -82,10 +83,19 @@ public struct AWSCredentialChain: Sendable {
                 )
             }
         }
+        if let container = try InstanceMetadataCredentials.container(environment: environment) { return container }
+        if let instance = try InstanceMetadataCredentials.instance(environment: environment) { return instance }
         throw AWSCredentialError.notFound(tried: [
             "--s3-access-key and --s3-secret-key", "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
             "profile \(profileName) in \(credentialsFile) and \(configFile)",
+            "the container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI)", "the EC2 instance metadata service",
         ])
+    }
+
+    /// Credentials that renew themselves when they are temporary (from a metadata service).
+    public func refreshingCredentials() throws -> RefreshingCredentials {
+        let chain = self
+        return RefreshingCredentials(initial: try credentials()) { try chain.credentials() }
     }
 
     /// The region to use.
@@ -128,6 +138,8 @@ public struct AWSCredentialChain: Sendable {
 public enum AWSCredentialError: Error, Hashable, CustomStringConvertible {
     case notFound(tried: [String])
     case incomplete(source: String, missing: String)
+    /// A metadata service answered, but not with credentials.
+    case metadata(source: String, problem: String)
 
     public var description: String {
         switch self {
@@ -135,6 +147,8 @@ public enum AWSCredentialError: Error, Hashable, CustomStringConvertible {
             "no AWS credentials found; looked at " + tried.joined(separator: "; ")
         case .incomplete(let source, let missing):
             "the AWS credentials from \(source) lack \(missing)"
+        case .metadata(let source, let problem):
+            "cannot get credentials from \(source): \(problem)"
         }
     }
 }

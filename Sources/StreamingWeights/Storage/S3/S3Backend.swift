@@ -18,6 +18,9 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
         /// `http(s)://host[:port]` of an S3-compatible store, or `nil` for AWS.
         public var endpoint: String?
         public var credentials: AWSCredentials
+        /// When set, the credentials requests are signed with (renewed before they expire);
+        /// otherwise ``credentials``.
+        public var refreshingCredentials: RefreshingCredentials?
         /// Objects larger than this are read in parallel ranges, and written in parts, of ``partSize``.
         public var partSize: Int = 8 << 20
         public var multipartThreshold: Int = 16 << 20
@@ -46,11 +49,15 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
     }
 
     public let configuration: Configuration
-    private let signer: SigV4Signer
 
     public init(configuration: Configuration) {
         self.configuration = configuration
-        signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region)
+    }
+
+    /// A signer with the current credentials.
+    private func signer() throws -> SigV4Signer {
+        let credentials = try configuration.refreshingCredentials?.current() ?? configuration.credentials
+        return SigV4Signer(credentials: credentials, region: configuration.region)
     }
 
     /// The Python tool's signature.
@@ -85,7 +92,7 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
     public func presignedURL(for key: String, expires: Int = 3600) throws -> String {
         try StorageError.validate(key)
         let (scheme, host, basePath) = address
-        return signer.presignedURL(
+        return try signer().presignedURL(
             scheme: scheme, host: host, path: basePath + "/" + objectKey(key), expires: expires,
             date: configuration.clock())
     }
@@ -110,12 +117,12 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
         let operation = "\(method) s3://\(configuration.bucket)/\(key.map(objectKey) ?? "")"
         let payloadHash = payload.map { Digest.sha256($0).hexString } ?? SigV4Signer.emptyPayloadHash
         let queryString = SigV4Signer.canonicalQuery(query)
-        let url = "\(scheme)://\(host)\(signer.canonicalURI(path))" + (queryString.isEmpty ? "" : "?" + queryString)
+        let url = "\(scheme)://\(host)\(SigV4Signer.canonicalURI(path, rule: .s3))" + (queryString.isEmpty ? "" : "?" + queryString)
         let started = Date()
         var attempt = 0
         while true {
             attempt += 1
-            let signature = signer.sign(
+            let signature = try signer().sign(
                 method: method, path: path, query: query, headers: [("Host", host)] + headers, payloadHash: payloadHash,
                 date: configuration.clock())
             let request = HTTPRequest(

@@ -127,8 +127,14 @@ public struct SigV4Signer: Sendable {
     }
 
     func canonicalURI(_ path: String) -> String {
+        Self.canonicalURI(path, rule: pathRule)
+    }
+
+    /// The path as it is signed (and, for S3, sent): each segment percent-encoded once; with
+    /// the `.normalized` rule, `.`, `..` and empty segments resolved first.
+    static func canonicalURI(_ path: String, rule: PathRule) -> String {
         var segments = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        if pathRule == .normalized {
+        if rule == .normalized {
             var resolved: [String] = []
             for segment in segments.dropFirst() {
                 switch segment {
