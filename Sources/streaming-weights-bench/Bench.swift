@@ -241,14 +241,18 @@ struct S3Bench: AsyncParsableCommand {
     @Option(help: "The object size in MiB.")
     var sizeMB = 100
 
-    @Option(help: "Parallel ranged GETs for the download.")
+    @Option(help: "Parallel ranged GETs for the download, and parts in flight for the upload.")
     var concurrency = 1
+
+    @Option(help: "Objects over this many MiB are uploaded in parts.")
+    var multipartThresholdMB = 16
 
     func run() async throws {
         var configuration = S3Backend.Configuration(
             bucket: bucket, prefix: "bench", region: region, endpoint: endpoint,
             credentials: AWSCredentials(accessKeyID: accessKey, secretAccessKey: secretKey))
         configuration.concurrency = concurrency
+        configuration.multipartThreshold = multipartThresholdMB << 20
         let s3 = S3Backend(configuration: configuration)
         let bytes = (0..<(sizeMB << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 11) }
         let uploadStart = DispatchTime.now().uptimeNanoseconds

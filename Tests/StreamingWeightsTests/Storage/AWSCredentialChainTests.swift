@@ -84,7 +84,9 @@ struct AWSCredentialChainTests {
     @Test("No credentials anywhere, or half a key pair, is a clear error")
     func missing() throws {
         #expect {
-            _ = try AWSCredentialChain(profile: "nobody", environment: ["HOME": "/nonexistent", "AWS_EC2_METADATA_DISABLED": "true"]).credentials()
+            _ = try AWSCredentialChain(
+                profile: "nobody", environment: ["HOME": "/nonexistent", "AWS_EC2_METADATA_DISABLED": "true"]
+            ).credentials()
         } throws: { error in
             "\(error)".hasPrefix(
                 "no AWS credentials found; looked at --s3-access-key and --s3-secret-key; AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; profile nobody in /nonexistent/.aws/credentials"

@@ -259,12 +259,14 @@ struct MetadataCredentialTests {
         let (server, endpoint, moto) = try Self.metadataServer()
         let environment = [
             "AWS_CONTAINER_CREDENTIALS_FULL_URI": endpoint + "/container-credentials",
-            "AWS_CONTAINER_AUTHORIZATION_TOKEN": "container-secret", "HOME": "/nonexistent", "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN": "container-secret", "HOME": "/nonexistent",
+            "AWS_EC2_METADATA_DISABLED": "true",
         ]
         let credentials = try AWSCredentialChain(environment: environment).credentials()
         #expect(credentials.accessKeyID == moto.details.accessKey && credentials.expiration != nil)
         #expect(credentials.source.hasPrefix("the container credentials endpoint"))
-        try await Self.backend(moto, try AWSCredentialChain(environment: environment).refreshingCredentials()).write([1, 2], to: "c")
+        try await Self.backend(moto, try AWSCredentialChain(environment: environment).refreshingCredentials()).write(
+            [1, 2], to: "c")
         var wrong = environment
         wrong["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = "wrong"
         #expect(throws: AWSCredentialError.self) { _ = try AWSCredentialChain(environment: wrong).credentials() }
@@ -278,7 +280,8 @@ struct MetadataCredentialTests {
         let credentials = try AWSCredentialChain(environment: environment).credentials()
         #expect(credentials.accessKeyID == moto.details.accessKey)
         #expect(credentials.source == "the instance metadata service (role test-role)")
-        try await Self.backend(moto, try AWSCredentialChain(environment: environment).refreshingCredentials()).write([3], to: "i")
+        try await Self.backend(moto, try AWSCredentialChain(environment: environment).refreshingCredentials()).write(
+            [3], to: "i")
         _ = server
     }
 
@@ -291,7 +294,8 @@ struct MetadataCredentialTests {
         try await s3.write([1], to: "r1")
         try await s3.write([2], to: "r2")
         let (_, stats) = try HTTPClient.data(HTTPRequest(url: endpoint + "/stats"))
-        let served = try #require(try JSONSerialization.jsonObject(with: Data(stats)) as? [String: Int])["credentials_served"]
+        let served = try #require(try JSONSerialization.jsonObject(with: Data(stats)) as? [String: Int])[
+            "credentials_served"]
         #expect(served ?? 0 >= 3)
         _ = server
     }

@@ -88,7 +88,8 @@ public struct AWSCredentialChain: Sendable {
         throw AWSCredentialError.notFound(tried: [
             "--s3-access-key and --s3-secret-key", "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
             "profile \(profileName) in \(credentialsFile) and \(configFile)",
-            "the container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI)", "the EC2 instance metadata service",
+            "the container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI)",
+            "the EC2 instance metadata service",
         ])
     }
 

@@ -31,7 +31,11 @@ enum InstanceMetadataCredentials {
         } else if let file = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"],
             let token = FileManager.default.contents(atPath: file)
         {
-            headers.append(("Authorization", String(decoding: token, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+            headers.append(
+                (
+                    "Authorization",
+                    String(decoding: token, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                ))
         }
         let body = try fetch(HTTPRequest(url: url, headers: headers, connectTimeout: timeout, stallTimeout: timeout))
         return try credentials(from: body, source: "the container credentials endpoint \(url)")
@@ -40,10 +44,13 @@ enum InstanceMetadataCredentials {
     /// The instance's role credentials, or `nil` when IMDS is disabled or does not answer.
     static func instance(environment: [String: String]) throws -> AWSCredentials? {
         guard environment["AWS_EC2_METADATA_DISABLED"]?.lowercased() != "true" else { return nil }
-        var endpoint = environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? "http://169.254.169.254"
+        var endpoint =
+            environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? "http://169.254.169.254"
         while endpoint.hasSuffix("/") { endpoint.removeLast() }
         let tokenRequest = HTTPRequest(
-            method: "PUT", url: endpoint + "/latest/api/token", headers: [("X-aws-ec2-metadata-token-ttl-seconds", "21600")],
+            method: "PUT", url: endpoint + "/latest/api/token",
+            headers: [("X-aws-ec2-metadata-token-ttl-seconds", "21600")],
             body: [], connectTimeout: timeout, stallTimeout: timeout)
         let token: String
         do {
@@ -53,11 +60,15 @@ enum InstanceMetadataCredentials {
         }
         let headers = [("X-aws-ec2-metadata-token", token)]
         let base = endpoint + "/latest/meta-data/iam/security-credentials/"
-        let roles = String(decoding: try fetch(HTTPRequest(url: base, headers: headers, connectTimeout: timeout, stallTimeout: timeout)), as: UTF8.self)
+        let roles = String(
+            decoding: try fetch(
+                HTTPRequest(url: base, headers: headers, connectTimeout: timeout, stallTimeout: timeout)), as: UTF8.self
+        )
         guard let role = roles.split(whereSeparator: \.isNewline).first.map(String.init), !role.isEmpty else {
             throw AWSCredentialError.metadata(source: base, problem: "the instance has no IAM role")
         }
-        let body = try fetch(HTTPRequest(url: base + role, headers: headers, connectTimeout: timeout, stallTimeout: timeout))
+        let body = try fetch(
+            HTTPRequest(url: base + role, headers: headers, connectTimeout: timeout, stallTimeout: timeout))
         return try credentials(from: body, source: "the instance metadata service (role \(role))")
     }
 
@@ -72,10 +83,14 @@ enum InstanceMetadataCredentials {
     static func credentials(from body: [UInt8], source: String) throws -> AWSCredentials {
         guard let object = try? body.withUnsafeBytes({ try JSONParser.parse($0) }).objectValue,
             let key = object["AccessKeyId"]?.stringValue, let secret = object["SecretAccessKey"]?.stringValue
-        else { throw AWSCredentialError.metadata(source: source, problem: "the answer has no AccessKeyId and SecretAccessKey") }
+        else {
+            throw AWSCredentialError.metadata(
+                source: source, problem: "the answer has no AccessKeyId and SecretAccessKey")
+        }
         let expiration = object["Expiration"]?.stringValue.flatMap { ISO8601DateFormatter().date(from: $0) }
         return AWSCredentials(
-            accessKeyID: key, secretAccessKey: secret, sessionToken: object["Token"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 },
+            accessKeyID: key, secretAccessKey: secret,
+            sessionToken: object["Token"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 },
             expiration: expiration, source: source)
     }
 }
@@ -90,7 +105,10 @@ public final class RefreshingCredentials: @unchecked Sendable {
     private let fetch: @Sendable () throws -> AWSCredentials
     private let clock: @Sendable () -> Date
 
-    public init(initial: AWSCredentials, clock: @escaping @Sendable () -> Date = { Date() }, fetch: @escaping @Sendable () throws -> AWSCredentials) {
+    public init(
+        initial: AWSCredentials, clock: @escaping @Sendable () -> Date = { Date() },
+        fetch: @escaping @Sendable () throws -> AWSCredentials
+    ) {
         cached = initial
         self.fetch = fetch
         self.clock = clock

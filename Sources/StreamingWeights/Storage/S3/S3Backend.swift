@@ -117,7 +117,9 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
         let operation = "\(method) s3://\(configuration.bucket)/\(key.map(objectKey) ?? "")"
         let payloadHash = payload.map { Digest.sha256($0).hexString } ?? SigV4Signer.emptyPayloadHash
         let queryString = SigV4Signer.canonicalQuery(query)
-        let url = "\(scheme)://\(host)\(SigV4Signer.canonicalURI(path, rule: .s3))" + (queryString.isEmpty ? "" : "?" + queryString)
+        let url =
+            "\(scheme)://\(host)\(SigV4Signer.canonicalURI(path, rule: .s3))"
+            + (queryString.isEmpty ? "" : "?" + queryString)
         let started = Date()
         var attempt = 0
         while true {
@@ -357,21 +359,54 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
 }
 
 /// An object being written to S3: one PUT when small, a multipart upload past the threshold.
+///
+/// Parts go up on up to `concurrency` threads at once while the caller goes on writing; the
+/// caller waits when that many are in flight, so memory stays near `concurrency` parts.
 final class S3Writer: StorageWriter {
     let backend: S3Backend
     let key: String
     private var buffer: [UInt8] = []
     private var uploadID: String?
-    private var etags: [String] = []
+    private var partCount = 0
     private var committed = false
+    private let uploads = DispatchGroup()
+    private let slots: DispatchSemaphore
+    private let lock = NSLock()
+    private var etags: [Int: String] = [:]
+    private let failures = FailureBox()
 
     init(backend: S3Backend, key: String) {
         self.backend = backend
         self.key = key
+        slots = DispatchSemaphore(value: max(1, backend.configuration.concurrency))
     }
 
     deinit {
+        uploads.wait()
         if !committed, let uploadID { backend.abortMultipartUpload(key, uploadID: uploadID) }
+    }
+
+    /// Starts uploading the next part on another thread, after waiting for a free slot.
+    private func send(part: [UInt8], uploadID: String) throws {
+        if let error = failures.first { throw error }
+        partCount += 1
+        let number = partCount
+        slots.wait()
+        uploads.enter()
+        let shared = UnsafeSendable(self)
+        DispatchQueue.global().async {
+            let writer = shared.value
+            defer {
+                writer.slots.signal()
+                writer.uploads.leave()
+            }
+            do {
+                let etag = try writer.backend.uploadPart(writer.key, uploadID: uploadID, number: number, bytes: part)
+                writer.lock.withLock { writer.etags[number] = etag }
+            } catch {
+                writer.failures.record(error)
+            }
+        }
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
@@ -381,17 +416,13 @@ final class S3Writer: StorageWriter {
             uploadID = try backend.startMultipartUpload(key)
         }
         guard let uploadID else { return }
-        while buffer.count >= partSize {
-            let part = Array(buffer.prefix(partSize))
-            buffer.removeFirst(partSize)
-            do {
-                etags.append(try backend.uploadPart(key, uploadID: uploadID, number: etags.count + 1, bytes: part))
-            } catch {
-                backend.abortMultipartUpload(key, uploadID: uploadID)
-                self.uploadID = nil
-                throw error
-            }
+        var start = 0
+        while buffer.count - start >= partSize {
+            try send(part: Array(buffer[start..<(start + partSize)]), uploadID: uploadID)
+            start += partSize
         }
+        // One move of the remainder per call, not one per part.
+        if start > 0 { buffer.removeFirst(start) }
     }
 
     func commit() throws {
@@ -401,11 +432,16 @@ final class S3Writer: StorageWriter {
             return
         }
         do {
-            if !buffer.isEmpty || etags.isEmpty {
-                etags.append(try backend.uploadPart(key, uploadID: uploadID, number: etags.count + 1, bytes: buffer))
+            if !buffer.isEmpty || partCount == 0 {
+                try send(part: buffer, uploadID: uploadID)
+                buffer = []
             }
-            try backend.completeMultipartUpload(key, uploadID: uploadID, etags: etags)
+            uploads.wait()
+            if let error = failures.first { throw error }
+            let ordered = lock.withLock { (1...partCount).compactMap { etags[$0] } }
+            try backend.completeMultipartUpload(key, uploadID: uploadID, etags: ordered)
         } catch {
+            uploads.wait()
             backend.abortMultipartUpload(key, uploadID: uploadID)
             throw error
         }
