@@ -24,5 +24,13 @@ release_build_flags() {
   swift_cpu_flags
 }
 
+# The command-line tools as shipped: release, for this CPU, with the Swift runtime and
+# Foundation linked statically (--static-swift-stdlib), which starts a process about 4 ms sooner
+# (a tenth of the time to chunk MiniLM). Used by scripts/bench and scripts/demo.
+executable_build_flags() {
+  printf '%s\n' -c release --scratch-path "$REPO_ROOT/.build-static-${STREAMING_WEIGHTS_CPU:-native}" --static-swift-stdlib
+  swift_cpu_flags
+}
+
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -111,36 +111,57 @@ public struct ModelChunker: Sendable {
             dtype
             ?? components.lazy.flatMap { component, names in names.map { component.checkpointPrefix + $0 } }
             .compactMap { try? checkpoint.tensor(named: $0).dtype }.first { $0.isFloatingPoint }
-        // Components are independent: chunk as many at once as there are cores, so hashing and
-        // writing one overlaps with the others.
-        try await withThrowingTaskGroup(of: (String, ChunkManifest.Chunk).self) { group in
-            var pending = components[...]
-            func startNext() throws {
-                guard let (component, names) = pending.popFirst() else { return }
-                let tensors = try names.map { name in
-                    (name, try checkpoint.tensor(named: component.checkpointPrefix + name))
-                }
-                group.addTask { (component.name, try await write(component: component, tensors: tensors)) }
-            }
-            for _ in 0..<max(1, System.coreCount) { try startNext() }
-            while let (name, chunk) = try await group.next() {
-                chunks[name] = chunk
-                written += chunk.size
-                completed += 1
-                logger.info("wrote \(chunk.file) (\(chunk.size) bytes)")
-                progress?(Progress(file: chunk.file, completed: completed, total: total, bytesWritten: written))
-                try startNext()
-            }
+        // Components and files are independent: write as many at once as there are cores, so
+        // hashing and writing one overlaps with the others; the largest (the embeddings) first.
+        enum Job {
+            case chunk(ModelComponent, [String])
+            case file(String)
+        }
+        enum Result: Sendable {
+            case chunk(String, ChunkManifest.Chunk)
+            case file(String, ChunkManifest.FileEntry)
         }
         var files: [String: ChunkManifest.FileEntry] = [:]
-        for name in extraFiles {
-            guard let data = FileManager.default.contents(atPath: path(name)) else {
-                throw FileError(path: path(name), operation: "read", code: EIO)
+        try await withThrowingTaskGroup(of: Result.self) { group in
+            var pending = (components.map { Job.chunk($0.0, $0.1) } + extraFiles.map { Job.file($0) })[...]
+            func startNext() throws {
+                switch pending.popFirst() {
+                case .chunk(let component, let names)?:
+                    let tensors = try names.map { name in
+                        (name, try checkpoint.tensor(named: component.checkpointPrefix + name))
+                    }
+                    group.addTask { .chunk(component.name, try await write(component: component, tensors: tensors)) }
+                case .file(let name)?:
+                    let source = path(name)
+                    group.addTask {
+                        guard let data = FileManager.default.contents(atPath: source) else {
+                            throw FileError(path: source, operation: "read", code: EIO)
+                        }
+                        try await storage.write(data, to: name)
+                        return .file(
+                            name, ChunkManifest.FileEntry(size: data.count, sha256: Digest.sha256(data).hexString))
+                    }
+                case nil:
+                    return
+                }
             }
-            try await storage.write(data, to: name)
-            files[name] = ChunkManifest.FileEntry(size: data.count, sha256: Digest.sha256(data).hexString)
-            completed += 1
-            progress?(Progress(file: name, completed: completed, total: total, bytesWritten: written))
+            for _ in 0..<max(1, System.coreCount) { try startNext() }
+            while let result = try await group.next() {
+                let file: String
+                switch result {
+                case .chunk(let name, let chunk):
+                    chunks[name] = chunk
+                    written += chunk.size
+                    file = chunk.file
+                    logger.info("wrote \(chunk.file) (\(chunk.size) bytes)")
+                case .file(let name, let entry):
+                    files[name] = entry
+                    file = name
+                }
+                completed += 1
+                progress?(Progress(file: file, completed: completed, total: total, bytesWritten: written))
+                try startNext()
+            }
         }
         let manifest = ChunkManifest(
             modelName: modelName,
