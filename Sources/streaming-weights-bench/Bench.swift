@@ -11,7 +11,9 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "streaming-weights-bench",
         abstract: "Measure StreamingWeights' kernels, forward pass and tokenizer (used by scripts/bench).",
-        subcommands: [MatmulBench.self, ForwardBench.self, TokenizeBench.self, AccuracyBench.self, S3Bench.self]
+        subcommands: [
+            MatmulBench.self, ForwardBench.self, TokenizeBench.self, AccuracyBench.self, S3Bench.self, EchoServer.self,
+        ]
     )
 }
 
@@ -270,5 +272,31 @@ struct S3Bench: AsyncParsableCommand {
             "upload_mb_per_s": megabytes / upload, "download_mb_per_s": megabytes / download,
             "concurrency": concurrency,
         ])
+    }
+}
+
+struct EchoServer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "echo-server",
+        abstract: "A WebSocket server that echoes every message (for scripts/conformance)."
+    )
+
+    @Option(help: "The port (0 picks a free one, printed on the first line).")
+    var port = 0
+
+    func run() throws {
+        var configuration = WebSocketServer.Configuration()
+        configuration.port = port
+        let server = try WebSocketServer(configuration: configuration) { connection in
+            while let message = try? connection.receive() {
+                switch message {
+                case .text(let text): try? connection.send(text: text)
+                case .binary(let bytes): try? connection.send(binary: bytes)
+                }
+            }
+        }
+        server.start()
+        FileHandle.standardOutput.write(Data("\(server.port)\n".utf8))
+        while true { sleep(3600) }
     }
 }

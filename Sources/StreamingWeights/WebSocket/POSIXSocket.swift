@@ -1,0 +1,128 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A TCP socket over the POSIX calls: blocking, with timeouts, closed when dropped.
+public final class POSIXSocket: @unchecked Sendable {
+    /// A socket call that failed, with its errno.
+    public struct Failure: Error, Hashable, CustomStringConvertible {
+        public let operation: String
+        public let code: Int32
+        public var description: String { "\(operation) failed: \(String(cString: strerror(code)))" }
+    }
+
+    let descriptor: Int32
+    private var closed = false
+
+    init(descriptor: Int32) {
+        self.descriptor = descriptor
+        var one: Int32 = 1
+        setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    deinit { close() }
+
+    /// A socket listening on `host` (an IPv4 address) and `port` (0 picks a free one).
+    public static func listen(host: String, port: Int, backlog: Int32 = 512) throws -> POSIXSocket {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw Failure(operation: "socket", code: errno) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+            Glibc.close(fd)
+            throw Failure(operation: "parse address \(host)", code: EINVAL)
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0 else {
+            let code = errno
+            Glibc.close(fd)
+            throw Failure(operation: "bind \(host):\(port)", code: code)
+        }
+        guard Glibc.listen(fd, backlog) == 0 else {
+            let code = errno
+            Glibc.close(fd)
+            throw Failure(operation: "listen", code: code)
+        }
+        return POSIXSocket(descriptor: fd)
+    }
+
+    /// The port this socket is bound to.
+    public var port: Int {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Waits for the next connection; `nil` once the socket is closed.
+    public func accept() throws -> POSIXSocket? {
+        while true {
+            let fd = Glibc.accept(descriptor, nil, nil)
+            if fd >= 0 {
+                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+                return POSIXSocket(descriptor: fd)
+            }
+            switch errno {
+            case EINTR, ECONNABORTED, EMFILE, ENFILE: continue
+            case EBADF, EINVAL: return nil
+            default: throw Failure(operation: "accept", code: errno)
+            }
+        }
+    }
+
+    /// Sets how long a read (or write) may wait before it fails with EAGAIN.
+    public func setTimeouts(read: Double?, write: Double?) {
+        func apply(_ option: Int32, _ seconds: Double?) {
+            var value = timeval(
+                tv_sec: Int(seconds ?? 0), tv_usec: Int(((seconds ?? 0) - Double(Int(seconds ?? 0))) * 1e6))
+            setsockopt(descriptor, SOL_SOCKET, option, &value, socklen_t(MemoryLayout<timeval>.size))
+        }
+        apply(SO_RCVTIMEO, read)
+        apply(SO_SNDTIMEO, write)
+    }
+
+    /// Reads up to `count` bytes; an empty result means the peer closed.
+    public func read(upTo count: Int = 64 * 1024) throws -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: count)
+        while true {
+            let received = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, count, 0) }
+            if received >= 0 { return Array(buffer[..<received]) }
+            if errno == EINTR { continue }
+            throw Failure(operation: "read", code: errno)
+        }
+    }
+
+    /// Writes all of `bytes`.
+    public func write(_ bytes: some Collection<UInt8>) throws {
+        let array = Array(bytes)
+        var sent = 0
+        while sent < array.count {
+            let result = array.withUnsafeBytes { raw -> Int in
+                guard let base = raw.baseAddress else { return 0 }
+                return send(descriptor, base + sent, array.count - sent, Int32(MSG_NOSIGNAL))
+            }
+            if result < 0 && errno == EINTR { continue }
+            guard result > 0 else { throw Failure(operation: "write", code: errno) }
+            sent += result
+        }
+    }
+
+    /// Stops reading and writing (wakes a thread blocked in accept or read), then closes.
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        shutdown(descriptor, Int32(SHUT_RDWR))
+        Glibc.close(descriptor)
+    }
+}

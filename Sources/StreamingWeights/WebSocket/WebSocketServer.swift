@@ -1,0 +1,117 @@
+import Foundation
+
+/// A WebSocket server on POSIX sockets: an accept loop and one thread per connection, so a slow
+/// or stalled peer holds only its own thread, never the others or the accept loop.
+public final class WebSocketServer: @unchecked Sendable {
+    /// What the server accepts and how long it waits.
+    public struct Configuration: Sendable {
+        public var host = "127.0.0.1"
+        public var port = 0
+        /// Connections open at once; more are answered 503.
+        public var maximumConnections = 1024
+        /// Seconds a client has to complete its upgrade request.
+        public var handshakeTimeout: Double = 10
+        /// Seconds without a byte before a connection is dropped (0: never).
+        public var idleTimeout: Double = 0
+        public var maximumFrameSize = 16 << 20
+        public var maximumMessageSize = 64 << 20
+        /// Subprotocols offered; the first one the client also asks for is chosen.
+        public var subprotocols: [String] = []
+        /// Decides on a request before it is upgraded: `nil` accepts, else the HTTP status and body to refuse with.
+        public var authorize: @Sendable (WebSocketHandshake.Request) -> (status: Int, reason: String)? = { _ in nil }
+
+        public init() {}
+    }
+
+    public let configuration: Configuration
+    private let listener: POSIXSocket
+    private let handler: @Sendable (WebSocketConnection) -> Void
+    private let lock = NSLock()
+    private var open = 0
+    private var connections: [ObjectIdentifier: POSIXSocket] = [:]
+
+    /// Binds the listening socket; call ``start()`` to accept.
+    public init(configuration: Configuration, handler: @escaping @Sendable (WebSocketConnection) -> Void) throws {
+        self.configuration = configuration
+        self.handler = handler
+        listener = try POSIXSocket.listen(host: configuration.host, port: configuration.port)
+    }
+
+    /// The port the server listens on.
+    public var port: Int { listener.port }
+
+    /// Starts the accept loop on its own thread.
+    public func start() {
+        let thread = Thread { [self] in
+            while let client = try? listener.accept() {
+                let admitted = lock.withLock { () -> Bool in
+                    guard open < configuration.maximumConnections else { return false }
+                    open += 1
+                    connections[ObjectIdentifier(client)] = client
+                    return true
+                }
+                guard admitted else {
+                    try? client.write(WebSocketHandshake.errorResponse(status: 503, reason: "too many connections"))
+                    client.close()
+                    continue
+                }
+                let worker = Thread { [self] in
+                    serve(client)
+                    lock.withLock {
+                        open -= 1
+                        connections[ObjectIdentifier(client)] = nil
+                    }
+                }
+                worker.stackSize = 256 * 1024
+                worker.start()
+            }
+        }
+        thread.name = "WebSocket accept"
+        thread.start()
+    }
+
+    /// Stops accepting and closes every connection.
+    public func stop() {
+        listener.close()
+        let open = lock.withLock { Array(connections.values) }
+        for socket in open { socket.close() }
+    }
+
+    private func serve(_ client: POSIXSocket) {
+        client.setTimeouts(read: configuration.handshakeTimeout, write: 30)
+        var received: [UInt8] = []
+        let request: WebSocketHandshake.Request
+        let headLength: Int
+        do {
+            while true {
+                let bytes = try client.read()
+                guard !bytes.isEmpty else { return client.close() }
+                received += bytes
+                if let (parsed, length) = try WebSocketHandshake.parseRequest(received) {
+                    (request, headLength) = (parsed, length)
+                    break
+                }
+            }
+        } catch let failure as WebSocketHandshake.Failure {
+            try? client.write(WebSocketHandshake.errorResponse(status: failure.status, reason: failure.description))
+            return client.close()
+        } catch {
+            return client.close()  // the handshake timed out or the peer went away
+        }
+        if let refusal = configuration.authorize(request) {
+            try? client.write(WebSocketHandshake.errorResponse(status: refusal.status, reason: refusal.reason))
+            return client.close()
+        }
+        let chosen = configuration.subprotocols.first { request.protocols.contains($0) }
+        do {
+            try client.write(WebSocketHandshake.acceptResponse(for: request, subprotocol: chosen))
+            client.setTimeouts(read: configuration.idleTimeout > 0 ? configuration.idleTimeout : nil, write: 30)
+            let connection = try WebSocketConnection(
+                socket: client, isServer: true, maximumFrameSize: configuration.maximumFrameSize,
+                maximumMessageSize: configuration.maximumMessageSize, buffered: Array(received[headLength...]))
+            handler(connection)
+        } catch {
+            client.close()
+        }
+    }
+}
