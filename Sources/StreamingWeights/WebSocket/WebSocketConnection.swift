@@ -23,18 +23,19 @@ public final class WebSocketConnection: @unchecked Sendable {
     private var assembler: WebSocketMessageAssembler
     private var pending: [WebSocketFrame] = []
     private var pendingIndex = 0
+    /// Bytes that arrived with the handshake, decoded by the first ``receive()``.
+    private var buffered: [UInt8]
     private let writeLock = NSLock()
     private var closeSent = false
     /// The close code and reason the peer sent, once it has.
     public private(set) var peerClose: (code: UInt16?, reason: String)?
 
-    init(socket: POSIXSocket, isServer: Bool, maximumFrameSize: Int, maximumMessageSize: Int, buffered: [UInt8]) throws
-    {
+    init(socket: POSIXSocket, isServer: Bool, maximumFrameSize: Int, maximumMessageSize: Int, buffered: [UInt8]) {
         self.socket = socket
         masksFrames = !isServer
         decoder = WebSocketFrameDecoder(expectsMasked: isServer, maximumFrameSize: maximumFrameSize)
         assembler = WebSocketMessageAssembler(maximumMessageSize: maximumMessageSize)
-        pending = try decoder.decode(buffered)
+        self.buffered = buffered
     }
 
     /// The next data message, or `nil` once the connection is closed (by either side, or for a
@@ -42,9 +43,10 @@ public final class WebSocketConnection: @unchecked Sendable {
     public func receive() throws -> Message? {
         while true {
             if pendingIndex == pending.count {
-                let bytes: [UInt8]
+                var bytes: [UInt8] = []
+                swap(&bytes, &buffered)
                 do {
-                    bytes = try socket.read()
+                    if bytes.isEmpty { bytes = try socket.read() }
                 } catch {
                     socket.close()
                     throw error

@@ -106,7 +106,7 @@ public final class WebSocketServer: @unchecked Sendable {
         do {
             try client.write(WebSocketHandshake.acceptResponse(for: request, subprotocol: chosen))
             client.setTimeouts(read: configuration.idleTimeout > 0 ? configuration.idleTimeout : nil, write: 30)
-            let connection = try WebSocketConnection(
+            let connection = WebSocketConnection(
                 socket: client, isServer: true, maximumFrameSize: configuration.maximumFrameSize,
                 maximumMessageSize: configuration.maximumMessageSize, buffered: Array(received[headLength...]))
             handler(connection)
