@@ -13,6 +13,7 @@ struct Bench: AsyncParsableCommand {
         abstract: "Measure StreamingWeights' kernels, forward pass and tokenizer (used by scripts/bench).",
         subcommands: [
             MatmulBench.self, ForwardBench.self, TokenizeBench.self, AccuracyBench.self, S3Bench.self, EchoServer.self,
+            EchoClient.self,
         ]
     )
 }
@@ -298,5 +299,25 @@ struct EchoServer: ParsableCommand {
         server.start()
         FileHandle.standardOutput.write(Data("\(server.port)\n".utf8))
         while true { sleep(3600) }
+    }
+}
+
+struct EchoClient: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "echo-client",
+        abstract: "A WebSocket client that echoes every message it receives (for scripts/conformance)."
+    )
+
+    @Option(help: "The ws:// URL to connect to.")
+    var url: String
+
+    func run() throws {
+        let (connection, _) = try WebSocketClient.connect(to: url)
+        while let message = try? connection.receive() {
+            switch message {
+            case .text(let text): try? connection.send(text: text)
+            case .binary(let bytes): try? connection.send(binary: bytes)
+            }
+        }
     }
 }

@@ -55,6 +55,25 @@ public final class POSIXSocket: @unchecked Sendable {
         return POSIXSocket(descriptor: fd)
     }
 
+    /// A connection to `host` (a name or an IPv4 address) and `port`.
+    public static func connect(host: String, port: Int, timeout: Double = 10) throws -> POSIXSocket {
+        var hints = addrinfo()
+        hints.ai_family = AF_INET
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var results: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, String(port), &hints, &results)
+        guard status == 0, let first = results else { throw Failure(operation: "resolve \(host)", code: EHOSTUNREACH) }
+        defer { freeaddrinfo(results) }
+        let fd = socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)
+        guard fd >= 0 else { throw Failure(operation: "socket", code: errno) }
+        let socket = POSIXSocket(descriptor: fd)
+        socket.setTimeouts(read: timeout, write: timeout)
+        guard Glibc.connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
+            throw Failure(operation: "connect to \(host):\(port)", code: errno)
+        }
+        return socket
+    }
+
     /// The port this socket is bound to.
     public var port: Int {
         var address = sockaddr_in()

@@ -115,11 +115,77 @@ public enum WebSocketHandshake {
     /// The server's `101 Switching Protocols` answer, choosing `subprotocol` when given.
     public static func acceptResponse(for request: Request, subprotocol: String? = nil) -> [UInt8] {
         var lines = [
-            "HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "Connection: Upgrade",
+            "HTTP/1.1 101 Switching Protocols", "Server: StreamingWeights", "Upgrade: websocket", "Connection: Upgrade",
             "Sec-WebSocket-Accept: \(acceptKey(for: request.key))",
         ]
         if let subprotocol { lines.append("Sec-WebSocket-Protocol: \(subprotocol)") }
         return Array((lines.joined(separator: "\r\n") + "\r\n\r\n").utf8)
+    }
+
+    /// A client's upgrade request for `path` on `host`, with a fresh random key.
+    public static func clientRequest(
+        host: String,
+        path: String,
+        protocols: [String] = [],
+        headers: [(String, String)] = []
+    ) -> (bytes: [UInt8], key: String) {
+        let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        var lines = [
+            "GET \(path) HTTP/1.1", "Host: \(host)", "Upgrade: websocket", "Connection: Upgrade",
+            "Sec-WebSocket-Key: \(key)", "Sec-WebSocket-Version: 13",
+        ]
+        if !protocols.isEmpty { lines.append("Sec-WebSocket-Protocol: \(protocols.joined(separator: ", "))") }
+        lines += headers.map { "\($0.0): \($0.1)" }
+        return (Array((lines.joined(separator: "\r\n") + "\r\n\r\n").utf8), key)
+    }
+
+    /// Checks a server's answer to a request sent with `key`.
+    ///
+    /// - Returns: the chosen subprotocol and how many bytes the head took, or `nil` when the head
+    ///   is incomplete.
+    /// - Throws: ``ClientFailure`` for a refusal (with the status and body) or a wrong accept key.
+    public static func parseResponse(_ bytes: [UInt8], key: String) throws(ClientFailure) -> (
+        subprotocol: String?, length: Int
+    )? {
+        guard let end = bytes.firstRange(of: [13, 10, 13, 10] as [UInt8])?.upperBound else {
+            guard bytes.count <= maximumHeadSize else {
+                throw .malformed("the response head is over \(maximumHeadSize) bytes")
+            }
+            return nil
+        }
+        let head = String(decoding: bytes[..<end], as: UTF8.self)
+        var lines = head.components(separatedBy: "\r\n").filter { !$0.isEmpty }
+        let statusLine = lines.isEmpty ? [] : lines.removeFirst().split(separator: " ", maxSplits: 2)
+        guard statusLine.count >= 2, let status = Int(statusLine[1]) else { throw .malformed("no HTTP status line") }
+        guard status == 101 else {
+            throw .refused(
+                status: status,
+                body: String(decoding: bytes[end...], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        var headers: [String: String] = [:]
+        for line in lines {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces)
+        }
+        guard headers["sec-websocket-accept"] == acceptKey(for: key) else {
+            throw .malformed("Sec-WebSocket-Accept does not match the key")
+        }
+        return (headers["sec-websocket-protocol"], end)
+    }
+
+    /// A server that would not upgrade, or answered wrongly.
+    public enum ClientFailure: Error, Hashable, CustomStringConvertible {
+        case refused(status: Int, body: String)
+        case malformed(String)
+
+        public var description: String {
+            switch self {
+            case .refused(let status, let body):
+                "the server refused the WebSocket upgrade with HTTP \(status)\(body.isEmpty ? "" : ": " + body)"
+            case .malformed(let reason): "the server's handshake answer is invalid: \(reason)"
+            }
+        }
     }
 
     /// An HTTP error answer with a plain-text body, for a refused handshake.

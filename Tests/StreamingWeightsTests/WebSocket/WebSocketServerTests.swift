@@ -145,3 +145,45 @@ struct WebSocketServerTests {
         #expect(response.hasPrefix("HTTP/1.1 401 Unauthorized") && response.hasSuffix("a bearer token is required\n"))
     }
 }
+
+@Suite("The WebSocket client")
+struct WebSocketClientTests {
+    @Test("Our client talks to Python's websockets server: text, binary up to 20 MB, and a refused upgrade")
+    func pythonServer() throws {
+        let script = """
+            import asyncio, sys, websockets
+            from websockets.http11 import Response
+            from websockets.datastructures import Headers
+            async def echo(ws):
+                async for message in ws:
+                    await ws.send(message)
+            def check(connection, request):
+                if request.headers.get("Authorization") != "Bearer secret":
+                    return Response(401, "Unauthorized", Headers([("Content-Length", "15")]), b"token required\\n")
+            async def main():
+                async with websockets.serve(echo, "127.0.0.1", 0, process_request=check, max_size=None) as server:
+                    print(server.sockets[0].getsockname()[1], flush=True)
+                    await asyncio.Future()
+            asyncio.run(main())
+            """
+        let server = try BackgroundProcess(Repository.python, ["-c", script])
+        let url = "ws://127.0.0.1:\(try server.firstLine())/"
+        let (connection, _) = try WebSocketClient.connect(to: url, headers: [("Authorization", "Bearer secret")])
+        for text in ["", "hello", String(repeating: "héllo 🤗", count: 1000)] {
+            try connection.send(text: text)
+            #expect(try connection.receive() == .text(text))
+        }
+        for size in [0, 125, 65536, 20 << 20] {
+            let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+            try connection.send(binary: bytes)
+            #expect(try connection.receive() == .binary(bytes), "\(size)")
+        }
+        connection.close()
+        #expect {
+            _ = try WebSocketClient.connect(to: url)
+        } throws: { error in
+            "\(error)" == "the server refused the WebSocket upgrade with HTTP 401: token required"
+        }
+        #expect(throws: WebSocketClient.InvalidURL.self) { _ = try WebSocketClient.connect(to: "http://example.com/") }
+    }
+}
