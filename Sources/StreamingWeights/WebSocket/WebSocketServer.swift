@@ -40,6 +40,9 @@ public final class WebSocketServer: @unchecked Sendable {
     /// The port the server listens on.
     public var port: Int { listener.port }
 
+    /// Connections being served now, handshakes included.
+    public var openConnections: Int { lock.withLock { open } }
+
     /// Starts the accept loop on its own thread.
     public func start() {
         let thread = Thread { [self] in

@@ -133,6 +133,34 @@ struct WebSocketServerTests {
         #expect(Date().timeIntervalSince(started) < 4)
     }
 
+    @Test(
+        "1,000 connections opened and dropped without a handshake leave the server serving, with no thread left behind")
+    func droppedConnections() throws {
+        let server = try Self.echoServer { $0.handshakeTimeout = 2 }
+        defer { server.stop() }
+        for _ in 0..<1000 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(server.port).bigEndian)
+            inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            close(fd)
+        }
+        let (connection, _) = try WebSocketClient.connect(to: "ws://127.0.0.1:\(server.port)/")
+        try connection.send(text: "still here")
+        #expect(try connection.receive() == .text("still here"))
+        connection.close()
+        // Every dropped connection's thread ends as soon as its peer is gone.
+        let deadline = Date().addingTimeInterval(5)
+        while server.openConnections > 0 && Date() < deadline { usleep(10_000) }
+        #expect(server.openConnections == 0)
+    }
+
     @Test("A refused request gets the authorizer's status and no upgrade")
     func authorization() throws {
         let server = try Self.echoServer { configuration in
