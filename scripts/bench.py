@@ -152,6 +152,42 @@ def s3(ours):
         server.wait(timeout=30)
 
 
+PYTHON_WEBSOCKETS = """
+import asyncio, sys, time, websockets
+message = b"Z" * (1 << 20)
+async def handler(ws):
+    for _ in range(1000):
+        await ws.send(message)
+    await ws.wait_closed()
+async def main():
+    async with websockets.serve(handler, "127.0.0.1", 0, max_size=None, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with websockets.connect(f"ws://127.0.0.1:{port}/", max_size=None, compression=None) as ws:
+            start = time.perf_counter()
+            received = 0
+            for _ in range(1000):
+                received += len(await ws.recv())
+            print(received / (time.perf_counter() - start) / 1e9)
+asyncio.run(main())
+"""
+
+
+def websocket(ours):
+    """One client receiving 1 GB as 1 MiB binary messages over loopback: ours, iperf3, Python websockets."""
+    log("WebSocket throughput against iperf3 and Python websockets")
+    mine = statistics.median(run_json([ours, "websocket-throughput"])["gb_per_s"] for _ in range(3))
+    server = subprocess.Popen(["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", "5399"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    result = subprocess.run(["iperf3", "-c", "127.0.0.1", "-p", "5399", "-t", "3", "-J"], capture_output=True, text=True)
+    server.wait(timeout=10)
+    iperf = json.loads(result.stdout)["end"]["sum_received"]["bits_per_second"] / 8 / 1e9
+    python = statistics.median(
+        float(subprocess.run([PYTHON, "-c", PYTHON_WEBSOCKETS], capture_output=True, text=True, check=True).stdout)
+        for _ in range(3))
+    return {"ours": mine, "iperf3": iperf, "python_websockets": python}
+
+
 def reference_lines_per_second(theirs):
     """Hugging Face tokenizers encoding one line at a time (`encode()`), median lines/s."""
     return theirs["encode"]["lines_per_s"]
@@ -193,6 +229,11 @@ def report(results):
               f"| ours, 8 parallel ranges; 8 parts in flight | {s3['ours'][8]['upload_mb_per_s']:.0f} | {s3['ours'][8]['download_mb_per_s']:.0f} |",
               f"| ours, one PUT (as curl) | {s3['single']['upload_mb_per_s']:.0f} | {s3['single']['download_mb_per_s']:.0f} |",
               f"| curl --aws-sigv4 | {s3['curl']['upload_mb_per_s']:.0f} | {s3['curl']['download_mb_per_s']:.0f} |"]
+    ws = results["websocket"]
+    lines += ["", "## WebSocket: one client receiving 1 GB as 1 MiB binary messages over loopback (GB/s)", "",
+              "| ours | iperf3 (one TCP stream) | Python websockets 17.4 | ours / iperf3 | ours / Python |", "|---|---|---|---|---|",
+              f"| {ws['ours']:.2f} | {ws['iperf3']:.2f} | {ws['python_websockets']:.2f} | {ws['ours'] / ws['iperf3']:.2f} | "
+              f"{ws['ours'] / ws['python_websockets']:.1f} |"]
     lines += ["", "## Accuracy against transformers (Fixtures/golden)", "", "| model | measure | value |", "|---|---|---|"]
     for model, values in results["accuracy"].items():
         for key, value in sorted(values.items()):
@@ -284,7 +325,8 @@ def main():
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     results = {"forward": forward(args.ours), "matmul": matmul(args.ours), "tokenize": tokenize(args.ours),
-               "accuracy": accuracy(args.ours), "chunking": chunking(args.chunker), "s3": s3(args.ours)}
+               "accuracy": accuracy(args.ours), "chunking": chunking(args.chunker), "s3": s3(args.ours),
+               "websocket": websocket(args.ours)}
     body = report(results)
     goals = "\n".join(targets(results))
     print(body + "\n\n## Targets (issue 3)\n\n" + goals)

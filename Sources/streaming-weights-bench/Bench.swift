@@ -13,7 +13,7 @@ struct Bench: AsyncParsableCommand {
         abstract: "Measure StreamingWeights' kernels, forward pass and tokenizer (used by scripts/bench).",
         subcommands: [
             MatmulBench.self, ForwardBench.self, TokenizeBench.self, AccuracyBench.self, S3Bench.self, EchoServer.self,
-            EchoClient.self,
+            EchoClient.self, WebSocketThroughput.self,
         ]
     )
 }
@@ -319,5 +319,41 @@ struct EchoClient: ParsableCommand {
             case .binary(let bytes): try? connection.send(binary: bytes)
             }
         }
+    }
+}
+
+struct WebSocketThroughput: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "websocket-throughput",
+        abstract: "One client receiving messages from our server over loopback."
+    )
+
+    @Option(help: "Messages to send.")
+    var count = 1000
+
+    @Option(help: "Message size in MiB.")
+    var sizeMB = 1
+
+    func run() throws {
+        let message = [UInt8](repeating: 0x5A, count: sizeMB << 20)
+        let total = count
+        let server = try WebSocketServer(configuration: WebSocketServer.Configuration()) { connection in
+            for _ in 0..<total { try? connection.send(binary: message) }
+            _ = try? connection.receive()
+        }
+        server.start()
+        defer { server.stop() }
+        let (connection, _) = try WebSocketClient.connect(to: "ws://127.0.0.1:\(server.port)/")
+        let start = DispatchTime.now().uptimeNanoseconds
+        var bytes = 0
+        for _ in 0..<count {
+            guard case .binary(let data)? = try connection.receive() else {
+                throw ValidationError("the stream ended early")
+            }
+            bytes += data.count
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        connection.close()
+        try printJSON(["gb_per_s": Double(bytes) / seconds / 1e9, "bytes": bytes, "seconds": seconds])
     }
 }
