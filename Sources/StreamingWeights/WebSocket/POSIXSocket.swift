@@ -113,13 +113,22 @@ public final class POSIXSocket: @unchecked Sendable {
 
     /// Reads up to `count` bytes; an empty result means the peer closed.
     public func read(upTo count: Int = 64 * 1024) throws -> [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: count)
-        while true {
-            let received = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, count, 0) }
-            if received >= 0 { return Array(buffer[..<received]) }
-            if errno == EINTR { continue }
-            throw Failure(operation: "read", code: errno)
+        var failure: Int32 = 0
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            while true {
+                let received = recv(descriptor, buffer.baseAddress, count, 0)
+                if received >= 0 {
+                    initialized = received
+                    return
+                }
+                if errno == EINTR { continue }
+                failure = errno
+                initialized = 0
+                return
+            }
         }
+        guard failure == 0 else { throw Failure(operation: "read", code: failure) }
+        return bytes
     }
 
     /// Writes all of `bytes`.
@@ -134,6 +143,42 @@ public final class POSIXSocket: @unchecked Sendable {
             if result < 0 && errno == EINTR { continue }
             guard result > 0 else { throw Failure(operation: "write", code: errno) }
             sent += result
+        }
+    }
+
+    /// Writes `header` then `body` with one system call where it can (`writev`), so a small
+    /// header does not go out as a packet of its own.
+    public func write(_ header: [UInt8], _ body: [UInt8]) throws {
+        var written = 0
+        let total = header.count + body.count
+        while written < total {
+            let result = header.withUnsafeBytes { head in
+                body.withUnsafeBytes { tail -> Int in
+                    var vectors: [iovec] = []
+                    if written < head.count, let base = head.baseAddress {
+                        vectors.append(
+                            iovec(
+                                iov_base: UnsafeMutableRawPointer(mutating: base + written),
+                                iov_len: head.count - written))
+                    }
+                    let bodyOffset = max(0, written - head.count)
+                    if bodyOffset < tail.count, let base = tail.baseAddress {
+                        vectors.append(
+                            iovec(
+                                iov_base: UnsafeMutableRawPointer(mutating: base + bodyOffset),
+                                iov_len: tail.count - bodyOffset))
+                    }
+                    var message = msghdr()
+                    return vectors.withUnsafeMutableBufferPointer { buffer in
+                        message.msg_iov = buffer.baseAddress
+                        message.msg_iovlen = buffer.count
+                        return sendmsg(descriptor, &message, Int32(MSG_NOSIGNAL))
+                    }
+                }
+            }
+            if result < 0 && errno == EINTR { continue }
+            guard result > 0 else { throw Failure(operation: "write", code: errno) }
+            written += result
         }
     }
 

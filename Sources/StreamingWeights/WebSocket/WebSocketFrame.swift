@@ -24,20 +24,26 @@ public struct WebSocketFrame: Sendable, Equatable {
         self.payload = payload
     }
 
-    /// The frame's bytes: masked with `maskingKey` (a client must mask, a server must not).
-    public func encoded(maskingKey: (UInt8, UInt8, UInt8, UInt8)? = nil) -> [UInt8] {
+    /// The header of an unmasked frame with this fin and opcode and a payload of `length` bytes.
+    func headerBytes(payloadLength length: Int, masked: Bool = false) -> [UInt8] {
         var bytes: [UInt8] = [(fin ? 0x80 : 0) | opcode.rawValue]
-        let maskBit: UInt8 = maskingKey == nil ? 0 : 0x80
-        switch payload.count {
+        let maskBit: UInt8 = masked ? 0x80 : 0
+        switch length {
         case 0...125:
-            bytes.append(maskBit | UInt8(payload.count))
+            bytes.append(maskBit | UInt8(length))
         case 126...0xFFFF:
             bytes.append(maskBit | 126)
-            bytes += [UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+            bytes += [UInt8(length >> 8), UInt8(length & 0xFF)]
         default:
             bytes.append(maskBit | 127)
-            bytes += (0..<8).reversed().map { UInt8(truncatingIfNeeded: UInt64(payload.count) >> (8 * UInt64($0))) }
+            bytes += (0..<8).reversed().map { UInt8(truncatingIfNeeded: UInt64(length) >> (8 * UInt64($0))) }
         }
+        return bytes
+    }
+
+    /// The frame's bytes: masked with `maskingKey` (a client must mask, a server must not).
+    public func encoded(maskingKey: (UInt8, UInt8, UInt8, UInt8)? = nil) -> [UInt8] {
+        var bytes = headerBytes(payloadLength: payload.count, masked: maskingKey != nil)
         guard let key = maskingKey else { return bytes + payload }
         let mask = [key.0, key.1, key.2, key.3]
         bytes += mask

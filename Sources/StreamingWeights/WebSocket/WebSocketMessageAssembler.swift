@@ -51,6 +51,20 @@ public struct WebSocketMessageAssembler: Sendable {
         case .continuation:
             guard fragmentOpcode != nil else { throw WebSocketError.unexpectedContinuation("no message to continue") }
         }
+        // A message in one frame needs no reassembly.
+        if frame.fin, frame.opcode != .continuation {
+            fragmentOpcode = nil
+            guard frame.payload.count <= maximumMessageSize else {
+                throw WebSocketError.tooLarge(size: UInt64(frame.payload.count), limit: maximumMessageSize)
+            }
+            if frame.opcode == .text {
+                guard let text = String(validating: frame.payload, as: UTF8.self) else {
+                    throw WebSocketError.invalidUTF8
+                }
+                return .text(text)
+            }
+            return .binary(frame.payload)
+        }
         guard fragments.count + frame.payload.count <= maximumMessageSize else {
             throw WebSocketError.tooLarge(
                 size: UInt64(fragments.count + frame.payload.count), limit: maximumMessageSize)
