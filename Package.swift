@@ -1,7 +1,7 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// The library target carries no `unsafeFlags`, so this package stays usable as a versioned
+// No target carries unsafe compiler flags, so this package stays usable as a versioned
 // dependency. CPU-specific code generation for the SIMD kernels is switched on by the project's
 // own scripts (scripts/swift-flags), not here: see docs/ARCHITECTURE.md.
 let package = Package(
