@@ -3,7 +3,7 @@ import PackageDescription
 
 // No target carries unsafe compiler flags, so this package stays usable as a versioned
 // dependency. CPU-specific code generation for the SIMD kernels is switched on by the project's
-// own scripts (scripts/swift-flags), not here: see docs/ARCHITECTURE.md.
+// own scripts (scripts/lib.sh), not here: see docs/ARCHITECTURE.md.
 let package = Package(
     name: "StreamingWeights",
     platforms: [.macOS(.v15)],
