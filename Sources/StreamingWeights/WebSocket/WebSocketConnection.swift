@@ -16,7 +16,7 @@ public final class WebSocketConnection: @unchecked Sendable {
     /// The size of the fragments a large message is sent in.
     public static let fragmentSize = 1 << 20
 
-    public let socket: POSIXSocket
+    public let socket: any ByteStream
     /// Whether this side masks its frames (a client does, a server does not).
     public let masksFrames: Bool
     private var decoder: WebSocketFrameDecoder
@@ -30,7 +30,7 @@ public final class WebSocketConnection: @unchecked Sendable {
     /// The close code and reason the peer sent, once it has.
     public private(set) var peerClose: (code: UInt16?, reason: String)?
 
-    init(socket: POSIXSocket, isServer: Bool, maximumFrameSize: Int, maximumMessageSize: Int, buffered: [UInt8]) {
+    init(socket: any ByteStream, isServer: Bool, maximumFrameSize: Int, maximumMessageSize: Int, buffered: [UInt8]) {
         self.socket = socket
         masksFrames = !isServer
         decoder = WebSocketFrameDecoder(expectsMasked: isServer, maximumFrameSize: maximumFrameSize)

@@ -17,6 +17,8 @@ public final class WebSocketServer: @unchecked Sendable {
         public var maximumMessageSize = 64 << 20
         /// Subprotocols offered; the first one the client also asks for is chosen.
         public var subprotocols: [String] = []
+        /// TLS settings: serve `wss://` when set.
+        public var tls: TLSStream.Context?
         /// Decides on a request before it is upgraded: `nil` accepts, else the HTTP status and body to refuse with.
         public var authorize: @Sendable (WebSocketHandshake.Request) -> (status: Int, reason: String)? = { _ in nil }
 
@@ -80,8 +82,15 @@ public final class WebSocketServer: @unchecked Sendable {
         for socket in open { socket.close() }
     }
 
-    private func serve(_ client: POSIXSocket) {
-        client.setTimeouts(read: configuration.handshakeTimeout, write: 30)
+    private func serve(_ socket: POSIXSocket) {
+        socket.setTimeouts(read: configuration.handshakeTimeout, write: 30)
+        let client: any ByteStream
+        if let tls = configuration.tls {
+            guard let secured = try? TLSStream.accept(socket, context: tls) else { return socket.close() }
+            client = secured
+        } else {
+            client = socket
+        }
         var received: [UInt8] = []
         let request: WebSocketHandshake.Request
         let headLength: Int

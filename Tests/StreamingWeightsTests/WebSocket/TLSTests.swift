@@ -1,0 +1,106 @@
+import Foundation
+import StreamingWeights
+import Testing
+
+@Suite("wss:// over OpenSSL")
+struct TLSTests {
+    /// A self-signed certificate for localhost and 127.0.0.1, made by `openssl req`.
+    static func certificate(_ directory: TemporaryDirectory) throws -> (certificate: String, key: String) {
+        let result = try ProcessRunner.run(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                "-keyout", directory.file("key.pem"), "-out", directory.file("certificate.pem"),
+            ])
+        #expect(result.status == 0, "\(result.standardError)")
+        return (directory.file("certificate.pem"), directory.file("key.pem"))
+    }
+
+    static func echoServer(tls: TLSStream.Context) throws -> WebSocketServer {
+        var configuration = WebSocketServer.Configuration()
+        configuration.tls = tls
+        let server = try WebSocketServer(configuration: configuration) { connection in
+            while let message = try? connection.receive() {
+                switch message {
+                case .text(let text): try? connection.send(text: text)
+                case .binary(let bytes): try? connection.send(binary: bytes)
+                }
+            }
+        }
+        server.start()
+        return server
+    }
+
+    @Test("Our client verifies our server's certificate against a CA file, and refuses it without one")
+    func ourClientAndServer() throws {
+        let directory = try TemporaryDirectory()
+        let (certificate, key) = try Self.certificate(directory)
+        let server = try Self.echoServer(tls: try TLSStream.Context(certificateFile: certificate, keyFile: key))
+        defer { server.stop() }
+        let url = "wss://localhost:\(server.port)/"
+        let (connection, _) = try WebSocketClient.connect(to: url, tls: try TLSStream.Context(caFile: certificate))
+        let payload = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        try connection.send(binary: payload)
+        #expect(try connection.receive() == .binary(payload))
+        try connection.send(text: "över TLS")
+        #expect(try connection.receive() == .text("över TLS"))
+        connection.close()
+        #expect {
+            _ = try WebSocketClient.connect(to: url)
+        } throws: { error in
+            "\(error)".contains("TLS handshake with localhost failed")
+                && "\(error)".contains("certificate verify failed")
+        }
+        let (insecure, _) = try WebSocketClient.connect(to: url, tls: try TLSStream.Context(insecure: true))
+        insecure.close()
+        #expect(throws: TLSStream.Failure.self) {
+            _ = try TLSStream.Context(certificateFile: directory.file("missing.pem"), keyFile: key)
+        }
+    }
+
+    @Test("Python's websockets client talks to our wss server, and our client to Python's")
+    func pythonInterop() throws {
+        let directory = try TemporaryDirectory()
+        let (certificate, key) = try Self.certificate(directory)
+        let server = try Self.echoServer(tls: try TLSStream.Context(certificateFile: certificate, keyFile: key))
+        defer { server.stop() }
+        let client = """
+            import asyncio, ssl, sys, websockets
+            async def main():
+                context = ssl.create_default_context(cafile=sys.argv[2])
+                async with websockets.connect(f"wss://localhost:{sys.argv[1]}/", ssl=context, max_size=None) as ws:
+                    data = bytes(range(256)) * 4096
+                    await ws.send(data)
+                    assert await ws.recv() == data
+                    await ws.send("héllo")
+                    assert await ws.recv() == "héllo"
+                print("ok")
+            asyncio.run(main())
+            """
+        let result = try ProcessRunner.run(Repository.python, ["-c", client, String(server.port), certificate])
+        #expect(result.outputText == "ok\n", "\(result.standardError)")
+
+        let pythonServer = """
+            import asyncio, ssl, sys, websockets
+            async def echo(ws):
+                async for message in ws:
+                    await ws.send(message)
+            async def main():
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                context.load_cert_chain(sys.argv[1], sys.argv[2])
+                async with websockets.serve(echo, "127.0.0.1", 0, ssl=context, max_size=None) as server:
+                    print(server.sockets[0].getsockname()[1], flush=True)
+                    await asyncio.Future()
+            asyncio.run(main())
+            """
+        let python = try BackgroundProcess(Repository.python, ["-c", pythonServer, certificate, key])
+        let port = try python.firstLine()
+        let (connection, _) = try WebSocketClient.connect(
+            to: "wss://localhost:\(port)/", tls: try TLSStream.Context(caFile: certificate))
+        let bytes = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0) }
+        try connection.send(binary: bytes)
+        #expect(try connection.receive() == .binary(bytes))
+        connection.close()
+    }
+}
