@@ -66,9 +66,10 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
     private let ssl: OpaquePointer
     private let lock = NSLock()
 
+    /// Ignores SIGPIPE, once, on first TLS use.
+    ///
     /// OpenSSL writes to the socket with plain `write`, which raises SIGPIPE when the peer has
-    /// gone; its default action would end the process. Ignored once, on first TLS use (plain
-    /// sockets use `MSG_NOSIGNAL` and need nothing).
+    /// gone, and its default action would end the process. Plain sockets use `MSG_NOSIGNAL`.
     private static let ignoreBrokenPipes: Void = {
         signal(SIGPIPE, SIG_IGN)
     }()
