@@ -215,3 +215,24 @@ struct WebSocketClientTests {
         #expect(throws: WebSocketClient.InvalidURL.self) { _ = try WebSocketClient.connect(to: "http://example.com/") }
     }
 }
+
+@Suite("The async WebSocket API")
+struct WebSocketAsyncTests {
+    @Test("Messages arrive as an async sequence and go out with async send")
+    func asyncEcho() async throws {
+        let server = try WebSocketServerTests.echoServer()
+        defer { server.stop() }
+        let (connection, _) = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(server.port)/")
+        let sent: [WebSocketConnection.Message] = [
+            .text("one"), .binary([1, 2, 3]), .text(""), .binary(Array(repeating: 9, count: 3 << 20)),
+        ]
+        for message in sent { try await connection.send(message) }
+        var received: [WebSocketConnection.Message] = []
+        for try await message in connection.messages {
+            received.append(message)
+            if received.count == sent.count { break }
+        }
+        #expect(received == sent)
+        connection.close()
+    }
+}
