@@ -289,12 +289,7 @@ struct EchoServer: ParsableCommand {
         var configuration = WebSocketServer.Configuration()
         configuration.port = port
         let server = try WebSocketServer(configuration: configuration) { connection in
-            while let message = try? connection.receive() {
-                switch message {
-                case .text(let text): try? connection.send(text: text)
-                case .binary(let bytes): try? connection.send(binary: bytes)
-                }
-            }
+            echo(connection)
         }
         server.start()
         FileHandle.standardOutput.write(Data("\(server.port)\n".utf8))
@@ -313,12 +308,7 @@ struct EchoClient: ParsableCommand {
 
     func run() throws {
         let (connection, _) = try WebSocketClient.connect(to: url)
-        while let message = try? connection.receive() {
-            switch message {
-            case .text(let text): try? connection.send(text: text)
-            case .binary(let bytes): try? connection.send(binary: bytes)
-            }
-        }
+        echo(connection)
     }
 }
 
@@ -355,5 +345,15 @@ struct WebSocketThroughput: ParsableCommand {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         connection.close()
         try printJSON(["gb_per_s": Double(bytes) / seconds / 1e9, "bytes": bytes, "seconds": seconds])
+    }
+}
+
+/// Sends every message of `connection` back to its sender until the connection closes.
+func echo(_ connection: WebSocketConnection) {
+    while let message = try? connection.receive() {
+        switch message {
+        case .text(let text): try? connection.send(text: text)
+        case .binary(let bytes): try? connection.send(binary: bytes)
+        }
     }
 }

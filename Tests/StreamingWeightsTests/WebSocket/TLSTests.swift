@@ -18,18 +18,7 @@ struct TLSTests {
     }
 
     static func echoServer(tls: TLSStream.Context) throws -> WebSocketServer {
-        var configuration = WebSocketServer.Configuration()
-        configuration.tls = tls
-        let server = try WebSocketServer(configuration: configuration) { connection in
-            while let message = try? connection.receive() {
-                switch message {
-                case .text(let text): try? connection.send(text: text)
-                case .binary(let bytes): try? connection.send(binary: bytes)
-                }
-            }
-        }
-        server.start()
-        return server
+        try WebSocketServerTests.echoServer { $0.tls = tls }
     }
 
     @Test("Our client verifies our server's certificate against a CA file, and refuses it without one")
