@@ -18,8 +18,9 @@ static inline int copenssl_SSL_CTX_set_min_proto_version(SSL_CTX *context, int v
     return (int)SSL_CTX_set_min_proto_version(context, version);
 }
 
-static inline long copenssl_SSL_CTX_set_mode(SSL_CTX *context, long mode) {
-    return SSL_CTX_set_mode(context, mode);
+/* Lets a write that had to wait be retried from a buffer at another address. */
+static inline void copenssl_SSL_accept_moving_write_buffer(SSL *ssl) {
+    SSL_set_mode(ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 }
 
 static inline void copenssl_free(void *pointer) {

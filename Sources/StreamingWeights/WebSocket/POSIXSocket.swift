@@ -1,3 +1,5 @@
+import Foundation
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -14,7 +16,11 @@ public final class POSIXSocket: @unchecked Sendable {
     }
 
     let descriptor: Int32
-    private var closed = false
+    private let lock = NSLock()
+    private var shutDown = false
+    private var nonBlocking = false
+    private var readTimeout: Double?
+    private var writeTimeout: Double?
 
     init(descriptor: Int32) {
         self.descriptor = descriptor
@@ -22,7 +28,10 @@ public final class POSIXSocket: @unchecked Sendable {
         setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
-    deinit { close() }
+    deinit {
+        close()
+        Glibc.close(descriptor)
+    }
 
     /// A socket listening on `host` (an IPv4 address) and `port` (0 picks a free one).
     public static func listen(host: String, port: Int, backlog: Int32 = 512) throws -> POSIXSocket {
@@ -109,84 +118,110 @@ public final class POSIXSocket: @unchecked Sendable {
         }
         apply(SO_RCVTIMEO, read)
         apply(SO_SNDTIMEO, write)
+        lock.withLock { (readTimeout, writeTimeout) = (read, write) }
     }
 
-    /// Reads up to `count` bytes; an empty result means the peer closed.
-    public func read(upTo count: Int = 64 * 1024) throws -> [UInt8] {
-        var failure: Int32 = 0
-        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            while true {
-                let received = recv(descriptor, buffer.baseAddress, count, 0)
-                if received >= 0 {
-                    initialized = received
-                    return
+    /// The timeouts ``setTimeouts(read:write:)`` set, for streams that wait with `poll`.
+    var timeouts: (read: Double?, write: Double?) { lock.withLock { (readTimeout, writeTimeout) } }
+
+    /// Reads what is available into `buffer`; 0 means the peer closed.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        while true {
+            let received = recv(descriptor, buffer.baseAddress, buffer.count, 0)
+            if received >= 0 { return received }
+            if errno == EINTR { continue }
+            if errno == EAGAIN && isNonBlocking {
+                guard try poll(for: Int16(POLLIN), timeout: timeouts.read) else {
+                    throw Failure(operation: "read", code: EAGAIN)
                 }
-                if errno == EINTR { continue }
-                failure = errno
-                initialized = 0
-                return
+                continue
             }
-        }
-        guard failure == 0 else { throw Failure(operation: "read", code: failure) }
-        return bytes
-    }
-
-    /// Writes all of `bytes`.
-    public func write(_ bytes: some Collection<UInt8>) throws {
-        let array = Array(bytes)
-        var sent = 0
-        while sent < array.count {
-            let result = array.withUnsafeBytes { raw -> Int in
-                guard let base = raw.baseAddress else { return 0 }
-                return send(descriptor, base + sent, array.count - sent, Int32(MSG_NOSIGNAL))
-            }
-            if result < 0 && errno == EINTR { continue }
-            guard result > 0 else { throw Failure(operation: "write", code: errno) }
-            sent += result
+            throw Failure(operation: "read", code: errno)
         }
     }
 
-    /// Writes `header` then `body` with one system call where it can (`writev`), so a small
-    /// header does not go out as a packet of its own.
-    public func write(_ header: [UInt8], _ body: [UInt8]) throws {
+    public func waitForInput(timeout: Double) throws -> Bool {
+        try poll(for: Int16(POLLIN), timeout: timeout)
+    }
+
+    /// Waits up to `timeout` seconds (`nil`: without limit) until `events` can proceed, or the
+    /// socket is shut down; false when the time ran out.
+    func poll(for events: Int16, timeout: Double?) throws -> Bool {
+        let start = DispatchTime.now().uptimeNanoseconds
+        while true {
+            var waited = Int32(0)
+            if let timeout {
+                let left = timeout - Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                guard left > 0 else { return false }
+                waited = Int32(min(left * 1000, Double(Int32.max)).rounded(.up))
+            }
+            var entry = pollfd(fd: descriptor, events: events, revents: 0)
+            let result = Glibc.poll(&entry, 1, timeout == nil ? -1 : waited)
+            if result > 0 { return true }
+            if result == 0 { continue }
+            if errno == EINTR { continue }
+            throw Failure(operation: "poll", code: errno)
+        }
+    }
+
+    /// Writes `header` then `body` with one system call where it can (`sendmsg`), so a small
+    /// header does not go out as a packet of its own, and the body is not copied.
+    public func write(_ header: [UInt8], _ body: UnsafeRawBufferPointer) throws {
         var written = 0
         let total = header.count + body.count
         while written < total {
-            let result = header.withUnsafeBytes { head in
-                body.withUnsafeBytes { tail -> Int in
-                    var vectors: [iovec] = []
-                    if written < head.count, let base = head.baseAddress {
-                        vectors.append(
-                            iovec(
-                                iov_base: UnsafeMutableRawPointer(mutating: base + written),
-                                iov_len: head.count - written))
-                    }
-                    let bodyOffset = max(0, written - head.count)
-                    if bodyOffset < tail.count, let base = tail.baseAddress {
-                        vectors.append(
-                            iovec(
-                                iov_base: UnsafeMutableRawPointer(mutating: base + bodyOffset),
-                                iov_len: tail.count - bodyOffset))
-                    }
-                    var message = msghdr()
-                    return vectors.withUnsafeMutableBufferPointer { buffer in
-                        message.msg_iov = buffer.baseAddress
-                        message.msg_iovlen = buffer.count
-                        return sendmsg(descriptor, &message, Int32(MSG_NOSIGNAL))
-                    }
+            let result = header.withUnsafeBytes { head -> Int in
+                var vectors: [iovec] = []
+                if written < head.count, let base = head.baseAddress {
+                    vectors.append(
+                        iovec(iov_base: UnsafeMutableRawPointer(mutating: base + written), iov_len: head.count - written))
+                }
+                let bodyOffset = max(0, written - head.count)
+                if bodyOffset < body.count, let base = body.baseAddress {
+                    vectors.append(
+                        iovec(
+                            iov_base: UnsafeMutableRawPointer(mutating: base + bodyOffset),
+                            iov_len: body.count - bodyOffset))
+                }
+                var message = msghdr()
+                return vectors.withUnsafeMutableBufferPointer { buffer in
+                    message.msg_iov = buffer.baseAddress
+                    message.msg_iovlen = buffer.count
+                    return sendmsg(descriptor, &message, Int32(MSG_NOSIGNAL))
                 }
             }
             if result < 0 && errno == EINTR { continue }
+            if result < 0 && errno == EAGAIN && isNonBlocking {
+                guard try poll(for: Int16(POLLOUT), timeout: timeouts.write) else {
+                    throw Failure(operation: "write", code: EAGAIN)
+                }
+                continue
+            }
             guard result > 0 else { throw Failure(operation: "write", code: errno) }
             written += result
         }
     }
 
-    /// Stops reading and writing (wakes a thread blocked in accept or read), then closes.
+    /// Makes reads and writes return EAGAIN instead of blocking; ``read(into:)`` and
+    /// ``write(_:_:)`` then wait with `poll` (which TLS needs to read and write from two threads).
+    func setNonBlocking() {
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+        lock.withLock { nonBlocking = true }
+    }
+
+    /// Whether ``close()`` has not been called yet.
+    public var isOpen: Bool { lock.withLock { !shutDown } }
+
+    private var isNonBlocking: Bool { lock.withLock { nonBlocking } }
+
+    /// Shuts the socket down: a thread blocked in accept, read, write or poll returns, and
+    /// later calls fail. The descriptor itself is closed when the socket is released, so a
+    /// thread still using it can never reach a new socket that reused its number.
     public func close() {
-        guard !closed else { return }
-        closed = true
-        shutdown(descriptor, Int32(SHUT_RDWR))
-        Glibc.close(descriptor)
+        let first = lock.withLock { () -> Bool in
+            defer { shutDown = true }
+            return !shutDown
+        }
+        if first { shutdown(descriptor, Int32(SHUT_RDWR)) }
     }
 }

@@ -64,6 +64,8 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
 
     private let socket: POSIXSocket
     private let ssl: OpaquePointer
+    /// Held for each OpenSSL call on the session, which is not safe from two threads at once; a
+    /// thread waiting for the socket waits outside it, so a reader never blocks a writer.
     private let lock = NSLock()
 
     /// Ignores SIGPIPE, once, on first TLS use.
@@ -80,14 +82,16 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
         guard let ssl = SSL_new(context.context) else { throw Failure.current("session") }
         self.ssl = ssl
         SSL_set_fd(ssl, socket.descriptor)
+        copenssl_SSL_accept_moving_write_buffer(ssl)
     }
 
     deinit { SSL_free(ssl) }
 
-    /// The server side of a TLS handshake on an accepted socket.
+    /// The server side of a TLS handshake on an accepted socket (bounded by its timeouts).
     public static func accept(_ socket: POSIXSocket, context: Context) throws -> TLSStream {
         let stream = try TLSStream(socket: socket, context: context)
         guard SSL_accept(stream.ssl) == 1 else { throw Failure.current("handshake") }
+        socket.setNonBlocking()
         return stream
     }
 
@@ -97,36 +101,59 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
         _ = copenssl_SSL_set_tlsext_host_name(stream.ssl, host)
         SSL_set1_host(stream.ssl, host)
         guard SSL_connect(stream.ssl) == 1 else { throw Failure.current("handshake with \(host)") }
+        socket.setNonBlocking()
         return stream
     }
 
-    public func read(upTo count: Int) throws -> [UInt8] {
-        var failure: Failure?
-        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            let result = SSL_read(ssl, buffer.baseAddress, Int32(count))
-            if result > 0 {
-                initialized = Int(result)
-            } else {
-                initialized = 0
+    /// Runs one OpenSSL call under the lock until it succeeds, waiting outside the lock for
+    /// what it asks for; 0 when the peer closed.
+    private func perform(_ operation: String, timeout: Double?, _ call: (OpaquePointer) -> Int32) throws -> Int {
+        while true {
+            let (result, error, reasons) = lock.withLock { () -> (Int32, Int32, Failure?) in
+                ERR_clear_error()
+                let result = call(ssl)
+                guard result <= 0 else { return (result, SSL_ERROR_NONE, nil) }
                 let error = SSL_get_error(ssl, result)
-                if error != SSL_ERROR_ZERO_RETURN && error != SSL_ERROR_SYSCALL { failure = Failure.current("read") }
+                return (result, error, error == SSL_ERROR_SSL ? Failure.current(operation) : nil)
+            }
+            switch error {
+            case SSL_ERROR_NONE: return Int(result)
+            case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+                let events = Int16(error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT)
+                guard try socket.poll(for: events, timeout: timeout) else {
+                    throw POSIXSocket.Failure(operation: operation, code: EAGAIN)
+                }
+            case SSL_ERROR_ZERO_RETURN: return 0
+            case SSL_ERROR_SYSCALL:
+                // The peer went away without a close_notify; a WebSocket knows from its own close.
+                if errno == 0 || errno == ECONNRESET || errno == EPIPE { return 0 }
+                throw POSIXSocket.Failure(operation: operation, code: errno)
+            default: throw reasons ?? Failure.current(operation)
             }
         }
-        if let failure { throw failure }
-        return bytes
     }
 
-    public func write(_ header: [UInt8], _ body: [UInt8]) throws {
-        try lock.withLock {
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        try perform("read", timeout: socket.timeouts.read) {
+            SSL_read($0, buffer.baseAddress, Int32(clamping: buffer.count))
+        }
+    }
+
+    public func waitForInput(timeout: Double) throws -> Bool {
+        if lock.withLock({ SSL_pending(ssl) }) > 0 { return true }
+        return try socket.poll(for: Int16(POLLIN), timeout: timeout)
+    }
+
+    public func write(_ header: [UInt8], _ body: UnsafeRawBufferPointer) throws {
+        try header.withUnsafeBytes { header in
             for part in [header, body] where !part.isEmpty {
                 var written = 0
                 while written < part.count {
-                    let result = part.withUnsafeBytes { raw -> Int32 in
-                        guard let base = raw.baseAddress else { return 0 }
-                        return SSL_write(ssl, base + written, Int32(part.count - written))
+                    let count = try perform("write", timeout: socket.timeouts.write) {
+                        SSL_write($0, part.baseAddress.map { $0 + written }, Int32(clamping: part.count - written))
                     }
-                    guard result > 0 else { throw Failure.current("write") }
-                    written += Int(result)
+                    guard count > 0 else { throw POSIXSocket.Failure(operation: "write", code: EPIPE) }
+                    written += count
                 }
             }
         }
@@ -135,7 +162,7 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
     public func setTimeouts(read: Double?, write: Double?) { socket.setTimeouts(read: read, write: write) }
 
     public func close() {
-        SSL_shutdown(ssl)
+        lock.withLock { _ = SSL_shutdown(ssl) }
         socket.close()
     }
 }

@@ -23,7 +23,8 @@ public enum WebSocketClient {
         timeout: Double = 10,
         tls: TLSStream.Context? = nil,
         maximumFrameSize: Int = 64 << 20,
-        maximumMessageSize: Int = 1 << 30
+        maximumMessageSize: Int = 1 << 30,
+        timeouts: WebSocketConnection.Timeouts = WebSocketConnection.Timeouts()
     ) throws -> (connection: WebSocketConnection, subprotocol: String?) {
         guard let components = URLComponents(string: url), ["ws", "wss"].contains(components.scheme),
             let host = components.host, !host.isEmpty
@@ -48,10 +49,9 @@ public enum WebSocketClient {
             }
             received += bytes
             if let (subprotocol, length) = try WebSocketHandshake.parseResponse(received, key: key) {
-                socket.setTimeouts(read: nil, write: timeout)
                 let connection = WebSocketConnection(
-                    socket: socket, isServer: false, maximumFrameSize: maximumFrameSize,
-                    maximumMessageSize: maximumMessageSize, buffered: Array(received[length...]))
+                    socket: socket, isServer: false, limits: (maximumFrameSize, maximumMessageSize),
+                    timeouts: timeouts, buffered: Array(received[length...]))
                 return (connection, subprotocol)
             }
         }

@@ -45,19 +45,21 @@ extension WebSocketConnection {
 }
 
 extension WebSocketClient {
-    /// Connects without blocking the calling task (see ``connect(to:protocols:headers:timeout:tls:maximumFrameSize:maximumMessageSize:)``).
+    /// Connects without blocking the calling task (see ``connect(to:protocols:headers:timeout:tls:maximumFrameSize:maximumMessageSize:timeouts:)``).
     public static func connect(
         to url: String,
         protocols: [String] = [],
         headers: [(String, String)] = [],
-        tls: TLSStream.Context? = nil
+        tls: TLSStream.Context? = nil,
+        timeouts: WebSocketConnection.Timeouts = WebSocketConnection.Timeouts()
     ) async throws -> (connection: WebSocketConnection, subprotocol: String?) {
         let box = UnsafeSendable((protocols, headers))
         return try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 do {
                     let (protocols, headers) = box.value
-                    let result = try connect(to: url, protocols: protocols, headers: headers, timeout: 10, tls: tls)
+                    let result = try connect(
+                        to: url, protocols: protocols, headers: headers, timeout: 10, tls: tls, timeouts: timeouts)
                     continuation.resume(returning: UnsafeSendable(result).value)
                 } catch {
                     continuation.resume(throwing: error)

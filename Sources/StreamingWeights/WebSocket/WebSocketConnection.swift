@@ -3,14 +3,35 @@ import Foundation
 /// One open WebSocket connection, from either side, over a blocking socket.
 ///
 /// ``receive()`` returns the next data message and deals with the rest on the way: it answers
-/// pings with pongs, completes the closing handshake, and closes with the RFC's code (1002,
-/// 1007, 1009) on a protocol violation. Sending is safe from several threads; a large message
-/// goes out in fragments of ``fragmentSize`` so control frames are never stuck behind it.
+/// pings with pongs, sends keepalive pings, enforces the idle timeout, completes the closing
+/// handshake, and closes with the RFC's code (1002, 1007, 1009) on a protocol violation.
+/// Sending is safe from several threads: a message goes out whole, in fragments of
+/// ``fragmentSize`` so control frames are never stuck behind it, and a send waits (up to
+/// ``Timeouts/send``) while the peer is slow to read, so nothing queues up in memory.
 public final class WebSocketConnection: @unchecked Sendable {
     /// A data message.
     public enum Message: Sendable, Equatable {
         case text(String)
         case binary([UInt8])
+    }
+
+    /// How long a connection waits, and for what. Keepalive and idle timeouts are driven by
+    /// ``receive()``, so they apply while someone is receiving (a server's handler, or
+    /// ``messages``).
+    public struct Timeouts: Sendable {
+        /// Seconds without any input before a ping is sent (`nil`: no keepalive pings).
+        public var keepaliveInterval: Double? = 20
+        /// Seconds to wait for any input after a keepalive ping before the peer counts as
+        /// gone: the connection is then closed with 1011 and ``receive()`` throws.
+        public var keepaliveTimeout: Double = 20
+        /// Seconds without a data message from the peer before closing with 1001 (`nil`: never).
+        public var idle: Double?
+        /// Seconds to wait for the peer's close frame after sending ours.
+        public var close: Double = 5
+        /// Seconds a send may wait for a peer that does not read before it fails.
+        public var send: Double = 30
+
+        public init() {}
     }
 
     /// The size of the fragments a large message is sent in.
@@ -19,118 +40,251 @@ public final class WebSocketConnection: @unchecked Sendable {
     public let socket: any ByteStream
     /// Whether this side masks its frames (a client does, a server does not).
     public let masksFrames: Bool
+    public let timeouts: Timeouts
+    /// The close code and reason the peer sent, once it has.
+    public private(set) var peerClose: (code: UInt16?, reason: String)?
+
+    // Read side, owned by whoever holds `readLock`.
+    private let readLock = NSLock()
     private var decoder: WebSocketFrameDecoder
     private var assembler: WebSocketMessageAssembler
     private var pending: [WebSocketFrame] = []
     private var pendingIndex = 0
     /// Bytes that arrived with the handshake, decoded by the first ``receive()``.
     private var buffered: [UInt8]
-    private let writeLock = NSLock()
-    private var closeSent = false
-    /// The close code and reason the peer sent, once it has.
-    public private(set) var peerClose: (code: UInt16?, reason: String)?
+    private let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 64)
+    private var lastInput: Double
+    private var lastMessage: Double
+    private var keepalivePingSent: Double?
+    /// Whether the socket is closed, so ``receive()`` has nothing more to give.
+    private var finished = false
 
-    init(socket: any ByteStream, isServer: Bool, maximumFrameSize: Int, maximumMessageSize: Int, buffered: [UInt8]) {
+    // Write side: `messageLock` keeps a message's fragments together, `writeLock` a frame's bytes.
+    private let messageLock = NSLock()
+    private let writeLock = NSLock()
+    /// When this side sent its close frame (after it, no data may be sent).
+    private var closeSent: Double?
+
+    init(socket: any ByteStream, isServer: Bool, limits: (frame: Int, message: Int), timeouts: Timeouts, buffered: [UInt8]) {
         self.socket = socket
         masksFrames = !isServer
-        decoder = WebSocketFrameDecoder(expectsMasked: isServer, maximumFrameSize: maximumFrameSize)
-        assembler = WebSocketMessageAssembler(maximumMessageSize: maximumMessageSize)
+        self.timeouts = timeouts
+        decoder = WebSocketFrameDecoder(expectsMasked: isServer, maximumFrameSize: limits.frame)
+        assembler = WebSocketMessageAssembler(maximumMessageSize: limits.message)
         self.buffered = buffered
+        lastInput = Self.now()
+        lastMessage = lastInput
+        socket.setTimeouts(read: nil, write: timeouts.send)
     }
 
-    /// The next data message, or `nil` once the connection is closed (by either side, or for a
-    /// protocol violation, which is answered with its close code first).
+    deinit { readBuffer.deallocate() }
+
+    /// Seconds on a monotonic clock.
+    private static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+    /// The next data message, or `nil` once the connection is closed (by either side, for a
+    /// protocol violation, which is answered with its close code first, or for the idle timeout).
+    ///
+    /// - Throws: ``WebSocketError/keepaliveTimeout(seconds:)`` when the peer stopped answering,
+    ///   or the socket's failure when the connection broke.
     public func receive() throws -> Message? {
+        try readLock.withLock { try receiveLocked() }
+    }
+
+    private func receiveLocked() throws -> Message? {
         while true {
-            if pendingIndex == pending.count {
-                var bytes: [UInt8] = []
-                swap(&bytes, &buffered)
-                do {
-                    if bytes.isEmpty { bytes = try socket.read() }
-                } catch {
-                    socket.close()
-                    throw error
-                }
-                guard !bytes.isEmpty else {
-                    socket.close()
-                    return nil
-                }
-                do {
-                    pending = try decoder.decode(bytes)
-                    pendingIndex = 0
-                } catch let violation as WebSocketError {
-                    fail(violation)
-                    return nil
-                }
+            if pendingIndex < pending.count {
+                let frame = pending[pendingIndex]
+                pendingIndex += 1
+                if let message = try handle(frame) { return message }
                 continue
             }
-            let frame = pending[pendingIndex]
-            pendingIndex += 1
-            let event: WebSocketMessageAssembler.Event?
+            guard !finished else { return nil }
             do {
-                event = try assembler.receive(frame)
+                guard try awaitInput() else { continue }
+                let count: Int
+                if buffered.isEmpty {
+                    count = try socket.read(into: readBuffer)
+                    guard count > 0 else {
+                        finish()
+                        return nil
+                    }
+                    pending = try decoder.decode(UnsafeRawBufferPointer(rebasing: readBuffer[..<count]))
+                } else {
+                    pending = try decoder.decode(buffered)
+                    buffered = []
+                }
+                pendingIndex = 0
+                lastInput = Self.now()
+                keepalivePingSent = nil
+            } catch WebSocketError.keepaliveTimeout(let seconds) {
+                // The peer is gone: no close frame, which could only wait behind a stuck write.
+                finish()
+                throw WebSocketError.keepaliveTimeout(seconds: seconds)
             } catch let violation as WebSocketError {
                 fail(violation)
                 return nil
-            }
-            switch event {
-            case .text(let text)?: return .text(text)
-            case .binary(let bytes)?: return .binary(bytes)
-            case .ping(let payload)?: try? send(frame: WebSocketFrame(opcode: .pong, payload: payload))
-            case .pong?, nil: continue
-            case .close(let code, let reason)?:
-                peerClose = (code, reason)
-                close(code: code ?? 1000, reason: "")
-                return nil
+            } catch {
+                finish()
+                // A peer that resets the connection after our close frame has closed it.
+                if isClosing { return nil }
+                throw error
             }
         }
     }
+
+    /// Waits for input until the next deadline (keepalive, idle, close); false when a deadline
+    /// passed first and was dealt with.
+    private func awaitInput() throws -> Bool {
+        guard buffered.isEmpty else { return true }
+        let now = Self.now()
+        var deadline = Double.infinity
+        var onDeadline: () throws -> Void = {}
+        if let closeSent = writeLock.withLock({ closeSent }) {
+            deadline = closeSent + timeouts.close
+            onDeadline = { [self] in finish() }
+        } else {
+            if let interval = timeouts.keepaliveInterval {
+                if let pinged = keepalivePingSent {
+                    deadline = pinged + timeouts.keepaliveTimeout
+                    onDeadline = { [self] in throw WebSocketError.keepaliveTimeout(seconds: timeouts.keepaliveTimeout) }
+                } else {
+                    deadline = lastInput + interval
+                    onDeadline = { [self] in
+                        try send(frame: WebSocketFrame(opcode: .ping, payload: Array("keepalive".utf8)))
+                        keepalivePingSent = Self.now()
+                    }
+                }
+            }
+            if let idle = timeouts.idle, lastMessage + idle < deadline {
+                deadline = lastMessage + idle
+                onDeadline = { [self] in sendClose(code: 1001, reason: "idle timeout", finishingMessage: true) }
+            }
+        }
+        guard deadline.isFinite else { return true }
+        if deadline > now, try socket.waitForInput(timeout: deadline - now) { return true }
+        try onDeadline()
+        return false
+    }
+
+    /// Acts on one frame; returns it when it completes a data message for the caller.
+    private func handle(_ frame: WebSocketFrame) throws -> Message? {
+        let event: WebSocketMessageAssembler.Event?
+        do {
+            event = try assembler.receive(frame)
+        } catch let violation as WebSocketError {
+            fail(violation)
+            return nil
+        }
+        switch event {
+        case .text(let text)?: return deliver(.text(text))
+        case .binary(let bytes)?: return deliver(.binary(bytes))
+        case .ping(let payload)?:
+            if !isClosing { try? send(frame: WebSocketFrame(opcode: .pong, payload: payload)) }
+            return nil
+        case .pong?, nil:
+            return nil
+        case .close(let code, let reason)?:
+            peerClose = (code, reason)
+            // Echo the code (section 5.5.1) at once: a message being sent is cut, since the
+            // peer has stopped reading.
+            sendClose(code: code ?? 1005, reason: "", finishingMessage: false)
+            finish()
+            return nil
+        }
+    }
+
+    /// A data message for the caller; after our close frame, messages still arriving are
+    /// dropped, since they could not be answered.
+    private func deliver(_ message: Message) -> Message? {
+        guard !isClosing else { return nil }
+        lastMessage = Self.now()
+        return message
+    }
+
+    private var isClosing: Bool { writeLock.withLock { closeSent != nil } }
 
     /// Sends a text message.
     public func send(text: String) throws {
         try send(message: Array(text.utf8), opcode: .text)
     }
 
-    /// Sends a binary message, in fragments when it is large.
+    /// Sends a binary message, in fragments when it is large, without copying it whole.
     public func send(binary: [UInt8]) throws {
         try send(message: binary, opcode: .binary)
     }
 
     private func send(message: [UInt8], opcode: WebSocketFrame.Opcode) throws {
-        var offset = 0
-        repeat {
-            let end = min(offset + Self.fragmentSize, message.count)
-            let frame = WebSocketFrame(
-                fin: end == message.count, opcode: offset == 0 ? opcode : .continuation,
-                payload: Array(message[offset..<end]))
-            try send(frame: frame)
-            offset = end
-        } while offset < message.count
-    }
-
-    func send(frame: WebSocketFrame) throws {
-        let bytes = frame.encoded(
-            maskingKey: masksFrames
-                ? (
-                    UInt8.random(in: 0...255), UInt8.random(in: 0...255), UInt8.random(in: 0...255),
-                    UInt8.random(in: 0...255)
-                ) : nil)
-        try writeLock.withLock {
-            guard !closeSent else { throw POSIXSocket.Failure(operation: "send on a closed WebSocket", code: EPIPE) }
-            if frame.opcode == .close { closeSent = true }
-            try socket.write(bytes)
+        try messageLock.withLock {
+            try message.withUnsafeBytes { bytes in
+                var offset = 0
+                repeat {
+                    let end = min(offset + Self.fragmentSize, bytes.count)
+                    try send(
+                        fin: end == bytes.count, opcode: offset == 0 ? opcode : .continuation,
+                        payload: UnsafeRawBufferPointer(rebasing: bytes[offset..<end]))
+                    offset = end
+                } while offset < bytes.count
+            }
         }
     }
 
-    /// Sends a close frame (once) and closes the socket.
-    public func close(code: UInt16 = 1000, reason: String = "") {
-        var payload = [UInt8(code >> 8), UInt8(code & 0xFF)] + Array(reason.utf8.prefix(123))
-        if code == 1005 { payload = [] }
-        try? send(frame: WebSocketFrame(opcode: .close, payload: payload))
-        socket.close()
+    func send(frame: WebSocketFrame) throws {
+        try frame.payload.withUnsafeBytes { try send(fin: frame.fin, opcode: frame.opcode, payload: $0) }
     }
 
+    private func send(fin: Bool, opcode: WebSocketFrame.Opcode, payload: UnsafeRawBufferPointer) throws {
+        guard masksFrames else {
+            let header = WebSocketFrame.header(fin: fin, opcode: opcode, payloadLength: payload.count)
+            return try write(header, payload, opcode: opcode)
+        }
+        let key = (0..<4).map { _ in UInt8.random(in: 0...255) }
+        let header = WebSocketFrame.header(fin: fin, opcode: opcode, payloadLength: payload.count, maskingKey: key)
+        var masked = [UInt8](payload)
+        masked.withUnsafeMutableBytes { WebSocketFrame.applyMask(key, to: $0, payloadOffset: 0) }
+        try masked.withUnsafeBytes { try write(header, $0, opcode: opcode) }
+    }
+
+    private func write(_ header: [UInt8], _ payload: UnsafeRawBufferPointer, opcode: WebSocketFrame.Opcode) throws {
+        try writeLock.withLock {
+            guard closeSent == nil else { throw WebSocketError.closed }
+            if opcode == .close { closeSent = Self.now() }
+            try socket.write(header, payload)
+        }
+    }
+
+    /// Sends a close frame, once; with `finishingMessage`, after the message being sent, if any.
+    private func sendClose(code: UInt16, reason: String, finishingMessage: Bool) {
+        var payload = [UInt8(code >> 8), UInt8(code & 0xFF)] + Array(reason.utf8.prefix(123))
+        if code == 1005 { payload = [] }
+        let frame = WebSocketFrame(opcode: .close, payload: payload)
+        if finishingMessage {
+            messageLock.withLock { try? send(frame: frame) }
+        } else {
+            try? send(frame: frame)
+        }
+    }
+
+    /// Starts the closing handshake: sends a close frame once the message being sent (if any)
+    /// has gone out, then waits up to ``Timeouts/close`` for the peer's close frame and closes
+    /// the socket. When another thread is in ``receive()``, that thread finishes the handshake
+    /// and this call returns at once.
+    public func close(code: UInt16 = 1000, reason: String = "") {
+        sendClose(code: code, reason: reason, finishingMessage: true)
+        guard readLock.try() else { return }
+        defer { readLock.unlock() }
+        while (try? receiveLocked()) != nil {}
+        finish()
+    }
+
+    /// Fails the connection: the violation's close code, then the socket closes at once.
     private func fail(_ violation: WebSocketError) {
-        close(code: violation.closeCode, reason: violation.description)
+        sendClose(code: violation.closeCode, reason: violation.description, finishingMessage: false)
+        finish()
+    }
+
+    private func finish() {
+        finished = true
+        socket.close()
     }
 }

@@ -1,4 +1,5 @@
-/// A violation of RFC 6455 by the peer, with the close code the RFC says to answer with.
+/// What went wrong on a WebSocket: mostly a violation of RFC 6455 by the peer, with the close
+/// code the RFC says to answer with.
 public enum WebSocketError: Error, Hashable, CustomStringConvertible {
     /// Reserved bits set without an extension that defines them (1002).
     case reservedBitsSet
@@ -18,12 +19,17 @@ public enum WebSocketError: Error, Hashable, CustomStringConvertible {
     case invalidUTF8
     /// A close frame with a 1-byte payload or a code that may not be sent (1002).
     case invalidCloseCode(UInt16?)
+    /// The peer sent nothing, not even a pong, within `seconds` of a keepalive ping (1011).
+    case keepaliveTimeout(seconds: Double)
+    /// A send after the closing handshake began, which RFC 6455 forbids.
+    case closed
 
     /// The status code to close the connection with (RFC 6455 section 7.4.1).
     public var closeCode: UInt16 {
         switch self {
         case .tooLarge: 1009
         case .invalidUTF8: 1007
+        case .keepaliveTimeout: 1011
         default: 1002
         }
     }
@@ -39,6 +45,8 @@ public enum WebSocketError: Error, Hashable, CustomStringConvertible {
         case .tooLarge(let size, let limit): "a \(size)-byte frame or message is over the \(limit)-byte limit"
         case .invalidUTF8: "a text message is not valid UTF-8"
         case .invalidCloseCode(let code): "invalid close code \(code.map(String.init) ?? "(1-byte payload)")"
+        case .keepaliveTimeout(let seconds): "the peer did not answer a keepalive ping within \(seconds) s"
+        case .closed: "the WebSocket is closing or closed; nothing more can be sent"
         }
     }
 }

@@ -24,10 +24,11 @@ public struct WebSocketFrame: Sendable, Equatable {
         self.payload = payload
     }
 
-    /// The header of an unmasked frame with this fin and opcode and a payload of `length` bytes.
-    func headerBytes(payloadLength length: Int, masked: Bool = false) -> [UInt8] {
+    /// A frame header: `fin`, `opcode`, the payload length in its shortest form, and the
+    /// masking key when there is one (section 5.2).
+    static func header(fin: Bool, opcode: Opcode, payloadLength length: Int, maskingKey: [UInt8]? = nil) -> [UInt8] {
         var bytes: [UInt8] = [(fin ? 0x80 : 0) | opcode.rawValue]
-        let maskBit: UInt8 = masked ? 0x80 : 0
+        let maskBit: UInt8 = maskingKey == nil ? 0 : 0x80
         switch length {
         case 0...125:
             bytes.append(maskBit | UInt8(length))
@@ -38,17 +39,35 @@ public struct WebSocketFrame: Sendable, Equatable {
             bytes.append(maskBit | 127)
             bytes += (0..<8).reversed().map { UInt8(truncatingIfNeeded: UInt64(length) >> (8 * UInt64($0))) }
         }
-        return bytes
+        return bytes + (maskingKey ?? [])
+    }
+
+    /// XORs `bytes` with the 4-byte masking `key` in place, `bytes` being the part of a payload
+    /// that starts `offset` bytes into it (section 5.3). Masking and unmasking are the same.
+    static func applyMask(_ key: [UInt8], to bytes: UnsafeMutableRawBufferPointer, payloadOffset offset: Int) {
+        guard let base = bytes.baseAddress else { return }
+        let rotated = (0..<4).map { key[(offset + $0) & 3] }
+        // The hot loop: 32 bytes at a time with the key repeated eight times, then the tail.
+        var wide = SIMD32<UInt8>()
+        for lane in 0..<32 { wide[lane] = rotated[lane & 3] }
+        var index = 0
+        while index + 32 <= bytes.count {
+            let word = base.loadUnaligned(fromByteOffset: index, as: SIMD32<UInt8>.self)
+            base.storeBytes(of: word ^ wide, toByteOffset: index, as: SIMD32<UInt8>.self)
+            index += 32
+        }
+        while index < bytes.count {
+            bytes[index] ^= rotated[index & 3]
+            index += 1
+        }
     }
 
     /// The frame's bytes: masked with `maskingKey` (a client must mask, a server must not).
     public func encoded(maskingKey: (UInt8, UInt8, UInt8, UInt8)? = nil) -> [UInt8] {
-        var bytes = headerBytes(payloadLength: payload.count, masked: maskingKey != nil)
-        guard let key = maskingKey else { return bytes + payload }
-        let mask = [key.0, key.1, key.2, key.3]
-        bytes += mask
-        bytes += payload.enumerated().map { $0.element ^ mask[$0.offset & 3] }
-        return bytes
+        let key = maskingKey.map { [$0.0, $0.1, $0.2, $0.3] }
+        var masked = payload
+        if let key { masked.withUnsafeMutableBytes { Self.applyMask(key, to: $0, payloadOffset: 0) } }
+        return Self.header(fin: fin, opcode: opcode, payloadLength: payload.count, maskingKey: key) + masked
     }
 
     public static func == (lhs: WebSocketFrame, rhs: WebSocketFrame) -> Bool {

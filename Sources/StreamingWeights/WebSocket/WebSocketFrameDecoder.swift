@@ -22,7 +22,8 @@ public struct WebSocketFrameDecoder: Sendable {
     public let maximumFrameSize: Int
 
     private var state = State.header
-    private var buffer: [UInt8] = []
+    /// Header bytes of a header that arrived split, until it is whole.
+    private var partial: [UInt8] = []
     private var fin = false
     private var opcode = WebSocketFrame.Opcode.binary
     private var masked = false
@@ -39,17 +40,32 @@ public struct WebSocketFrameDecoder: Sendable {
     ///
     /// - Throws: ``WebSocketError`` for the first violation; the stream is then unusable.
     public mutating func decode(_ bytes: some Collection<UInt8>) throws -> [WebSocketFrame] {
-        buffer.append(contentsOf: bytes)
+        try Array(bytes).withUnsafeBytes { try decode($0) }
+    }
+
+    /// Feeds bytes and returns the frames they complete; payload bytes are copied once, from
+    /// `input` into their frame.
+    ///
+    /// - Throws: ``WebSocketError`` for the first violation; the stream is then unusable.
+    public mutating func decode(_ input: UnsafeRawBufferPointer) throws -> [WebSocketFrame] {
         var frames: [WebSocketFrame] = []
         var position = 0
-        defer { buffer.removeFirst(position) }
+        /// The next `count` header bytes, once they have all arrived (from `partial` and `input`).
+        func take(_ count: Int) -> [UInt8]? {
+            let needed = count - partial.count
+            let available = min(needed, input.count - position)
+            partial += input[position..<(position + available)]
+            position += available
+            guard available == needed else { return nil }
+            defer { partial = [] }
+            return partial
+        }
         while true {
             switch state {
             case .header:
-                guard buffer.count - position >= 2 else { return frames }
-                let first = buffer[position]
-                let second = buffer[position + 1]
-                position += 2
+                guard let header = take(2) else { return frames }
+                let first = header[0]
+                let second = header[1]
                 guard first & 0x70 == 0 else { throw WebSocketError.reservedBitsSet }
                 guard let code = WebSocketFrame.Opcode(rawValue: first & 0x0F) else {
                     throw WebSocketError.unknownOpcode(first & 0x0F)
@@ -70,32 +86,28 @@ public struct WebSocketFrameDecoder: Sendable {
                 case 127: state = .extendedLength(count: 8)
                 default:
                     length = UInt64(shortLength)
-                    state = masked ? .maskingKey : .payload(remaining: Int(length))
                     try startPayload()
                 }
             case .extendedLength(let count):
-                guard buffer.count - position >= count else { return frames }
-                length = buffer[position..<(position + count)].reduce(0) { $0 << 8 | UInt64($1) }
-                position += count
+                guard let bytes = take(count) else { return frames }
+                length = bytes.reduce(0) { $0 << 8 | UInt64($1) }
                 guard length >> 63 == 0 else { throw WebSocketError.invalidLength(length) }
                 guard count == 2 ? length >= 126 : length > 0xFFFF else { throw WebSocketError.invalidLength(length) }
-                guard length <= UInt64(maximumFrameSize) else {
-                    throw WebSocketError.tooLarge(size: length, limit: maximumFrameSize)
-                }
-                state = masked ? .maskingKey : .payload(remaining: Int(length))
                 try startPayload()
             case .maskingKey:
-                guard buffer.count - position >= 4 else { return frames }
-                mask = Array(buffer[position..<(position + 4)])
-                position += 4
+                guard let key = take(4) else { return frames }
+                mask = key
                 state = .payload(remaining: Int(length))
             case .payload(let remaining):
-                let available = min(remaining, buffer.count - position)
+                let available = min(remaining, input.count - position)
                 if available > 0 {
                     let start = payload.count
-                    payload += buffer[position..<(position + available)]
+                    payload.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[position..<(position + available)]))
                     if masked {
-                        for index in start..<payload.count { payload[index] ^= mask[index & 3] }
+                        payload.withUnsafeMutableBytes {
+                            WebSocketFrame.applyMask(
+                                mask, to: UnsafeMutableRawBufferPointer(rebasing: $0[start...]), payloadOffset: start)
+                        }
                     }
                     position += available
                 }
@@ -110,11 +122,13 @@ public struct WebSocketFrameDecoder: Sendable {
         }
     }
 
+    /// Checks the length against the limit before any payload is waited for or allocated.
     private mutating func startPayload() throws {
         guard length <= UInt64(maximumFrameSize) else {
             throw WebSocketError.tooLarge(size: length, limit: maximumFrameSize)
         }
+        state = masked ? .maskingKey : .payload(remaining: Int(length))
         payload = []
-        payload.reserveCapacity(Int(min(length, 1 << 20)))
+        payload.reserveCapacity(Int(length))
     }
 }

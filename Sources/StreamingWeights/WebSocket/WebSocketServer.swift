@@ -11,8 +11,8 @@ public final class WebSocketServer: @unchecked Sendable {
         public var maximumConnections = 1024
         /// Seconds a client has to complete its upgrade request.
         public var handshakeTimeout: Double = 10
-        /// Seconds without a byte before a connection is dropped (0: never).
-        public var idleTimeout: Double = 0
+        /// Keepalive, idle, close and send timeouts for upgraded connections.
+        public var timeouts = WebSocketConnection.Timeouts()
         public var maximumFrameSize = 16 << 20
         public var maximumMessageSize = 64 << 20
         /// Subprotocols offered; the first one the client also asks for is chosen.
@@ -30,7 +30,9 @@ public final class WebSocketServer: @unchecked Sendable {
     private let handler: @Sendable (WebSocketConnection) -> Void
     private let lock = NSLock()
     private var open = 0
-    private var connections: [ObjectIdentifier: POSIXSocket] = [:]
+    /// Every accepted socket still being served, and its connection once upgraded.
+    private var sockets: [ObjectIdentifier: POSIXSocket] = [:]
+    private var connections: [ObjectIdentifier: WebSocketConnection] = [:]
 
     /// Binds the listening socket; call ``start()`` to accept.
     public init(configuration: Configuration, handler: @escaping @Sendable (WebSocketConnection) -> Void) throws {
@@ -52,7 +54,7 @@ public final class WebSocketServer: @unchecked Sendable {
                 let admitted = lock.withLock { () -> Bool in
                     guard open < configuration.maximumConnections else { return false }
                     open += 1
-                    connections[ObjectIdentifier(client)] = client
+                    sockets[ObjectIdentifier(client)] = client
                     return true
                 }
                 guard admitted else {
@@ -64,6 +66,7 @@ public final class WebSocketServer: @unchecked Sendable {
                     serve(client)
                     lock.withLock {
                         open -= 1
+                        sockets[ObjectIdentifier(client)] = nil
                         connections[ObjectIdentifier(client)] = nil
                     }
                 }
@@ -75,15 +78,28 @@ public final class WebSocketServer: @unchecked Sendable {
         thread.start()
     }
 
-    /// Stops accepting and closes every connection.
-    public func stop() {
+    /// Stops gracefully: stops accepting, drops handshakes in progress, and sends every open
+    /// connection a close frame (1001) once the message it is sending has gone out. Handlers end
+    /// as their peers answer; after `gracePeriod` seconds the sockets still open are shut.
+    /// Returns when every handler has returned, or at the deadline.
+    public func stop(gracePeriod: Double = 5) {
         listener.close()
-        let open = lock.withLock { Array(connections.values) }
-        for socket in open { socket.close() }
+        let (handshaking, upgraded) = lock.withLock {
+            (sockets.filter { connections[$0.key] == nil }.values, Array(connections.values))
+        }
+        for socket in handshaking { socket.close() }
+        for connection in upgraded {
+            DispatchQueue.global().async { connection.close(code: 1001, reason: "the server is shutting down") }
+        }
+        let deadline = DispatchTime.now() + gracePeriod
+        while openConnections > 0 && DispatchTime.now() < deadline { usleep(5_000) }
+        for socket in lock.withLock({ Array(sockets.values) }) { socket.close() }
+        let forced = DispatchTime.now() + 2
+        while openConnections > 0 && DispatchTime.now() < forced { usleep(5_000) }
     }
 
     private func serve(_ socket: POSIXSocket) {
-        socket.setTimeouts(read: configuration.handshakeTimeout, write: 30)
+        socket.setTimeouts(read: configuration.handshakeTimeout, write: configuration.timeouts.send)
         let client: any ByteStream
         if let tls = configuration.tls {
             guard let secured = try? TLSStream.accept(socket, context: tls) else { return socket.close() }
@@ -94,8 +110,13 @@ public final class WebSocketServer: @unchecked Sendable {
         var received: [UInt8] = []
         let request: WebSocketHandshake.Request
         let headLength: Int
+        // The whole upgrade request must arrive in time, not just each piece of it.
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(configuration.handshakeTimeout * 1e9)
         do {
             while true {
+                let left = Double(Int64(deadline) - Int64(DispatchTime.now().uptimeNanoseconds)) / 1e9
+                guard left > 0 else { return client.close() }
+                client.setTimeouts(read: left, write: configuration.timeouts.send)
                 let bytes = try client.read()
                 guard !bytes.isEmpty else { return client.close() }
                 received += bytes
@@ -117,11 +138,18 @@ public final class WebSocketServer: @unchecked Sendable {
         let chosen = configuration.subprotocols.first { request.protocols.contains($0) }
         do {
             try client.write(WebSocketHandshake.acceptResponse(for: request, subprotocol: chosen))
-            client.setTimeouts(read: configuration.idleTimeout > 0 ? configuration.idleTimeout : nil, write: 30)
             let connection = WebSocketConnection(
-                socket: client, isServer: true, maximumFrameSize: configuration.maximumFrameSize,
-                maximumMessageSize: configuration.maximumMessageSize, buffered: Array(received[headLength...]))
+                socket: client, isServer: true,
+                limits: (configuration.maximumFrameSize, configuration.maximumMessageSize),
+                timeouts: configuration.timeouts, buffered: Array(received[headLength...]))
+            let admitted = lock.withLock { () -> Bool in
+                guard sockets[ObjectIdentifier(socket)] != nil, listener.isOpen else { return false }
+                connections[ObjectIdentifier(socket)] = connection
+                return true
+            }
+            guard admitted else { return connection.close(code: 1001, reason: "the server is shutting down") }
             handler(connection)
+            connection.close()
         } catch {
             client.close()
         }
