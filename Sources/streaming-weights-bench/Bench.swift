@@ -13,7 +13,7 @@ struct Bench: AsyncParsableCommand {
         abstract: "Measure StreamingWeights' kernels, forward pass and tokenizer (used by scripts/bench).",
         subcommands: [
             MatmulBench.self, ForwardBench.self, TokenizeBench.self, AccuracyBench.self, S3Bench.self, EchoServer.self,
-            EchoClient.self, WebSocketThroughput.self,
+            EchoClient.self, WebSocketThroughput.self, WebSocketLoad.self,
         ]
     )
 }
@@ -273,87 +273,5 @@ struct S3Bench: AsyncParsableCommand {
             "upload_mb_per_s": megabytes / upload, "download_mb_per_s": megabytes / download,
             "concurrency": concurrency,
         ])
-    }
-}
-
-struct EchoServer: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "echo-server",
-        abstract: "A WebSocket server that echoes every message (for scripts/conformance)."
-    )
-
-    @Option(help: "The port (0 picks a free one, printed on the first line).")
-    var port = 0
-
-    func run() throws {
-        var configuration = WebSocketServer.Configuration()
-        configuration.port = port
-        let server = try WebSocketServer(configuration: configuration) { connection in
-            echo(connection)
-        }
-        server.start()
-        FileHandle.standardOutput.write(Data("\(server.port)\n".utf8))
-        while true { sleep(3600) }
-    }
-}
-
-struct EchoClient: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "echo-client",
-        abstract: "A WebSocket client that echoes every message it receives (for scripts/conformance)."
-    )
-
-    @Option(help: "The ws:// URL to connect to.")
-    var url: String
-
-    func run() throws {
-        let (connection, _) = try WebSocketClient.connect(to: url)
-        echo(connection)
-    }
-}
-
-struct WebSocketThroughput: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "websocket-throughput",
-        abstract: "One client receiving messages from our server over loopback."
-    )
-
-    @Option(help: "Messages to send.")
-    var count = 1000
-
-    @Option(help: "Message size in MiB.")
-    var sizeMB = 1
-
-    func run() throws {
-        let message = [UInt8](repeating: 0x5A, count: sizeMB << 20)
-        let total = count
-        let server = try WebSocketServer(configuration: WebSocketServer.Configuration()) { connection in
-            for _ in 0..<total { try? connection.send(binary: message) }
-            _ = try? connection.receive()
-        }
-        server.start()
-        defer { server.stop() }
-        let (connection, _) = try WebSocketClient.connect(to: "ws://127.0.0.1:\(server.port)/")
-        let start = DispatchTime.now().uptimeNanoseconds
-        var bytes = 0
-        for _ in 0..<count {
-            guard case .binary(let data)? = try connection.receive() else {
-                throw ValidationError("the stream ended early")
-            }
-            bytes += data.count
-        }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        connection.close()
-        try printJSON(["gb_per_s": Double(bytes) / seconds / 1e9, "bytes": bytes, "seconds": seconds])
-    }
-}
-
-/// Sends every message of `connection` back to its sender until the connection closes.
-func echo(_ connection: WebSocketConnection) {
-    while let message = try? connection.receive() {
-        switch message {
-        case .text(let text): try? connection.send(text: text)
-        case .binary(let bytes): try? connection.send(binary: bytes)
-        }
     }
 }

@@ -174,7 +174,8 @@ public final class POSIXSocket: @unchecked Sendable {
                 var vectors: [iovec] = []
                 if written < head.count, let base = head.baseAddress {
                     vectors.append(
-                        iovec(iov_base: UnsafeMutableRawPointer(mutating: base + written), iov_len: head.count - written))
+                        iovec(
+                            iov_base: UnsafeMutableRawPointer(mutating: base + written), iov_len: head.count - written))
                 }
                 let bodyOffset = max(0, written - head.count)
                 if bodyOffset < body.count, let base = body.baseAddress {

@@ -65,7 +65,10 @@ public final class WebSocketConnection: @unchecked Sendable {
     /// When this side sent its close frame (after it, no data may be sent).
     private var closeSent: Double?
 
-    init(socket: any ByteStream, isServer: Bool, limits: (frame: Int, message: Int), timeouts: Timeouts, buffered: [UInt8]) {
+    init(
+        socket: any ByteStream, isServer: Bool, limits: (frame: Int, message: Int), timeouts: Timeouts,
+        buffered: [UInt8]
+    ) {
         self.socket = socket
         masksFrames = !isServer
         self.timeouts = timeouts

@@ -102,7 +102,8 @@ public struct WebSocketFrameDecoder: Sendable {
                 let available = min(remaining, input.count - position)
                 if available > 0 {
                     let start = payload.count
-                    payload.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[position..<(position + available)]))
+                    payload.append(
+                        contentsOf: UnsafeRawBufferPointer(rebasing: input[position..<(position + available)]))
                     if masked {
                         payload.withUnsafeMutableBytes {
                             WebSocketFrame.applyMask(

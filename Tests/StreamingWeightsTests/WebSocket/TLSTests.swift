@@ -48,20 +48,24 @@ struct TLSTests {
         }
     }
 
-    @Test("Python's websockets client talks to our wss server, and our client to Python's")
+    @Test("Python's websockets client talks to our wss server, and our client to Python's, up to 64 MiB")
     func pythonInterop() throws {
         let directory = try TemporaryDirectory()
         let (certificate, key) = try Self.certificate(directory)
-        let server = try Self.echoServer(tls: try TLSStream.Context(certificateFile: certificate, keyFile: key))
+        let server = try WebSocketServerTests.echoServer {
+            $0.tls = try? TLSStream.Context(certificateFile: certificate, keyFile: key)
+            $0.maximumFrameSize = 64 << 20
+        }
         defer { server.stop() }
         let client = """
             import asyncio, ssl, sys, websockets
             async def main():
                 context = ssl.create_default_context(cafile=sys.argv[2])
                 async with websockets.connect(f"wss://localhost:{sys.argv[1]}/", ssl=context, max_size=None) as ws:
-                    data = bytes(range(256)) * 4096
-                    await ws.send(data)
-                    assert await ws.recv() == data
+                    for size in [0, 1 << 20, 64 << 20]:
+                        data = (bytes(range(251)) * (size // 251 + 1))[:size]
+                        await ws.send(data)
+                        assert await ws.recv() == data, size
                     await ws.send("héllo")
                     assert await ws.recv() == "héllo"
                 print("ok")
@@ -87,9 +91,11 @@ struct TLSTests {
         let port = try python.firstLine()
         let (connection, _) = try WebSocketClient.connect(
             to: "wss://localhost:\(port)/", tls: try TLSStream.Context(caFile: certificate))
-        let bytes = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0) }
-        try connection.send(binary: bytes)
-        #expect(try connection.receive() == .binary(bytes))
+        for size in [1 << 20, 64 << 20] {
+            let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 % 251) }
+            try connection.send(binary: bytes)
+            #expect(try connection.receive() == .binary(bytes), "\(size)")
+        }
         connection.close()
     }
 }

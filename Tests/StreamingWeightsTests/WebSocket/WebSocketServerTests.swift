@@ -21,9 +21,9 @@ struct WebSocketServerTests {
         return server
     }
 
-    @Test("Python's websockets client exchanges text and binary, 0 bytes to 20 MB, and pings")
+    @Test("Python's websockets client exchanges text and binary, 0 bytes to 64 MiB, and pings")
     func pythonClient() throws {
-        let server = try Self.echoServer { $0.maximumFrameSize = 32 << 20 }
+        let server = try Self.echoServer { $0.maximumFrameSize = 64 << 20 }
         defer { server.stop() }
         let script = """
             import asyncio, sys, websockets
@@ -32,8 +32,8 @@ struct WebSocketServerTests {
                     for text in ["", "hello", "héllo wörld 🤗" * 1000]:
                         await ws.send(text)
                         assert await ws.recv() == text
-                    for size in [0, 1, 125, 126, 65535, 65536, 20 << 20]:
-                        data = bytes((i * 7) & 255 for i in range(size))
+                    for size in [0, 1, 125, 126, 65535, 65536, 20 << 20, 64 << 20]:
+                        data = (bytes(range(251)) * (size // 251 + 1))[:size]
                         await ws.send(data)
                         assert await ws.recv() == data, size
                     await (await ws.ping(b"p"))
@@ -46,12 +46,12 @@ struct WebSocketServerTests {
         #expect(result.outputText == "ok\n", "\(result.standardError)")
     }
 
-    /// Opens a raw connection, performs the handshake, sends `bytes`, and returns everything the server sends back.
-    static func raw(_ server: WebSocketServer, handshake: String? = nil, then bytes: [UInt8] = []) throws -> [UInt8] {
+    /// A plain TCP connection to `port` on loopback, with a 5-second read timeout (a file descriptor).
+    static func connectRaw(port: Int) -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(server.port).bigEndian)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
         inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -61,10 +61,16 @@ struct WebSocketServerTests {
         #expect(connected == 0)
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let request =
-            handshake
-            ?? "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        let all = Array(request.utf8) + bytes
+        return fd
+    }
+
+    static let upgradeRequest =
+        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+
+    /// Opens a raw connection, performs the handshake, sends `bytes`, and returns everything the server sends back.
+    static func raw(_ server: WebSocketServer, handshake: String? = nil, then bytes: [UInt8] = []) throws -> [UInt8] {
+        let fd = connectRaw(port: server.port)
+        let all = Array((handshake ?? upgradeRequest).utf8) + bytes
         _ = all.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -138,19 +144,7 @@ struct WebSocketServerTests {
     func droppedConnections() throws {
         let server = try Self.echoServer { $0.handshakeTimeout = 2 }
         defer { server.stop() }
-        for _ in 0..<1000 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(server.port).bigEndian)
-            inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-            _ = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-            close(fd)
-        }
+        for _ in 0..<1000 { close(Self.connectRaw(port: server.port)) }
         let (connection, _) = try WebSocketClient.connect(to: "ws://127.0.0.1:\(server.port)/")
         try connection.send(text: "still here")
         #expect(try connection.receive() == .text("still here"))
@@ -176,7 +170,7 @@ struct WebSocketServerTests {
 
 @Suite("The WebSocket client")
 struct WebSocketClientTests {
-    @Test("Our client talks to Python's websockets server: text, binary up to 20 MB, and a refused upgrade")
+    @Test("Our client talks to Python's websockets server: text, binary up to 64 MiB, and a refused upgrade")
     func pythonServer() throws {
         let script = """
             import asyncio, sys, websockets
@@ -201,7 +195,7 @@ struct WebSocketClientTests {
             try connection.send(text: text)
             #expect(try connection.receive() == .text(text))
         }
-        for size in [0, 125, 65536, 20 << 20] {
+        for size in [0, 125, 65536, 20 << 20, 64 << 20] {
             let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7) }
             try connection.send(binary: bytes)
             #expect(try connection.receive() == .binary(bytes), "\(size)")

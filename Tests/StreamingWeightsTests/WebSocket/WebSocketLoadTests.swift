@@ -1,0 +1,32 @@
+import Foundation
+import Testing
+
+@Suite("The WebSocket server under load")
+struct WebSocketLoadTests {
+    /// The peak resident memory of process `pid`, in MiB (`VmHWM`).
+    static func peakResidentMiB(_ pid: Int32) throws -> Double {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") })
+        let kilobytes = try #require(Double(line.split(separator: " ", omittingEmptySubsequences: true)[1]))
+        return kilobytes / 1024
+    }
+
+    @Test("256 clients each exchange 100 messages of 1 MB with the echo server: every byte checked, memory bounded")
+    func manyClients() throws {
+        let bench = Executables.path("streaming-weights-bench")
+        let server = try BackgroundProcess(bench, ["echo-server"])
+        let port = try server.firstLine()
+        let result = try ProcessRunner.run(
+            bench, ["websocket-load", "--url", "ws://127.0.0.1:\(port)/", "--clients", "256", "--messages", "100"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let report = try #require(
+            try JSONSerialization.jsonObject(with: result.standardOutput) as? [String: Any])
+        #expect(report["failure_count"] as? Int == 0, "\(report["failures"] ?? "")")
+        #expect(report["bytes_checked"] as? Int == 256 * 100 * 1_000_000)
+        // Per connection the server holds one message being assembled and its 256 KiB read
+        // buffer; sends are not copied. The bound allows twice that, plus the runtime.
+        let peak = try Self.peakResidentMiB(server.process.processIdentifier)
+        #expect(peak < 256 * 2 * 1.25 + 100, "peak RSS \(peak) MiB")
+        print("websocket load: \(report["seconds"] ?? 0) s, server peak RSS \(Int(peak)) MiB")
+    }
+}
