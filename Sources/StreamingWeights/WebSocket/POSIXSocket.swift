@@ -215,8 +215,9 @@ public final class POSIXSocket: @unchecked Sendable {
 
     private var isNonBlocking: Bool { lock.withLock { nonBlocking } }
 
-    /// Shuts the socket down: a thread blocked in accept, read, write or poll returns, and
-    /// later calls fail. The descriptor itself is closed when the socket is released, so a
+    /// Shuts the socket down.
+    ///
+    /// A thread blocked in accept, read, write or poll returns, and later calls fail. The descriptor itself is closed when the socket is released, so a
     /// thread still using it can never reach a new socket that reused its number.
     public func close() {
         let first = lock.withLock { () -> Bool in

@@ -15,7 +15,9 @@ public final class WebSocketConnection: @unchecked Sendable {
         case binary([UInt8])
     }
 
-    /// How long a connection waits, and for what. Keepalive and idle timeouts are driven by
+    /// How long a connection waits, and for what.
+    ///
+    /// Keepalive and idle timeouts are driven by
     /// ``receive()``, so they apply while someone is receiving (a server's handler, or
     /// ``messages``).
     public struct Timeouts: Sendable {
@@ -268,8 +270,9 @@ public final class WebSocketConnection: @unchecked Sendable {
         }
     }
 
-    /// Starts the closing handshake: sends a close frame once the message being sent (if any)
-    /// has gone out, then waits up to ``Timeouts/close`` for the peer's close frame and closes
+    /// Starts the closing handshake.
+    ///
+    /// It sends a close frame once the message being sent (if any) has gone out, then waits up to ``Timeouts/close`` for the peer's close frame and closes
     /// the socket. When another thread is in ``receive()``, that thread finishes the handshake
     /// and this call returns at once.
     public func close(code: UInt16 = 1000, reason: String = "") {

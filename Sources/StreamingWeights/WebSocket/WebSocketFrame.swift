@@ -42,8 +42,10 @@ public struct WebSocketFrame: Sendable, Equatable {
         return bytes + (maskingKey ?? [])
     }
 
-    /// XORs `bytes` with the 4-byte masking `key` in place, `bytes` being the part of a payload
-    /// that starts `offset` bytes into it (section 5.3). Masking and unmasking are the same.
+    /// XORs `bytes` with the 4-byte masking `key` in place (section 5.3).
+    ///
+    /// `bytes` is the part of a payload that starts `offset` bytes into it. Masking and
+    /// unmasking are the same.
     static func applyMask(_ key: [UInt8], to bytes: UnsafeMutableRawBufferPointer, payloadOffset offset: Int) {
         guard let base = bytes.baseAddress else { return }
         let rotated = (0..<4).map { key[(offset + $0) & 3] }

@@ -78,7 +78,9 @@ public final class WebSocketServer: @unchecked Sendable {
         thread.start()
     }
 
-    /// Stops gracefully: stops accepting, drops handshakes in progress, and sends every open
+    /// Stops gracefully.
+    ///
+    /// It stops accepting, drops handshakes in progress, and sends every open
     /// connection a close frame (1001) once the message it is sending has gone out. Handlers end
     /// as their peers answer; after `gracePeriod` seconds the sockets still open are shut.
     /// Returns when every handler has returned, or at the deadline.
