@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -185,7 +186,32 @@ def websocket(ours):
     python = statistics.median(
         float(subprocess.run([PYTHON, "-c", PYTHON_WEBSOCKETS], capture_output=True, text=True, check=True).stdout)
         for _ in range(3))
-    return {"ours": mine, "iperf3": iperf, "python_websockets": python}
+    with tempfile.TemporaryDirectory() as work:
+        certificate, key = Path(work) / "certificate.pem", Path(work) / "key.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(certificate)],
+                       capture_output=True, check=True)
+        secure = statistics.median(
+            run_json([ours, "websocket-throughput", "--tls-certificate", str(certificate), "--tls-key", str(key)])["gb_per_s"]
+            for _ in range(3))
+    return {"ours": mine, "ours_wss": secure, "iperf3": iperf, "python_websockets": python, "load": websocket_load(ours)}
+
+
+def websocket_load(ours):
+    """256 clients each exchanging 100 messages of 1 MB with our echo server (a process of its own): every byte
+    checked by the clients; the server's peak RSS from /proc."""
+    log("WebSocket load: 256 clients x 100 x 1 MB")
+    server = subprocess.Popen([ours, "echo-server"], stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True)
+    try:
+        port = server.stdout.readline().strip()
+        result = run_json([ours, "websocket-load", "--url", f"ws://127.0.0.1:{port}/", "--clients", "256",
+                           "--messages", "100"])
+        status = Path(f"/proc/{server.pid}/status").read_text()
+        result["server_peak_rss_mib"] = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024
+        return result
+    finally:
+        server.kill()
+        server.wait(timeout=10)
 
 
 def reference_lines_per_second(theirs):
@@ -234,6 +260,11 @@ def report(results):
               "| ours | iperf3 (one TCP stream) | Python websockets 17.4 | ours / iperf3 | ours / Python |", "|---|---|---|---|---|",
               f"| {ws['ours']:.2f} | {ws['iperf3']:.2f} | {ws['python_websockets']:.2f} | {ws['ours'] / ws['iperf3']:.2f} | "
               f"{ws['ours'] / ws['python_websockets']:.1f} |"]
+    lines += ["", f"Over wss:// (TLS 1.3 through OpenSSL, same client and server): {ws['ours_wss']:.2f} GB/s.", "",
+              "## WebSocket load: 256 clients, each exchanging 100 messages of 1 MB with the echo server", "",
+              "| bytes checked | failures | seconds | echoed GB/s | server peak RSS (MiB) |", "|---|---|---|---|---|",
+              f"| {ws['load']['bytes_checked']:,} | {ws['load']['failure_count']} | {ws['load']['seconds']:.1f} | "
+              f"{ws['load']['gb_per_s']:.2f} | {ws['load']['server_peak_rss_mib']:.0f} |"]
     lines += ["", "## Accuracy against transformers (Fixtures/golden)", "", "| model | measure | value |", "|---|---|---|"]
     for model, values in results["accuracy"].items():
         for key, value in sorted(values.items()):
@@ -323,10 +354,17 @@ def main():
     parser.add_argument("--ours", required=True)
     parser.add_argument("--chunker", required=True)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--only", choices=["forward", "matmul", "tokenize", "accuracy", "chunking", "s3", "websocket"],
+                        help="run one section and print its results as JSON (nothing is written)")
     args = parser.parse_args()
-    results = {"forward": forward(args.ours), "matmul": matmul(args.ours), "tokenize": tokenize(args.ours),
-               "accuracy": accuracy(args.ours), "chunking": chunking(args.chunker), "s3": s3(args.ours),
-               "websocket": websocket(args.ours)}
+    sections = {"forward": lambda: forward(args.ours), "matmul": lambda: matmul(args.ours),
+                "tokenize": lambda: tokenize(args.ours), "accuracy": lambda: accuracy(args.ours),
+                "chunking": lambda: chunking(args.chunker), "s3": lambda: s3(args.ours),
+                "websocket": lambda: websocket(args.ours)}
+    if args.only:
+        print(json.dumps(sections[args.only](), indent=2, default=str))
+        return
+    results = {name: run() for name, run in sections.items()}
     body = report(results)
     goals = "\n".join(targets(results))
     print(body + "\n\n## Targets (issue 3)\n\n" + goals)

@@ -23,7 +23,7 @@ struct WebSocketLoadTests {
             try JSONSerialization.jsonObject(with: result.standardOutput) as? [String: Any])
         #expect(report["failure_count"] as? Int == 0, "\(report["failures"] ?? "")")
         #expect(report["bytes_checked"] as? Int == 256 * 100 * 1_000_000)
-        // Per connection the server holds one message being assembled and its 256 KiB read
+        // Per connection the server holds one message being assembled and its 64 KiB read
         // buffer; sends are not copied. The bound allows twice that, plus the runtime.
         let peak = try Self.peakResidentMiB(server.process.processIdentifier)
         #expect(peak < 256 * 2 * 1.25 + 100, "peak RSS \(peak) MiB")
