@@ -84,7 +84,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StreamingWeightsTests",
-            dependencies: ["StreamingWeights"]
+            dependencies: ["StreamingWeights", .product(name: "Logging", package: "swift-log")]
         ),
     ]
 )

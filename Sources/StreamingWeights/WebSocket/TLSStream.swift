@@ -1,5 +1,6 @@
 import COpenSSL
 import Foundation
+import Logging
 
 /// TLS over a connected socket, through OpenSSL's libssl.
 public final class TLSStream: ByteStream, @unchecked Sendable {
@@ -43,12 +44,15 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
         }
 
         /// A client context that verifies servers against the system's CAs or `caFile`, unless
-        /// `insecure` (for self-signed test certificates only).
-        public init(caFile: String? = nil, insecure: Bool = false) throws {
+        /// `insecure` (for self-signed test certificates only), which `logger` is warned of.
+        public init(caFile: String? = nil, insecure: Bool = false, logger: Logger? = nil) throws {
             guard let context = SSL_CTX_new(TLS_client_method()) else { throw Failure.current("context") }
             self.context = context
             _ = copenssl_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
             if insecure {
+                logger?.warning(
+                    "TLS certificates are not verified (insecure): anyone between here and the server can read and change the traffic"
+                )
                 SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)
             } else {
                 SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import StreamingWeights
 import Testing
 
@@ -21,7 +22,9 @@ struct TLSTests {
         try WebSocketServerTests.echoServer { $0.tls = tls }
     }
 
-    @Test("Our client verifies our server's certificate against a CA file, and refuses it without one")
+    @Test(
+        "Our client verifies our server's certificate against a CA file, refuses it without one, and warns when insecure"
+    )
     func ourClientAndServer() throws {
         let directory = try TemporaryDirectory()
         let (certificate, key) = try Self.certificate(directory)
@@ -41,8 +44,12 @@ struct TLSTests {
             "\(error)".contains("TLS handshake with localhost failed")
                 && "\(error)".contains("certificate verify failed")
         }
-        let (insecure, _) = try WebSocketClient.connect(to: url, tls: try TLSStream.Context(insecure: true))
+        let log = CapturedLog()
+        let (insecure, _) = try WebSocketClient.connect(
+            to: url, tls: try TLSStream.Context(insecure: true, logger: log.logger))
         insecure.close()
+        #expect(log.messages.map(\.level) == [.warning])
+        #expect(log.messages.first?.message.contains("not verified (insecure)") == true)
         #expect(throws: TLSStream.Failure.self) {
             _ = try TLSStream.Context(certificateFile: directory.file("missing.pem"), keyFile: key)
         }
