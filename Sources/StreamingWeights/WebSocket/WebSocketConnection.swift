@@ -54,8 +54,10 @@ public final class WebSocketConnection: @unchecked Sendable {
     private var pendingIndex = 0
     /// Bytes that arrived with the handshake, decoded by the first ``receive()``.
     private var buffered: [UInt8]
-    /// Where the socket is read into. 64 KiB stays in the CPU's cache between the kernel's copy
-    /// and ours; 256 KiB reads measured 30% slower (`streaming-weights-bench websocket-throughput`).
+    /// Where the socket is read into.
+    ///
+    /// 64 KiB stays in the CPU's cache between the kernel's copy and ours; 256 KiB reads measured
+    /// 30% slower (`streaming-weights-bench websocket-throughput`).
     private let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 64)
     private var lastInput: Double
     private var lastMessage: Double
