@@ -109,6 +109,10 @@ public final class WebSocketConnection: @unchecked Sendable {
                 continue
             }
             guard !finished else { return nil }
+            if let violation = decoder.violation {
+                fail(violation)
+                return nil
+            }
             do {
                 guard try awaitInput() else { continue }
                 let count: Int

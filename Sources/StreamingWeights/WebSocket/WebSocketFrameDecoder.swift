@@ -46,9 +46,27 @@ public struct WebSocketFrameDecoder: Sendable {
     /// Feeds bytes and returns the frames they complete; payload bytes are copied once, from
     /// `input` into their frame.
     ///
+    /// Frames that precede a violation are returned first, and the violation is kept in
+    /// ``violation`` (and thrown by the next call), so that a peer's valid messages are handled
+    /// before the connection fails, as RFC 6455 orders it.
+    ///
     /// - Throws: ``WebSocketError`` for the first violation; the stream is then unusable.
     public mutating func decode(_ input: UnsafeRawBufferPointer) throws -> [WebSocketFrame] {
+        if let violation { throw violation }
         var frames: [WebSocketFrame] = []
+        do {
+            try decode(input, into: &frames)
+        } catch let error as WebSocketError {
+            violation = error
+            if frames.isEmpty { throw error }
+        }
+        return frames
+    }
+
+    /// The violation found after the frames the last ``decode(_:)-(UnsafeRawBufferPointer)`` returned, if any.
+    public private(set) var violation: WebSocketError?
+
+    private mutating func decode(_ input: UnsafeRawBufferPointer, into frames: inout [WebSocketFrame]) throws {
         var position = 0
         /// The next `count` header bytes, once they have all arrived (from `partial` and `input`).
         func take(_ count: Int) -> [UInt8]? {
@@ -63,7 +81,7 @@ public struct WebSocketFrameDecoder: Sendable {
         while true {
             switch state {
             case .header:
-                guard let header = take(2) else { return frames }
+                guard let header = take(2) else { return }
                 let first = header[0]
                 let second = header[1]
                 guard first & 0x70 == 0 else { throw WebSocketError.reservedBitsSet }
@@ -89,13 +107,13 @@ public struct WebSocketFrameDecoder: Sendable {
                     try startPayload()
                 }
             case .extendedLength(let count):
-                guard let bytes = take(count) else { return frames }
+                guard let bytes = take(count) else { return }
                 length = bytes.reduce(0) { $0 << 8 | UInt64($1) }
                 guard length >> 63 == 0 else { throw WebSocketError.invalidLength(length) }
                 guard count == 2 ? length >= 126 : length > 0xFFFF else { throw WebSocketError.invalidLength(length) }
                 try startPayload()
             case .maskingKey:
-                guard let key = take(4) else { return frames }
+                guard let key = take(4) else { return }
                 mask = key
                 state = .payload(remaining: Int(length))
             case .payload(let remaining):
@@ -114,7 +132,7 @@ public struct WebSocketFrameDecoder: Sendable {
                 }
                 guard available == remaining else {
                     state = .payload(remaining: remaining - available)
-                    return frames
+                    return
                 }
                 frames.append(WebSocketFrame(fin: fin, opcode: opcode, payload: payload))
                 payload = []

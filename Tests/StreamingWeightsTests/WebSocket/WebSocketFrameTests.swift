@@ -61,6 +61,15 @@ struct WebSocketFrameTests {
         }
     }
 
+    @Test("Frames before a violation in the same bytes are returned first; the violation comes next")
+    func framesBeforeViolation() throws {
+        var decoder = WebSocketFrameDecoder(expectsMasked: false)
+        let frames = try decoder.decode([0x81, 0x02, 0x68, 0x69, 0xC1, 0x00])
+        #expect(frames == [WebSocketFrame(opcode: .text, payload: [0x68, 0x69])])
+        #expect(decoder.violation == .reservedBitsSet)
+        #expect(throws: WebSocketError.reservedBitsSet) { _ = try decoder.decode([0x81, 0x00]) }
+    }
+
     @Test("Fragments reassemble, control frames may interleave, and invalid UTF-8 split across fragments fails fast")
     func fragmentation() throws {
         var assembler = WebSocketMessageAssembler()

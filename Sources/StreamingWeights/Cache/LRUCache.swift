@@ -1,0 +1,124 @@
+import Foundation
+
+/// A least-recently-used cache bounded by the total cost of what it holds (bytes, or a count).
+///
+/// True LRU in O(1): a dictionary into a doubly linked list ordered by use. A value costlier than
+/// the whole capacity is not kept. Safe from several threads.
+public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: @unchecked Sendable {
+    private final class Node {
+        let key: Key
+        var value: Value
+        var cost: Int
+        var older: Node?
+        weak var newer: Node?
+
+        init(key: Key, value: Value, cost: Int) {
+            self.key = key
+            self.value = value
+            self.cost = cost
+        }
+    }
+
+    /// The most total cost held at once.
+    public let capacity: Int
+    private let lock = NSLock()
+    private var nodes: [Key: Node] = [:]
+    /// Most and least recently used.
+    private var newest: Node?
+    private var oldest: Node?
+    private var cost = 0
+
+    public init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    /// The value for `key`, which becomes the most recently used; `nil` when absent.
+    public func value(for key: Key) -> Value? {
+        lock.withLock {
+            guard let node = nodes[key] else { return nil }
+            moveToNewest(node)
+            return node.value
+        }
+    }
+
+    /// Whether `key` is held, without changing its recency.
+    public func contains(_ key: Key) -> Bool { lock.withLock { nodes[key] != nil } }
+
+    /// Stores `value` as the most recently used, evicting the least recently used values until
+    /// the total cost fits; returns the keys evicted. A value costing more than the capacity is
+    /// not stored (and evicts nothing).
+    @discardableResult
+    public func insert(_ value: Value, for key: Key, cost: Int) -> [Key] {
+        lock.withLock {
+            guard cost <= capacity else { return [] }
+            if let node = nodes[key] {
+                self.cost += cost - node.cost
+                node.value = value
+                node.cost = cost
+                moveToNewest(node)
+            } else {
+                let node = Node(key: key, value: value, cost: cost)
+                nodes[key] = node
+                self.cost += cost
+                link(node)
+            }
+            var evicted: [Key] = []
+            while self.cost > capacity, let victim = oldest {
+                unlink(victim)
+                nodes[victim.key] = nil
+                self.cost -= victim.cost
+                evicted.append(victim.key)
+            }
+            return evicted
+        }
+    }
+
+    /// Drops `key`, if held.
+    public func removeValue(for key: Key) {
+        lock.withLock {
+            guard let node = nodes.removeValue(forKey: key) else { return }
+            unlink(node)
+            cost -= node.cost
+        }
+    }
+
+    /// The keys held, least recently used first.
+    public var keysByRecency: [Key] {
+        lock.withLock {
+            var keys: [Key] = []
+            var node = oldest
+            while let current = node {
+                keys.append(current.key)
+                node = current.newer
+            }
+            return keys
+        }
+    }
+
+    /// The total cost held.
+    public var totalCost: Int { lock.withLock { cost } }
+
+    /// How many values are held.
+    public var count: Int { lock.withLock { nodes.count } }
+
+    private func link(_ node: Node) {
+        node.older = newest
+        node.newer = nil
+        newest?.newer = node
+        newest = node
+        if oldest == nil { oldest = node }
+    }
+
+    private func unlink(_ node: Node) {
+        if let newer = node.newer { newer.older = node.older } else { newest = node.older }
+        if let older = node.older { older.newer = node.newer } else { oldest = node.newer }
+        node.older = nil
+        node.newer = nil
+    }
+
+    private func moveToNewest(_ node: Node) {
+        guard newest !== node else { return }
+        unlink(node)
+        link(node)
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+
+/// An ``LRUCache`` that loads what it lacks, once per key however many callers ask at once.
+///
+/// A caller that asks for a key being loaded awaits that load instead of starting another
+/// (in-flight de-duplication). A failed load is not cached: every waiter gets its error, and
+/// the next request loads again.
+public final class LoadingCache<Key: Hashable & Sendable, Value: Sendable>: @unchecked Sendable {
+    /// How a request was answered.
+    public enum Outcome: Sendable, Equatable {
+        /// From the cache.
+        case hit
+        /// By awaiting a load that another request had started.
+        case joined
+        /// By a load of its own.
+        case loaded
+    }
+
+    /// The counts of each outcome so far.
+    public struct Statistics: Sendable, Equatable {
+        public var hits = 0
+        public var joined = 0
+        public var loads = 0
+        public var failedLoads = 0
+    }
+
+    public let storage: LRUCache<Key, Value>
+    private let cost: @Sendable (Value) -> Int
+    private let lock = NSLock()
+    private var inFlight: [Key: Task<Value, any Error>] = [:]
+    private var counts = Statistics()
+
+    /// A cache holding at most `capacity` in total `cost`.
+    public init(capacity: Int, cost: @escaping @Sendable (Value) -> Int) {
+        storage = LRUCache(capacity: capacity)
+        self.cost = cost
+    }
+
+    /// The value for `key`, from the cache, from a load in flight, or from `load`.
+    ///
+    /// - Throws: what `load` throws.
+    public func value(
+        for key: Key, load: @escaping @Sendable () async throws -> Value
+    ) async throws -> (value: Value, outcome: Outcome) {
+        switch start(key, load: load) {
+        case .cached(let value): return (value, .hit)
+        case .loading(let task, let outcome): return (try await task.value, outcome)
+        }
+    }
+
+    /// Starts loading `key` unless it is cached or already loading; returns at once.
+    public func prefetch(_ key: Key, load: @escaping @Sendable () async throws -> Value) {
+        _ = start(key, load: load, countingHit: false)
+    }
+
+    /// Whether `key` is cached or loading.
+    public func isCachedOrLoading(_ key: Key) -> Bool {
+        lock.withLock { inFlight[key] != nil || storage.contains(key) }
+    }
+
+    public var statistics: Statistics { lock.withLock { counts } }
+
+    private enum Start {
+        case cached(Value)
+        case loading(Task<Value, any Error>, Outcome)
+    }
+
+    private func start(
+        _ key: Key, load: @escaping @Sendable () async throws -> Value, countingHit: Bool = true
+    ) -> Start {
+        lock.withLock {
+            if let value = storage.value(for: key) {
+                if countingHit { counts.hits += 1 }
+                return .cached(value)
+            }
+            if let task = inFlight[key] {
+                if countingHit { counts.joined += 1 }
+                return .loading(task, .joined)
+            }
+            counts.loads += 1
+            let task = Task { [self] in
+                do {
+                    let value = try await load()
+                    lock.withLock {
+                        storage.insert(value, for: key, cost: cost(value))
+                        inFlight[key] = nil
+                    }
+                    return value
+                } catch {
+                    lock.withLock {
+                        counts.failedLoads += 1
+                        inFlight[key] = nil
+                    }
+                    throw error
+                }
+            }
+            inFlight[key] = task
+            return .loading(task, .loaded)
+        }
+    }
+}
