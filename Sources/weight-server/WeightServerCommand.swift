@@ -1,5 +1,7 @@
 import ArgumentParser
 import CommandSupport
+import Foundation
+import Logging
 import StreamingWeights
 
 @main
@@ -15,7 +17,7 @@ struct WeightServerCommand: AsyncParsableCommand {
     @Option(help: "The address to listen on.")
     var host = "127.0.0.1"
 
-    @Option(help: "The port to listen on.")
+    @Option(help: "The port to listen on (0 picks a free one).")
     var port = 8765
 
     @Option(help: "The most chunk bytes to keep in memory, in megabytes.")
@@ -33,6 +35,9 @@ struct WeightServerCommand: AsyncParsableCommand {
     @Option(help: "The most clients connected at once.")
     var maxConnections = 256
 
+    @Option(help: "The most requests per second from one connection (0: no limit).")
+    var rateLimit: Double = 1000
+
     @Flag(help: "Log each request.")
     var verbose = false
 
@@ -44,9 +49,10 @@ struct WeightServerCommand: AsyncParsableCommand {
             throw ValidationError("Give --chunks-dir DIR, or --s3 with --s3-bucket.")
         }
         if s3.s3, s3.s3Bucket == nil { throw ValidationError("--s3 needs --s3-bucket.") }
-        guard (1...65535).contains(port) else {
-            throw ValidationError("--port must be between 1 and 65535, not \(port).")
+        guard (0...65535).contains(port) else {
+            throw ValidationError("--port must be between 0 and 65535, not \(port).")
         }
+        guard rateLimit >= 0 else { throw ValidationError("--rate-limit must not be negative.") }
         guard cacheSize >= 0 else { throw ValidationError("--cache-size must not be negative.") }
         guard (tlsCert == nil) == (tlsKey == nil) else {
             throw ValidationError("--tls-cert and --tls-key go together.")
@@ -55,10 +61,75 @@ struct WeightServerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        throw NotImplementedYet()
+        let level: Logger.Level = verbose ? .debug : .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "weight-server")
+        let storage: any StorageBackend = try chunksDir.map { try FileSystemBackend(root: $0) } ?? s3.backend()
+        var configuration = WeightServer.Configuration()
+        configuration.host = host
+        configuration.port = port
+        configuration.cacheBytes = cacheSize << 20
+        configuration.maximumConnections = maxConnections
+        configuration.requestsPerSecond = rateLimit
+        if let tlsCert, let tlsKey {
+            configuration.tls = try TLSStream.Context(certificateFile: tlsCert, keyFile: tlsKey)
+        }
+        if let authTokenFile {
+            configuration.authToken = try Self.readToken(authTokenFile)
+        }
+        let server = try await WeightServer(storage: storage, configuration: configuration, logger: logger)
+        // The address on standard output, for scripts that start a server on port 0.
+        FileHandle.standardOutput.write(Data("\(configuration.tls == nil ? "ws" : "wss")://\(host):\(server.port)\n".utf8))
+        await Self.waitForTermination()
+        logger.info("shutting down: closing connections")
+        server.stop()
+    }
+
+    /// The token in `path`, without surrounding whitespace.
+    static func readToken(_ path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("Cannot read --auth-token-file '\(path)'.")
+        }
+        let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !token.isEmpty else { throw ValidationError("--auth-token-file '\(path)' is empty.") }
+        return token
+    }
+
+    /// Returns on SIGINT or SIGTERM.
+    static func waitForTermination() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let once = OnceFlag()
+            for signalNumber in [SIGINT, SIGTERM] {
+                signal(signalNumber, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+                source.setEventHandler {
+                    if once.claim() { continuation.resume() }
+                }
+                source.resume()
+                Signals.sources.append(source)
+            }
+        }
     }
 }
 
-struct NotImplementedYet: Error, CustomStringConvertible {
-    var description: String { "weight-server is not implemented yet." }
+/// Keeps the signal sources alive for the life of the process.
+enum Signals {
+    nonisolated(unsafe) static var sources: [any DispatchSourceSignal] = []
+}
+
+/// True for the first caller only.
+final class OnceFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var claimed = false
+
+    func claim() -> Bool {
+        lock.withLock {
+            defer { claimed = true }
+            return !claimed
+        }
+    }
 }

@@ -227,18 +227,33 @@ public final class WebSocketConnection: @unchecked Sendable {
         try send(message: binary, opcode: .binary)
     }
 
+    /// Sends one binary message made of `parts` in order, without joining them: each part goes
+    /// out in fragments of at most ``fragmentSize``. The pointers need only live for the call.
+    public func send(binaryParts parts: [UnsafeRawBufferPointer]) throws {
+        try messageLock.withLock { try send(parts: parts, opcode: .binary) }
+    }
+
     private func send(message: [UInt8], opcode: WebSocketFrame.Opcode) throws {
         try messageLock.withLock {
-            try message.withUnsafeBytes { bytes in
-                var offset = 0
-                repeat {
-                    let end = min(offset + Self.fragmentSize, bytes.count)
-                    try send(
-                        fin: end == bytes.count, opcode: offset == 0 ? opcode : .continuation,
-                        payload: UnsafeRawBufferPointer(rebasing: bytes[offset..<end]))
-                    offset = end
-                } while offset < bytes.count
-            }
+            try message.withUnsafeBytes { try send(parts: [$0], opcode: opcode) }
+        }
+    }
+
+    /// Sends `parts` as one message's frames; the caller holds `messageLock`.
+    private func send(parts: [UnsafeRawBufferPointer], opcode: WebSocketFrame.Opcode) throws {
+        let parts = parts.isEmpty ? [UnsafeRawBufferPointer(start: nil, count: 0)] : parts
+        var first = true
+        let lastPart = parts.lastIndex { !$0.isEmpty } ?? 0
+        for (index, bytes) in parts.enumerated() where !bytes.isEmpty || index == lastPart {
+            var offset = 0
+            repeat {
+                let end = min(offset + Self.fragmentSize, bytes.count)
+                try send(
+                    fin: index == lastPart && end == bytes.count, opcode: first ? opcode : .continuation,
+                    payload: UnsafeRawBufferPointer(rebasing: bytes[offset..<end]))
+                first = false
+                offset = end
+            } while offset < bytes.count
         }
     }
 

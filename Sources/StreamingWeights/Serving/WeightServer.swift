@@ -1,0 +1,347 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Serves a chunk set (docs/FORMAT.md) over the `streaming-weights.v1` protocol (docs/PROTOCOL.md).
+///
+/// Names are looked up in the manifest, never joined into a path: a request can reach only the
+/// objects the manifest lists. Stored bytes go through a byte-bounded LRU cache that loads each
+/// object once however many clients ask for it at the same time. Each connection has a reader
+/// thread (requests) and a writer thread (responses); storage reads run as tasks, so neither a
+/// slow store nor a slow client holds up the others.
+public final class WeightServer: Sendable {
+    /// What the server accepts and how much it holds.
+    public struct Configuration: Sendable {
+        public var host = "127.0.0.1"
+        public var port = 8765
+        /// The most stored bytes kept in memory.
+        public var cacheBytes = 1 << 30
+        /// When set, the upgrade request must carry `Authorization: Bearer <token>` (else HTTP 401).
+        public var authToken: String?
+        /// Serve `wss://` when set.
+        public var tls: TLSStream.Context?
+        public var maximumConnections = 256
+        /// Requests per second allowed on one connection, with bursts of as many (0: no limit).
+        public var requestsPerSecond: Double = 1000
+        /// Requests of one connection being answered at once; more wait to be read.
+        public var maximumPipelinedRequests = 16
+        /// Keepalive, idle, close and send timeouts of the connections.
+        public var timeouts = WebSocketConnection.Timeouts()
+
+        public init() {}
+    }
+
+    /// The server's counters (the `stats` request returns them as JSON).
+    public struct Statistics: Sendable, Codable, Equatable {
+        public var requests = 0
+        /// Requests answered with an error.
+        public var errors = 0
+        public var bytesServed = 0
+        /// Objects answered from the cache.
+        public var cacheHits = 0
+        /// Objects read from storage (a request that joined a read in flight counts as a hit).
+        public var cacheMisses = 0
+        public var cachedBytes = 0
+        public var connections = 0
+
+        enum CodingKeys: String, CodingKey {
+            case requests, errors, connections
+            case bytesServed = "bytes_served"
+            case cacheHits = "cache_hits"
+            case cacheMisses = "cache_misses"
+            case cachedBytes = "cached_bytes"
+        }
+    }
+
+    /// An object a request can name.
+    struct Entry {
+        let key: String
+        let size: Int
+        let sha256: String
+        let encoding: String
+    }
+
+    public let manifest: ChunkManifest
+    public let configuration: Configuration
+    private let storage: any StorageBackend
+    private let manifestBytes: [UInt8]
+    private let manifestDigest: String
+    private let cache: LoadingCache<String, ByteStorage>
+    private let server: WebSocketServer
+    private let logger: Logger
+    private let counters = Mutex(Statistics())
+
+    /// Reads the manifest from `storage` and starts listening.
+    ///
+    /// - Throws: ``ChunkingError`` when the manifest is missing or invalid, or the socket's
+    ///   failure naming the address (for example, a port already in use).
+    public init(storage: any StorageBackend, configuration: Configuration, logger: Logger) async throws {
+        let bytes = try await storage.read(ChunkManifest.fileName).withUnsafeBytes { Array($0) }
+        manifest = try ChunkManifest(json: bytes, source: ChunkManifest.fileName)
+        manifestBytes = bytes
+        manifestDigest = Digest.sha256(bytes).hexString
+        self.configuration = configuration
+        self.storage = storage
+        self.logger = logger
+        cache = LoadingCache(capacity: configuration.cacheBytes) { $0.count }
+        var socket = WebSocketServer.Configuration()
+        socket.host = configuration.host
+        socket.port = configuration.port
+        socket.maximumConnections = configuration.maximumConnections
+        socket.subprotocols = [WireMessage.subprotocol]
+        socket.tls = configuration.tls
+        socket.timeouts = configuration.timeouts
+        // A request is small; a larger message gets `too_large` while it fits here, 1009 beyond.
+        socket.maximumMessageSize = 16 << 20
+        socket.maximumFrameSize = 16 << 20
+        let token = configuration.authToken
+        socket.authorize = { request in
+            guard let token else { return nil }
+            guard let given = request.header("authorization") else {
+                return (401, "this weight server needs Authorization: Bearer <token>")
+            }
+            return constantTimeEqual(given, "Bearer " + token) ? nil : (401, "the bearer token is not the server's")
+        }
+        let box = Box()
+        server = try WebSocketServer(configuration: socket) { connection in box.server?.serve(connection) }
+        box.server = self
+        server.start()
+        logger.info(
+            "serving \(manifest.modelName) (\(manifest.chunks.count) chunks) on \(configuration.tls == nil ? "ws" : "wss")://\(configuration.host):\(server.port)"
+        )
+    }
+
+    /// Lets the socket handler reach the server it belongs to once both exist.
+    private final class Box: @unchecked Sendable {
+        weak var server: WeightServer?
+    }
+
+    /// The port the server listens on.
+    public var port: Int { server.port }
+
+    public var statistics: Statistics {
+        var statistics = counters.withLock { $0 }
+        let cacheCounts = cache.statistics
+        statistics.cacheHits = cacheCounts.hits + cacheCounts.joined
+        statistics.cacheMisses = cacheCounts.loads
+        statistics.cachedBytes = cache.storage.totalCost
+        statistics.connections = server.openConnections
+        return statistics
+    }
+
+    /// Stops gracefully (``WebSocketServer/stop(gracePeriod:)``): clients get close 1001.
+    public func stop(gracePeriod: Double = 5) {
+        server.stop(gracePeriod: gracePeriod)
+    }
+
+    /// The object `name` names: the manifest, a chunk or one of the manifest's files.
+    func entry(named name: String) -> Entry? {
+        if name == ChunkManifest.fileName {
+            return Entry(key: name, size: manifestBytes.count, sha256: manifestDigest, encoding: "identity")
+        }
+        if let chunk = manifest.chunks[name] {
+            return Entry(
+                key: chunk.file, size: chunk.size, sha256: chunk.sha256,
+                encoding: chunk.file.hasSuffix(".gz") ? "gzip" : "identity")
+        }
+        if let file = manifest.files[name] {
+            return Entry(key: name, size: file.size, sha256: file.sha256, encoding: "identity")
+        }
+        return nil
+    }
+
+    /// Reads one connection's requests until it closes; answers go through its writer.
+    private func serve(_ connection: WebSocketConnection) {
+        let writer = ResponseWriter(connection: connection)
+        var limiter = TokenBucket(rate: configuration.requestsPerSecond)
+        let slots = DispatchSemaphore(value: configuration.maximumPipelinedRequests)
+        let pending = DispatchGroup()
+        while let message = try? connection.receive() {
+            guard case .text(let text) = message else {
+                answer(writer, id: nil, WireError(code: .badRequest, message: "requests are text messages holding JSON"))
+                continue
+            }
+            let request: WireMessage.Request
+            do {
+                request = try WireMessage.Request(parsing: text)
+            } catch {
+                answer(writer, id: error.id, error)
+                continue
+            }
+            guard limiter.take() else {
+                answer(
+                    writer, id: request.id,
+                    WireError(
+                        code: .rateLimited,
+                        message: "more than \(Int(configuration.requestsPerSecond)) requests per second on one connection"))
+                continue
+            }
+            slots.wait()
+            pending.enter()
+            Task {
+                defer {
+                    slots.signal()
+                    pending.leave()
+                }
+                await respond(to: request, with: writer)
+            }
+        }
+        _ = pending.wait(timeout: .now() + 10)
+        writer.finish()
+    }
+
+    private func answer(_ writer: ResponseWriter, id: Int?, _ error: WireError) {
+        counters.withLock {
+            $0.requests += 1
+            $0.errors += 1
+        }
+        logger.debug("request \(id.map(String.init) ?? "without id"): \(error)")
+        let response = WireMessage.errorResponse(id: id, error)
+        writer.enqueue { try $0.send(binary: response) }
+    }
+
+    private func respond(to request: WireMessage.Request, with writer: ResponseWriter) async {
+        switch request.operation {
+        case .manifest:
+            send(request, entry: entry(named: ChunkManifest.fileName), bytes: ByteStorage(manifestBytes), to: writer)
+        case .stats:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let bytes = Array((try? encoder.encode(statistics)) ?? Data())
+            let entry = Entry(key: "stats", size: bytes.count, sha256: Digest.sha256(bytes).hexString, encoding: "identity")
+            send(request, entry: entry, bytes: ByteStorage(bytes), to: writer)
+        case .get:
+            let name = request.name ?? ""
+            guard let entry = entry(named: name) else {
+                return answer(
+                    writer, id: request.id,
+                    WireError(code: .notFound, message: "no chunk or file named \(name.debugDescription) in the manifest"))
+            }
+            guard entry.key != ChunkManifest.fileName else {
+                return send(request, entry: entry, bytes: ByteStorage(manifestBytes), to: writer)
+            }
+            do {
+                let storage = self.storage
+                let (bytes, _) = try await cache.value(for: entry.key) { try await storage.read(entry.key) }
+                send(request, entry: entry, bytes: bytes, to: writer)
+            } catch {
+                logger.error("reading \(entry.key) failed: \(error)")
+                answer(writer, id: request.id, WireError(code: .internal, message: "reading \(name) failed: \(error)"))
+            }
+        }
+    }
+
+    /// Answers with `bytes` (the whole object, or the requested range of it).
+    private func send(_ request: WireMessage.Request, entry: Entry?, bytes: ByteStorage, to writer: ResponseWriter) {
+        guard let entry else { return }
+        let offset = request.offset ?? 0
+        let length = request.length ?? max(0, bytes.count - offset)
+        guard offset <= bytes.count, length <= bytes.count - offset else {
+            return answer(
+                writer, id: request.id,
+                WireError(
+                    code: .badRequest,
+                    message: "the range \(offset)..<\(offset + length) is past the end of \(request.name ?? entry.key) (\(bytes.count) bytes)"
+                ))
+        }
+        let header = WireMessage.Header(
+            id: request.id, name: request.name ?? entry.key, size: bytes.count, sha256: entry.sha256,
+            encoding: entry.encoding, offset: offset, length: length)
+        let prefix = WireMessage.prefix(for: header)
+        counters.withLock {
+            $0.requests += 1
+            $0.bytesServed += length
+        }
+        logger.debug("request \(request.id): \(header.name) \(offset)+\(length)")
+        writer.enqueue { connection in
+            try prefix.withUnsafeBytes { head in
+                try bytes.withUnsafeBytes { body in
+                    try connection.send(
+                        binaryParts: [head, UnsafeRawBufferPointer(rebasing: body[offset..<(offset + length)])])
+                }
+            }
+        }
+    }
+}
+
+/// One connection's responses, sent in order by a thread of its own, so a client that reads
+/// slowly holds that thread and nothing else. The queue holds at most the connection's
+/// pipelined requests, each a reference to cached bytes rather than a copy.
+final class ResponseWriter: @unchecked Sendable {
+    private let connection: WebSocketConnection
+    private let condition = NSCondition()
+    private var queue: [(WebSocketConnection) throws -> Void] = []
+    private var finished = false
+
+    init(connection: WebSocketConnection) {
+        self.connection = connection
+        let thread = Thread { [self] in run() }
+        thread.name = "weight-server writer"
+        thread.stackSize = 256 * 1024
+        thread.start()
+    }
+
+    func enqueue(_ send: @escaping (WebSocketConnection) throws -> Void) {
+        condition.withLock {
+            queue.append(send)
+            condition.signal()
+        }
+    }
+
+    /// Sends what is queued, then ends the thread.
+    func finish() {
+        condition.withLock {
+            finished = true
+            condition.signal()
+        }
+    }
+
+    private func run() {
+        while true {
+            let next: ((WebSocketConnection) throws -> Void)? = condition.withLock {
+                while queue.isEmpty && !finished { condition.wait() }
+                return queue.isEmpty ? nil : queue.removeFirst()
+            }
+            guard let next else { return }
+            do {
+                try next(connection)
+            } catch {
+                // The connection broke or closed: what is left cannot be delivered.
+                condition.withLock { queue.removeAll() }
+            }
+        }
+    }
+}
+
+/// Allows `rate` events per second on average, in bursts of up to `rate` (a token bucket).
+struct TokenBucket {
+    let rate: Double
+    private var tokens: Double
+    private var last = DispatchTime.now().uptimeNanoseconds
+
+    init(rate: Double) {
+        self.rate = rate
+        tokens = rate
+    }
+
+    /// Whether one more event is allowed now (and counts it if so).
+    mutating func take() -> Bool {
+        guard rate > 0 else { return true }
+        let now = DispatchTime.now().uptimeNanoseconds
+        tokens = min(rate, tokens + Double(now - last) / 1e9 * rate)
+        last = now
+        guard tokens >= 1 else { return false }
+        tokens -= 1
+        return true
+    }
+}
+
+/// Compares two secrets in time that does not depend on where they differ.
+func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
+    let (a, b) = (Array(lhs.utf8), Array(rhs.utf8))
+    var difference = UInt8(a.count == b.count ? 0 : 1)
+    for index in 0..<max(a.count, b.count) {
+        difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+    }
+    return difference == 0
+}
