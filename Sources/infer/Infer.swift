@@ -1,5 +1,7 @@
 import ArgumentParser
+import CommandSupport
 import Foundation
+import Logging
 import StreamingWeights
 
 @main
@@ -38,6 +40,15 @@ struct Infer: AsyncParsableCommand {
     @Flag(help: "Fetch each layer only when it is needed.")
     var noPrefetch = false
 
+    @Option(help: "A file holding the bearer token the server asks for.")
+    var authTokenFile: String?
+
+    @Option(help: "Verify a wss:// server against this PEM CA file instead of the system's CAs.")
+    var caFile: String?
+
+    @Flag(help: "Do not verify a wss:// server's certificate (self-signed test servers only).")
+    var insecure = false
+
     @Option(help: "How to turn token states into one embedding: cls, mean or pooler.")
     var pooling: String = "cls"
 
@@ -52,6 +63,9 @@ struct Infer: AsyncParsableCommand {
 
     @Flag(help: "Print cache and timing statistics.")
     var stats = false
+
+    @Flag(help: "Log retries and connections to standard error.")
+    var verbose = false
 
     @Option(help: "Run the forward pass this many times and report its median and minimum time.")
     var `repeat` = 1
@@ -76,6 +90,8 @@ struct Infer: AsyncParsableCommand {
     func run() async throws {
         let encoder: TextEncoder
         let modelName: String
+        var streaming: StreamingBertModel?
+        let texts = try readTexts()
         if let chunksDir {
             encoder = try await TextEncoder(chunksDirectory: chunksDir)
             modelName = chunksDir
@@ -83,10 +99,25 @@ struct Infer: AsyncParsableCommand {
             encoder = try await TextEncoder(modelDirectory: model)
             modelName = model
         } else {
-            throw StreamingNotImplemented(server: server)
+            let level: Logger.Level = verbose ? .info : .warning
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            let logger = Logger(label: "infer")
+            let token = try authTokenFile.map(TokenFile.read)
+            let tls =
+                server.hasPrefix("wss:")
+                ? try TLSStream.Context(caFile: caFile, insecure: insecure, logger: logger) : nil
+            let model = try await StreamingBertModel(
+                serverURL: server, cacheSize: cacheSize, prefetchDepth: noPrefetch ? 0 : prefetch, authToken: token,
+                tls: tls, logger: logger)
+            encoder = TextEncoder(streaming: model)
+            modelName = model.source.manifest.modelName
+            streaming = model
         }
-        let texts = try readTexts()
-        let results = try encoder.encode(
+        let results = try await encoder.encode(
             texts,
             pooling: Pooling(rawValue: pooling) ?? .cls,
             normalize: normalize,
@@ -101,9 +132,9 @@ struct Infer: AsyncParsableCommand {
             )
         }
         if json {
-            try OutputFormat.printJSON(results, model: modelName, includeHidden: hidden)
+            try OutputFormat.printJSON(results, model: modelName, includeHidden: hidden, streaming: streaming)
         } else {
-            OutputFormat.printText(results, pooling: pooling, showStats: stats)
+            OutputFormat.printText(results, pooling: pooling, showStats: stats, streaming: streaming)
         }
     }
 
@@ -128,12 +159,5 @@ struct Infer: AsyncParsableCommand {
         if lines.last == "" { lines.removeLast() }
         guard !lines.isEmpty else { throw ValidationError("No texts: the input is empty.") }
         return lines
-    }
-}
-
-struct StreamingNotImplemented: Error, CustomStringConvertible {
-    let server: String
-    var description: String {
-        "streaming from \(server) is not implemented yet: give --chunks-dir DIR or --model DIR to run locally."
     }
 }

@@ -26,29 +26,53 @@ enum OutputFormat {
             let forwardPasses: Int
             let forwardMsMedian: Double
             let forwardMsMin: Double
+            /// When streaming: the layer cache and the inference statistics.
+            var cacheInfo: StreamingBertModel.CacheInfo?
+            var inferenceStats: StreamingBertModel.InferenceStats?
 
             enum CodingKeys: String, CodingKey {
                 case forwardPasses = "forward_passes"
                 case forwardMsMedian = "forward_ms_median"
                 case forwardMsMin = "forward_ms_min"
+                case cacheInfo = "cache_info"
+                case inferenceStats = "inference_stats"
             }
         }
 
         let model: String
         let results: [Result]
         let stats: Stats
+        /// Cosine similarity of every pair of embeddings, when there are several texts.
+        let similarity: [[Float]]?
     }
 
-    static func stats(_ results: TextEncoder.Results) -> Document.Stats {
+    static func stats(_ results: TextEncoder.Results, streaming: StreamingBertModel?) -> Document.Stats {
         let times = results.forwardTimes
         return Document.Stats(
             forwardPasses: times.count,
             forwardMsMedian: times.isEmpty ? 0 : times[times.count / 2],
-            forwardMsMin: times.first ?? 0
+            forwardMsMin: times.first ?? 0,
+            cacheInfo: streaming?.cacheInfo,
+            inferenceStats: streaming?.inferenceStats
         )
     }
 
-    static func printJSON(_ results: TextEncoder.Results, model: String, includeHidden: Bool) throws {
+    /// `[texts, texts]`: the cosine similarity of each pair of embeddings.
+    static func similarity(_ results: TextEncoder.Results) -> [[Float]] {
+        let embeddings = results.texts.map(\.embedding)
+        func norm(_ vector: [Float]) -> Float { vector.reduce(0) { $0 + $1 * $1 }.squareRoot() }
+        return embeddings.map { first in
+            embeddings.map { second in
+                let dot = zip(first, second).reduce(0) { $0 + $1.0 * $1.1 }
+                let scale = norm(first) * norm(second)
+                return scale == 0 ? 0 : dot / scale
+            }
+        }
+    }
+
+    static func printJSON(
+        _ results: TextEncoder.Results, model: String, includeHidden: Bool, streaming: StreamingBertModel?
+    ) throws {
         let document = Document(
             model: model,
             results: results.texts.map { text in
@@ -61,14 +85,17 @@ enum OutputFormat {
                     poolerOutput: includeHidden ? text.poolerOutput : nil
                 )
             },
-            stats: stats(results)
+            stats: stats(results, streaming: streaming),
+            similarity: results.texts.count > 1 ? similarity(results) : nil
         )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         print(String(decoding: try encoder.encode(document), as: UTF8.self))
     }
 
-    static func printText(_ results: TextEncoder.Results, pooling: String, showStats: Bool) {
+    static func printText(
+        _ results: TextEncoder.Results, pooling: String, showStats: Bool, streaming: StreamingBertModel?
+    ) {
         for text in results.texts {
             print("text: \(text.text)")
             print("tokens: \(text.tokens.joined(separator: " "))")
@@ -79,12 +106,33 @@ enum OutputFormat {
             print("embedding (\(values.count), \(pooling)): [\(shown.joined(separator: ", "))]")
             print("")
         }
+        if results.texts.count > 1 {
+            print("cosine similarity:")
+            for (index, row) in similarity(results).enumerated() {
+                print("  [\(index + 1)] " + row.map { String(format: "%6.3f", $0) }.joined(separator: " "))
+            }
+            print("")
+        }
         if showStats {
-            let stats = stats(results)
+            let stats = stats(results, streaming: streaming)
             print(
                 String(
                     format: "forward: %d passes, median %.3f ms, min %.3f ms", stats.forwardPasses,
                     stats.forwardMsMedian, stats.forwardMsMin))
+            if let cache = stats.cacheInfo, let inference = stats.inferenceStats {
+                print(
+                    "layer cache: \(cache.cacheSize) of \(cache.maxCacheSize) layers (\(cache.accessOrder.joined(separator: ", "))), "
+                        + String(format: "%.1f MB", cache.memoryUsageMB))
+                print(
+                    String(
+                        format: "inference: %d runs, avg %.3f s, layer cache hit rate %.2f, %d prefetch hits",
+                        inference.totalInferences, inference.avgInferenceTime, inference.cacheHitRate,
+                        inference.prefetchHits))
+                print(
+                    String(
+                        format: "fetched: %d bytes in %d layer fetches, %.3f s", inference.bytesFetched,
+                        inference.layerFetches, inference.fetchTime))
+            }
         }
     }
 

@@ -79,24 +79,15 @@ struct WeightServerCommand: AsyncParsableCommand {
             configuration.tls = try TLSStream.Context(certificateFile: tlsCert, keyFile: tlsKey)
         }
         if let authTokenFile {
-            configuration.authToken = try Self.readToken(authTokenFile)
+            configuration.authToken = try TokenFile.read(authTokenFile)
         }
         let server = try await WeightServer(storage: storage, configuration: configuration, logger: logger)
         // The address on standard output, for scripts that start a server on port 0.
-        FileHandle.standardOutput.write(Data("\(configuration.tls == nil ? "ws" : "wss")://\(host):\(server.port)\n".utf8))
+        FileHandle.standardOutput.write(
+            Data("\(configuration.tls == nil ? "ws" : "wss")://\(host):\(server.port)\n".utf8))
         await Self.waitForTermination()
         logger.info("shutting down: closing connections")
         server.stop()
-    }
-
-    /// The token in `path`, without surrounding whitespace.
-    static func readToken(_ path: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ValidationError("Cannot read --auth-token-file '\(path)'.")
-        }
-        let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !token.isEmpty else { throw ValidationError("--auth-token-file '\(path)' is empty.") }
-        return token
     }
 
     /// Returns on SIGINT or SIGTERM.

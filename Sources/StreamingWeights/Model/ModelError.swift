@@ -24,6 +24,10 @@ public enum ModelError: Error, Hashable, CustomStringConvertible {
     case sequenceTooLong(length: Int, maximum: Int)
     /// A batch with no texts.
     case emptyBatch
+    /// Fetched bytes whose SHA-256 (or size) is not the manifest's: damaged at rest or in transit.
+    case checksumMismatch(object: String, source: String, expected: String, actual: String)
+    /// A chunk or file the manifest does not list.
+    case notInManifest(object: String, source: String)
 
     public var description: String {
         switch self {
@@ -51,6 +55,10 @@ public enum ModelError: Error, Hashable, CustomStringConvertible {
             "a sequence of \(length) tokens is longer than the model's \(maximum) positions"
         case .emptyBatch:
             "there are no texts to run"
+        case .checksumMismatch(let object, let source, let expected, let actual):
+            "\(object) from \(source) fails its checksum: the manifest says \(expected), the bytes are \(actual); the chunk is damaged (re-run the chunker)"
+        case .notInManifest(let object, let source):
+            "the manifest at \(source) lists no \(object)"
         }
     }
 }

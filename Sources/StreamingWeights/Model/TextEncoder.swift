@@ -3,11 +3,21 @@ import Foundation
 /// Texts in, embeddings out: a tokenizer and a BERT model together.
 public struct TextEncoder: Sendable {
     public let tokenizer: BertTokenizer
-    public let model: BertModel
+    public let configuration: BertConfiguration
+    /// The model's forward pass: local, or streamed from a weight server.
+    private let forward: @Sendable (EncodedBatch, ComputeThreads) async throws -> BertModelOutput
 
     public init(tokenizer: BertTokenizer, model: BertModel) {
         self.tokenizer = tokenizer
-        self.model = model
+        configuration = model.configuration
+        forward = { try model.forward($0, threads: $1) }
+    }
+
+    /// A model streamed from a weight server, with the tokenizer it fetched.
+    public init(streaming model: StreamingBertModel) {
+        tokenizer = model.tokenizer
+        configuration = model.configuration
+        forward = { try await model.forward($0, threads: $1) }
     }
 
     /// Loads a Hugging Face model directory (`config.json`, `model.safetensors`, tokenizer files).
@@ -58,14 +68,14 @@ public struct TextEncoder: Sendable {
         normalize: Bool = false,
         threads: ComputeThreads = ComputeThreads(),
         repeatCount: Int = 1
-    ) throws -> Results {
+    ) async throws -> Results {
         let encodings = try texts.map { try tokenizer.encode($0) }
         let batch = try tokenizer.encodeBatch(encodings)
         var output: BertModelOutput?
         var times: [Double] = []
         for _ in 0..<max(1, repeatCount) {
             let start = DispatchTime.now().uptimeNanoseconds
-            output = try model.forward(batch, threads: threads)
+            output = try await forward(batch, threads)
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
         }
         guard let output else { throw TokenizerError.emptyBatch }

@@ -158,7 +158,8 @@ public final class WeightServer: Sendable {
         let pending = DispatchGroup()
         while let message = try? connection.receive() {
             guard case .text(let text) = message else {
-                answer(writer, id: nil, WireError(code: .badRequest, message: "requests are text messages holding JSON"))
+                answer(
+                    writer, id: nil, WireError(code: .badRequest, message: "requests are text messages holding JSON"))
                 continue
             }
             let request: WireMessage.Request
@@ -173,7 +174,8 @@ public final class WeightServer: Sendable {
                     writer, id: request.id,
                     WireError(
                         code: .rateLimited,
-                        message: "more than \(Int(configuration.requestsPerSecond)) requests per second on one connection"))
+                        message:
+                            "more than \(Int(configuration.requestsPerSecond)) requests per second on one connection"))
                 continue
             }
             slots.wait()
@@ -208,14 +210,16 @@ public final class WeightServer: Sendable {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let bytes = Array((try? encoder.encode(statistics)) ?? Data())
-            let entry = Entry(key: "stats", size: bytes.count, sha256: Digest.sha256(bytes).hexString, encoding: "identity")
+            let entry = Entry(
+                key: "stats", size: bytes.count, sha256: Digest.sha256(bytes).hexString, encoding: "identity")
             send(request, entry: entry, bytes: ByteStorage(bytes), to: writer)
         case .get:
             let name = request.name ?? ""
             guard let entry = entry(named: name) else {
                 return answer(
                     writer, id: request.id,
-                    WireError(code: .notFound, message: "no chunk or file named \(name.debugDescription) in the manifest"))
+                    WireError(
+                        code: .notFound, message: "no chunk or file named \(name.debugDescription) in the manifest"))
             }
             guard entry.key != ChunkManifest.fileName else {
                 return send(request, entry: entry, bytes: ByteStorage(manifestBytes), to: writer)
@@ -241,7 +245,8 @@ public final class WeightServer: Sendable {
                 writer, id: request.id,
                 WireError(
                     code: .badRequest,
-                    message: "the range \(offset)..<\(offset + length) is past the end of \(request.name ?? entry.key) (\(bytes.count) bytes)"
+                    message:
+                        "the range \(offset)..<\(offset + length) is past the end of \(request.name ?? entry.key) (\(bytes.count) bytes)"
                 ))
         }
         let header = WireMessage.Header(

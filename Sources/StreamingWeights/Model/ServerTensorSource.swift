@@ -1,0 +1,98 @@
+import Foundation
+import Synchronization
+
+/// The weights a weight server serves: the manifest first, then each object on demand, every
+/// one checked against the manifest's size and SHA-256 before it is used.
+public final class ServerTensorSource: TensorSource {
+    /// Bytes and time spent fetching so far.
+    public struct Transfer: Sendable, Equatable {
+        public var bytes = 0
+        public var seconds = 0.0
+        public var objects = 0
+    }
+
+    public let client: WeightClient
+    public let manifest: ChunkManifest
+    private let config: BertConfiguration
+    private let transfer = Mutex(Transfer())
+
+    /// Fetches the manifest and `config.json`.
+    ///
+    /// - Throws: ``WeightClient/Failure`` when no server answers, ``ChunkingError`` for an
+    ///   invalid manifest, ``ModelError`` for a damaged or invalid configuration.
+    public init(client: WeightClient) async throws {
+        self.client = client
+        let (_, payload) = try await client.get(.manifest)
+        manifest = try ChunkManifest(
+            json: Array(payload), source: "\(client.configuration.url) \(ChunkManifest.fileName)")
+        let source = client.configuration.url
+        let name = "config.json"
+        guard let entry = manifest.files[name] else { throw ModelError.notInManifest(object: name, source: source) }
+        let bytes = try await Self.fetch(
+            name, size: entry.size, sha256: entry.sha256, client: client, transfer: transfer)
+        config = try BertConfiguration(json: bytes, path: "\(source) \(name)")
+    }
+
+    /// Bytes and time spent fetching so far.
+    public var transferred: Transfer { transfer.withLock { $0 } }
+
+    public func configuration() async throws -> BertConfiguration { config }
+
+    public func contains(_ component: ModelComponent) async throws -> Bool {
+        manifest.chunks[component.name] != nil
+    }
+
+    public func tensors(of component: ModelComponent) async throws -> ComponentTensors {
+        let source = "\(client.configuration.url) \(component.name)"
+        guard let chunk = manifest.chunks[component.name] else {
+            throw ModelError.notInManifest(object: component.name, source: client.configuration.url)
+        }
+        var bytes = try await Self.fetch(
+            component.name, size: chunk.size, sha256: chunk.sha256, client: client, transfer: transfer)
+        if chunk.file.hasSuffix(".gz") {
+            let decompressor = try GzipDecompressor()
+            var plain: [UInt8] = []
+            try bytes.withUnsafeBytes { compressed in
+                try decompressor.decompress(compressed) { plain.append(contentsOf: $0) }
+            }
+            try decompressor.finish()
+            bytes = plain
+        }
+        let file = try SafetensorsFile(storage: ByteStorage(bytes), source: source)
+        var tensors: [String: Tensor] = [:]
+        for name in file.tensorNames { tensors[name] = file[name] }
+        return ComponentTensors(component: component, tensors: tensors, source: source)
+    }
+
+    /// The manifest's other files (the tokenizer's), written into `directory`, each verified.
+    public func downloadFiles(into directory: String) async throws {
+        for (name, entry) in manifest.files.sorted(by: { $0.key < $1.key }) where name != "config.json" {
+            let bytes = try await Self.fetch(
+                name, size: entry.size, sha256: entry.sha256, client: client, transfer: transfer)
+            let path = (directory as NSString).appendingPathComponent((name as NSString).lastPathComponent)
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+        }
+    }
+
+    /// Fetches `name` and checks it against the manifest's size and SHA-256.
+    private static func fetch(
+        _ name: String, size: Int, sha256: String, client: WeightClient, transfer: borrowing Mutex<Transfer>
+    ) async throws -> [UInt8] {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let (_, payload) = try await client.get(.get, name: name)
+        let bytes = Array(payload)
+        let digest = Digest.sha256(bytes).hexString
+        guard bytes.count == size, digest == sha256 else {
+            throw ModelError.checksumMismatch(
+                object: name, source: client.configuration.url, expected: "\(size) bytes with SHA-256 \(sha256)",
+                actual: "\(bytes.count) bytes with SHA-256 \(digest)")
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        transfer.withLock {
+            $0.bytes += bytes.count
+            $0.seconds += seconds
+            $0.objects += 1
+        }
+        return bytes
+    }
+}

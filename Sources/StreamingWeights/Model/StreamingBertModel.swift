@@ -1,0 +1,189 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// A BERT model whose encoder layers stream from a weight server as the forward pass needs them.
+///
+/// Nothing is local: the manifest, configuration, tokenizer files, embeddings and pooler come
+/// from the server at start (embeddings and pooler stay resident). Encoder layers live in an LRU
+/// of ``cacheSize`` layers; while layer i computes, layers i+1 ... i+``prefetchDepth`` are
+/// fetched, so the network overlaps the math. A layer already in flight is awaited, never
+/// fetched twice. Every object's SHA-256 is checked against the manifest before use; a failed
+/// fetch is retried with backoff and a new connection, then fails naming the object. The math
+/// is ``BertForwardPass``, the same as the local ``BertModel``'s.
+public final class StreamingBertModel: Sendable {
+    /// The Python tool's `get_cache_info()` keys.
+    public struct CacheInfo: Sendable, Codable, Equatable {
+        public var cachedComponents: [String]
+        public var cacheSize: Int
+        public var maxCacheSize: Int
+        /// Least recently used first.
+        public var accessOrder: [String]
+        public var memoryUsageMB: Double
+
+        enum CodingKeys: String, CodingKey {
+            case cachedComponents = "cached_components"
+            case cacheSize = "cache_size"
+            case maxCacheSize = "max_cache_size"
+            case accessOrder = "access_order"
+            case memoryUsageMB = "memory_usage_mb"
+        }
+    }
+
+    /// The Python tool's `get_inference_stats()` keys, plus what the fetching cost.
+    public struct InferenceStats: Sendable, Codable, Equatable {
+        public var totalInferences: Int
+        /// Seconds.
+        public var avgInferenceTime: Double
+        /// Layer requests answered from the cache or from a fetch already in flight.
+        public var cacheHitRate: Double
+        public var bytesFetched: Int
+        /// Seconds spent waiting for objects, summed over concurrent fetches.
+        public var fetchTime: Double
+        /// Layers the forward pass found already fetched or in flight because of a prefetch.
+        public var prefetchHits: Int
+        public var layerFetches: Int
+
+        enum CodingKeys: String, CodingKey {
+            case totalInferences = "total_inferences"
+            case avgInferenceTime = "avg_inference_time"
+            case cacheHitRate = "cache_hit_rate"
+            case bytesFetched = "bytes_fetched"
+            case fetchTime = "fetch_time"
+            case prefetchHits = "prefetch_hits"
+            case layerFetches = "layer_fetches"
+        }
+    }
+
+    private struct Counters {
+        var inferences = 0
+        var inferenceSeconds = 0.0
+        var layerRequests = 0
+        var layerHits = 0
+        var prefetchHits = 0
+        /// Layers whose current load a prefetch started.
+        var prefetched: Set<Int> = []
+    }
+
+    public let configuration: BertConfiguration
+    public let tokenizer: BertTokenizer
+    public let source: ServerTensorSource
+    /// Encoder layers kept in memory.
+    public let cacheSize: Int
+    /// Layers fetched ahead of the one computing.
+    public let prefetchDepth: Int
+    private let embeddings: BertEmbeddings
+    private let pooler: BertPooler?
+    private let layers: LoadingCache<Int, BertLayer>
+    private let counters = Mutex(Counters())
+    /// The float32 bytes of one encoder layer's weights.
+    private let layerBytes: Int
+
+    /// Connects to `serverURL` and loads everything but the encoder layers.
+    ///
+    /// - Throws: ``WeightClient/Failure`` when no server answers (one sentence saying how to
+    ///   start one), ``ModelError`` for a damaged object or invalid configuration.
+    public convenience init(
+        serverURL: String,
+        cacheSize: Int = 2,
+        prefetchDepth: Int = 1,
+        authToken: String? = nil,
+        tls: TLSStream.Context? = nil,
+        logger: Logger? = nil
+    ) async throws {
+        var configuration = WeightClient.Configuration(url: serverURL)
+        configuration.authToken = authToken
+        configuration.tls = tls
+        try await self.init(
+            client: WeightClient(configuration: configuration, logger: logger), cacheSize: cacheSize,
+            prefetchDepth: prefetchDepth)
+    }
+
+    /// Loads everything but the encoder layers through `client`.
+    public init(client: WeightClient, cacheSize: Int = 2, prefetchDepth: Int = 1) async throws {
+        precondition(cacheSize >= 1 && prefetchDepth >= 0, "cacheSize must be at least 1, prefetchDepth at least 0")
+        source = try await ServerTensorSource(client: client)
+        configuration = try await source.configuration()
+        self.cacheSize = cacheSize
+        self.prefetchDepth = prefetchDepth
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "streaming-weights-tokenizer-\(UUID().uuidString)"
+        ).path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await source.downloadFiles(into: directory)
+        tokenizer = try BertTokenizer(directory: directory, maximumPositions: configuration.maximumPositions)
+        embeddings = try BertEmbeddings(try await source.tensors(of: .embeddings), configuration: configuration)
+        pooler =
+            try await source.contains(.pooler)
+            ? try BertPooler(try await source.tensors(of: .pooler), configuration: configuration) : nil
+        layers = LoadingCache(capacity: cacheSize) { _ in 1 }
+        layerBytes =
+            (source.manifest.chunks[ModelComponent.layer(0).name]?.tensors.values ?? [:].values).reduce(0) {
+                $0 + $1.shape.reduce(1, *) * 4
+            }
+    }
+
+    /// Fetches `indices` into the cache now (at most ``cacheSize`` stay).
+    public func warmup(_ indices: [Int]) async throws {
+        for index in indices where (0..<configuration.layerCount).contains(index) {
+            _ = try await layers.value(for: index, load: loader(index))
+        }
+    }
+
+    /// Runs the model on `batch`, fetching layers as it goes.
+    ///
+    /// - Throws: ``ModelError`` for a bad batch or a damaged layer, ``WeightClient/Failure`` when
+    ///   a layer could not be fetched after every retry.
+    public func forward(_ batch: EncodedBatch, threads: ComputeThreads = ComputeThreads()) async throws
+        -> BertModelOutput
+    {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let pass = try BertForwardPass(batch: batch, configuration: configuration, threads: threads)
+        pass.embed(embeddings)
+        let count = configuration.layerCount
+        for index in 0..<count {
+            for ahead in (index + 1)..<min(count, index + 1 + prefetchDepth) where !layers.isCachedOrLoading(ahead) {
+                _ = counters.withLock { $0.prefetched.insert(ahead) }
+                layers.prefetch(ahead, load: loader(ahead))
+            }
+            let (layer, outcome) = try await layers.value(for: index, load: loader(index))
+            counters.withLock {
+                $0.layerRequests += 1
+                if outcome != .loaded { $0.layerHits += 1 }
+                if $0.prefetched.remove(index) != nil, outcome != .loaded { $0.prefetchHits += 1 }
+            }
+            pass.apply(layer)
+        }
+        let output = pass.finish(pooler: pooler)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        counters.withLock {
+            $0.inferences += 1
+            $0.inferenceSeconds += seconds
+        }
+        return output
+    }
+
+    private func loader(_ index: Int) -> @Sendable () async throws -> BertLayer {
+        let (source, configuration) = (source, configuration)
+        return { try BertLayer(try await source.tensors(of: .layer(index)), configuration: configuration) }
+    }
+
+    public var cacheInfo: CacheInfo {
+        let order = layers.storage.keysByRecency.map { ModelComponent.layer($0).name }
+        return CacheInfo(
+            cachedComponents: order.sorted(), cacheSize: order.count, maxCacheSize: cacheSize, accessOrder: order,
+            memoryUsageMB: Double(order.count * layerBytes) / 1_048_576)
+    }
+
+    public var inferenceStats: InferenceStats {
+        let counts = counters.withLock { $0 }
+        let transfer = source.transferred
+        return InferenceStats(
+            totalInferences: counts.inferences,
+            avgInferenceTime: counts.inferences == 0 ? 0 : counts.inferenceSeconds / Double(counts.inferences),
+            cacheHitRate: counts.layerRequests == 0 ? 0 : Double(counts.layerHits) / Double(counts.layerRequests),
+            bytesFetched: transfer.bytes, fetchTime: transfer.seconds, prefetchHits: counts.prefetchHits,
+            layerFetches: layers.statistics.loads)
+    }
+}
