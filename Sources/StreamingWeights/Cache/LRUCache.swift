@@ -44,8 +44,9 @@ public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: @uncheck
     /// Whether `key` is held, without changing its recency.
     public func contains(_ key: Key) -> Bool { lock.withLock { nodes[key] != nil } }
 
-    /// Stores `value` as the most recently used, evicting the least recently used values until
-    /// the total cost fits; returns the keys evicted. A value costing more than the capacity is
+    /// Stores `value` as the most recently used and returns the keys evicted to make room.
+    ///
+    /// The least recently used values go until the total cost fits. A value costing more than the capacity is
     /// not stored (and evicts nothing).
     @discardableResult
     public func insert(_ value: Value, for key: Key, cost: Int) -> [Key] {

@@ -269,8 +269,9 @@ public final class WeightServer: Sendable {
     }
 }
 
-/// One connection's responses, sent in order by a thread of its own, so a client that reads
-/// slowly holds that thread and nothing else. The queue holds at most the connection's
+/// One connection's responses, sent in order by a thread of its own.
+///
+/// A client that reads slowly holds that thread and nothing else. The queue holds at most the connection's
 /// pipelined requests, each a reference to cached bytes rather than a copy.
 final class ResponseWriter: @unchecked Sendable {
     private let connection: WebSocketConnection

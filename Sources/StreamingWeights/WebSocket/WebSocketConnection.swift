@@ -227,8 +227,9 @@ public final class WebSocketConnection: @unchecked Sendable {
         try send(message: binary, opcode: .binary)
     }
 
-    /// Sends one binary message made of `parts` in order, without joining them: each part goes
-    /// out in fragments of at most ``fragmentSize``. The pointers need only live for the call.
+    /// Sends one binary message made of `parts` in order, without joining them.
+    ///
+    /// Each part goes out in fragments of at most ``fragmentSize``. The pointers need only live for the call.
     public func send(binaryParts parts: [UnsafeRawBufferPointer]) throws {
         try messageLock.withLock { try send(parts: parts, opcode: .binary) }
     }
