@@ -111,11 +111,14 @@ final class BackgroundProcess {
         return String(decoding: line, as: UTF8.self)
     }
 
-    deinit {
-        // SIGKILL: a child of this test process may inherit a mask that blocks SIGTERM.
+    /// Stops the process at once (SIGKILL: a child of this test process may inherit a mask
+    /// that blocks SIGTERM).
+    func kill() {
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+            Glibc.kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }
+
+    deinit { kill() }
 }

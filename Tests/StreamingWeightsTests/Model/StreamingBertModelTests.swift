@@ -1,0 +1,86 @@
+import Foundation
+import StreamingWeights
+import Testing
+
+@Suite("BERT streamed from a weight server")
+struct StreamingBertModelTests {
+    static let texts = ["Hello, world!", "The weights live elsewhere.", ""]
+
+    /// The chunk set's tokenizer, a batch of ``texts``, and the local model's output for it.
+    static func expected(_ directory: String) async throws -> (batch: EncodedBatch, output: BertModelOutput) {
+        let tokenizer = try BertTokenizer(directory: directory)
+        let batch = try tokenizer.encodeBatch(texts.map { try tokenizer.encode($0) })
+        let local = try await BertModel(loadingFrom: ChunkDirectoryTensorSource(directory: directory))
+        return (batch, try local.forward(batch))
+    }
+
+    @Test(
+        "Streamed outputs equal the local model's exactly, for cache sizes 1, 2 and all layers, with and without prefetch",
+        arguments: [ModelChunkerTests.tiny, miniLMDirectory])
+    func equalsLocal(model: String) async throws {
+        let served = try await ServedChunks(model: model)
+        let (batch, expected) = try await Self.expected(served.directory.path)
+        let layerCount = served.manifest.numLayers
+        for cacheSize in [1, 2, layerCount] {
+            for prefetch in [0, 1] {
+                let streamed = try await StreamingBertModel(
+                    serverURL: served.url, cacheSize: cacheSize, prefetchDepth: prefetch)
+                for _ in 0..<2 {
+                    let output = try await streamed.forward(batch)
+                    #expect(
+                        output.lastHiddenState == expected.lastHiddenState, "cache \(cacheSize), prefetch \(prefetch)")
+                    #expect(output.poolerOutput == expected.poolerOutput)
+                }
+                let info = streamed.cacheInfo
+                let stats = streamed.inferenceStats
+                #expect(info.cacheSize == min(cacheSize, layerCount) && info.maxCacheSize == cacheSize)
+                #expect(stats.totalInferences == 2)
+                // All layers cached: the second pass fetches nothing. Fewer: LRU refetches in a cycle.
+                #expect(stats.layerFetches == (cacheSize >= layerCount ? layerCount : 2 * layerCount))
+                #expect(prefetch == 0 ? stats.prefetchHits == 0 : stats.prefetchHits > 0)
+            }
+        }
+    }
+
+    @Test("warmup fills the layer cache; the tokenizer comes from the server")
+    func warmup() async throws {
+        let served = try await ServedChunks()
+        let streamed = try await StreamingBertModel(serverURL: served.url, cacheSize: 2)
+        try await streamed.warmup([0, 1])
+        #expect(streamed.cacheInfo.accessOrder == ["layer_0", "layer_1"])
+        #expect(
+            streamed.tokenizer.tokens(try streamed.tokenizer.encode("Hello, world!").ids) == [
+                "[CLS]", "hello", ",", "world", "!", "[SEP]",
+            ])
+        let (batch, expected) = try await Self.expected(served.directory.path)
+        #expect(try await streamed.forward(batch).lastHiddenState == expected.lastHiddenState)
+        #expect(streamed.inferenceStats.cacheHitRate == 1)
+    }
+
+    @Test("gzip-compressed chunks stream and give the same output")
+    func compressed() async throws {
+        let served = try await ServedChunks(compress: true)
+        let (batch, expected) = try await Self.expected(served.directory.path)
+        let streamed = try await StreamingBertModel(serverURL: served.url, cacheSize: 1)
+        #expect(try await streamed.forward(batch).lastHiddenState == expected.lastHiddenState)
+    }
+
+    @Test("A chunk altered on disk fails the forward pass naming it and its checksum; the server keeps serving")
+    func damagedChunk() async throws {
+        let served = try await ServedChunks()
+        let (batch, _) = try await Self.expected(served.directory.path)
+        let path = served.directory.file("layer_1.safetensors")
+        var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[bytes.count - 1] ^= 0x01
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let streamed = try await StreamingBertModel(serverURL: served.url, cacheSize: 1, prefetchDepth: 0)
+        await #expect {
+            _ = try await streamed.forward(batch)
+        } throws: { error in
+            "\(error)".hasPrefix("layer_1 from \(served.url) fails its checksum")
+        }
+        let other = try await StreamingBertModel(serverURL: served.url, cacheSize: 1)
+        try await other.warmup([0])
+        #expect(other.cacheInfo.cachedComponents == ["layer_0"])
+    }
+}

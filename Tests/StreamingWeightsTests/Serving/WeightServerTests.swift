@@ -1,0 +1,206 @@
+import Foundation
+import Logging
+import StreamingWeights
+import Testing
+
+/// A chunk set in a temporary directory and a `weight-server` process serving it on a free port.
+///
+/// A process of its own, as users run it: the tests' blocking calls then never hold threads
+/// the server needs.
+final class ServedChunks {
+    let directory: TemporaryDirectory
+    let manifest: ChunkManifest
+    let url: String
+    private let process: BackgroundProcess
+
+    init(model: String = ModelChunkerTests.tiny, compress: Bool = false, arguments: [String] = []) async throws {
+        directory = try TemporaryDirectory()
+        manifest = try await ModelChunkerTests.chunk(model, into: directory.path, compress: compress)
+        process = try BackgroundProcess(
+            Executables.path("weight-server"), ["--chunks-dir", directory.path, "--port", "0"] + arguments)
+        url = try process.firstLine()
+    }
+
+    /// A raw protocol connection: requests as text, responses parsed.
+    func connect(headers: [(String, String)] = []) throws -> WebSocketConnection {
+        try WebSocketClient.connect(to: url, protocols: [WireMessage.subprotocol], headers: headers).connection
+    }
+
+    /// The server's `stats` answer.
+    func statistics() throws -> [String: Any] {
+        let connection = try connect()
+        defer { connection.close() }
+        guard case .success(_, let payload) = try connection.exchange(#"{"id": 1, "op": "stats"}"#) else {
+            throw WireError(code: .internal, message: "no stats")
+        }
+        return try #require(try JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any])
+    }
+
+    /// Kills the server (SIGKILL).
+    func kill() { process.kill() }
+}
+
+extension WebSocketConnection {
+    /// Sends `text` and parses the response.
+    func exchange(_ text: String) throws -> WireMessage.Response {
+        try send(text: text)
+        guard case .binary(let message)? = try receive() else { throw WireError(code: .internal, message: "no answer") }
+        return try WireMessage.parseResponse(message)
+    }
+}
+
+@Suite("The weight server")
+struct WeightServerTests {
+    @Test("Python's websockets, speaking the protocol, fetches every chunk and file and their hashes match")
+    func pythonClient() async throws {
+        let served = try await ServedChunks()
+        let script = """
+            import asyncio, hashlib, json, struct, sys, websockets
+            async def main():
+                async with websockets.connect(sys.argv[1], subprotocols=["streaming-weights.v1"], max_size=None) as ws:
+                    async def get(request):
+                        await ws.send(json.dumps(request))
+                        message = await ws.recv()
+                        size = struct.unpack("<I", message[:4])[0]
+                        return json.loads(message[4:4 + size]), message[4 + size:]
+                    header, payload = await get({"id": 1, "op": "manifest"})
+                    manifest = json.loads(payload)
+                    names = {**{n: c["sha256"] for n, c in manifest["chunks"].items()},
+                             **{n: f["sha256"] for n, f in manifest["files"].items()}}
+                    # Pipelined: every request first, then the answers, in any order.
+                    for number, name in enumerate(sorted(names), start=2):
+                        await ws.send(json.dumps({"id": number, "op": "get", "name": name}))
+                    for _ in names:
+                        message = await ws.recv()
+                        size = struct.unpack("<I", message[:4])[0]
+                        header, payload = json.loads(message[4:4 + size]), message[4 + size:]
+                        assert hashlib.sha256(payload).hexdigest() == names[header["name"]] == header["sha256"], header
+                    print(len(names))
+            asyncio.run(main())
+            """
+        let result = try ProcessRunner.run(Repository.python, ["-c", script, served.url])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.outputText == "\(served.manifest.chunks.count + served.manifest.files.count)\n")
+    }
+
+    static let badRequests: [(request: String, code: WireError.Code)] = [
+        (#"{"id": 1, "op": "delete"}"#, .badRequest),
+        (#"{"op": "get", "name": "layer_0"}"#, .badRequest),
+        (#"{"id": 2, "op": "get", "name": "layer_9"}"#, .notFound),
+        (#"{"id": 3, "op": "get", "name": "../config.json"}"#, .notFound),
+        (#"{"id": 4, "op": "get", "name": "/etc/passwd"}"#, .notFound),
+        (#"{"id": 5, "op": "get", "name": "layer_0/../../x"}"#, .notFound),
+        (#"{"id": 6, "op": "get", "name": "%2e%2e%2fconfig.json"}"#, .notFound),
+        (#"{"id": 7, "op": "get", "name": "..%2Flayer_0.safetensors"}"#, .notFound),
+        (#"{"id": 8, "op": "get", "name": "layer_0", "offset": 10000000}"#, .badRequest),
+        (#"{"id": 9, "op": "get", "name": "layer_0", "offset": 10, "length": 10000000}"#, .badRequest),
+        (#"{"id": 10, "op": "get", "name": "layer_0", "offset": -1}"#, .badRequest),
+        (#"{"id": 11, "op": "get"}"#, .badRequest),
+        ("{not json", .badRequest),
+        ("[1, 2]", .badRequest),
+        ("{\"id\": 12, \"op\": \"get\", \"pad\": \"" + String(repeating: "a", count: 10 << 20) + "\"}", .tooLarge),
+    ]
+
+    @Test("Bad requests each get an error response, and the connection stays usable")
+    func badRequestsGetErrors() async throws {
+        let served = try await ServedChunks()
+        let connection = try served.connect()
+        for (request, code) in Self.badRequests {
+            guard case .failure(let id, let error) = try connection.exchange(request) else {
+                Issue.record("\(request.prefix(60)) was answered with data")
+                continue
+            }
+            #expect(error.code == code, "\(request.prefix(60)): \(error)")
+            if let expected = try? WireMessage.Request(parsing: request) { #expect(id == expected.id) }
+        }
+        // A binary message is not a request either.
+        try connection.send(binary: [1, 2, 3])
+        guard case .binary(let message)? = try connection.receive(),
+            case .failure(_, let error) = try WireMessage.parseResponse(message)
+        else { throw WireError(code: .internal, message: "no answer to a binary message") }
+        #expect(error.code == .badRequest)
+        guard
+            case .success(let header, let payload) = try connection.exchange(
+                #"{"id": 99, "op": "get", "name": "layer_0"}"#)
+        else { throw WireError(code: .internal, message: "the connection is no longer usable") }
+        #expect(header.id == 99 && header.sha256 == served.manifest.chunks["layer_0"]?.sha256)
+        #expect(Digest.sha256(Array(payload)).hexString == header.sha256)
+        connection.close()
+    }
+
+    @Test("A byte range comes back with the whole object's size and hash")
+    func ranges() async throws {
+        let served = try await ServedChunks()
+        let connection = try served.connect()
+        guard case .success(_, let whole) = try connection.exchange(#"{"id": 1, "op": "get", "name": "pooler"}"#),
+            case .success(let header, let part) = try connection.exchange(
+                #"{"id": 2, "op": "get", "name": "pooler", "offset": 100, "length": 50}"#)
+        else { throw WireError(code: .internal, message: "no data") }
+        #expect(header.offset == 100 && header.length == 50 && header.size == whole.count)
+        #expect(Array(part) == Array(whole.dropFirst(100).prefix(50)))
+        connection.close()
+    }
+
+    @Test("With a token, a client without it or with another gets HTTP 401 and no WebSocket")
+    func authentication() async throws {
+        let token = try TemporaryDirectory()
+        try "s3cret\n".write(toFile: token.file("token"), atomically: true, encoding: .utf8)
+        let served = try await ServedChunks(arguments: ["--auth-token-file", token.file("token")])
+        for headers in [[], [("Authorization", "Bearer wrong")], [("Authorization", "s3cret")]] {
+            #expect {
+                _ = try served.connect(headers: headers)
+            } throws: { error in
+                "\(error)".hasPrefix("the server refused the WebSocket upgrade with HTTP 401")
+            }
+        }
+        let connection = try served.connect(headers: [("Authorization", "Bearer s3cret")])
+        guard case .success = try connection.exchange(#"{"id": 1, "op": "manifest"}"#) else {
+            throw WireError(code: .internal, message: "no manifest")
+        }
+        connection.close()
+        await #expect(throws: WeightClient.Failure.self) {
+            _ = try await StreamingBertModel(serverURL: served.url, authToken: "wrong")
+        }
+    }
+
+    @Test("Past the rate limit, requests get rate_limited and the connection stays usable")
+    func rateLimit() async throws {
+        let served = try await ServedChunks(arguments: ["--rate-limit", "5"])
+        let connection = try served.connect()
+        var codes: [WireError.Code?] = []
+        for id in 0..<20 {
+            switch try connection.exchange(#"{"id": \#(id), "op": "stats"}"#) {
+            case .success: codes.append(nil)
+            case .failure(_, let error): codes.append(error.code)
+            }
+        }
+        #expect(codes.prefix(5).allSatisfy { $0 == nil })
+        #expect(codes.filter { $0 == .rateLimited }.count >= 10)
+        try await Task.sleep(nanoseconds: 400_000_000)
+        guard case .success = try connection.exchange(#"{"id": 100, "op": "manifest"}"#) else {
+            throw WireError(code: .internal, message: "still limited after a pause")
+        }
+        connection.close()
+    }
+
+    @Test("Concurrent requests for one chunk read storage once; stats count hits, misses and bytes")
+    func cacheAndStats() async throws {
+        let served = try await ServedChunks()
+        let connections = try (0..<8).map { _ in try served.connect() }
+        let answered = DispatchSemaphore(value: 0)
+        for connection in connections {
+            Thread {
+                if case .success = try? connection.exchange(#"{"id": 1, "op": "get", "name": "embeddings"}"#) {
+                    answered.signal()
+                }
+            }.start()
+        }
+        for _ in connections { #expect(answered.wait(timeout: .now() + 10) == .success) }
+        let statistics = try served.statistics()
+        #expect(statistics["cache_misses"] as? Int == 1 && statistics["cache_hits"] as? Int == 7)
+        #expect(statistics["bytes_served"] as? Int == 8 * (served.manifest.chunks["embeddings"]?.size ?? 0))
+        #expect(statistics["connections"] as? Int == 9)
+        #expect(statistics["requests"] as? Int == 8)
+        for connection in connections { connection.close() }
+    }
+}
