@@ -48,11 +48,6 @@ public final class LoadingCache<Key: Hashable & Sendable, Value: Sendable>: @unc
         }
     }
 
-    /// Starts loading `key` unless it is cached or already loading; returns at once.
-    public func prefetch(_ key: Key, load: @escaping @Sendable () async throws -> Value) {
-        _ = start(key, load: load, countingHit: false)
-    }
-
     /// Whether `key` is cached or loading.
     public func isCachedOrLoading(_ key: Key) -> Bool {
         lock.withLock { inFlight[key] != nil || storage.contains(key) }
@@ -65,16 +60,14 @@ public final class LoadingCache<Key: Hashable & Sendable, Value: Sendable>: @unc
         case loading(Task<Value, any Error>, Outcome)
     }
 
-    private func start(
-        _ key: Key, load: @escaping @Sendable () async throws -> Value, countingHit: Bool = true
-    ) -> Start {
+    private func start(_ key: Key, load: @escaping @Sendable () async throws -> Value) -> Start {
         lock.withLock {
             if let value = storage.value(for: key) {
-                if countingHit { counts.hits += 1 }
+                counts.hits += 1
                 return .cached(value)
             }
             if let task = inFlight[key] {
-                if countingHit { counts.joined += 1 }
+                counts.joined += 1
                 return .loading(task, .joined)
             }
             counts.loads += 1

@@ -61,8 +61,9 @@ public final class StreamingBertModel: Sendable {
         var layerRequests = 0
         var layerHits = 0
         var prefetchHits = 0
-        /// Layers whose current load a prefetch started.
-        var prefetched: Set<Int> = []
+        var layerFetches = 0
+        /// Layers being fetched ahead of the forward pass, not yet in the cache.
+        var ahead: [Int: Task<BertLayer, any Error>] = [:]
     }
 
     public let configuration: BertConfiguration
@@ -124,10 +125,13 @@ public final class StreamingBertModel: Sendable {
             }
     }
 
-    /// Fetches `indices` into the cache now (at most ``cacheSize`` stay).
+    /// Fetches `indices` into the cache now (at most ``cacheSize`` stay); not counted as
+    /// inference requests in ``inferenceStats``.
     public func warmup(_ indices: [Int]) async throws {
         for index in indices where (0..<configuration.layerCount).contains(index) {
-            _ = try await layers.value(for: index, load: loader(index))
+            if try await layers.value(for: index, load: loader(index)).outcome == .loaded {
+                counters.withLock { $0.layerFetches += 1 }
+            }
         }
     }
 
@@ -143,17 +147,8 @@ public final class StreamingBertModel: Sendable {
         pass.embed(embeddings)
         let count = configuration.layerCount
         for index in 0..<count {
-            for ahead in (index + 1)..<min(count, index + 1 + prefetchDepth) where !layers.isCachedOrLoading(ahead) {
-                _ = counters.withLock { $0.prefetched.insert(ahead) }
-                layers.prefetch(ahead, load: loader(ahead))
-            }
-            let (layer, outcome) = try await layers.value(for: index, load: loader(index))
-            counters.withLock {
-                $0.layerRequests += 1
-                if outcome != .loaded { $0.layerHits += 1 }
-                if $0.prefetched.remove(index) != nil, outcome != .loaded { $0.prefetchHits += 1 }
-            }
-            pass.apply(layer)
+            for next in (index + 1)..<min(count, index + 1 + prefetchDepth) { prefetch(next) }
+            pass.apply(try await layer(index))
         }
         let output = pass.finish(pooler: pooler)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -162,6 +157,40 @@ public final class StreamingBertModel: Sendable {
             $0.inferenceSeconds += seconds
         }
         return output
+    }
+
+    /// Starts fetching layer `index` unless it is cached or on its way.
+    ///
+    /// A prefetched layer waits outside the LRU until the forward pass takes it, so it can
+    /// neither evict the layer computing nor be evicted before its turn: at most ``cacheSize``
+    /// used layers plus ``prefetchDepth`` upcoming ones are held.
+    private func prefetch(_ index: Int) {
+        guard !layers.isCachedOrLoading(index) else { return }
+        counters.withLock { counters in
+            guard counters.ahead[index] == nil else { return }
+            counters.layerFetches += 1
+            counters.ahead[index] = Task { try await self.loader(index)() }
+        }
+    }
+
+    /// Layer `index`: from the cache, from a prefetch, or fetched now.
+    private func layer(_ index: Int) async throws -> BertLayer {
+        if let pending = counters.withLock({ $0.ahead.removeValue(forKey: index) }) {
+            let layer = try await pending.value
+            layers.storage.insert(layer, for: index, cost: 1)
+            counters.withLock {
+                $0.layerRequests += 1
+                $0.layerHits += 1
+                $0.prefetchHits += 1
+            }
+            return layer
+        }
+        let (layer, outcome) = try await layers.value(for: index, load: loader(index))
+        counters.withLock {
+            $0.layerRequests += 1
+            if outcome == .loaded { $0.layerFetches += 1 } else { $0.layerHits += 1 }
+        }
+        return layer
     }
 
     private func loader(_ index: Int) -> @Sendable () async throws -> BertLayer {
@@ -184,6 +213,6 @@ public final class StreamingBertModel: Sendable {
             avgInferenceTime: counts.inferences == 0 ? 0 : counts.inferenceSeconds / Double(counts.inferences),
             cacheHitRate: counts.layerRequests == 0 ? 0 : Double(counts.layerHits) / Double(counts.layerRequests),
             bytesFetched: transfer.bytes, fetchTime: transfer.seconds, prefetchHits: counts.prefetchHits,
-            layerFetches: layers.statistics.loads)
+            layerFetches: counts.layerFetches)
     }
 }

@@ -83,4 +83,36 @@ struct StreamingBertModelTests {
         try await other.warmup([0])
         #expect(other.cacheInfo.cachedComponents == ["layer_0"])
     }
+
+    @Test("The server killed between forward passes and restarted: the client reconnects and the output is right")
+    func serverRestarted() async throws {
+        let served = try await ServedChunks()
+        let (batch, expected) = try await Self.expected(served.directory.path)
+        let streamed = try await StreamingBertModel(serverURL: served.url, cacheSize: 1, prefetchDepth: 0)
+        #expect(try await streamed.forward(batch).lastHiddenState == expected.lastHiddenState)
+        served.kill()
+        let restarted = Thread {
+            usleep(500_000)
+            try? served.restart()
+        }
+        restarted.start()
+        // Layer 0 was evicted: this pass must fetch it through a new connection.
+        #expect(try await streamed.forward(batch).lastHiddenState == expected.lastHiddenState)
+    }
+
+    @Test("The server stopped for good: a clear error within the retry bound")
+    func serverGone() async throws {
+        let served = try await ServedChunks()
+        let (batch, _) = try await Self.expected(served.directory.path)
+        let streamed = try await StreamingBertModel(serverURL: served.url, cacheSize: 1, prefetchDepth: 0)
+        _ = try await streamed.forward(batch)
+        served.kill()
+        let started = Date()
+        await #expect {
+            _ = try await streamed.forward(batch)
+        } throws: { error in
+            "\(error)".hasPrefix("no weight server answers at \(served.url)")
+        }
+        #expect(Date().timeIntervalSince(started) < 10)
+    }
 }

@@ -7,18 +7,26 @@ import Testing
 ///
 /// A process of its own, as users run it: the tests' blocking calls then never hold threads
 /// the server needs.
-final class ServedChunks {
+final class ServedChunks: @unchecked Sendable {
     let directory: TemporaryDirectory
     let manifest: ChunkManifest
     let url: String
-    private let process: BackgroundProcess
+    private var process: BackgroundProcess
+    private let arguments: [String]
 
     init(model: String = ModelChunkerTests.tiny, compress: Bool = false, arguments: [String] = []) async throws {
         directory = try TemporaryDirectory()
         manifest = try await ModelChunkerTests.chunk(model, into: directory.path, compress: compress)
-        process = try BackgroundProcess(
-            Executables.path("weight-server"), ["--chunks-dir", directory.path, "--port", "0"] + arguments)
+        self.arguments = ["--chunks-dir", directory.path] + arguments
+        process = try BackgroundProcess(Executables.path("weight-server"), self.arguments + ["--port", "0"])
         url = try process.firstLine()
+    }
+
+    /// Starts the server again on the same port (after ``kill()``).
+    func restart() throws {
+        let port = String(url.split(separator: ":").last ?? "")
+        process = try BackgroundProcess(Executables.path("weight-server"), arguments + ["--port", port])
+        _ = try process.firstLine()
     }
 
     /// A raw protocol connection: requests as text, responses parsed.
