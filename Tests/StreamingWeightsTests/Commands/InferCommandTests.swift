@@ -9,7 +9,7 @@ enum Executables {
     }
 }
 
-@Suite("infer, run locally")
+@Suite("infer")
 struct InferCommandTests {
     static let tiny = Repository.path("Fixtures/bert-tiny")
 
@@ -155,11 +155,40 @@ struct InferCommandTests {
                 ["--model", Repository.path("Fixtures/bert-tiny"), "--chunks-dir", "/tmp", "x"],
                 "Give --chunks-dir or --model, not both."
             ),
-            (["x"], "streaming from ws://127.0.0.1:8765 is not implemented yet"),
+            (
+                ["--server", "ws://127.0.0.1:9", "x"],
+                "no weight server answers at ws://127.0.0.1:9 (connect to 127.0.0.1:9 failed: Connection refused); start one with: weight-server --chunks-dir DIR"
+            ),
+            (["--server", "http://127.0.0.1:9", "x"], "'http://127.0.0.1:9' is not a ws:// or wss:// URL with a host"),
         ])
     func badInvocations(arguments: [String], message: String) throws {
         let result = try Self.infer(arguments, input: "")
         #expect(result.status != 0)
         #expect(result.standardError.contains(message), "\(result.standardError)")
+        if arguments.first == "--server" {
+            #expect(result.standardError.split(separator: "\n").count == 1, "\(result.standardError)")
+        }
+    }
+
+    @Test("Through a weight server the output equals the local chunk directory's, with cache stats and similarities")
+    func throughServer() async throws {
+        let served = try await ServedChunks()
+        let texts = ["A cat sat on the mat.", "A cat was sitting on a mat.", "Stock prices fell sharply."]
+        let local = try Self.infer(["--chunks-dir", served.directory.path, "--json", "--"] + texts)
+        let remote = try Self.infer(
+            ["--server", served.url, "--cache-size", "1", "--json", "--stats", "--"] + texts)
+        #expect(remote.status == 0, "\(remote.standardError)")
+        let expected = try Self.decoder.decode(Document.self, from: local.standardOutput)
+        let streamed = try Self.decoder.decode(Document.self, from: remote.standardOutput)
+        #expect(streamed.results.map(\.embedding) == expected.results.map(\.embedding))
+        #expect(streamed.model == served.manifest.modelName)
+        let json = try #require(try JSONSerialization.jsonObject(with: remote.standardOutput) as? [String: Any])
+        let stats = try #require(json["stats"] as? [String: Any])
+        let cache = try #require(stats["cache_info"] as? [String: Any])
+        let inference = try #require(stats["inference_stats"] as? [String: Any])
+        #expect(cache["max_cache_size"] as? Int == 1 && cache["cache_size"] as? Int == 1)
+        #expect(inference["total_inferences"] as? Int == 1 && (inference["bytes_fetched"] as? Int ?? 0) > 0)
+        let similarity = try #require(json["similarity"] as? [[Double]])
+        #expect(similarity.count == 3 && similarity[0][1] > similarity[0][2])
     }
 }
