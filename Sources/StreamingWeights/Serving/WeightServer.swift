@@ -68,14 +68,14 @@ public final class WeightServer: Sendable {
     private let manifestDigest: String
     private let cache: LoadingCache<String, ByteStorage>
     private let server: WebSocketServer
-    private let logger: Logger
+    private let logger: Logger?
     private let counters = Mutex(Statistics())
 
     /// Reads the manifest from `storage` and starts listening.
     ///
     /// - Throws: ``ChunkingError`` when the manifest is missing or invalid, or the socket's
     ///   failure naming the address (for example, a port already in use).
-    public init(storage: any StorageBackend, configuration: Configuration, logger: Logger) async throws {
+    public init(storage: any StorageBackend, configuration: Configuration, logger: Logger? = nil) async throws {
         let bytes = try await storage.read(ChunkManifest.fileName).withUnsafeBytes { Array($0) }
         manifest = try ChunkManifest(json: bytes, source: ChunkManifest.fileName)
         manifestBytes = bytes
@@ -106,7 +106,7 @@ public final class WeightServer: Sendable {
         server = try WebSocketServer(configuration: socket) { connection in box.server?.serve(connection) }
         box.server = self
         server.start()
-        logger.info(
+        logger?.info(
             "serving \(manifest.modelName) (\(manifest.chunks.count) chunks) on \(configuration.tls == nil ? "ws" : "wss")://\(configuration.host):\(server.port)"
         )
     }
@@ -197,7 +197,7 @@ public final class WeightServer: Sendable {
             $0.requests += 1
             $0.errors += 1
         }
-        logger.debug("request \(id.map(String.init) ?? "without id"): \(error)")
+        logger?.debug("request \(id.map(String.init) ?? "without id"): \(error)")
         let response = WireMessage.errorResponse(id: id, error)
         writer.enqueue { try $0.send(binary: response) }
     }
@@ -229,7 +229,7 @@ public final class WeightServer: Sendable {
                 let (bytes, _) = try await cache.value(for: entry.key) { try await storage.read(entry.key) }
                 send(request, entry: entry, bytes: bytes, to: writer)
             } catch {
-                logger.error("reading \(entry.key) failed: \(error)")
+                logger?.error("reading \(entry.key) failed: \(error)")
                 answer(writer, id: request.id, WireError(code: .internal, message: "reading \(name) failed: \(error)"))
             }
         }
@@ -257,7 +257,7 @@ public final class WeightServer: Sendable {
             $0.requests += 1
             $0.bytesServed += length
         }
-        logger.debug("request \(request.id): \(header.name) \(offset)+\(length)")
+        logger?.debug("request \(request.id): \(header.name) \(offset)+\(length)")
         writer.enqueue { connection in
             try prefix.withUnsafeBytes { head in
                 try bytes.withUnsafeBytes { body in
