@@ -214,6 +214,60 @@ def websocket_load(ours):
         server.wait(timeout=10)
 
 
+class WeightServer:
+    """`weight-server --chunks-dir DIR --port 0` in the background; `url` and `pid` while it runs."""
+
+    def __init__(self, binary, chunks):
+        self.process = subprocess.Popen([binary, "--chunks-dir", str(chunks), "--port", "0"], stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, text=True)
+        self.url = self.process.stdout.readline().strip()
+        self.pid = self.process.pid
+
+    def peak_rss_mib(self):
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        return int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def streaming(ours, chunker, server_binary):
+    """all-MiniLM-L6-v2 streamed from a weight server on loopback against the same chunks in memory; a BERT-large-shaped
+    model streamed with cacheSize 2 for peak RSS; 32 clients pulling every MiniLM chunk at once."""
+    log("streaming all-MiniLM-L6-v2 from a weight server on loopback")
+    results = {}
+    with tempfile.TemporaryDirectory() as work:
+        chunks = Path(work) / "minilm"
+        subprocess.run([chunker, str(MODELS["all-MiniLM-L6-v2"]), "--output-dir", str(chunks)], check=True,
+                       capture_output=True)
+        with WeightServer(server_binary, chunks) as server:
+            for prefetch in (1, 0):
+                results[f"prefetch_{prefetch}"] = run_json(
+                    [ours, "streaming-forward", "--server", server.url, "--chunks-dir", str(chunks), "--seq", "128",
+                     "--cache-size", "2", "--prefetch", str(prefetch)])
+            log("32 clients pulling every MiniLM chunk at once")
+            results["pull"] = run_json([ours, "pull", "--server", server.url, "--clients", "32"])
+            results["pull"]["server_peak_rss_mib"] = server.peak_rss_mib()
+        log("a BERT-large-shaped model (24 x 1024, random weights) streamed with cacheSize 2, prefetch 1")
+        large = Path(work) / "large-model"
+        subprocess.run([PYTHON, str(ROOT / "scripts" / "make_synthetic_bert.py"), str(large)], check=True)
+        large_chunks = Path(work) / "large"
+        subprocess.run([chunker, str(large), "--output-dir", str(large_chunks)], check=True, capture_output=True)
+        manifest = json.loads((large_chunks / "chunk_info.json").read_text())
+        mib = {name: chunk["size"] / 1048576 for name, chunk in manifest["chunks"].items()}
+        with WeightServer(server_binary, large_chunks) as server:
+            streamed = run_json([ours, "streaming-memory", "--server", server.url, "--cache-size", "2", "--prefetch", "1"])
+        local = run_json([ours, "streaming-memory", "--chunks-dir", str(large_chunks)])
+        results["memory"] = {"streamed_peak_mib": streamed["peak_rss_mib"], "local_peak_mib": local["peak_rss_mib"],
+                             "bound_mib": mib["embeddings"] + mib["pooler"] + 3 * mib["layer_0"] + 100,
+                             "model_mib": sum(mib.values())}
+    return results
+
+
 def reference_lines_per_second(theirs):
     """Hugging Face tokenizers encoding one line at a time (`encode()`), median lines/s."""
     return theirs["encode"]["lines_per_s"]
@@ -265,6 +319,27 @@ def report(results):
               "| bytes checked | failures | seconds | echoed GB/s | server peak RSS (MiB) |", "|---|---|---|---|---|",
               f"| {ws['load']['bytes_checked']:,} | {ws['load']['failure_count']} | {ws['load']['seconds']:.1f} | "
               f"{ws['load']['gb_per_s']:.2f} | {ws['load']['server_peak_rss_mib']:.0f} |"]
+    st = results["streaming"]
+    lines += ["", "## Streaming all-MiniLM-L6-v2 from a weight server on loopback (seq 128, batch 1, 1 thread)", "",
+              "| cache size, prefetch | local in memory (ms) | streamed (ms) | streamed / local | layer fetches | prefetch hits |",
+              "|---|---|---|---|---|---|"]
+    for prefetch in (1, 0):
+        row = st[f"prefetch_{prefetch}"]
+        lines.append(f"| 2, {prefetch} | {row['local_ms']:.2f} | {row['streamed_ms']:.2f} | "
+                     f"{row['streamed_ms'] / row['local_ms']:.2f} | {row['layer_fetches']} | {row['prefetch_hits']} |")
+    cold = st["prefetch_1"]
+    lines += ["", f"Cold start (connect, manifest, every chunk, first forward): {cold['streamed_cold_s']:.3f} s, against "
+              f"{cold['local_cold_s']:.3f} s to load the chunks from local disk and run one forward: "
+              f"{cold['streamed_cold_s'] / cold['local_cold_s']:.2f}x.", "",
+              "## Streaming a BERT-large-shaped model (24 layers, hidden 1024, random weights): peak RSS (MiB)", "",
+              "| streamed, cacheSize 2, prefetch 1 | bound: embeddings + pooler + 3 layers + 100 MB | every layer loaded locally | model on disk |",
+              "|---|---|---|---|",
+              f"| {st['memory']['streamed_peak_mib']:.0f} | {st['memory']['bound_mib']:.0f} | "
+              f"{st['memory']['local_peak_mib']:.0f} | {st['memory']['model_mib']:.0f} |", "",
+              "## Weight server: 32 clients each pulling every all-MiniLM-L6-v2 chunk (hashes checked) at once", "",
+              "| bytes | seconds | aggregate MB/s | server peak RSS (MiB) |", "|---|---|---|---|",
+              f"| {st['pull']['bytes']:,} | {st['pull']['seconds']:.2f} | {st['pull']['mb_per_s']:.0f} | "
+              f"{st['pull']['server_peak_rss_mib']:.0f} |"]
     lines += ["", "## Accuracy against transformers (Fixtures/golden)", "", "| model | measure | value |", "|---|---|---|"]
     for model, values in results["accuracy"].items():
         for key, value in sorted(values.items()):
@@ -353,14 +428,17 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--ours", required=True)
     parser.add_argument("--chunker", required=True)
+    parser.add_argument("--server", required=True)
     parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--only", choices=["forward", "matmul", "tokenize", "accuracy", "chunking", "s3", "websocket"],
+    parser.add_argument("--only", choices=["forward", "matmul", "tokenize", "accuracy", "chunking", "s3", "websocket",
+                                           "streaming"],
                         help="run one section and print its results as JSON (nothing is written)")
     args = parser.parse_args()
     sections = {"forward": lambda: forward(args.ours), "matmul": lambda: matmul(args.ours),
                 "tokenize": lambda: tokenize(args.ours), "accuracy": lambda: accuracy(args.ours),
                 "chunking": lambda: chunking(args.chunker), "s3": lambda: s3(args.ours),
-                "websocket": lambda: websocket(args.ours)}
+                "websocket": lambda: websocket(args.ours),
+                "streaming": lambda: streaming(args.ours, args.chunker, args.server)}
     if args.only:
         print(json.dumps(sections[args.only](), indent=2, default=str))
         return

@@ -13,7 +13,8 @@ struct Bench: AsyncParsableCommand {
         abstract: "Measure StreamingWeights' kernels, forward pass and tokenizer (used by scripts/bench).",
         subcommands: [
             MatmulBench.self, ForwardBench.self, TokenizeBench.self, AccuracyBench.self, S3Bench.self, EchoServer.self,
-            EchoClient.self, WebSocketThroughput.self, WebSocketLoad.self,
+            EchoClient.self, WebSocketThroughput.self, WebSocketLoad.self, StreamingForwardBench.self,
+            StreamingMemoryBench.self, PullBench.self,
         ]
     )
 }
@@ -111,19 +112,7 @@ struct ForwardBench: AsyncParsableCommand {
             FileManager.default.fileExists(atPath: model + "/model.safetensors")
             ? try CheckpointTensorSource(directory: model) : try ChunkDirectoryTensorSource(directory: model)
         let bert = try await BertModel(loadingFrom: source)
-        var ids: [Int32] = []
-        for _ in 0..<batch {
-            ids.append(101)
-            for i in 1..<(seq - 1) { ids.append(Int32(1000 + (i * 7919) % 20000)) }
-            ids.append(102)
-        }
-        let input = EncodedBatch(
-            batchSize: batch,
-            sequenceLength: seq,
-            inputIDs: ids,
-            tokenTypeIDs: Array(repeating: 0, count: ids.count),
-            attentionMask: Array(repeating: 1, count: ids.count)
-        )
+        let input = syntheticBatch(seq: seq, batch: batch)
         let computeThreads = ComputeThreads(count: threads)
         let times = try measure(seconds: seconds) { _ = try bert.forward(input, threads: computeThreads) }
         try printJSON(["ours": ["median_ms": times[times.count / 2], "min_ms": times[0]], "runs": times.count])

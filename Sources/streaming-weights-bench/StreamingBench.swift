@@ -1,0 +1,162 @@
+import ArgumentParser
+import Foundation
+import StreamingWeights
+
+/// Deterministic token ids: `[CLS]`, `seq - 2` ordinary tokens, `[SEP]`, `batch` times.
+func syntheticBatch(seq: Int, batch: Int = 1) -> EncodedBatch {
+    var ids: [Int32] = []
+    for _ in 0..<batch {
+        ids.append(101)
+        for i in 1..<(seq - 1) { ids.append(Int32(1000 + (i * 7919) % 20000)) }
+        ids.append(102)
+    }
+    return EncodedBatch(
+        batchSize: batch, sequenceLength: seq, inputIDs: ids, tokenTypeIDs: Array(repeating: 0, count: ids.count),
+        attentionMask: Array(repeating: 1, count: ids.count))
+}
+
+/// This process's peak resident memory in MiB (`VmHWM`).
+func peakResidentMiB() -> Double {
+    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+    return (Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0) / 1024
+}
+
+func elapsedSeconds(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+
+struct StreamingForwardBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "streaming-forward",
+        abstract:
+            "Forward latency and cold start streamed from a weight server, against the same chunks loaded locally."
+    )
+
+    @Option(help: "The weight server's URL.")
+    var server: String
+
+    @Option(help: "The chunk directory the server serves (for the local reference).")
+    var chunksDir: String
+
+    @Option(help: "Sequence length.")
+    var seq = 128
+
+    @Option(help: "Layers kept in the client's cache.")
+    var cacheSize = 2
+
+    @Option(help: "Layers fetched ahead.")
+    var prefetch = 1
+
+    @Option(help: "Compute threads.")
+    var threads = 1
+
+    @Option(help: "Seconds to measure each for.")
+    var seconds = 3.0
+
+    func run() async throws {
+        let batch = syntheticBatch(seq: seq)
+        let computeThreads = ComputeThreads(count: threads)
+        // Cold: everything from storage, then one forward pass.
+        var start = DispatchTime.now().uptimeNanoseconds
+        let local = try await BertModel(loadingFrom: ChunkDirectoryTensorSource(directory: chunksDir))
+        _ = try local.forward(batch, threads: computeThreads)
+        let localCold = elapsedSeconds(since: start)
+        start = DispatchTime.now().uptimeNanoseconds
+        let streamed = try await StreamingBertModel(serverURL: server, cacheSize: cacheSize, prefetchDepth: prefetch)
+        _ = try await streamed.forward(batch, threads: computeThreads)
+        let streamedCold = elapsedSeconds(since: start)
+
+        let localTimes = try measure(seconds: seconds) { _ = try local.forward(batch, threads: computeThreads) }
+        var streamedTimes: [Double] = []
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
+        while streamedTimes.count < 5 || DispatchTime.now().uptimeNanoseconds < deadline {
+            let before = DispatchTime.now().uptimeNanoseconds
+            _ = try await streamed.forward(batch, threads: computeThreads)
+            streamedTimes.append(elapsedSeconds(since: before) * 1000)
+        }
+        streamedTimes.sort()
+        let stats = streamed.inferenceStats
+        try printJSON([
+            "local_ms": localTimes[localTimes.count / 2], "streamed_ms": streamedTimes[streamedTimes.count / 2],
+            "local_cold_s": localCold, "streamed_cold_s": streamedCold, "layer_fetches": stats.layerFetches,
+            "prefetch_hits": stats.prefetchHits, "runs": streamedTimes.count,
+        ])
+    }
+}
+
+struct StreamingMemoryBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "streaming-memory",
+        abstract: "Peak RSS of one forward pass: streamed from a server, or with every layer loaded locally."
+    )
+
+    @Option(help: "The weight server's URL (streamed).")
+    var server: String?
+
+    @Option(help: "A chunk directory (local, every layer in memory).")
+    var chunksDir: String?
+
+    @Option(help: "Sequence length.")
+    var seq = 128
+
+    @Option(help: "Layers kept in the client's cache.")
+    var cacheSize = 2
+
+    @Option(help: "Layers fetched ahead.")
+    var prefetch = 1
+
+    func run() async throws {
+        let batch = syntheticBatch(seq: seq)
+        if let server {
+            let model = try await StreamingBertModel(serverURL: server, cacheSize: cacheSize, prefetchDepth: prefetch)
+            _ = try await model.forward(batch)
+        } else if let chunksDir {
+            let model = try await BertModel(loadingFrom: ChunkDirectoryTensorSource(directory: chunksDir))
+            _ = try model.forward(batch)
+        } else {
+            throw ValidationError("Give --server or --chunks-dir.")
+        }
+        try printJSON(["peak_rss_mib": peakResidentMiB()])
+    }
+}
+
+struct PullBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pull",
+        abstract: "Clients at once, each fetching every chunk of a server's manifest and checking its SHA-256."
+    )
+
+    @Option(help: "The weight server's URL.")
+    var server: String
+
+    @Option(help: "Clients, each with its own connection.")
+    var clients = 32
+
+    func run() async throws {
+        let url = server
+        let start = DispatchTime.now().uptimeNanoseconds
+        let bytes = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<clients {
+                group.addTask {
+                    let client = WeightClient(configuration: WeightClient.Configuration(url: url))
+                    defer { client.close() }
+                    let (_, manifestBytes) = try await client.get(.manifest)
+                    let manifest = try ChunkManifest(json: Array(manifestBytes), source: url)
+                    var total = 0
+                    for name in manifest.orderedChunkNames {
+                        let (header, payload) = try await client.get(.get, name: name)
+                        guard Digest.sha256(Array(payload)).hexString == manifest.chunks[name]?.sha256 else {
+                            throw ValidationError("\(name) failed its checksum")
+                        }
+                        total += header.length
+                    }
+                    return total
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        let elapsed = elapsedSeconds(since: start)
+        try printJSON([
+            "clients": clients, "bytes": bytes, "seconds": elapsed, "mb_per_s": Double(bytes) / elapsed / 1e6,
+        ])
+    }
+}
