@@ -34,6 +34,7 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]
         ),
         .target(name: "CPrefetch"),
+        .target(name: "CAllocator"),
         .target(
             name: "StreamingWeights",
             dependencies: [
@@ -48,6 +49,7 @@ let package = Package(
             name: "CommandSupport",
             dependencies: [
                 "StreamingWeights",
+                "CAllocator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -56,8 +56,9 @@ public final class StreamingDigest {
 
     /// Adds `bytes` to the hash.
     public func update(_ bytes: some Sequence<UInt8>) {
-        let array = Array(bytes)
-        array.withUnsafeBytes { update($0) }
+        // Contiguous bytes (an array, a slice of one) are hashed where they are.
+        if bytes.withContiguousStorageIfAvailable({ update(UnsafeRawBufferPointer($0)) }) != nil { return }
+        Array(bytes).withUnsafeBytes { update($0) }
     }
 
     /// The digest of everything added.

@@ -30,7 +30,7 @@ public final class ServerTensorSource: TensorSource {
         guard let entry = manifest.files[name] else { throw ModelError.notInManifest(object: name, source: source) }
         let bytes = try await Self.fetch(
             name, size: entry.size, sha256: entry.sha256, client: client, transfer: transfer)
-        config = try BertConfiguration(json: bytes, path: "\(source) \(name)")
+        config = try BertConfiguration(json: Array(bytes), path: "\(source) \(name)")
     }
 
     /// Bytes and time spent fetching so far.
@@ -47,8 +47,9 @@ public final class ServerTensorSource: TensorSource {
         guard let chunk = manifest.chunks[component.name] else {
             throw ModelError.notInManifest(object: component.name, source: client.configuration.url)
         }
-        var bytes = try await Self.fetch(
+        let bytes = try await Self.fetch(
             component.name, size: chunk.size, sha256: chunk.sha256, client: client, transfer: transfer)
+        let storage: ByteStorage
         if chunk.file.hasSuffix(".gz") {
             let decompressor = try GzipDecompressor()
             var plain: [UInt8] = []
@@ -56,9 +57,11 @@ public final class ServerTensorSource: TensorSource {
                 try decompressor.decompress(compressed) { plain.append(contentsOf: $0) }
             }
             try decompressor.finish()
-            bytes = plain
+            storage = ByteStorage(plain)
+        } else {
+            storage = ByteStorage(bytes)
         }
-        let file = try SafetensorsFile(storage: ByteStorage(bytes), source: source)
+        let file = try SafetensorsFile(storage: storage, source: source)
         var tensors: [String: Tensor] = [:]
         for name in file.tensorNames { tensors[name] = file[name] }
         return ComponentTensors(component: component, tensors: tensors, source: source)
@@ -74,13 +77,13 @@ public final class ServerTensorSource: TensorSource {
         }
     }
 
-    /// Fetches `name` and checks it against the manifest's size and SHA-256.
+    /// Fetches `name` and checks it against the manifest's size and SHA-256 (the bytes are a
+    /// slice of the response message: nothing is copied).
     private static func fetch(
         _ name: String, size: Int, sha256: String, client: WeightClient, transfer: borrowing Mutex<Transfer>
-    ) async throws -> [UInt8] {
+    ) async throws -> ArraySlice<UInt8> {
         let start = DispatchTime.now().uptimeNanoseconds
-        let (_, payload) = try await client.get(.get, name: name)
-        let bytes = Array(payload)
+        let (_, bytes) = try await client.get(.get, name: name)
         let digest = Digest.sha256(bytes).hexString
         guard bytes.count == size, digest == sha256 else {
             throw ModelError.checksumMismatch(
