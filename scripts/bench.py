@@ -235,7 +235,7 @@ class WeightServer:
         self.process.wait(timeout=30)
 
 
-def streaming(ours, chunker, server_binary):
+def streaming(ours, chunker, server_binary, infer):
     """all-MiniLM-L6-v2 streamed from a weight server on loopback against the same chunks in memory; a BERT-large-shaped
     model streamed with cacheSize 2 for peak RSS; 32 clients pulling every MiniLM chunk at once."""
     log("streaming all-MiniLM-L6-v2 from a weight server on loopback")
@@ -259,10 +259,11 @@ def streaming(ours, chunker, server_binary):
         subprocess.run([chunker, str(large), "--output-dir", str(large_chunks)], check=True, capture_output=True)
         manifest = json.loads((large_chunks / "chunk_info.json").read_text())
         mib = {name: chunk["size"] / 1048576 for name, chunk in manifest["chunks"].items()}
+        text = " ".join(["word"] * 126)  # 128 tokens with [CLS] and [SEP]
         with WeightServer(server_binary, large_chunks) as server:
-            streamed = run_json([ours, "streaming-memory", "--server", server.url, "--cache-size", "2", "--prefetch", "1"])
-        local = run_json([ours, "streaming-memory", "--chunks-dir", str(large_chunks)])
-        results["memory"] = {"streamed_peak_mib": streamed["peak_rss_mib"], "local_peak_mib": local["peak_rss_mib"],
+            _, streamed = timed([infer, "--server", server.url, "--cache-size", "2", "--prefetch", "1", text])
+        _, local = timed([infer, "--chunks-dir", str(large_chunks), text])
+        results["memory"] = {"streamed_peak_mib": streamed, "local_peak_mib": local,
                              "bound_mib": mib["embeddings"] + mib["pooler"] + 3 * mib["layer_0"] + 100,
                              "model_mib": sum(mib.values())}
     return results
@@ -331,8 +332,8 @@ def report(results):
     lines += ["", f"Cold start (connect, manifest, every chunk, first forward): {cold['streamed_cold_s']:.3f} s, against "
               f"{cold['local_cold_s']:.3f} s to load the chunks from local disk and run one forward: "
               f"{cold['streamed_cold_s'] / cold['local_cold_s']:.2f}x.", "",
-              "## Streaming a BERT-large-shaped model (24 layers, hidden 1024, random weights): peak RSS (MiB)", "",
-              "| streamed, cacheSize 2, prefetch 1 | bound: embeddings + pooler + 3 layers + 100 MB | every layer loaded locally | model on disk |",
+              "## Streaming a BERT-large-shaped model (24 layers, hidden 1024, random weights): `infer`'s peak RSS (MiB), 128 tokens", "",
+              "| `--server`, cache size 2, prefetch 1 | bound: embeddings + pooler + 3 layers + 100 MB | `--chunks-dir` (every layer in memory) | model on disk |",
               "|---|---|---|---|",
               f"| {st['memory']['streamed_peak_mib']:.0f} | {st['memory']['bound_mib']:.0f} | "
               f"{st['memory']['local_peak_mib']:.0f} | {st['memory']['model_mib']:.0f} |", "",
@@ -429,6 +430,7 @@ def main():
     parser.add_argument("--ours", required=True)
     parser.add_argument("--chunker", required=True)
     parser.add_argument("--server", required=True)
+    parser.add_argument("--infer", required=True)
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--only", choices=["forward", "matmul", "tokenize", "accuracy", "chunking", "s3", "websocket",
                                            "streaming"],
@@ -438,7 +440,7 @@ def main():
                 "tokenize": lambda: tokenize(args.ours), "accuracy": lambda: accuracy(args.ours),
                 "chunking": lambda: chunking(args.chunker), "s3": lambda: s3(args.ours),
                 "websocket": lambda: websocket(args.ours),
-                "streaming": lambda: streaming(args.ours, args.chunker, args.server)}
+                "streaming": lambda: streaming(args.ours, args.chunker, args.server, args.infer)}
     if args.only:
         print(json.dumps(sections[args.only](), indent=2, default=str))
         return
