@@ -103,8 +103,10 @@ public final class StreamingBertModel: Sendable {
     /// Loads everything but the encoder layers through `client`.
     public init(client: WeightClient, cacheSize: Int = 2, prefetchDepth: Int = 1) async throws {
         precondition(cacheSize >= 1 && prefetchDepth >= 0, "cacheSize must be at least 1, prefetchDepth at least 0")
-        source = try await ServerTensorSource(client: client)
-        configuration = try await source.configuration()
+        let source = try await ServerTensorSource(client: client)
+        let configuration = try await source.configuration()
+        self.source = source
+        self.configuration = configuration
         self.cacheSize = cacheSize
         self.prefetchDepth = prefetchDepth
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -112,26 +114,30 @@ public final class StreamingBertModel: Sendable {
         ).path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await source.downloadFiles(into: directory)
+        // Requested together (pipelined on the one connection): the tokenizer files, the
+        // embeddings and the pooler.
+        async let files: Void = source.downloadFiles(into: directory)
+        async let embeddingTensors = source.tensors(of: .embeddings)
+        async let poolerTensors: ComponentTensors? =
+            source.manifest.chunks[ModelComponent.pooler.name] == nil ? nil : source.tensors(of: .pooler)
+        embeddings = try BertEmbeddings(try await embeddingTensors, configuration: configuration)
+        pooler = try await poolerTensors.map { try BertPooler($0, configuration: configuration) }
+        try await files
         tokenizer = try BertTokenizer(directory: directory, maximumPositions: configuration.maximumPositions)
-        embeddings = try BertEmbeddings(try await source.tensors(of: .embeddings), configuration: configuration)
-        pooler =
-            try await source.contains(.pooler)
-            ? try BertPooler(try await source.tensors(of: .pooler), configuration: configuration) : nil
         layers = LoadingCache(capacity: cacheSize) { _ in 1 }
         layerBytes =
             (source.manifest.chunks[ModelComponent.layer(0).name]?.tensors.values ?? [:].values).reduce(0) {
                 $0 + $1.shape.reduce(1, *) * 4
             }
+        // The first layers are on their way before the first forward pass asks for them.
+        for index in 0..<min(prefetchDepth, configuration.layerCount) { prefetch(index) }
     }
 
     /// Fetches `indices` into the cache now (at most ``cacheSize`` stay); not counted as
     /// inference requests in ``inferenceStats``.
     public func warmup(_ indices: [Int]) async throws {
         for index in indices where (0..<configuration.layerCount).contains(index) {
-            if try await layers.value(for: index, load: loader(index)).outcome == .loaded {
-                counters.withLock { $0.layerFetches += 1 }
-            }
+            _ = try await layer(index, counted: false)
         }
     }
 
@@ -173,22 +179,28 @@ public final class StreamingBertModel: Sendable {
         }
     }
 
-    /// Layer `index`: from the cache, from a prefetch, or fetched now.
-    private func layer(_ index: Int) async throws -> BertLayer {
+    /// Layer `index`: from the cache, from a prefetch, or fetched now; `counted` adds the
+    /// request to ``inferenceStats``.
+    private func layer(_ index: Int, counted: Bool = true) async throws -> BertLayer {
         if let pending = counters.withLock({ $0.ahead.removeValue(forKey: index) }) {
             let layer = try await pending.value
             layers.storage.insert(layer, for: index, cost: 1)
-            counters.withLock {
-                $0.layerRequests += 1
-                $0.layerHits += 1
-                $0.prefetchHits += 1
+            if counted {
+                counters.withLock {
+                    $0.layerRequests += 1
+                    $0.layerHits += 1
+                    $0.prefetchHits += 1
+                }
             }
             return layer
         }
         let (layer, outcome) = try await layers.value(for: index, load: loader(index))
         counters.withLock {
-            $0.layerRequests += 1
-            if outcome == .loaded { $0.layerFetches += 1 } else { $0.layerHits += 1 }
+            if outcome == .loaded { $0.layerFetches += 1 }
+            if counted {
+                $0.layerRequests += 1
+                if outcome != .loaded { $0.layerHits += 1 }
+            }
         }
         return layer
     }
