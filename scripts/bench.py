@@ -245,10 +245,10 @@ def streaming(ours, chunker, server_binary, infer):
         subprocess.run([chunker, str(MODELS["all-MiniLM-L6-v2"]), "--output-dir", str(chunks)], check=True,
                        capture_output=True)
         with WeightServer(server_binary, chunks) as server:
-            for prefetch in (1, 0):
-                results[f"prefetch_{prefetch}"] = run_json(
+            for cache, prefetch in ((2, 1), (2, 0), (6, 1)):
+                results[f"cache_{cache}_prefetch_{prefetch}"] = run_json(
                     [ours, "streaming-forward", "--server", server.url, "--chunks-dir", str(chunks), "--seq", "128",
-                     "--cache-size", "2", "--prefetch", str(prefetch)])
+                     "--cache-size", str(cache), "--prefetch", str(prefetch)])
             log("32 clients pulling every MiniLM chunk at once")
             results["pull"] = run_json([ours, "pull", "--server", server.url, "--clients", "32"])
             results["pull"]["server_peak_rss_mib"] = server.peak_rss_mib()
@@ -324,11 +324,11 @@ def report(results):
     lines += ["", "## Streaming all-MiniLM-L6-v2 from a weight server on loopback (seq 128, batch 1, 1 thread)", "",
               "| cache size, prefetch | local in memory (ms) | streamed (ms) | streamed / local | layer fetches | prefetch hits |",
               "|---|---|---|---|---|---|"]
-    for prefetch in (1, 0):
-        row = st[f"prefetch_{prefetch}"]
-        lines.append(f"| 2, {prefetch} | {row['local_ms']:.2f} | {row['streamed_ms']:.2f} | "
+    for cache, prefetch in ((2, 1), (2, 0), (6, 1)):
+        row = st[f"cache_{cache}_prefetch_{prefetch}"]
+        lines.append(f"| {cache}, {prefetch} | {row['local_ms']:.2f} | {row['streamed_ms']:.2f} | "
                      f"{row['streamed_ms'] / row['local_ms']:.2f} | {row['layer_fetches']} | {row['prefetch_hits']} |")
-    cold = st["prefetch_1"]
+    cold = st["cache_2_prefetch_1"]
     lines += ["", f"Cold start (connect, manifest, every chunk, first forward): {cold['streamed_cold_s']:.3f} s, against "
               f"{cold['local_cold_s']:.3f} s to load the chunks from local disk and run one forward: "
               f"{cold['streamed_cold_s'] / cold['local_cold_s']:.2f}x.", "",
@@ -375,6 +375,17 @@ def targets(results):
                 checks.append((f"{model} {key} <= 1e-4", value, 1e-4))
             if key.endswith("min_cosine"):
                 checks.append((f"{model} 1 - {key} <= 1e-5", 1 - value, 1e-5))
+    ws = results["websocket"]
+    checks.append(("WebSocket: iperf3 / ours <= 1 / 0.7 (ours >= 0.7x iperf3)", ws["iperf3"] / ws["ours"], 1 / 0.7))
+    checks.append(("WebSocket: Python websockets / ours <= 0.25 (ours >= 4x)", ws["python_websockets"] / ws["ours"], 0.25))
+    st = results["streaming"]
+    steady = st["cache_2_prefetch_1"]
+    checks.append(("streaming MiniLM, cache 2, prefetch 1: streamed / local <= 1.15", steady["streamed_ms"] / steady["local_ms"],
+                   1.15))
+    checks.append(("streaming MiniLM cold start: streamed / local <= 1.5", steady["streamed_cold_s"] / steady["local_cold_s"],
+                   1.5))
+    checks.append(("streaming BERT-large shape: infer peak RSS MiB <= bound", st["memory"]["streamed_peak_mib"],
+                   st["memory"]["bound_mib"]))
     return ["| target | measured | met |", "|---|---|---|"] + [
         f"| {name} | {value:.3g} | {'yes' if value <= limit else 'NO'} |" for name, value, limit in checks]
 
@@ -447,7 +458,7 @@ def main():
     results = {name: run() for name, run in sections.items()}
     body = report(results)
     goals = "\n".join(targets(results))
-    print(body + "\n\n## Targets (issue 3)\n\n" + goals)
+    print(body + "\n\n## Targets\n\n" + goals)
     if args.no_write:
         return
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -463,7 +474,7 @@ within this run, not figures across runs. Rerun with `scripts/bench`.
 
 ![latency against sequence length](latency.svg)
 
-## Targets (issue 3)
+## Targets (issues 3, 4, 6, 7)
 
 {goals}
 
