@@ -135,6 +135,34 @@ struct S3BackendTests {
     }
 }
 
+@Suite("weight-server --s3 against moto with signatures enforced")
+struct WeightServerS3Tests {
+    @Test("weight-server --s3 serves a chunk set from a bucket prefix; a streamed forward pass equals the local one")
+    func servesFromBucket() async throws {
+        let server = try S3TestServer("moto")
+        let details = server.details
+        let prefix = "served/bert-tiny"
+        _ = try await ModelChunker(modelName: ModelChunkerTests.tiny, storage: server.backend(prefix: prefix))
+            .chunkModel()
+        let process = try BackgroundProcess(
+            Executables.path("weight-server"),
+            [
+                "--s3", "--s3-bucket", details.bucket, "--s3-prefix", prefix, "--s3-endpoint", details.endpoint,
+                "--s3-region", details.region, "--port", "0",
+            ],
+            environment: [
+                "AWS_ACCESS_KEY_ID": details.accessKey, "AWS_SECRET_ACCESS_KEY": details.secretKey,
+                "AWS_EC2_METADATA_DISABLED": "true", "HOME": "/nonexistent",
+            ])
+        let url = try process.firstLine()
+        let local = try TemporaryDirectory()
+        _ = try await ModelChunkerTests.chunk(into: local.path)
+        let (batch, expected) = try await StreamingBertModelTests.expected(local.path)
+        let streamed = try await StreamingBertModel(serverURL: url, cacheSize: 1)
+        #expect(try await streamed.forward(batch).lastHiddenState == expected.lastHiddenState)
+    }
+}
+
 @Suite("S3 against SeaweedFS", .serialized)
 struct SeaweedFSTests {
     static let server = Result { try S3TestServer("seaweedfs") }
