@@ -46,6 +46,14 @@ final class ServedChunks: @unchecked Sendable {
 
     /// Kills the server (SIGKILL).
     func kill() { process.kill() }
+
+    /// Sends `signal` to the server and waits up to `timeout` seconds for it to exit; its status.
+    func stop(with signal: Int32, timeout: Double) -> Int32? {
+        Glibc.kill(process.process.processIdentifier, signal)
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.process.isRunning && Date() < deadline { usleep(10_000) }
+        return process.process.isRunning ? nil : process.process.terminationStatus
+    }
 }
 
 extension WebSocketConnection {
@@ -189,6 +197,20 @@ struct WeightServerTests {
             throw WireError(code: .internal, message: "still limited after a pause")
         }
         connection.close()
+    }
+
+    @Test(
+        "SIGTERM stops the server gracefully: connected clients get close 1001 and it exits 0",
+        arguments: [SIGTERM, SIGINT])
+    func gracefulShutdown(signal: Int32) async throws {
+        let served = try await ServedChunks()
+        let connection = try served.connect()
+        guard case .success = try connection.exchange(#"{"id": 1, "op": "manifest"}"#) else {
+            throw WireError(code: .internal, message: "no manifest")
+        }
+        #expect(served.stop(with: signal, timeout: 10) == 0)
+        #expect(try connection.receive() == nil)
+        #expect(connection.peerClose?.code == 1001)
     }
 
     @Test("Concurrent requests for one chunk read storage once; stats count hits, misses and bytes")

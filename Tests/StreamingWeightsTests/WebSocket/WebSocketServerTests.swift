@@ -155,6 +155,28 @@ struct WebSocketServerTests {
         #expect(server.openConnections == 0)
     }
 
+    @Test("Past the connection cap a client gets HTTP 503; a slot freed is usable again")
+    func connectionCap() throws {
+        let server = try Self.echoServer { $0.maximumConnections = 2 }
+        defer { server.stop() }
+        let url = "ws://127.0.0.1:\(server.port)/"
+        let first = try WebSocketClient.connect(to: url).connection
+        let second = try WebSocketClient.connect(to: url).connection
+        #expect {
+            _ = try WebSocketClient.connect(to: url)
+        } throws: { error in
+            "\(error)".hasPrefix("the server refused the WebSocket upgrade with HTTP 503")
+        }
+        first.close()
+        let deadline = Date().addingTimeInterval(5)
+        while server.openConnections > 1 && Date() < deadline { usleep(10_000) }
+        let third = try WebSocketClient.connect(to: url).connection
+        try third.send(text: "in")
+        #expect(try third.receive() == .text("in"))
+        second.close()
+        third.close()
+    }
+
     @Test("A refused request gets the authorizer's status and no upgrade")
     func authorization() throws {
         let server = try Self.echoServer { configuration in
