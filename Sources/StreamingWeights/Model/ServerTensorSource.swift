@@ -59,7 +59,7 @@ public final class ServerTensorSource: TensorSource {
             try decompressor.finish()
             storage = ByteStorage(plain)
         } else {
-            storage = ByteStorage(bytes)
+            storage = ByteStorage(keeping: bytes)
         }
         let file = try SafetensorsFile(storage: storage, source: source)
         var tensors: [String: Tensor] = [:]

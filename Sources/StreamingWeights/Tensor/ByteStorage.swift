@@ -19,6 +19,8 @@ public final class ByteStorage: @unchecked Sendable {
         case allocated
         case mapped
         case none
+        /// Bytes of a Swift array kept alive, read through the array itself.
+        case array(ArraySlice<UInt8>)
     }
 
     /// The first byte; `nil` only when `count` is zero.
@@ -38,6 +40,12 @@ public final class ByteStorage: @unchecked Sendable {
         self.init(count: bytes.count) { buffer in
             buffer.copyBytes(from: bytes)
         }
+    }
+
+    /// Shares `bytes` without copying them (a received message, for instance); the array is
+    /// kept, unchanged, for as long as the storage lives.
+    public convenience init(keeping bytes: ArraySlice<UInt8>) {
+        self.init(baseAddress: nil, count: bytes.count, ownership: .array(bytes))
     }
 
     /// Allocates `count` bytes and lets `initialize` fill them, the only time they can be written.
@@ -67,7 +75,7 @@ public final class ByteStorage: @unchecked Sendable {
             UnsafeMutableRawPointer(mutating: baseAddress).deallocate()
         case .mapped:
             munmap(UnsafeMutableRawPointer(mutating: baseAddress), count)
-        case .none:
+        case .none, .array:
             break
         }
     }
@@ -95,6 +103,9 @@ public final class ByteStorage: @unchecked Sendable {
     ) rethrows -> Result {
         let range = range ?? 0..<count
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "byte range outside the storage")
+        if case .array(let bytes) = ownership {
+            return try bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[range])) }
+        }
         guard let baseAddress else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
         return try body(UnsafeRawBufferPointer(start: baseAddress + range.lowerBound, count: range.count))
     }
