@@ -36,6 +36,18 @@ struct TensorTests {
         #expect(try Tensor(dtype: .uint8, shape: [2], bytes: [7, 255]).integerValues() == [7, 255])
     }
 
+    @Test("Storage that keeps a slice of a received message reads the slice's bytes, at any alignment")
+    func keptSlice() throws {
+        let values: [Float] = [1.5, -2, 3.25]
+        let message =
+            [0xAA, 0xBB, 0xCC] + values.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian) { Array($0) } }
+        let storage = ByteStorage(keeping: message[3...])
+        #expect(storage.count == 12)
+        let tensor = try Tensor(dtype: .float32, shape: [3], storage: storage, byteRange: 0..<12)
+        #expect(try tensor.floatValues() == values)
+        #expect(storage.withUnsafeBytes(in: 4..<8) { Array($0) } == Array(message[7..<11]))
+    }
+
     @Test("Tensors are equal when dtype, shape and bytes are")
     func equality() throws {
         let a = Tensor(float32: [1, 2, 3, 4], shape: [2, 2])
