@@ -39,8 +39,8 @@ struct TensorTests {
     @Test("Storage that keeps a slice of a received message reads the slice's bytes, at any alignment")
     func keptSlice() throws {
         let values: [Float] = [1.5, -2, 3.25]
-        let message =
-            [0xAA, 0xBB, 0xCC] + values.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian) { Array($0) } }
+        var message: [UInt8] = [0xAA, 0xBB, 0xCC]
+        for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { message += $0 } }
         let storage = ByteStorage(keeping: message[3...])
         #expect(storage.count == 12)
         let tensor = try Tensor(dtype: .float32, shape: [3], storage: storage, byteRange: 0..<12)
