@@ -68,27 +68,6 @@ public final class ByteStorage: @unchecked Sendable {
         self.init(baseAddress: UnsafeRawPointer(memory), count: count, ownership: .allocated)
     }
 
-    /// Allocates `count` bytes and lets `initialize` fill them, asynchronously (bytes arriving
-    /// over a network), the only time they can be written.
-    public convenience init(
-        count: Int,
-        initializingWith initialize: (UnsafeMutableRawBufferPointer) async throws -> Void
-    ) async throws {
-        precondition(count >= 0, "negative byte count")
-        guard count > 0 else {
-            self.init(baseAddress: nil, count: 0, ownership: .none)
-            return
-        }
-        let memory = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 64)
-        do {
-            try await initialize(UnsafeMutableRawBufferPointer(start: memory, count: count))
-        } catch {
-            memory.deallocate()
-            throw error
-        }
-        self.init(baseAddress: UnsafeRawPointer(memory), count: count, ownership: .allocated)
-    }
-
     deinit {
         guard let baseAddress else { return }
         switch ownership {
