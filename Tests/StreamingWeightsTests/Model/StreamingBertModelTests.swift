@@ -84,6 +84,21 @@ struct StreamingBertModelTests {
         #expect(other.cacheInfo.cachedComponents == ["layer_0"])
     }
 
+    @Test("Damage deep inside a large object (the 16 MB embeddings) is caught")
+    func damagedLargeChunk() async throws {
+        let served = try await ServedChunks()
+        let path = served.directory.file("embeddings.safetensors")
+        var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(bytes.count > 8 << 20)
+        bytes[(8 << 20) + 100] ^= 0x80
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        await #expect {
+            _ = try await StreamingBertModel(serverURL: served.url)
+        } throws: { error in
+            "\(error)".hasPrefix("embeddings from \(served.url) fails its checksum")
+        }
+    }
+
     @Test("The server killed between forward passes and restarted: the client reconnects and the output is right")
     func serverRestarted() async throws {
         let served = try await ServedChunks()
