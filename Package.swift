@@ -51,6 +51,7 @@ let package = Package(
                 "StreamingWeights",
                 "CAllocator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

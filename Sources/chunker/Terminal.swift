@@ -1,3 +1,4 @@
+import CommandSupport
 import Foundation
 import Logging
 
@@ -5,12 +6,7 @@ import Logging
 enum Terminal {
     /// Sends the library's log to standard error: everything with --verbose, else warnings.
     static func bootstrapLogging(verbose: Bool) -> Logger {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = verbose ? .info : .warning
-            return handler
-        }
-        return Logger(label: "chunker")
+        CommandLogging.bootstrap("chunker", level: verbose ? .info : .warning)
     }
 }
 

@@ -100,13 +100,7 @@ struct Infer: AsyncParsableCommand {
             encoder = try await TextEncoder(modelDirectory: model)
             modelName = model
         } else {
-            let level: Logger.Level = verbose ? .info : .warning
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
-            }
-            let logger = Logger(label: "infer")
+            let logger = CommandLogging.bootstrap("infer", level: verbose ? .info : .warning)
             let token = try authTokenFile.map(TokenFile.read)
             let tls =
                 server.hasPrefix("wss:")

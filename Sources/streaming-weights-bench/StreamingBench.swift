@@ -15,13 +15,6 @@ func syntheticBatch(seq: Int, batch: Int = 1) -> EncodedBatch {
         attentionMask: Array(repeating: 1, count: ids.count))
 }
 
-/// This process's peak resident memory in MiB (`VmHWM`).
-func peakResidentMiB() -> Double {
-    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-    let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
-    return (Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0) / 1024
-}
-
 func elapsedSeconds(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
 
 struct StreamingForwardBench: AsyncParsableCommand {
@@ -80,42 +73,6 @@ struct StreamingForwardBench: AsyncParsableCommand {
             "local_cold_s": localCold, "streamed_cold_s": streamedCold, "layer_fetches": stats.layerFetches,
             "prefetch_hits": stats.prefetchHits, "runs": streamedTimes.count,
         ])
-    }
-}
-
-struct StreamingMemoryBench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "streaming-memory",
-        abstract: "Peak RSS of one forward pass: streamed from a server, or with every layer loaded locally."
-    )
-
-    @Option(help: "The weight server's URL (streamed).")
-    var server: String?
-
-    @Option(help: "A chunk directory (local, every layer in memory).")
-    var chunksDir: String?
-
-    @Option(help: "Sequence length.")
-    var seq = 128
-
-    @Option(help: "Layers kept in the client's cache.")
-    var cacheSize = 2
-
-    @Option(help: "Layers fetched ahead.")
-    var prefetch = 1
-
-    func run() async throws {
-        let batch = syntheticBatch(seq: seq)
-        if let server {
-            let model = try await StreamingBertModel(serverURL: server, cacheSize: cacheSize, prefetchDepth: prefetch)
-            _ = try await model.forward(batch)
-        } else if let chunksDir {
-            let model = try await BertModel(loadingFrom: ChunkDirectoryTensorSource(directory: chunksDir))
-            _ = try model.forward(batch)
-        } else {
-            throw ValidationError("Give --server or --chunks-dir.")
-        }
-        try printJSON(["peak_rss_mib": peakResidentMiB()])
     }
 }
 

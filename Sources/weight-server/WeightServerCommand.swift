@@ -61,13 +61,7 @@ struct WeightServerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level: Logger.Level = verbose ? .debug : .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let logger = Logger(label: "weight-server")
+        let logger = CommandLogging.bootstrap("weight-server", level: verbose ? .debug : .info)
         let storage: any StorageBackend = try chunksDir.map { try FileSystemBackend(root: $0) } ?? s3.backend()
         var configuration = WeightServer.Configuration()
         configuration.host = host
