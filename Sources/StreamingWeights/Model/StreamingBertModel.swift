@@ -109,28 +109,48 @@ public final class StreamingBertModel: Sendable {
         self.configuration = configuration
         self.cacheSize = cacheSize
         self.prefetchDepth = prefetchDepth
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "streaming-weights-tokenizer-\(UUID().uuidString)"
-        ).path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        // Requested together (pipelined on the one connection): the tokenizer files, the
-        // embeddings and the pooler.
-        async let files: Void = source.downloadFiles(into: directory)
+        // The first layers start on their way at once; the tokenizer (its files fetched, then
+        // parsed), the embeddings and the pooler load beside them, all pipelined on one connection.
+        let early = (0..<min(prefetchDepth, configuration.layerCount)).map { index in
+            (index, Task { try BertLayer(try await source.tensors(of: .layer(index)), configuration: configuration) })
+        }
+        async let loadedTokenizer = Self.loadTokenizer(from: source, maximumPositions: configuration.maximumPositions)
         async let embeddingTensors = source.tensors(of: .embeddings)
         async let poolerTensors: ComponentTensors? =
             source.manifest.chunks[ModelComponent.pooler.name] == nil ? nil : source.tensors(of: .pooler)
-        embeddings = try BertEmbeddings(try await embeddingTensors, configuration: configuration)
-        pooler = try await poolerTensors.map { try BertPooler($0, configuration: configuration) }
-        try await files
-        tokenizer = try BertTokenizer(directory: directory, maximumPositions: configuration.maximumPositions)
+        do {
+            embeddings = try BertEmbeddings(try await embeddingTensors, configuration: configuration)
+            pooler = try await poolerTensors.map { try BertPooler($0, configuration: configuration) }
+            tokenizer = try await loadedTokenizer
+        } catch {
+            for (_, task) in early { task.cancel() }
+            throw error
+        }
         layers = LoadingCache(capacity: cacheSize) { _ in 1 }
         layerBytes =
             (source.manifest.chunks[ModelComponent.layer(0).name]?.tensors.values ?? [:].values).reduce(0) {
                 $0 + $1.shape.reduce(1, *) * 4
             }
-        // The first layers are on their way before the first forward pass asks for them.
-        for index in 0..<min(prefetchDepth, configuration.layerCount) { prefetch(index) }
+        counters.withLock { counters in
+            for (index, task) in early {
+                counters.ahead[index] = task
+                counters.layerFetches += 1
+            }
+        }
+    }
+
+    /// The tokenizer, from the server's copies of its files (written to a temporary directory
+    /// for ``BertTokenizer/init(directory:maximumPositions:)``, then deleted).
+    private static func loadTokenizer(from source: ServerTensorSource, maximumPositions: Int) async throws
+        -> BertTokenizer
+    {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "streaming-weights-tokenizer-\(UUID().uuidString)"
+        ).path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await source.downloadFiles(into: directory)
+        return try BertTokenizer(directory: directory, maximumPositions: maximumPositions)
     }
 
     /// Fetches `indices` into the cache now (at most ``cacheSize`` stay); not counted as
