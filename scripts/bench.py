@@ -8,6 +8,7 @@ import os
 import platform
 import re
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -176,10 +177,13 @@ asyncio.run(main())
 def websocket(ours):
     """One client receiving 1 GB as 1 MiB binary messages over loopback: ours, iperf3, Python websockets."""
     log("WebSocket throughput against iperf3 and Python websockets")
-    server = subprocess.Popen(["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", "5399"], stdout=subprocess.DEVNULL,
+    with socket.socket() as probe:  # a free port, so a run does not trip over the last one's server
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    server = subprocess.Popen(["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", port], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     time.sleep(0.5)
-    result = subprocess.run(["iperf3", "-c", "127.0.0.1", "-p", "5399", "-t", "3", "-J"], capture_output=True, text=True)
+    result = subprocess.run(["iperf3", "-c", "127.0.0.1", "-p", port, "-t", "3", "-J"], capture_output=True, text=True)
     server.wait(timeout=10)
     iperf = json.loads(result.stdout)["end"]["sum_received"]["bits_per_second"] / 8 / 1e9
     # Ours and Python's runs alternate, so a noisy stretch of the shared machine hits both.
