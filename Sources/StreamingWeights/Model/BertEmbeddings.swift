@@ -3,8 +3,12 @@
 /// Follows `BertEmbeddings` in transformers' `modeling_bert.py` (absolute positions 0..<L).
 public struct BertEmbeddings: Sendable {
     let configuration: BertConfiguration
-    /// `[vocabularySize, hiddenSize]`.
-    let wordEmbeddings: [Float]
+    /// `[vocabularySize, hiddenSize]`, as stored (float32, float16 or bfloat16).
+    ///
+    /// The largest tensor of a BERT model, and a forward pass reads only its batch's rows: they
+    /// are widened as they are read rather than the table copied, so a memory-mapped file stays
+    /// on disk and a streamed one is held once, not twice.
+    let wordEmbeddings: Tensor
     /// `[maximumPositions, hiddenSize]`.
     let positionEmbeddings: [Float]
     /// `[typeVocabularySize, hiddenSize]`.
@@ -15,7 +19,7 @@ public struct BertEmbeddings: Sendable {
     public init(_ tensors: ComponentTensors, configuration: BertConfiguration) throws {
         let hidden = configuration.hiddenSize
         self.configuration = configuration
-        wordEmbeddings = try tensors.floats("word_embeddings.weight", shape: [configuration.vocabularySize, hidden])
+        wordEmbeddings = try tensors.tensor("word_embeddings.weight", shape: [configuration.vocabularySize, hidden])
         positionEmbeddings = try tensors.floats(
             "position_embeddings.weight",
             shape: [configuration.maximumPositions, hidden]
@@ -33,17 +37,24 @@ public struct BertEmbeddings: Sendable {
     /// - Precondition: the batch's ids were checked against the vocabulary sizes.
     func forward(_ batch: EncodedBatch, into output: UnsafeMutablePointer<Float>) {
         let hidden = configuration.hiddenSize
-        wordEmbeddings.withUnsafeBufferPointer { words in
+        let rowBytes = hidden * wordEmbeddings.dtype.byteCount
+        var word = [Float](repeating: 0, count: hidden)
+        wordEmbeddings.withUnsafeBytes { words in
             positionEmbeddings.withUnsafeBufferPointer { positions in
                 tokenTypeEmbeddings.withUnsafeBufferPointer { types in
-                    for row in 0..<batch.batchSize {
-                        for position in 0..<batch.sequenceLength {
-                            let index = row * batch.sequenceLength + position
-                            let word = Int(batch.inputIDs[index]) * hidden
-                            let type = Int(batch.tokenTypeIDs[index]) * hidden
-                            let out = output + index * hidden
-                            for j in 0..<hidden {
-                                out[j] = words[word + j] + types[type + j] + positions[position * hidden + j]
+                    word.withUnsafeMutableBufferPointer { word in
+                        for row in 0..<batch.batchSize {
+                            for position in 0..<batch.sequenceLength {
+                                let index = row * batch.sequenceLength + position
+                                let start = Int(batch.inputIDs[index]) * rowBytes
+                                FloatConversion.convert(
+                                    UnsafeRawBufferPointer(rebasing: words[start..<(start + rowBytes)]),
+                                    from: wordEmbeddings.dtype, toFloat32: word)
+                                let type = Int(batch.tokenTypeIDs[index]) * hidden
+                                let out = output + index * hidden
+                                for j in 0..<hidden {
+                                    out[j] = word[j] + types[type + j] + positions[position * hidden + j]
+                                }
                             }
                         }
                     }
@@ -52,7 +63,4 @@ public struct BertEmbeddings: Sendable {
         }
         layerNorm.apply(output, residual: nil, rows: batch.batchSize * batch.sequenceLength, into: output)
     }
-
-    /// The bytes held.
-    var byteCount: Int { (wordEmbeddings.count + positionEmbeddings.count + tokenTypeEmbeddings.count) * 4 }
 }

@@ -62,6 +62,13 @@ public struct ComponentTensors: Sendable {
     ///
     /// - Throws: ``ModelError`` when the tensor is missing, has another shape, or is not floating point.
     public func floats(_ name: String, shape: Shape) throws -> [Float] {
+        try tensor(name, shape: shape).floatValues()
+    }
+
+    /// Tensor `name` as stored, after checking that it has `shape` and a floating-point dtype.
+    ///
+    /// - Throws: ``ModelError`` when the tensor is missing, has another shape, or is not floating point.
+    public func tensor(_ name: String, shape: Shape) throws -> Tensor {
         guard let tensor = tensors[name] else {
             throw ModelError.missingTensor(component: component.name, name: name, source: source)
         }
@@ -71,6 +78,6 @@ public struct ComponentTensors: Sendable {
         guard tensor.dtype.isFloatingPoint else {
             throw ModelError.unsupportedDType(component: component.name, name: name, dtype: tensor.dtype)
         }
-        return try tensor.floatValues()
+        return tensor
     }
 }
