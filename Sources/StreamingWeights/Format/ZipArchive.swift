@@ -20,34 +20,20 @@ struct ZipArchive {
         self.source = source
         let bytes = storage
         func fail(_ problem: String) -> PyTorchCheckpointError { .malformedZip(file: source, problem: problem) }
-        func u16(_ offset: Int) throws -> Int {
-            guard offset >= 0, offset + 2 <= bytes.count else {
+        /// The little-endian integer of type `T` at `offset`, checked against the archive's size.
+        func read<T: FixedWidthInteger & UnsignedInteger>(_: T.Type, at offset: Int) throws -> Int {
+            guard offset >= 0, offset + MemoryLayout<T>.size <= bytes.count else {
                 throw fail("a record at byte \(offset) runs past the end")
             }
-            return Int(
-                bytes.withUnsafeBytes {
-                    UInt16(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
-                })
-        }
-        func u32(_ offset: Int) throws -> Int {
-            guard offset >= 0, offset + 4 <= bytes.count else {
-                throw fail("a record at byte \(offset) runs past the end")
+            let value = bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
+            guard let result = Int(exactly: value) else {
+                throw fail("a 64-bit field at byte \(offset) is out of range")
             }
-            return Int(
-                bytes.withUnsafeBytes {
-                    UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
-                })
+            return result
         }
-        func u64(_ offset: Int) throws -> Int {
-            guard offset >= 0, offset + 8 <= bytes.count else {
-                throw fail("a record at byte \(offset) runs past the end")
-            }
-            let value = bytes.withUnsafeBytes {
-                UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-            }
-            guard value <= UInt64(Int.max) else { throw fail("a 64-bit field at byte \(offset) is out of range") }
-            return Int(value)
-        }
+        func u16(_ offset: Int) throws -> Int { try read(UInt16.self, at: offset) }
+        func u32(_ offset: Int) throws -> Int { try read(UInt32.self, at: offset) }
+        func u64(_ offset: Int) throws -> Int { try read(UInt64.self, at: offset) }
 
         // The end of central directory record: 22 bytes plus a comment of up to 65535.
         guard bytes.count >= 22 else { throw fail("it is \(bytes.count) bytes, too small for a ZIP archive") }

@@ -41,7 +41,7 @@ public struct ChunkDirectoryTensorSource: TensorSource {
                 try decompressor.decompress(block) { bytes.append(contentsOf: $0) }
             }
             try decompressor.finish()
-            file = try SafetensorsFile(storage: ByteStorage(bytes), source: path)
+            file = try SafetensorsFile(storage: ByteStorage(keeping: bytes[...]), source: path)
         } else {
             file = try SafetensorsFile(contentsOfFile: path)
         }

@@ -57,7 +57,7 @@ public final class ServerTensorSource: TensorSource {
                 try decompressor.decompress(compressed) { plain.append(contentsOf: $0) }
             }
             try decompressor.finish()
-            storage = ByteStorage(plain)
+            storage = ByteStorage(keeping: plain[...])
         } else {
             storage = ByteStorage(keeping: bytes)
         }

@@ -64,7 +64,8 @@ public final class WeightServer: Sendable {
     public let manifest: ChunkManifest
     public let configuration: Configuration
     private let storage: any StorageBackend
-    private let manifestBytes: [UInt8]
+    /// `chunk_info.json` as stored, read once at start.
+    private let manifestBytes: ByteStorage
     private let manifestDigest: String
     private let cache: LoadingCache<String, ByteStorage>
     private let server: WebSocketServer
@@ -78,7 +79,7 @@ public final class WeightServer: Sendable {
     public init(storage: any StorageBackend, configuration: Configuration, logger: Logger? = nil) async throws {
         let bytes = try await storage.read(ChunkManifest.fileName).withUnsafeBytes { Array($0) }
         manifest = try ChunkManifest(json: bytes, source: ChunkManifest.fileName)
-        manifestBytes = bytes
+        manifestBytes = ByteStorage(keeping: bytes[...])
         manifestDigest = Digest.sha256(bytes).hexString
         self.configuration = configuration
         self.storage = storage
@@ -204,17 +205,15 @@ public final class WeightServer: Sendable {
 
     private func respond(to request: WireMessage.Request, with writer: ResponseWriter) async {
         switch request.operation {
-        case .manifest:
-            send(request, entry: entry(named: ChunkManifest.fileName), bytes: ByteStorage(manifestBytes), to: writer)
         case .stats:
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let bytes = Array((try? encoder.encode(statistics)) ?? Data())
             let entry = Entry(
                 key: "stats", size: bytes.count, sha256: Digest.sha256(bytes).hexString, encoding: "identity")
-            send(request, entry: entry, bytes: ByteStorage(bytes), to: writer)
-        case .get:
-            let name = request.name ?? ""
+            send(request, entry: entry, bytes: ByteStorage(keeping: bytes[...]), to: writer)
+        case .manifest, .get:
+            let name = request.operation == .manifest ? ChunkManifest.fileName : request.name ?? ""
             guard let entry = entry(named: name) else {
                 return answer(
                     writer, id: request.id,
@@ -222,7 +221,7 @@ public final class WeightServer: Sendable {
                         code: .notFound, message: "no chunk or file named \(name.debugDescription) in the manifest"))
             }
             guard entry.key != ChunkManifest.fileName else {
-                return send(request, entry: entry, bytes: ByteStorage(manifestBytes), to: writer)
+                return send(request, entry: entry, bytes: manifestBytes, to: writer)
             }
             do {
                 let storage = self.storage
@@ -236,8 +235,7 @@ public final class WeightServer: Sendable {
     }
 
     /// Answers with `bytes` (the whole object, or the requested range of it).
-    private func send(_ request: WireMessage.Request, entry: Entry?, bytes: ByteStorage, to writer: ResponseWriter) {
-        guard let entry else { return }
+    private func send(_ request: WireMessage.Request, entry: Entry, bytes: ByteStorage, to writer: ResponseWriter) {
         let offset = request.offset ?? 0
         let length = request.length ?? max(0, bytes.count - offset)
         guard offset <= bytes.count, length <= bytes.count - offset else {

@@ -28,7 +28,7 @@ public struct WebSocketMessageAssembler: Sendable {
     /// Takes one frame; returns the message or control event it completes, if any.
     ///
     /// - Throws: ``WebSocketError`` naming the violation (its ``WebSocketError/closeCode`` is the answer).
-    public mutating func receive(_ frame: WebSocketFrame) throws -> Event? {
+    public mutating func receive(_ frame: WebSocketFrame) throws(WebSocketError) -> Event? {
         switch frame.opcode {
         case .ping: return .ping(frame.payload)
         case .pong: return .pong(frame.payload)
