@@ -61,6 +61,7 @@ struct WeightServerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let signals = Self.terminationSignals()
         let logger = CommandLogging.bootstrap("weight-server", level: verbose ? .debug : .info)
         let storage: any StorageBackend = try chunksDir.map { try FileSystemBackend(root: $0) } ?? s3.backend()
         var configuration = WeightServer.Configuration()
@@ -79,42 +80,28 @@ struct WeightServerCommand: AsyncParsableCommand {
         // The address on standard output, for scripts that start a server on port 0.
         FileHandle.standardOutput.write(
             Data("\(configuration.tls == nil ? "ws" : "wss")://\(host):\(server.port)\n".utf8))
-        await Self.waitForTermination()
+        for await _ in signals { break }
         logger.info("shutting down: closing connections")
         server.stop()
     }
 
-    /// Returns on SIGINT or SIGTERM.
-    static func waitForTermination() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let once = OnceFlag()
-            for signalNumber in [SIGINT, SIGTERM] {
-                signal(signalNumber, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-                source.setEventHandler {
-                    if once.claim() { continuation.resume() }
-                }
-                source.resume()
-                Signals.sources.append(source)
-            }
+    /// SIGINT and SIGTERM as they arrive, caught from this call on: it is made before the
+    /// server's address is printed, so a script that signals as soon as it reads the address
+    /// is never ignored.
+    static func terminationSignals() -> AsyncStream<Int32> {
+        let (stream, continuation) = AsyncStream<Int32>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { continuation.yield(signalNumber) }
+            source.resume()
+            Signals.sources.append(source)
         }
+        return stream
     }
 }
 
 /// Keeps the signal sources alive for the life of the process.
 enum Signals {
     nonisolated(unsafe) static var sources: [any DispatchSourceSignal] = []
-}
-
-/// True for the first caller only.
-final class OnceFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var claimed = false
-
-    func claim() -> Bool {
-        lock.withLock {
-            defer { claimed = true }
-            return !claimed
-        }
-    }
 }

@@ -64,12 +64,7 @@ public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: @uncheck
                 link(node)
             }
             var evicted: [Key] = []
-            while self.cost > capacity, let victim = oldest {
-                unlink(victim)
-                nodes[victim.key] = nil
-                self.cost -= victim.cost
-                evicted.append(victim.key)
-            }
+            while self.cost > capacity, let victim = dropOldest() { evicted.append(victim) }
             return evicted
         }
     }
@@ -81,6 +76,20 @@ public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: @uncheck
             unlink(node)
             cost -= node.cost
         }
+    }
+
+    /// Drops the least recently used entry; its key, or nil when the cache is empty.
+    public func removeLeastRecentlyUsed() -> Key? {
+        lock.withLock { dropOldest() }
+    }
+
+    /// Unlinks the least recently used node; the lock must be held.
+    private func dropOldest() -> Key? {
+        guard let victim = oldest else { return nil }
+        unlink(victim)
+        nodes[victim.key] = nil
+        cost -= victim.cost
+        return victim.key
     }
 
     /// The keys held, least recently used first.

@@ -12,13 +12,9 @@ public struct BertSelfAttention: Sendable {
     /// Loads `attention.self.{query,key,value}.{weight,bias}` of a layer.
     init(_ tensors: ComponentTensors, configuration: BertConfiguration) throws {
         let hidden = configuration.hiddenSize
-        let parts = try ["query", "key", "value"].map { name in
-            (
-                weights: try tensors.floats("attention.self.\(name).weight", shape: [hidden, hidden]),
-                bias: try tensors.floats("attention.self.\(name).bias", shape: [hidden])
-            )
-        }
-        queryKeyValue = Linear(concatenating: parts, inFeatures: hidden)
+        queryKeyValue = try Linear(
+            tensors, concatenating: ["query", "key", "value"].map { "attention.self.\($0)" }, inFeatures: hidden,
+            outFeatures: hidden)
         headCount = configuration.attentionHeadCount
         headSize = configuration.headSize
     }

@@ -12,24 +12,50 @@ public struct Linear: Sendable {
     ///
     /// - Throws: ``ModelError`` for a missing tensor or a shape that disagrees.
     init(_ tensors: ComponentTensors, _ name: String, inFeatures: Int, outFeatures: Int) throws {
-        let weights = try tensors.floats(name + ".weight", shape: [outFeatures, inFeatures])
-        bias = try tensors.floats(name + ".bias", shape: [outFeatures])
-        weight = weights.withUnsafeBufferPointer { buffer in
-            // swift-format-ignore: NeverForceUnwrap
-            // A non-empty shape was just checked, so the buffer has storage.
-            PackedWeights(linearWeight: buffer.baseAddress!, outFeatures: outFeatures, inFeatures: inFeatures)
+        try self.init(tensors, concatenating: [name], inFeatures: inFeatures, outFeatures: outFeatures)
+    }
+
+    /// Several linear layers over the same input fused into one: the layers `names`, each with
+    /// `outFeatures` outputs, side by side.
+    ///
+    /// float32 weights are packed straight from the stored bytes, aligned or not; other dtypes
+    /// are widened one tensor at a time, so loading never holds a second copy of the weights.
+    ///
+    /// - Throws: ``ModelError`` for a missing tensor or a shape that disagrees.
+    init(_ tensors: ComponentTensors, concatenating names: [String], inFeatures: Int, outFeatures: Int) throws {
+        let weights = try names.map { try tensors.tensor($0 + ".weight", shape: [outFeatures, inFeatures]) }
+        bias = try names.flatMap { try tensors.floats($0 + ".bias", shape: [outFeatures]) }
+        weight = try Self.withRows(of: weights[...], width: inFeatures, after: []) { rows in
+            PackedWeights(rows: rows, inFeatures: inFeatures)
         }
     }
 
-    /// Several linear layers over the same input fused into one: their outputs side by side.
-    init(concatenating parts: [(weights: [Float], bias: [Float])], inFeatures: Int) {
-        let outFeatures = parts.reduce(0) { $0 + $1.bias.count }
-        let weights = parts.flatMap(\.weights)
-        bias = parts.flatMap(\.bias)
-        weight = weights.withUnsafeBufferPointer { buffer in
+    /// Calls `body` with a pointer to every row of `weights`, in order: float32 rows where they
+    /// are stored, other rows from a widened copy alive for the call.
+    private static func withRows<Result>(
+        of weights: ArraySlice<Tensor>,
+        width: Int,
+        after earlier: [UnsafeRawPointer],
+        _ body: ([UnsafeRawPointer]) -> Result
+    ) throws -> Result {
+        guard let weight = weights.first else { return body(earlier) }
+        let rest = weights.dropFirst()
+        let rowBytes = width * MemoryLayout<Float>.size
+        let rows = 0..<(weight.elementCount / width)
+        if weight.dtype == .float32 {
+            return try weight.withUnsafeBytes { bytes in
+                // swift-format-ignore: NeverForceUnwrap
+                // A weight's shape was checked non-empty, so it has storage.
+                let base = bytes.baseAddress!
+                return try withRows(of: rest, width: width, after: earlier + rows.map { base + $0 * rowBytes }, body)
+            }
+        }
+        let widened = try weight.floatValues()
+        return try widened.withUnsafeBytes { bytes in
             // swift-format-ignore: NeverForceUnwrap
-            // The parts are non-empty weight matrices.
-            PackedWeights(linearWeight: buffer.baseAddress!, outFeatures: outFeatures, inFeatures: inFeatures)
+            // A weight's shape was checked non-empty, so it has storage.
+            let base = bytes.baseAddress!
+            return try withRows(of: rest, width: width, after: earlier + rows.map { base + $0 * rowBytes }, body)
         }
     }
 

@@ -79,6 +79,13 @@ public final class StreamingBertModel: Sendable {
     private let counters = Mutex(Counters())
     /// The float32 bytes of one encoder layer's weights.
     private let layerBytes: Int
+    /// Bounds the layers being received and built at once.
+    ///
+    /// Two fetches in flight keep both
+    /// the network and the hashing busy, but each holds its received bytes beside the layer
+    /// being built from them: small layers (MiniLM's 7 MB) go two at a time, large ones
+    /// (BERT-large's 48 MiB) one at a time.
+    private let fetchBudget: ByteBudget
 
     /// Connects to `serverURL` and loads everything but the encoder layers.
     ///
@@ -111,8 +118,10 @@ public final class StreamingBertModel: Sendable {
         self.prefetchDepth = prefetchDepth
         // The first layers start on their way at once; the tokenizer (its files fetched, then
         // parsed), the embeddings and the pooler load beside them, all pipelined on one connection.
+        let budget = ByteBudget(limit: 64 << 20)
+        fetchBudget = budget
         let early = (0..<min(prefetchDepth, configuration.layerCount)).map { index in
-            (index, Task { try BertLayer(try await source.tensors(of: .layer(index)), configuration: configuration) })
+            (index, Task(operation: Self.loader(index, source: source, configuration: configuration, budget: budget)))
         }
         async let loadedTokenizer = Self.loadTokenizer(from: source, maximumPositions: configuration.maximumPositions)
         async let embeddingTensors = source.tensors(of: .embeddings)
@@ -187,13 +196,17 @@ public final class StreamingBertModel: Sendable {
 
     /// Starts fetching layer `index` unless it is cached or on its way.
     ///
-    /// A prefetched layer waits outside the LRU until the forward pass takes it, so it can
-    /// neither evict the layer computing nor be evicted before its turn: at most ``cacheSize``
-    /// used layers plus ``prefetchDepth`` upcoming ones are held.
+    /// A prefetched layer waits outside the LRU until the forward pass takes it, so it cannot
+    /// be evicted before its turn. Room is made first: the least recently used layers go now
+    /// rather than when the prefetched one is used (which would evict them anyway), so at most
+    /// ``cacheSize`` + ``prefetchDepth`` layers are held, counting those on their way.
     private func prefetch(_ index: Int) {
         guard !layers.isCachedOrLoading(index) else { return }
         counters.withLock { counters in
             guard counters.ahead[index] == nil else { return }
+            while layers.storage.count + counters.ahead.count >= cacheSize + prefetchDepth,
+                layers.storage.removeLeastRecentlyUsed() != nil
+            {}
             counters.layerFetches += 1
             counters.ahead[index] = Task { try await self.loader(index)() }
         }
@@ -225,9 +238,21 @@ public final class StreamingBertModel: Sendable {
         return layer
     }
 
+    /// Fetches and builds layer `index` within ``fetchBudget``: the received bytes are held
+    /// until the layer is built from them.
     private func loader(_ index: Int) -> @Sendable () async throws -> BertLayer {
-        let (source, configuration) = (source, configuration)
-        return { try BertLayer(try await source.tensors(of: .layer(index)), configuration: configuration) }
+        Self.loader(index, source: source, configuration: configuration, budget: fetchBudget)
+    }
+
+    private static func loader(
+        _ index: Int, source: ServerTensorSource, configuration: BertConfiguration, budget: ByteBudget
+    ) -> @Sendable () async throws -> BertLayer {
+        let bytes = source.manifest.chunks[ModelComponent.layer(index).name]?.size ?? 0
+        return {
+            try await budget.run(bytes: bytes) {
+                try BertLayer(try await source.tensors(of: .layer(index)), configuration: configuration)
+            }
+        }
     }
 
     public var cacheInfo: CacheInfo {

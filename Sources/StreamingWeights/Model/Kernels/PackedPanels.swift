@@ -61,7 +61,12 @@ public struct PackedPanels {
                 }
             }
         }
-        self.base = destination
+        self.init(base: destination, depth: depth, columns: columns)
+    }
+
+    /// Panels already packed at `base`.
+    init(base: UnsafeMutablePointer<Float>, depth: Int, columns: Int) {
+        self.base = base
         self.depth = depth
         self.columns = columns
     }
@@ -73,18 +78,26 @@ public final class PackedWeights: @unchecked Sendable {
     public let panels: PackedPanels
 
     /// Packs a PyTorch `Linear` weight `[outFeatures, inFeatures]` (B = Wᵀ).
-    public init(linearWeight weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int) {
-        let count = PackedPanels.floatCount(depth: inFeatures, columns: outFeatures)
+    public convenience init(linearWeight weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int) {
+        let base = UnsafeRawPointer(weight)
+        self.init(rows: (0..<outFeatures).map { base + $0 * inFeatures * 4 }, inFeatures: inFeatures)
+    }
+
+    /// Packs a `Linear` weight given row by row: `rows[n]` points at the `inFeatures` float32
+    /// weights of output n, not necessarily aligned (a tensor inside a received message), so the
+    /// rows of several weights are packed side by side where they lie, without a copy.
+    public init(rows: [UnsafeRawPointer], inFeatures: Int) {
+        let width = PackedPanels.width
+        let count = PackedPanels.floatCount(depth: inFeatures, columns: rows.count)
         let memory = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
             .bindMemory(to: Float.self, capacity: count)
-        panels = PackedPanels(
-            packing: weight,
-            depth: inFeatures,
-            columns: outFeatures,
-            columnStride: inFeatures,
-            depthStride: 1,
-            into: memory
-        )
+        memory.update(repeating: 0, count: count)
+        for (n, row) in rows.enumerated() {
+            // Column n of B goes down panel n / width, at lane n % width.
+            let lane = memory + (n / width) * width * inFeatures + n % width
+            for k in 0..<inFeatures { lane[k * width] = row.loadUnaligned(fromByteOffset: k * 4, as: Float.self) }
+        }
+        panels = PackedPanels(base: memory, depth: inFeatures, columns: rows.count)
     }
 
     deinit {
