@@ -100,15 +100,15 @@ struct PullBench: AsyncParsableCommand {
                 group.addTask {
                     let client = WeightClient(configuration: WeightClient.Configuration(url: url))
                     defer { client.close() }
-                    let (_, manifestBytes) = try await client.get(.manifest)
+                    let manifestBytes = try await client.get(.manifest).payload
                     let manifest = try ChunkManifest(json: Array(manifestBytes), source: url)
                     var total = 0
                     for name in manifest.orderedChunkNames {
-                        let (header, payload) = try await client.get(.get, name: name)
-                        guard Digest.sha256(Array(payload)).hexString == manifest.chunks[name]?.sha256 else {
+                        let object = try await client.get(.get, name: name)
+                        guard object.payloadSHA256.hexString == manifest.chunks[name]?.sha256 else {
                             throw ValidationError("\(name) failed its checksum")
                         }
-                        total += header.length
+                        total += object.header.length
                     }
                     return total
                 }

@@ -22,7 +22,7 @@ public final class ServerTensorSource: TensorSource {
     ///   invalid manifest, ``ModelError`` for a damaged or invalid configuration.
     public init(client: WeightClient) async throws {
         self.client = client
-        let (_, payload) = try await client.get(.manifest)
+        let payload = try await client.get(.manifest).payload
         manifest = try ChunkManifest(
             json: Array(payload), source: "\(client.configuration.url) \(ChunkManifest.fileName)")
         let source = client.configuration.url
@@ -67,13 +67,19 @@ public final class ServerTensorSource: TensorSource {
         return ComponentTensors(component: component, tensors: tensors, source: source)
     }
 
-    /// The manifest's other files (the tokenizer's), written into `directory`, each verified.
+    /// The manifest's other files (the tokenizer's), written into `directory`, each verified;
+    /// they are asked for all at once.
     public func downloadFiles(into directory: String) async throws {
-        for (name, entry) in manifest.files.sorted(by: { $0.key < $1.key }) where name != "config.json" {
-            let bytes = try await Self.fetch(
-                name, size: entry.size, sha256: entry.sha256, client: client, transfer: transfer)
-            let path = (directory as NSString).appendingPathComponent((name as NSString).lastPathComponent)
-            try Data(bytes).write(to: URL(fileURLWithPath: path))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (name, entry) in manifest.files where name != "config.json" {
+                group.addTask { [self] in
+                    let bytes = try await Self.fetch(
+                        name, size: entry.size, sha256: entry.sha256, client: client, transfer: transfer)
+                    let path = (directory as NSString).appendingPathComponent((name as NSString).lastPathComponent)
+                    try Data(bytes).write(to: URL(fileURLWithPath: path))
+                }
+            }
+            try await group.waitForAll()
         }
     }
 
@@ -83,8 +89,9 @@ public final class ServerTensorSource: TensorSource {
         _ name: String, size: Int, sha256: String, client: WeightClient, transfer: borrowing Mutex<Transfer>
     ) async throws -> ArraySlice<UInt8> {
         let start = DispatchTime.now().uptimeNanoseconds
-        let (_, bytes) = try await client.get(.get, name: name)
-        let digest = Digest.sha256(bytes).hexString
+        let object = try await client.get(.get, name: name)
+        let bytes = object.payload
+        let digest = object.payloadSHA256.hexString
         guard bytes.count == size, digest == sha256 else {
             throw ModelError.checksumMismatch(
                 object: name, source: client.configuration.url, expected: "\(size) bytes with SHA-256 \(sha256)",

@@ -116,14 +116,20 @@ public final class StreamingBertModel: Sendable {
         self.configuration = configuration
         self.cacheSize = cacheSize
         self.prefetchDepth = prefetchDepth
-        // The first layers start on their way at once; the tokenizer (its files fetched, then
-        // parsed), the embeddings and the pooler load beside them, all pipelined on one connection.
+        // The tokenizer's files come first (small, all asked for at once), so parsing them
+        // overlaps the large transfers; then the embeddings, the pooler and the first layers
+        // are asked for together, pipelined on one connection.
+        let tokenizerDirectory = try await Self.downloadTokenizerFiles(from: source)
+        async let loadedTokenizer = Self.loadTokenizer(
+            from: tokenizerDirectory, maximumPositions: configuration.maximumPositions)
         let budget = ByteBudget(limit: 64 << 20)
         fetchBudget = budget
-        let early = (0..<min(prefetchDepth, configuration.layerCount)).map { index in
+        // With prefetch on, the first layers start at once: as many as may be held (the cache
+        // is empty, and they are the first the forward pass needs).
+        let earlyCount = prefetchDepth == 0 ? 0 : min(cacheSize + prefetchDepth, configuration.layerCount)
+        let early = (0..<earlyCount).map { index in
             (index, Task(operation: Self.loader(index, source: source, configuration: configuration, budget: budget)))
         }
-        async let loadedTokenizer = Self.loadTokenizer(from: source, maximumPositions: configuration.maximumPositions)
         async let embeddingTensors = source.tensors(of: .embeddings)
         async let poolerTensors: ComponentTensors? =
             source.manifest.chunks[ModelComponent.pooler.name] == nil ? nil : source.tensors(of: .pooler)
@@ -148,17 +154,26 @@ public final class StreamingBertModel: Sendable {
         }
     }
 
-    /// The tokenizer, from the server's copies of its files (written to a temporary directory
-    /// for ``BertTokenizer/init(directory:maximumPositions:)``, then deleted).
-    private static func loadTokenizer(from source: ServerTensorSource, maximumPositions: Int) async throws
-        -> BertTokenizer
-    {
+    /// The server's copies of the tokenizer's files, in a new temporary directory (for
+    /// ``BertTokenizer/init(directory:maximumPositions:)``; ``loadTokenizer(from:maximumPositions:)``
+    /// deletes it).
+    private static func downloadTokenizerFiles(from source: ServerTensorSource) async throws -> String {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "streaming-weights-tokenizer-\(UUID().uuidString)"
         ).path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        do {
+            try await source.downloadFiles(into: directory)
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
+        return directory
+    }
+
+    /// The tokenizer in `directory`, which is then deleted.
+    private static func loadTokenizer(from directory: String, maximumPositions: Int) async throws -> BertTokenizer {
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await source.downloadFiles(into: directory)
         return try BertTokenizer(directory: directory, maximumPositions: maximumPositions)
     }
 

@@ -43,25 +43,37 @@ public final class WeightClient: Sendable {
         }
     }
 
+    /// An object as the server sent it.
+    public struct Object: Sendable {
+        public var header: WireMessage.Header
+        /// The payload: a slice of the received message, not a copy.
+        public var payload: ArraySlice<UInt8>
+        /// The payload's SHA-256, computed while it arrived.
+        public var payloadSHA256: [UInt8]
+    }
+
+    /// A response and, for a successful one, its payload's SHA-256.
+    private typealias Answer = (response: WireMessage.Response, payloadSHA256: PendingDigest?)
+
     /// One connection and the requests waiting on it.
     private final class Link: Sendable {
         let connection: WebSocketConnection
-        let pending = Mutex<[Int: CheckedContinuation<WireMessage.Response, any Error>]?>([:])
+        let pending = Mutex<[Int: CheckedContinuation<Answer, any Error>]?>([:])
 
         init(connection: WebSocketConnection) {
             self.connection = connection
         }
 
-        /// Hands `response` to whoever waits for its id.
-        func deliver(_ response: WireMessage.Response, id: Int?) {
+        /// Hands `answer` to whoever waits for its id.
+        func deliver(_ answer: Answer, id: Int?) {
             guard let id else { return }
             let waiter = pending.withLock { $0?.removeValue(forKey: id) }
-            waiter?.resume(returning: response)
+            waiter?.resume(returning: answer)
         }
 
         /// Fails every waiter; later requests on this link fail at once.
         func end(_ error: any Error) {
-            let waiters = pending.withLock { pending -> [CheckedContinuation<WireMessage.Response, any Error>] in
+            let waiters = pending.withLock { pending -> [CheckedContinuation<Answer, any Error>] in
                 defer { pending = nil }
                 return Array((pending ?? [:]).values)
             }
@@ -80,7 +92,9 @@ public final class WeightClient: Sendable {
         self.logger = logger
     }
 
-    /// Sends a request and returns the object's header and payload.
+    /// Sends a request and returns the object: its header, its payload and the payload's
+    /// SHA-256 (hashed beside the connection's reader thread as the bytes arrived, so a large
+    /// object's hash is ready about when its last byte is).
     ///
     /// Retries on a lost or refused connection and on `rate_limited` or `internal` answers,
     /// waiting ``Configuration/retryDelay`` (doubling) between tries.
@@ -88,7 +102,7 @@ public final class WeightClient: Sendable {
     ///   ``WireError`` (`not_found`, `bad_request`, ...) for the request itself.
     public func get(
         _ operation: WireMessage.Request.Operation, name: String? = nil, offset: Int? = nil, length: Int? = nil
-    ) async throws -> (header: WireMessage.Header, payload: ArraySlice<UInt8>) {
+    ) async throws -> Object {
         var delay = configuration.retryDelay
         var attempt = 1
         while true {
@@ -96,8 +110,11 @@ public final class WeightClient: Sendable {
                 let request = WireMessage.Request(
                     id: nextID.add(1, ordering: .relaxed).oldValue, operation: operation, name: name, offset: offset,
                     length: length)
-                switch try await send(request) {
-                case .success(let header, let payload): return (header, payload)
+                let answer = try await send(request)
+                switch answer.response {
+                case .success(let header, let payload):
+                    let digest = await answer.payloadSHA256?.value
+                    return Object(header: header, payload: payload, payloadSHA256: digest ?? Digest.sha256(payload))
                 case .failure(_, let error): throw error
                 }
             } catch let error as WireError where ![.rateLimited, .internal].contains(error.code) {
@@ -124,7 +141,7 @@ public final class WeightClient: Sendable {
         }
     }
 
-    private func send(_ request: WireMessage.Request) async throws -> WireMessage.Response {
+    private func send(_ request: WireMessage.Request) async throws -> Answer {
         let current = try await currentLink()
         return try await withCheckedThrowingContinuation { continuation in
             let registered = current.pending.withLock { pending -> Bool in
@@ -152,15 +169,18 @@ public final class WeightClient: Sendable {
         return try await connecting.run { [self] in
             if let current = link.withLock({ $0 }) { return current }
             let connection = try await connect()
+            let digester = PayloadDigester()
+            connection.messageObserver = digester
             let fresh = Link(connection: connection)
             link.withLock { $0 = fresh }
             let reader = Thread { [self] in
                 while case .binary(let message)? = try? connection.receive() {
+                    let digest = digester.takeDigest()
                     do {
                         let response = try WireMessage.parseResponse(message)
                         switch response {
-                        case .success(let header, _): fresh.deliver(response, id: header.id)
-                        case .failure(let id, _): fresh.deliver(response, id: id)
+                        case .success(let header, _): fresh.deliver((response, digest), id: header.id)
+                        case .failure(let id, _): fresh.deliver((response, nil), id: id)
                         }
                     } catch {
                         logger?.error("\(configuration.url) sent a malformed response: \(error)")
@@ -203,6 +223,74 @@ public final class WeightClient: Sendable {
             throw invalid
         } catch {
             throw Failure.unreachable(url: configuration.url, reason: "\(error)")
+        }
+    }
+}
+
+/// Hashes each response's payload while its fragments arrive, on a queue of its own: the
+/// reader thread goes on receiving while another core hashes.
+private final class PayloadDigester: WebSocketMessageObserver, @unchecked Sendable {
+    // Touched only by the thread in the connection's `receive()`.
+    private var digest: UnsafeSendable<StreamingDigest>?
+    private var pending: PendingDigest?
+    private var finished: PendingDigest?
+    private let queue = DispatchQueue(label: "weight-client payload digest")
+
+    func observe(fragment: [UInt8], first: Bool, last: Bool) -> Int? {
+        var size: Int?
+        if first {
+            digest = nil
+            finished = nil
+            if let layout = WireMessage.responseLayout(from: fragment) {
+                let started = UnsafeSendable(StreamingDigest(.sha256))
+                queue.async { started.value.update(fragment[layout.payloadStart...]) }
+                digest = started
+                pending = PendingDigest()
+                size = layout.size
+            }
+        } else if let digest {
+            queue.async { fragment.withUnsafeBytes { digest.value.update($0) } }
+        }
+        if last, let digest, let pending {
+            queue.async { pending.fulfil(digest.value.finalize()) }
+            finished = pending
+            self.digest = nil
+            self.pending = nil
+        }
+        return size
+    }
+
+    /// The SHA-256 of the payload of the message just received, if it had one.
+    func takeDigest() -> PendingDigest? {
+        defer { finished = nil }
+        return finished
+    }
+}
+
+/// A payload's SHA-256, still being computed.
+final class PendingDigest: Sendable {
+    private let state = Mutex<(value: [UInt8]?, waiters: [CheckedContinuation<[UInt8], Never>])>((nil, []))
+
+    func fulfil(_ value: [UInt8]) {
+        let waiters = state.withLock { state in
+            state.value = value
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: value) }
+    }
+
+    /// The digest, once computed.
+    var value: [UInt8] {
+        get async {
+            await withCheckedContinuation { continuation in
+                let ready = state.withLock { state -> [UInt8]? in
+                    if let value = state.value { return value }
+                    state.waiters.append(continuation)
+                    return nil
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
         }
     }
 }

@@ -64,6 +64,7 @@ public final class WebSocketConnection: @unchecked Sendable {
     private var keepalivePingSent: Double?
     /// Whether the socket is closed, so ``receive()`` has nothing more to give.
     private var finished = false
+    private var observer: (any WebSocketMessageObserver)?
 
     // Write side: `messageLock` keeps a message's fragments together, `writeLock` a frame's bytes.
     private let messageLock = NSLock()
@@ -87,6 +88,12 @@ public final class WebSocketConnection: @unchecked Sendable {
     }
 
     deinit { readBuffer.deallocate() }
+
+    /// Sees each data message's frames as they arrive; set it before receiving.
+    public var messageObserver: (any WebSocketMessageObserver)? {
+        get { readLock.withLock { observer } }
+        set { readLock.withLock { observer = newValue } }
+    }
 
     /// Seconds on a monotonic clock.
     private static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
@@ -184,7 +191,12 @@ public final class WebSocketConnection: @unchecked Sendable {
     private func handle(_ frame: WebSocketFrame) -> Message? {
         let event: WebSocketMessageAssembler.Event?
         do {
-            event = try assembler.receive(frame)
+            var sizeHint: Int?
+            if let observer, [.text, .binary, .continuation].contains(frame.opcode) {
+                sizeHint = observer.observe(
+                    fragment: frame.payload, first: frame.opcode != .continuation, last: frame.fin)
+            }
+            event = try assembler.receive(frame, sizeHint: sizeHint)
         } catch {
             fail(error)
             return nil
@@ -317,4 +329,14 @@ public final class WebSocketConnection: @unchecked Sendable {
         finished = true
         socket.close()
     }
+}
+
+/// Sees a data message's frames as they arrive, before the message is whole: to work on the
+/// bytes while the rest is still on its way (a weight client hashes a payload this way), and
+/// to tell the message's size from its start when the protocol above WebSocket says it.
+public protocol WebSocketMessageObserver: AnyObject, Sendable {
+    /// Called for each frame of a data message, in order, on the thread in
+    /// ``WebSocketConnection/receive()``; for a message's first frame, returns the whole
+    /// message's size when it is known, so the message is assembled in one buffer.
+    func observe(fragment: [UInt8], first: Bool, last: Bool) -> Int?
 }
