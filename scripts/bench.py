@@ -336,7 +336,8 @@ def report(results):
         lines.append(f"| {cache}, {prefetch} | {row['local_ms']:.2f} | {row['streamed_ms']:.2f} | "
                      f"{row['streamed_ms'] / row['local_ms']:.2f} | {row['layer_fetches']} | {row['prefetch_hits']} |")
     cold = st["cache_2_prefetch_1"]
-    lines += ["", f"Cold start (connect, manifest, every chunk, first forward): {cold['streamed_cold_s']:.3f} s, against "
+    lines += ["", f"Cold start (connect, manifest, every chunk, first forward; median of {cold['cold_runs']}, alternating "
+              f"with the local load): {cold['streamed_cold_s']:.3f} s, against "
               f"{cold['local_cold_s']:.3f} s to load the chunks from local disk and run one forward: "
               f"{cold['streamed_cold_s'] / cold['local_cold_s']:.2f}x.", "",
               "## Streaming a BERT-large-shaped model (24 layers, hidden 1024, random weights): `infer`'s peak RSS (MiB), 128 tokens", "",

@@ -45,21 +45,36 @@ struct StreamingForwardBench: AsyncParsableCommand {
     @Option(help: "Seconds to measure each for.")
     var seconds = 3.0
 
+    @Option(help: "Cold starts to measure each (the median is reported).")
+    var coldRuns = 5
+
     func run() async throws {
         let batch = syntheticBatch(seq: seq)
         let computeThreads = ComputeThreads(count: threads)
         // Cold: the model and its tokenizer from storage, then one forward pass (the streamed
-        // model fetches its tokenizer files too).
-        var start = DispatchTime.now().uptimeNanoseconds
-        let local = try await BertModel(loadingFrom: ChunkDirectoryTensorSource(directory: chunksDir))
-        _ = try BertTokenizer(directory: chunksDir, maximumPositions: local.configuration.maximumPositions)
-        _ = try local.forward(batch, threads: computeThreads)
-        let localCold = elapsedSeconds(since: start)
-        start = DispatchTime.now().uptimeNanoseconds
-        let streamed = try await StreamingBertModel(serverURL: server, cacheSize: cacheSize, prefetchDepth: prefetch)
-        let streamedInit = elapsedSeconds(since: start)
-        _ = try await streamed.forward(batch, threads: computeThreads)
-        let streamedCold = elapsedSeconds(since: start)
+        // model fetches its tokenizer files too); each `coldRuns` times, alternating, with a new
+        // connection each time, and the medians reported, since one sample swings by tens of ms.
+        var localColds: [Double] = []
+        var streamedColds: [Double] = []
+        var streamedInits: [Double] = []
+        var models: (local: BertModel, streamed: StreamingBertModel)?
+        for _ in 0..<coldRuns {
+            var start = DispatchTime.now().uptimeNanoseconds
+            let local = try await BertModel(loadingFrom: ChunkDirectoryTensorSource(directory: chunksDir))
+            _ = try BertTokenizer(directory: chunksDir, maximumPositions: local.configuration.maximumPositions)
+            _ = try local.forward(batch, threads: computeThreads)
+            localColds.append(elapsedSeconds(since: start))
+            start = DispatchTime.now().uptimeNanoseconds
+            let streamed = try await StreamingBertModel(
+                serverURL: server, cacheSize: cacheSize, prefetchDepth: prefetch)
+            streamedInits.append(elapsedSeconds(since: start))
+            _ = try await streamed.forward(batch, threads: computeThreads)
+            streamedColds.append(elapsedSeconds(since: start))
+            models?.streamed.source.client.close()
+            models = (local, streamed)
+        }
+        guard let (local, streamed) = models else { throw ValidationError("--cold-runs must be at least 1") }
+        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
         let localTimes = try measure(seconds: seconds) { _ = try local.forward(batch, threads: computeThreads) }
         var streamedTimes: [Double] = []
@@ -73,7 +88,8 @@ struct StreamingForwardBench: AsyncParsableCommand {
         let stats = streamed.inferenceStats
         try printJSON([
             "local_ms": localTimes[localTimes.count / 2], "streamed_ms": streamedTimes[streamedTimes.count / 2],
-            "local_cold_s": localCold, "streamed_cold_s": streamedCold, "streamed_init_s": streamedInit,
+            "local_cold_s": median(localColds), "streamed_cold_s": median(streamedColds),
+            "streamed_init_s": median(streamedInits), "cold_runs": coldRuns,
             "layer_fetches": stats.layerFetches,
             "prefetch_hits": stats.prefetchHits, "runs": streamedTimes.count,
         ])
