@@ -94,3 +94,10 @@ let package = Package(
         ),
     ]
 )
+
+// libFuzzer harnesses for the parsers (Sources/fuzz-harnesses). scripts/fuzz builds them, with
+// sanitizer flags on its command line, into a scratch directory of their own; the target exists
+// only then, so an ordinary build, and a package depending on this one, never sees it.
+if Context.environment["STREAMING_WEIGHTS_FUZZ"] != nil {
+    package.targets.append(.executableTarget(name: "fuzz-harnesses", dependencies: ["StreamingWeights"]))
+}

@@ -22,7 +22,8 @@ struct ZipArchive {
         func fail(_ problem: String) -> PyTorchCheckpointError { .malformedZip(file: source, problem: problem) }
         /// The little-endian integer of type `T` at `offset`, checked against the archive's size.
         func read<T: FixedWidthInteger & UnsignedInteger>(_: T.Type, at offset: Int) throws -> Int {
-            guard offset >= 0, offset + MemoryLayout<T>.size <= bytes.count else {
+            // Offsets come from the archive (up to 2^63 - 1): compared without adding to them.
+            guard offset >= 0, offset <= bytes.count - MemoryLayout<T>.size else {
                 throw fail("a record at byte \(offset) runs past the end")
             }
             let value = bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
@@ -64,7 +65,7 @@ struct ZipArchive {
             directorySize = try u64(end64 + 40)
             directoryOffset = try u64(end64 + 48)
         }
-        guard directoryOffset + directorySize <= bytes.count else {
+        guard directoryOffset <= bytes.count, directorySize <= bytes.count - directoryOffset else {
             throw fail("the central directory lies past the end")
         }
 
@@ -112,7 +113,7 @@ struct ZipArchive {
                 throw fail("entry '\(name)' has no local header at byte \(localOffset)")
             }
             let dataStart = localOffset + 30 + (try u16(localOffset + 26)) + (try u16(localOffset + 28))
-            guard dataStart + size <= bytes.count else {
+            guard dataStart <= bytes.count, size <= bytes.count - dataStart else {
                 throw fail("entry '\(name)' runs past the end of the archive")
             }
             entries[name] = Entry(name: name, dataRange: dataStart..<(dataStart + size))

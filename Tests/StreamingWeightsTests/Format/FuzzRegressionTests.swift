@@ -1,0 +1,27 @@
+import Foundation
+import StreamingWeights
+import Testing
+
+/// The inputs with which `scripts/fuzz` crashed a harness, kept in fuzz/seeds/NAME/crash-* (every
+/// fuzz run replays them too), each now refused with an error.
+@Suite("Inputs that crashed a fuzz harness")
+struct FuzzRegressionTests {
+    private func input(_ relative: String) throws -> [UInt8] {
+        Array(try Data(contentsOf: URL(fileURLWithPath: Repository.path("fuzz/seeds/" + relative))))
+    }
+
+    @Test("A ZIP whose central directory offset overflows when its size is added is refused, not a trap")
+    func zipOffsetOverflow() throws {
+        let bytes = try input("pickle/crash-zip-offset-overflow")
+        #expect(throws: PyTorchCheckpointError.self) {
+            _ = try PyTorchCheckpoint(storage: ByteStorage(bytes), source: "crash-zip-offset-overflow")
+        }
+    }
+
+    @Test("An S3 XML body with a prefixed name and bytes that are not UTF-8 is unreadable, not a crash")
+    func s3XMLPrefixedName() throws {
+        let bytes = try input("s3xml/crash-foundation-prefixed-name")
+        #expect(bytes.count == 49)
+        #expect(S3XML(bytes) == nil)
+    }
+}
