@@ -22,10 +22,21 @@ public final class ServerTensorSource: TensorSource {
     ///   invalid manifest, ``ModelError`` for a damaged or invalid configuration.
     public init(client: WeightClient) async throws {
         self.client = client
-        let payload = try await client.get(.manifest).payload
-        manifest = try ChunkManifest(
-            json: Array(payload), source: "\(client.configuration.url) \(ChunkManifest.fileName)")
         let source = client.configuration.url
+        // The manifest is checked against the SHA-256 in its response header (nothing else
+        // vouches for it), and fetched once more if the two disagree, as other objects are.
+        var manifestObject = try await client.get(.manifest)
+        if manifestObject.payloadSHA256.hexString != manifestObject.header.sha256 {
+            manifestObject = try await client.get(.manifest)
+        }
+        guard manifestObject.payloadSHA256.hexString == manifestObject.header.sha256 else {
+            throw ModelError.checksumMismatch(
+                object: ChunkManifest.fileName, source: source,
+                expected: "SHA-256 \(manifestObject.header.sha256) (the response header's)",
+                actual: "SHA-256 \(manifestObject.payloadSHA256.hexString)")
+        }
+        manifest = try ChunkManifest(
+            json: Array(manifestObject.payload), source: "\(source) \(ChunkManifest.fileName)")
         let name = "config.json"
         guard let entry = manifest.files[name] else { throw ModelError.notInManifest(object: name, source: source) }
         let bytes = try await Self.fetch(
@@ -85,24 +96,34 @@ public final class ServerTensorSource: TensorSource {
 
     /// Fetches `name` and checks it against the manifest's size and SHA-256 (the bytes are a
     /// slice of the response message: nothing is copied).
+    ///
+    /// Bytes that fail the check are fetched once more, since a link without TLS can damage
+    /// them in transit; a second failure (the stored object is damaged) throws.
     private static func fetch(
         _ name: String, size: Int, sha256: String, client: WeightClient, transfer: borrowing Mutex<Transfer>
     ) async throws -> ArraySlice<UInt8> {
         let start = DispatchTime.now().uptimeNanoseconds
-        let object = try await client.get(.get, name: name)
-        let bytes = object.payload
-        let digest = object.payloadSHA256.hexString
-        guard bytes.count == size, digest == sha256 else {
-            throw ModelError.checksumMismatch(
-                object: name, source: client.configuration.url, expected: "\(size) bytes with SHA-256 \(sha256)",
-                actual: "\(bytes.count) bytes with SHA-256 \(digest)")
+        var attempt = 1
+        while true {
+            let object = try await client.get(.get, name: name)
+            let bytes = object.payload
+            let digest = object.payloadSHA256.hexString
+            guard bytes.count == size, digest == sha256 else {
+                if attempt < 2 {
+                    attempt += 1
+                    continue
+                }
+                throw ModelError.checksumMismatch(
+                    object: name, source: client.configuration.url, expected: "\(size) bytes with SHA-256 \(sha256)",
+                    actual: "\(bytes.count) bytes with SHA-256 \(digest)")
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            transfer.withLock {
+                $0.bytes += bytes.count
+                $0.seconds += seconds
+                $0.objects += 1
+            }
+            return bytes
         }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        transfer.withLock {
-            $0.bytes += bytes.count
-            $0.seconds += seconds
-            $0.objects += 1
-        }
-        return bytes
     }
 }

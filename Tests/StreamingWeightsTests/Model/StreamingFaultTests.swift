@@ -1,0 +1,116 @@
+import Foundation
+import StreamingWeights
+import Testing
+
+/// scripts/tcp_fault_proxy.py between a client and a weight server.
+final class FaultProxy {
+    let process: BackgroundProcess
+    let url: String
+
+    init(upstream: String, _ faults: [String]) throws {
+        let address = String(upstream.dropFirst("ws://".count))
+        process = try BackgroundProcess(
+            Repository.python, [Repository.path("scripts/tcp_fault_proxy.py"), "--upstream", address] + faults)
+        url = "ws://127.0.0.1:\(try process.firstLine())"
+    }
+}
+
+/// Faults on the link to the weight server (docs/RELIABILITY.md): each run either ends with the
+/// local model's output exactly or fails with a clear error within its bound; never wrong
+/// output, never a hang.
+@Suite("Faults between the streaming client and the weight server")
+struct StreamingFaultTests {
+    /// The streamed output through a proxy with `faults`, against the local model's.
+    private func stream(
+        _ served: ServedChunks, _ faults: [String], keepalive: Double? = nil, cacheSize: Int = 1
+    ) async throws -> Bool {
+        let (batch, expected) = try await StreamingBertModelTests.expected(served.directory.path)
+        let proxy = try FaultProxy(upstream: served.url, faults)
+        var configuration = WeightClient.Configuration(url: proxy.url)
+        if let keepalive {
+            configuration.timeouts.keepaliveInterval = keepalive
+            configuration.timeouts.keepaliveTimeout = keepalive
+        }
+        let client = WeightClient(configuration: configuration)
+        defer { client.close() }
+        let streamed = try await StreamingBertModel(client: client, cacheSize: cacheSize, prefetchDepth: 1)
+        let output = try await streamed.forward(batch)
+        return output.lastHiddenState == expected.lastHiddenState && output.poolerOutput == expected.poolerOutput
+    }
+
+    /// Byte offsets spread over what a client receives, from a seed printed with the test.
+    private func offsets(_ served: ServedChunks, count: Int, seed: UInt64) -> [Int] {
+        var generator = SplitMix(seed: seed)
+        let total = served.manifest.chunks.values.reduce(0) { $0 + $1.size }
+        return (0..<count).map { _ in Int(generator.next() % UInt64(total)) }
+    }
+
+    @Test(
+        "Latency and a bandwidth cap: the output is the local model's",
+        arguments: [
+            ["--latency", "25", "--connections", "0"], ["--bandwidth", "20000000", "--connections", "0"],
+        ])
+    func slowLink(faults: [String]) async throws {
+        let served = try await ServedChunks()
+        #expect(try await stream(served, faults))
+    }
+
+    @Test("A connection cut at random byte offsets: the client reconnects and the output is the local model's")
+    func cutConnections() async throws {
+        let served = try await ServedChunks()
+        for offset in offsets(served, count: 4, seed: 7) {
+            #expect(try await stream(served, ["--cut-after", "\(offset)"]), "cut after \(offset) bytes")
+        }
+    }
+
+    @Test(
+        "A bit flipped in transit at random offsets is caught (SHA-256 or framing), fetched again, and the output is right"
+    )
+    func flippedBits() async throws {
+        let served = try await ServedChunks()
+        for offset in offsets(served, count: 6, seed: 11) + [200, 5000] {
+            #expect(try await stream(served, ["--flip-at", "\(offset)"]), "bit flipped at byte \(offset)")
+        }
+    }
+
+    @Test("A half-open link: keepalive notices the silence, the client reconnects, and the output is right")
+    func halfOpen() async throws {
+        let served = try await ServedChunks()
+        let started = Date()
+        for offset in offsets(served, count: 2, seed: 13) {
+            #expect(try await stream(served, ["--stall-after", "\(offset)"], keepalive: 0.5), "stalled at \(offset)")
+        }
+        #expect(Date().timeIntervalSince(started) < 30)
+    }
+
+    @Test("Every connection cut: a clear error within the retry bound, no hang")
+    func alwaysCut() async throws {
+        let served = try await ServedChunks()
+        let started = Date()
+        await #expect {
+            _ = try await stream(served, ["--cut-after", "3000", "--connections", "0"])
+        } throws: { error in
+            "\(error)".contains("weight server")
+        }
+        #expect(Date().timeIntervalSince(started) < 15)
+    }
+
+    @Test("The server killed mid-transfer and restarted: the client finishes with the local model's output")
+    func serverKilledMidTransfer() async throws {
+        let served = try await ServedChunks()
+        let (batch, expected) = try await StreamingBertModelTests.expected(served.directory.path)
+        // 5 MB/s: bert-tiny's 17 MB take about 3.5 s, so the kill lands mid-transfer.
+        let proxy = try FaultProxy(upstream: served.url, ["--bandwidth", "5000000", "--connections", "0"])
+        let restarter = Thread {
+            usleep(700_000)
+            served.kill()
+            usleep(300_000)
+            try? served.restart()
+        }
+        restarter.start()
+        let client = WeightClient(configuration: WeightClient.Configuration(url: proxy.url))
+        defer { client.close() }
+        let streamed = try await StreamingBertModel(client: client, cacheSize: 1, prefetchDepth: 1)
+        #expect(try await streamed.forward(batch).lastHiddenState == expected.lastHiddenState)
+    }
+}
