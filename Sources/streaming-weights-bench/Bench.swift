@@ -14,7 +14,7 @@ struct Bench: AsyncParsableCommand {
         subcommands: [
             MatmulBench.self, ForwardBench.self, TokenizeBench.self, AccuracyBench.self, S3Bench.self, EchoServer.self,
             EchoClient.self, WebSocketThroughput.self, WebSocketLoad.self, StreamingForwardBench.self,
-            PullBench.self,
+            PullBench.self, SoakClients.self,
         ]
     )
 }

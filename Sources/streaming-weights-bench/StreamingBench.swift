@@ -137,3 +137,69 @@ struct PullBench: AsyncParsableCommand {
         ])
     }
 }
+
+struct SoakClients: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "soak-clients",
+        abstract:
+            "Clients streaming a model from a weight server in a loop, with random cache sizes, each output checked against the local model's."
+    )
+
+    @Option(help: "The weight server's URL.")
+    var server: String
+
+    @Option(help: "The chunk directory the server serves (for the local model's outputs).")
+    var chunksDir: String
+
+    @Option(help: "Clients at once.")
+    var clients = 16
+
+    @Option(help: "Seconds to run for.")
+    var seconds = 60.0
+
+    func run() async throws {
+        let tokenizer = try BertTokenizer(directory: chunksDir)
+        let texts = ["A weight server under load.", "Every output is checked.", "short"]
+        let batch = try tokenizer.encodeBatch(texts.map { try tokenizer.encode($0) })
+        let local = try await BertModel(loadingFrom: ChunkDirectoryTensorSource(directory: chunksDir))
+        let expected = try local.forward(batch)
+        let layerCount = local.configuration.layerCount
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
+        let url = server
+        // Per client: forward passes checked, passes whose output differed, errors (by text).
+        let results = try await withThrowingTaskGroup(of: (Int, Int, [String]).self) { group in
+            for client in 0..<clients {
+                group.addTask {
+                    var generator = SystemRandomNumberGenerator()
+                    var (passes, wrong, errors) = (0, 0, [String]())
+                    while DispatchTime.now().uptimeNanoseconds < deadline {
+                        let cacheSize = Int.random(in: 1...layerCount, using: &generator)
+                        let prefetch = Int.random(in: 0...2, using: &generator)
+                        do {
+                            let model = try await StreamingBertModel(
+                                serverURL: url, cacheSize: cacheSize, prefetchDepth: prefetch)
+                            defer { model.source.client.close() }
+                            for _ in 0..<Int.random(in: 1...3, using: &generator) {
+                                let output = try await model.forward(batch)
+                                passes += 1
+                                if output.lastHiddenState != expected.lastHiddenState
+                                    || output.poolerOutput != expected.poolerOutput
+                                {
+                                    wrong += 1
+                                }
+                            }
+                        } catch {
+                            errors.append("client \(client), cache \(cacheSize), prefetch \(prefetch): \(error)")
+                        }
+                    }
+                    return (passes, wrong, errors)
+                }
+            }
+            return try await group.reduce(into: [(Int, Int, [String])]()) { $0.append($1) }
+        }
+        try printJSON([
+            "clients": clients, "seconds": seconds, "forward_passes": results.map(\.0).reduce(0, +),
+            "wrong_outputs": results.map(\.1).reduce(0, +), "errors": results.flatMap(\.2),
+        ])
+    }
+}

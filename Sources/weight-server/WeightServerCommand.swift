@@ -38,6 +38,11 @@ struct WeightServerCommand: AsyncParsableCommand {
     @Option(help: "The most requests per second from one connection (0: no limit).")
     var rateLimit: Double = 1000
 
+    @Option(
+        name: .customLong("max-inflight-mb"),
+        help: "MB of stored objects held for responses in flight, beyond which requests are answered rate_limited.")
+    var maxInflightMB = 2048
+
     @Flag(help: "Log each request.")
     var verbose = false
 
@@ -58,6 +63,7 @@ struct WeightServerCommand: AsyncParsableCommand {
             throw ValidationError("--tls-cert and --tls-key go together.")
         }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be at least 1.") }
+        guard maxInflightMB > 0 else { throw ValidationError("--max-inflight-mb must be at least 1.") }
     }
 
     func run() async throws {
@@ -70,6 +76,7 @@ struct WeightServerCommand: AsyncParsableCommand {
         configuration.cacheBytes = cacheSize << 20
         configuration.maximumConnections = maxConnections
         configuration.requestsPerSecond = rateLimit
+        configuration.maximumInFlightBytes = maxInflightMB << 20
         if let tlsCert, let tlsKey {
             configuration.tls = try TLSStream.Context(certificateFile: tlsCert, keyFile: tlsKey)
         }

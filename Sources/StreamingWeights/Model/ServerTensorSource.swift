@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// The weights a weight server serves: the manifest first, then each object on demand, every
 /// one checked against the manifest's size and SHA-256 before it is used.
@@ -14,7 +13,7 @@ public final class ServerTensorSource: TensorSource {
     public let client: WeightClient
     public let manifest: ChunkManifest
     private let config: BertConfiguration
-    private let transfer = Mutex(Transfer())
+    private let transfer = Locked(Transfer())
 
     /// Fetches the manifest and `config.json`.
     ///
@@ -100,7 +99,7 @@ public final class ServerTensorSource: TensorSource {
     /// Bytes that fail the check are fetched once more, since a link without TLS can damage
     /// them in transit; a second failure (the stored object is damaged) throws.
     private static func fetch(
-        _ name: String, size: Int, sha256: String, client: WeightClient, transfer: borrowing Mutex<Transfer>
+        _ name: String, size: Int, sha256: String, client: WeightClient, transfer: Locked<Transfer>
     ) async throws -> ArraySlice<UInt8> {
         let start = DispatchTime.now().uptimeNanoseconds
         var attempt = 1

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 
 /// A BERT model whose encoder layers stream from a weight server as the forward pass needs them.
 ///
@@ -76,7 +75,7 @@ public final class StreamingBertModel: Sendable {
     private let embeddings: BertEmbeddings
     private let pooler: BertPooler?
     private let layers: LoadingCache<Int, BertLayer>
-    private let counters = Mutex(Counters())
+    private let counters = Locked(Counters())
     /// The float32 bytes of one encoder layer's weights.
     private let layerBytes: Int
     /// Bounds the layers being received and built at once.

@@ -58,7 +58,7 @@ public final class WeightClient: Sendable {
     /// One connection and the requests waiting on it.
     private final class Link: Sendable {
         let connection: WebSocketConnection
-        let pending = Mutex<[Int: CheckedContinuation<Answer, any Error>]?>([:])
+        let pending = Locked<[Int: CheckedContinuation<Answer, any Error>]?>([:])
 
         init(connection: WebSocketConnection) {
             self.connection = connection
@@ -83,7 +83,7 @@ public final class WeightClient: Sendable {
 
     public let configuration: Configuration
     private let logger: Logger?
-    private let link = Mutex<Link?>(nil)
+    private let link = Locked<Link?>(nil)
     private let nextID = Atomic<Int>(1)
     private let connecting = AsyncLock()
 
@@ -269,7 +269,7 @@ private final class PayloadDigester: WebSocketMessageObserver, @unchecked Sendab
 
 /// A payload's SHA-256, still being computed.
 final class PendingDigest: Sendable {
-    private let state = Mutex<(value: [UInt8]?, waiters: [CheckedContinuation<[UInt8], Never>])>((nil, []))
+    private let state = Locked<(value: [UInt8]?, waiters: [CheckedContinuation<[UInt8], Never>])>((nil, []))
 
     func fulfil(_ value: [UInt8]) {
         let waiters = state.withLock { state in

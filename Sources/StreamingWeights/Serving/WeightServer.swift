@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 
 /// Serves a chunk set (docs/FORMAT.md) over the `streaming-weights.v1` protocol (docs/PROTOCOL.md).
 ///
@@ -25,6 +24,10 @@ public final class WeightServer: Sendable {
         public var requestsPerSecond: Double = 1000
         /// Requests of one connection being answered at once; more wait to be read.
         public var maximumPipelinedRequests = 16
+        /// Stored bytes held for responses in flight (being read or sent), each object counted
+        /// once however many responses share it; past it, requests are answered `rate_limited`
+        /// until some are sent (one object alone is always served, however large).
+        public var maximumInFlightBytes = 2 << 30
         /// Keepalive, idle, close and send timeouts of the connections.
         public var timeouts = WebSocketConnection.Timeouts()
 
@@ -70,7 +73,8 @@ public final class WeightServer: Sendable {
     private let cache: LoadingCache<String, ByteStorage>
     private let server: WebSocketServer
     private let logger: Logger?
-    private let counters = Mutex(Statistics())
+    private let counters = Locked(Statistics())
+    private let inFlight: InFlightBytes
 
     /// Reads the manifest from `storage` and starts listening.
     ///
@@ -85,6 +89,7 @@ public final class WeightServer: Sendable {
         self.storage = storage
         self.logger = logger
         cache = LoadingCache(capacity: configuration.cacheBytes) { $0.count }
+        inFlight = InFlightBytes(limit: configuration.maximumInFlightBytes)
         var socket = WebSocketServer.Configuration()
         socket.host = configuration.host
         socket.port = configuration.port
@@ -223,10 +228,19 @@ public final class WeightServer: Sendable {
             guard entry.key != ChunkManifest.fileName else {
                 return send(request, entry: entry, bytes: manifestBytes, to: writer)
             }
+            guard let reservation = inFlight.reserve(entry.key, bytes: entry.size) else {
+                return answer(
+                    writer, id: request.id,
+                    WireError(
+                        code: .rateLimited,
+                        message:
+                            "the server holds \(inFlight.held >> 20) MiB for responses in flight, its limit (--max-inflight-mb \(inFlight.limit >> 20)); try again"
+                    ))
+            }
             do {
                 let storage = self.storage
                 let (bytes, _) = try await cache.value(for: entry.key) { try await storage.read(entry.key) }
-                send(request, entry: entry, bytes: bytes, to: writer)
+                send(request, entry: entry, bytes: bytes, to: writer, holding: reservation)
             } catch {
                 logger?.error("reading \(entry.key) failed: \(error)")
                 answer(writer, id: request.id, WireError(code: .internal, message: "reading \(name) failed: \(error)"))
@@ -235,7 +249,10 @@ public final class WeightServer: Sendable {
     }
 
     /// Answers with `bytes` (the whole object, or the requested range of it).
-    private func send(_ request: WireMessage.Request, entry: Entry, bytes: ByteStorage, to writer: ResponseWriter) {
+    private func send(
+        _ request: WireMessage.Request, entry: Entry, bytes: ByteStorage, to writer: ResponseWriter,
+        holding reservation: InFlightBytes.Reservation? = nil
+    ) {
         let offset = request.offset ?? 0
         let length = request.length ?? max(0, bytes.count - offset)
         guard offset <= bytes.count, length <= bytes.count - offset else {
@@ -257,6 +274,9 @@ public final class WeightServer: Sendable {
         }
         logger?.debug("request \(request.id): \(header.name) \(offset)+\(length)")
         writer.enqueue { connection in
+            // Captured, so held until the writer lets go of this closure: after sending, or on
+            // dropping it with a broken connection.
+            withExtendedLifetime(reservation) {}
             try prefix.withUnsafeBytes { head in
                 try bytes.withUnsafeBytes { body in
                     try connection.send(

@@ -61,31 +61,50 @@ struct LRUCacheTests {
         let budget = ByteBudget(limit: 100)
         final class Tracker: Sendable {
             let held = Atomic<Int>(0)
-            let order = Mutex<[String]>([])
-            /// What each task found running when it started.
-            let joined = Mutex<[String: Int]>([:])
+            /// What each task found held when it started.
+            let started = Locked<[String: Int]>([:])
+            let released = Locked<Set<String>>([])
+            func hasStarted(_ name: String) -> Bool { started.withLock { $0[name] != nil } }
         }
         let tracker = Tracker()
-        // Each task starts only after the one before has asked, so the asking order is known.
-        let tasks: [(String, Int)] = [("a", 60), ("b", 30), ("c", 150), ("d", 40), ("e", 70)]
+        /// Waits up to 10 s for `condition`.
+        func eventually(_ condition: () -> Bool) async throws -> Bool {
+            for _ in 0..<1000 where !condition() { try await Task.sleep(nanoseconds: 10_000_000) }
+            return condition()
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for (name, bytes) in tasks {
+            func start(_ name: String, _ bytes: Int) {
                 group.addTask {
                     try await budget.run(bytes: bytes) {
-                        tracker.order.withLock { $0.append(name) }
                         let before = tracker.held.add(bytes, ordering: .relaxed).oldValue
-                        tracker.joined.withLock { $0[name] = before }
-                        try await Task.sleep(nanoseconds: 30_000_000)
+                        tracker.started.withLock { $0[name] = before }
+                        while !tracker.released.withLock({ $0.contains(name) }) {
+                            try await Task.sleep(nanoseconds: 1_000_000)
+                        }
                         tracker.held.subtract(bytes, ordering: .relaxed)
                     }
                 }
-                try await Task.sleep(nanoseconds: 5_000_000)
             }
+            func release(_ names: String...) { tracker.released.withLock { $0.formUnion(names) } }
+            start("a", 60)
+            #expect(try await eventually { tracker.hasStarted("a") })
+            start("b", 30)
+            #expect(try await eventually { tracker.hasStarted("b") }, "b fits beside a")
+            start("c", 150)
+            #expect(try await eventually { tracker.started.withLock { $0.count } == 2 })
+            start("d", 10)
+            // d would fit beside a and b, but asked after c, which waits for everything to end.
+            try await Task.sleep(nanoseconds: 100_000_000)
+            #expect(!tracker.hasStarted("c") && !tracker.hasStarted("d"))
+            release("a", "b")
+            #expect(try await eventually { tracker.hasStarted("c") }, "c, over the limit, runs alone")
+            try await Task.sleep(nanoseconds: 100_000_000)
+            #expect(!tracker.hasStarted("d"))
+            release("c")
+            #expect(try await eventually { tracker.hasStarted("d") })
+            release("d")
             try await group.waitForAll()
         }
-        // a and b fit together; c (over the limit) waits until nothing runs, and d, though it
-        // would fit beside a and b, waits behind c; then d and e go.
-        #expect(tracker.order.withLock { $0 } == ["a", "b", "c", "d", "e"])
-        #expect(tracker.joined.withLock { $0 } == ["a": 0, "b": 60, "c": 0, "d": 0, "e": 0])
+        #expect(tracker.started.withLock { $0 } == ["a": 0, "b": 60, "c": 0, "d": 0])
     }
 }

@@ -92,7 +92,8 @@ struct StreamingFaultTests {
         } throws: { error in
             "\(error)".contains("weight server")
         }
-        #expect(Date().timeIntervalSince(started) < 15)
+        // 5 tries with waits of 0.2 to 1.6 s; the bound leaves room for ThreadSanitizer's slowness.
+        #expect(Date().timeIntervalSince(started) < 30)
     }
 
     @Test("The server killed mid-transfer and restarted: the client finishes with the local model's output")

@@ -199,6 +199,44 @@ struct WeightServerTests {
         connection.close()
     }
 
+    @Test("Past the budget for responses in flight, requests get rate_limited until the held object is sent")
+    func inFlightBudget() async throws {
+        let served = try await ServedChunks(arguments: ["--max-inflight-mb", "1", "--cache-size", "0"])
+        let connection = try served.connect()
+        // The 16 MB embeddings, not read yet, stay in flight (more than the socket buffers hold).
+        try connection.send(text: #"{"id": 1, "op": "get", "name": "embeddings"}"#)
+        try await Task.sleep(nanoseconds: 300_000_000)
+        try connection.send(text: #"{"id": 2, "op": "get", "name": "layer_0"}"#)
+        try connection.send(text: #"{"id": 3, "op": "get", "name": "layer_1"}"#)
+        var answers: [Int: WireMessage.Response] = [:]
+        for _ in 0..<3 {
+            guard case .binary(let message)? = try connection.receive() else {
+                throw WireError(code: .internal, message: "no answer")
+            }
+            let response = try WireMessage.parseResponse(message)
+            switch response {
+            case .success(let header, _): answers[header.id] = response
+            case .failure(let id, _): answers[id ?? -1] = response
+            }
+        }
+        guard case .success(let header, _)? = answers[1] else {
+            throw WireError(code: .internal, message: "no embeddings")
+        }
+        #expect(header.length == served.manifest.chunks["embeddings"]?.size)
+        for id in [2, 3] {
+            guard case .failure(_, let error)? = answers[id] else {
+                Issue.record("request \(id) was served past the budget")
+                continue
+            }
+            #expect(error.code == .rateLimited && error.message.contains("in flight"))
+        }
+        // Sent, so released: the same request now succeeds on the same connection.
+        guard case .success = try connection.exchange(#"{"id": 4, "op": "get", "name": "layer_0"}"#) else {
+            throw WireError(code: .internal, message: "still refused after the embeddings were sent")
+        }
+        connection.close()
+    }
+
     @Test(
         "SIGTERM stops the server gracefully: connected clients get close 1001 and it exits 0",
         arguments: [SIGTERM, SIGINT])
