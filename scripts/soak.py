@@ -56,6 +56,8 @@ def main():
                                   "--seconds", str(seconds)], capture_output=True, text=True)
         done.set()
         thread.join()
+        time.sleep(2)  # the clients' connections close
+        idle_rss, idle_fds = sample(server.pid)
         stats = subprocess.run([sys.executable, "-c", STATS, url], capture_output=True, text=True)
         server.terminate()
         server.wait(timeout=30)
@@ -64,16 +66,20 @@ def main():
         sys.exit("soak-clients failed")
     result = json.loads(clients.stdout)
     served = json.loads(stats.stdout) if stats.returncode == 0 else {"error": stats.stderr.strip()}
-    # Warm-up: the first tenth of the run (at least 10 s); then the RSS must stay flat.
+    # Warm-up: the first tenth of the run (at least 10 s). After it the RSS must stay flat: the
+    # last third of the samples may not run higher (median and peak) than the first third.
     warm = [s for s in samples if s[0] >= max(10, seconds / 10)] or samples
-    start_rss, end_rss = warm[0][1], warm[-1][1]
-    peak_rss = max(s[1] for s in warm)
-    start_fds, end_fds = warm[0][2], samples[-1][2]
+    third = max(1, len(warm) // 3)
+    early, late = sorted(s[1] for s in warm[:third]), sorted(s[1] for s in warm[-third:])
+    early_median, late_median = early[len(early) // 2], late[len(late) // 2]
+    early_peak, late_peak = early[-1], late[-1]
+    start_fds = samples[0][2]
     checks = [
         ("wrong outputs", result["wrong_outputs"] == 0),
         ("errors", not result["errors"]),
-        ("RSS flat after warm-up (end <= start + 10% + 16 MiB)", end_rss <= start_rss * 1.1 + 16),
-        ("no descriptor leak (end <= start after warm-up)", end_fds <= start_fds),
+        ("RSS flat after warm-up (last third's median and peak <= first third's + 10% + 16 MiB)",
+         late_median <= early_median * 1.1 + 16 and late_peak <= early_peak * 1.1 + 16),
+        ("no descriptor leak (open descriptors once the clients left <= before they came)", idle_fds <= start_fds),
     ]
     print(f"soak: {seconds:.0f} s, {args.clients} clients, server cache {args.cache_size} MB")
     print(f"  forward passes checked: {result['forward_passes']}, wrong outputs: {result['wrong_outputs']}, "
@@ -81,16 +87,19 @@ def main():
     for error in result["errors"][:10]:
         print(f"    {error}")
     print(f"  server: {served}")
-    print(f"  server RSS after warm-up: {start_rss:.0f} MiB at start, {end_rss:.0f} MiB at end, peak {peak_rss:.0f} MiB")
-    print(f"  server descriptors: {start_fds} after warm-up, {end_fds} at the end")
+    print(f"  server RSS after warm-up, median (peak): first third {early_median:.0f} ({early_peak:.0f}) MiB, "
+          f"last third {late_median:.0f} ({late_peak:.0f}) MiB; {idle_rss:.0f} MiB once the clients left")
+    print(f"  server descriptors: {start_fds} before the clients, {max(s[2] for s in samples)} at most, "
+          f"{idle_fds} once they left")
     print("  RSS over time (s, MiB, descriptors): " +
           ", ".join(f"{t:.0f}:{r:.0f}:{f}" for t, r, f in samples[::max(1, len(samples) // 12)]))
     for name, ok in checks:
         print(f"  {'ok  ' if ok else 'FAIL'} {name}")
     print(json.dumps({"seconds": seconds, "clients": args.clients, "forward_passes": result["forward_passes"],
                       "wrong_outputs": result["wrong_outputs"], "errors": len(result["errors"]),
-                      "server": served, "rss_start_mib": start_rss, "rss_end_mib": end_rss, "rss_peak_mib": peak_rss,
-                      "fds_start": start_fds, "fds_end": end_fds}))
+                      "server": served, "rss_first_third_median_mib": early_median, "rss_last_third_median_mib": late_median,
+                      "rss_first_third_peak_mib": early_peak, "rss_last_third_peak_mib": late_peak, "rss_idle_mib": idle_rss,
+                      "fds_before": start_fds, "fds_after": idle_fds}))
     sys.exit(0 if all(ok for _, ok in checks) else 1)
 
 

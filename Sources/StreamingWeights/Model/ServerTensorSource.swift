@@ -104,7 +104,7 @@ public final class ServerTensorSource: TensorSource {
         let start = DispatchTime.now().uptimeNanoseconds
         var attempt = 1
         while true {
-            let object = try await client.get(.get, name: name)
+            let object = try await client.get(.get, name: name, expectedLength: size)
             let bytes = object.payload
             let digest = object.payloadSHA256.hexString
             guard bytes.count == size, digest == sha256 else {

@@ -32,6 +32,9 @@ public final class WeightClient: Sendable {
         case refused(url: String, reason: String)
         /// The connection ended before the answer came.
         case connectionLost(url: String)
+        /// A response's header claimed more bytes than the caller expected (the manifest's
+        /// size); it was refused before the rest arrived.
+        case oversizedResponse(url: String, name: String, claimed: Int, expected: Int)
 
         public var description: String {
             switch self {
@@ -39,6 +42,9 @@ public final class WeightClient: Sendable {
                 "no weight server answers at \(url) (\(reason)); start one with: weight-server --chunks-dir DIR"
             case .refused(let url, let reason): "the weight server at \(url) refused the connection: \(reason)"
             case .connectionLost(let url): "the connection to the weight server at \(url) was lost"
+            case .oversizedResponse(let url, let name, let claimed, let expected):
+                "the weight server at \(url) answered \(name) with \(claimed) bytes where \(expected) were expected; "
+                    + "refused before receiving them"
             }
         }
     }
@@ -59,6 +65,8 @@ public final class WeightClient: Sendable {
     private final class Link: Sendable {
         let connection: WebSocketConnection
         let pending = Locked<[Int: CheckedContinuation<Answer, any Error>]?>([:])
+        /// The most payload bytes each request may be answered with, by id.
+        let expectedLengths = Locked<[Int: Int]>([:])
 
         init(connection: WebSocketConnection) {
             self.connection = connection
@@ -69,6 +77,12 @@ public final class WeightClient: Sendable {
             guard let id else { return }
             let waiter = pending.withLock { $0?.removeValue(forKey: id) }
             waiter?.resume(returning: answer)
+        }
+
+        /// Fails the waiter for `id` alone.
+        func fail(id: Int, _ error: any Error) {
+            let waiter = pending.withLock { $0?.removeValue(forKey: id) }
+            waiter?.resume(throwing: error)
         }
 
         /// Fails every waiter; later requests on this link fail at once.
@@ -98,10 +112,13 @@ public final class WeightClient: Sendable {
     ///
     /// Retries on a lost or refused connection and on `rate_limited` or `internal` answers,
     /// waiting ``Configuration/retryDelay`` (doubling) between tries.
-    /// - Throws: ``Failure`` when no connection could be made or kept, or the server's
-    ///   ``WireError`` (`not_found`, `bad_request`, ...) for the request itself.
+    /// - Parameter expectedLength: the most payload bytes the answer may have (the manifest's
+    ///   size): a response whose header claims more is refused as soon as its header arrives.
+    /// - Throws: ``Failure`` when no connection could be made or kept or the answer was too
+    ///   large, or the server's ``WireError`` (`not_found`, `bad_request`, ...) for the request.
     public func get(
-        _ operation: WireMessage.Request.Operation, name: String? = nil, offset: Int? = nil, length: Int? = nil
+        _ operation: WireMessage.Request.Operation, name: String? = nil, offset: Int? = nil, length: Int? = nil,
+        expectedLength: Int? = nil
     ) async throws -> Object {
         var delay = configuration.retryDelay
         var attempt = 1
@@ -110,7 +127,7 @@ public final class WeightClient: Sendable {
                 let request = WireMessage.Request(
                     id: nextID.add(1, ordering: .relaxed).oldValue, operation: operation, name: name, offset: offset,
                     length: length)
-                let answer = try await send(request)
+                let answer = try await send(request, expectedLength: expectedLength)
                 switch answer.response {
                 case .success(let header, let payload):
                     let digest = await answer.payloadSHA256?.value
@@ -120,7 +137,10 @@ public final class WeightClient: Sendable {
             } catch let error as WireError where ![.rateLimited, .internal].contains(error.code) {
                 throw error
             } catch let failure as Failure {
-                if case .refused = failure { throw failure }
+                switch failure {
+                case .refused, .oversizedResponse: throw failure
+                case .unreachable, .connectionLost: break
+                }
                 guard attempt < configuration.attempts else { throw failure }
                 logger?.info("\(failure); trying again in \(delay) s (\(attempt) of \(configuration.attempts))")
             } catch {
@@ -141,7 +161,7 @@ public final class WeightClient: Sendable {
         }
     }
 
-    private func send(_ request: WireMessage.Request) async throws -> Answer {
+    private func send(_ request: WireMessage.Request, expectedLength: Int?) async throws -> Answer {
         let current = try await currentLink()
         return try await withCheckedThrowingContinuation { continuation in
             let registered = current.pending.withLock { pending -> Bool in
@@ -149,6 +169,7 @@ public final class WeightClient: Sendable {
                 pending?[request.id] = continuation
                 return true
             }
+            if let expectedLength { current.expectedLengths.withLock { $0[request.id] = expectedLength } }
             guard registered else {
                 return continuation.resume(throwing: Failure.connectionLost(url: configuration.url))
             }
@@ -169,9 +190,9 @@ public final class WeightClient: Sendable {
         return try await connecting.run { [self] in
             if let current = link.withLock({ $0 }) { return current }
             let connection = try await connect()
-            let digester = PayloadDigester()
-            connection.messageObserver = digester
             let fresh = Link(connection: connection)
+            let digester = PayloadDigester(expectedLengths: fresh.expectedLengths)
+            connection.messageObserver = digester
             link.withLock { $0 = fresh }
             let reader = Thread { [self] in
                 while case .binary(let message)? = try? connection.receive() {
@@ -186,6 +207,12 @@ public final class WeightClient: Sendable {
                         logger?.error("\(configuration.url) sent a malformed response: \(error)")
                         break
                     }
+                }
+                if let (header, expected) = digester.refusal {
+                    fresh.fail(
+                        id: header.id,
+                        Failure.oversizedResponse(
+                            url: configuration.url, name: header.name, claimed: header.length, expected: expected))
                 }
                 drop(fresh)
             }
@@ -235,13 +262,27 @@ private final class PayloadDigester: WebSocketMessageObserver, @unchecked Sendab
     private var pending: PendingDigest?
     private var finished: PendingDigest?
     private let queue = DispatchQueue(label: "weight-client payload digest")
+    private let expectedLengths: Locked<[Int: Int]>
+    /// The response refused for claiming more than its request's expected length.
+    private(set) var refusal: (header: WireMessage.Header, expected: Int)?
 
-    func observe(fragment: [UInt8], first: Bool, last: Bool) -> Int? {
+    init(expectedLengths: Locked<[Int: Int]>) {
+        self.expectedLengths = expectedLengths
+    }
+
+    func observe(fragment: [UInt8], first: Bool, last: Bool) throws(WebSocketError) -> Int? {
         var size: Int?
         if first {
             digest = nil
             finished = nil
             if let layout = WireMessage.responseLayout(from: fragment) {
+                let id = layout.header.id
+                if let expected = expectedLengths.withLock({ $0.removeValue(forKey: id) }),
+                    layout.header.length > expected
+                {
+                    refusal = (layout.header, expected)
+                    throw WebSocketError.tooLarge(size: UInt64(layout.size), limit: layout.payloadStart + expected)
+                }
                 let started = UnsafeSendable(StreamingDigest(.sha256))
                 queue.async { started.value.update(fragment[layout.payloadStart...]) }
                 digest = started

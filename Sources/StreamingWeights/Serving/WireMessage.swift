@@ -159,16 +159,17 @@ public enum WireMessage {
         withUnsafeBytes(of: UInt32(header.count).littleEndian) { Array($0) } + header
     }
 
-    /// Where the payload starts in the response message that begins with `prefix`, and the
-    /// whole message's size, when its header is complete and says them (`nil` otherwise, and
-    /// for an error response).
-    public static func responseLayout(from prefix: [UInt8]) -> (payloadStart: Int, size: Int)? {
+    /// The header of the response message that begins with `prefix`, where its payload starts,
+    /// and the whole message's size, when the header is complete and says them (`nil`
+    /// otherwise, and for an error response).
+    public static func responseLayout(from prefix: [UInt8]) -> (header: Header, payloadStart: Int, size: Int)? {
         guard prefix.count >= 4 else { return nil }
         let headerLength = Int(prefix[0]) | Int(prefix[1]) << 8 | Int(prefix[2]) << 16 | Int(prefix[3]) << 24
         guard headerLength <= prefix.count - 4,
-            let header = try? JSONDecoder().decode(Header.self, from: Data(prefix[4..<(4 + headerLength)]))
+            let header = try? JSONDecoder().decode(Header.self, from: Data(prefix[4..<(4 + headerLength)])),
+            header.length >= 0, header.length <= Int.max - 4 - headerLength
         else { return nil }
-        return (4 + headerLength, 4 + headerLength + header.length)
+        return (header, 4 + headerLength, 4 + headerLength + header.length)
     }
 
     /// Parses a response message.

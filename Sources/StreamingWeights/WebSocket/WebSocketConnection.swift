@@ -193,7 +193,7 @@ public final class WebSocketConnection: @unchecked Sendable {
         do {
             var sizeHint: Int?
             if let observer, [.text, .binary, .continuation].contains(frame.opcode) {
-                sizeHint = observer.observe(
+                sizeHint = try observer.observe(
                     fragment: frame.payload, first: frame.opcode != .continuation, last: frame.fin)
             }
             event = try assembler.receive(frame, sizeHint: sizeHint)
@@ -338,5 +338,8 @@ public protocol WebSocketMessageObserver: AnyObject, Sendable {
     /// Called for each frame of a data message, in order, on the thread in
     /// ``WebSocketConnection/receive()``; for a message's first frame, returns the whole
     /// message's size when it is known, so the message is assembled in one buffer.
-    func observe(fragment: [UInt8], first: Bool, last: Bool) -> Int?
+    ///
+    /// - Throws: ``WebSocketError`` to refuse the message (a size past what the protocol above
+    ///   allows, say): the connection is then failed with its close code, before the rest arrives.
+    func observe(fragment: [UInt8], first: Bool, last: Bool) throws(WebSocketError) -> Int?
 }

@@ -201,9 +201,11 @@ struct WeightServerTests {
 
     @Test("Past the budget for responses in flight, requests get rate_limited until the held object is sent")
     func inFlightBudget() async throws {
-        let served = try await ServedChunks(arguments: ["--max-inflight-mb", "1", "--cache-size", "0"])
+        let served = try await ServedChunks(
+            model: miniLMDirectory, arguments: ["--max-inflight-mb", "1", "--cache-size", "0"])
         let connection = try served.connect()
-        // The 16 MB embeddings, not read yet, stay in flight (more than the socket buffers hold).
+        // MiniLM's 47 MB embeddings, not read yet, stay in flight: more than the socket buffers
+        // hold (up to 32 MB received and 4 MB sent here).
         try connection.send(text: #"{"id": 1, "op": "get", "name": "embeddings"}"#)
         try await Task.sleep(nanoseconds: 300_000_000)
         try connection.send(text: #"{"id": 2, "op": "get", "name": "layer_0"}"#)
