@@ -163,6 +163,10 @@ public final class WeightClient: Sendable {
 
     private func send(_ request: WireMessage.Request, expectedLength: Int?) async throws -> Answer {
         let current = try await currentLink()
+        // The answer is made on the reader thread, which takes `pending` to hand it over; taking
+        // `pending` again once woken makes that hand-over an edge ThreadSanitizer sees (it
+        // misses the continuation's).
+        defer { current.pending.withLock { _ in } }
         return try await withCheckedThrowingContinuation { continuation in
             let registered = current.pending.withLock { pending -> Bool in
                 guard pending != nil else { return false }

@@ -54,17 +54,23 @@ extension WebSocketClient {
         timeouts: WebSocketConnection.Timeouts = WebSocketConnection.Timeouts()
     ) async throws -> (connection: WebSocketConnection, subprotocol: String?) {
         let box = UnsafeSendable((protocols, headers))
-        return try await withCheckedThrowingContinuation { continuation in
+        // The connection is handed over under a lock, an edge ThreadSanitizer sees: it missed
+        // the continuation's and reported the connection's first reads on this side as races.
+        let handOff = Locked<(connection: WebSocketConnection, subprotocol: String?)?>(nil)
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             DispatchQueue.global().async {
                 do {
                     let (protocols, headers) = box.value
                     let result = try connect(
                         to: url, protocols: protocols, headers: headers, timeout: 10, tls: tls, timeouts: timeouts)
-                    continuation.resume(returning: UnsafeSendable(result).value)
+                    handOff.withLock { $0 = result }
+                    continuation.resume()
                 } catch {
                     continuation.resume(throwing: error)
                 }
             }
         }
+        guard let result = handOff.withLock({ $0 }) else { preconditionFailure("connected without a connection") }
+        return result
     }
 }

@@ -80,7 +80,7 @@ struct StreamingFaultTests {
         for offset in offsets(served, count: 2, seed: 13) {
             #expect(try await stream(served, ["--stall-after", "\(offset)"], keepalive: 0.5), "stalled at \(offset)")
         }
-        #expect(Date().timeIntervalSince(started) < 30)
+        #expect(Date().timeIntervalSince(started) < 60)
     }
 
     @Test("Every connection cut: a clear error within the retry bound, no hang")
@@ -92,8 +92,9 @@ struct StreamingFaultTests {
         } throws: { error in
             "\(error)".contains("weight server")
         }
-        // 5 tries with waits of 0.2 to 1.6 s; the bound leaves room for ThreadSanitizer's slowness.
-        #expect(Date().timeIntervalSince(started) < 30)
+        // 5 tries with waits of 0.2 to 1.6 s: about 4 s; the bound leaves room for a debug build
+        // under ThreadSanitizer on a busy machine.
+        #expect(Date().timeIntervalSince(started) < 60)
     }
 
     @Test("The server killed mid-transfer and restarted: the client finishes with the local model's output")
