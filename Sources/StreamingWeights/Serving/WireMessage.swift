@@ -163,13 +163,17 @@ public enum WireMessage {
     /// and the whole message's size, when the header is complete and says them (`nil`
     /// otherwise, and for an error response).
     public static func responseLayout(from prefix: [UInt8]) -> (header: Header, payloadStart: Int, size: Int)? {
-        guard prefix.count >= 4 else { return nil }
-        let headerLength = Int(prefix[0]) | Int(prefix[1]) << 8 | Int(prefix[2]) << 16 | Int(prefix[3]) << 24
-        guard headerLength <= prefix.count - 4,
+        guard let headerLength = headerLength(of: prefix), headerLength <= prefix.count - 4,
             let header = try? JSONDecoder().decode(Header.self, from: Data(prefix[4..<(4 + headerLength)])),
             header.length >= 0, header.length <= Int.max - 4 - headerLength
         else { return nil }
         return (header, 4 + headerLength, 4 + headerLength + header.length)
+    }
+
+    /// The little-endian `u32` a response message begins with, or nil when it is shorter.
+    private static func headerLength(of message: [UInt8]) -> Int? {
+        guard message.count >= 4 else { return nil }
+        return Int(message[0]) | Int(message[1]) << 8 | Int(message[2]) << 16 | Int(message[3]) << 24
     }
 
     /// Parses a response message.
@@ -178,8 +182,9 @@ public enum WireMessage {
     ///   a header length past the end, a header that is not the JSON the protocol says).
     public static func parseResponse(_ message: [UInt8]) throws(WireError) -> Response {
         func malformed(_ why: String) -> WireError { WireError(code: .internal, message: "malformed response: \(why)") }
-        guard message.count >= 4 else { throw malformed("\(message.count) bytes, fewer than the 4-byte header length") }
-        let headerLength = Int(message[0]) | Int(message[1]) << 8 | Int(message[2]) << 16 | Int(message[3]) << 24
+        guard let headerLength = headerLength(of: message) else {
+            throw malformed("\(message.count) bytes, fewer than the 4-byte header length")
+        }
         guard headerLength <= message.count - 4 else {
             throw malformed("a header of \(headerLength) bytes in a message of \(message.count)")
         }

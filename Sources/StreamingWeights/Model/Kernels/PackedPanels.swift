@@ -91,7 +91,13 @@ public final class PackedWeights: @unchecked Sendable {
         let count = PackedPanels.floatCount(depth: inFeatures, columns: rows.count)
         let memory = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
             .bindMemory(to: Float.self, capacity: count)
-        memory.update(repeating: 0, count: count)
+        // Only the last panel's lanes past the last column are padding: zero those, not the
+        // whole buffer (a layer's weights are megabytes, and every byte else is written below).
+        let valid = rows.count % width
+        if valid != 0 {
+            let last = memory + (rows.count / width) * width * inFeatures
+            for k in 0..<inFeatures { (last + k * width + valid).update(repeating: 0, count: width - valid) }
+        }
         for (n, row) in rows.enumerated() {
             // Column n of B goes down panel n / width, at lane n % width.
             let lane = memory + (n / width) * width * inFeatures + n % width
