@@ -42,21 +42,14 @@ public struct Linear: Sendable {
         let rest = weights.dropFirst()
         let rowBytes = width * MemoryLayout<Float>.size
         let rows = 0..<(weight.elementCount / width)
-        if weight.dtype == .float32 {
-            return try weight.withUnsafeBytes { bytes in
-                // swift-format-ignore: NeverForceUnwrap
-                // A weight's shape was checked non-empty, so it has storage.
-                let base = bytes.baseAddress!
-                return try withRows(of: rest, width: width, after: earlier + rows.map { base + $0 * rowBytes }, body)
-            }
-        }
-        let widened = try weight.floatValues()
-        return try widened.withUnsafeBytes { bytes in
+        func next(_ bytes: UnsafeRawBufferPointer) throws -> Result {
             // swift-format-ignore: NeverForceUnwrap
             // A weight's shape was checked non-empty, so it has storage.
             let base = bytes.baseAddress!
             return try withRows(of: rest, width: width, after: earlier + rows.map { base + $0 * rowBytes }, body)
         }
+        if weight.dtype == .float32 { return try weight.withUnsafeBytes(next) }
+        return try weight.floatValues().withUnsafeBytes(next)
     }
 
     /// output `[rows, outFeatures]` = input `[rows, inFeatures]` Wᵀ + b, then `epilogue`.
