@@ -8,11 +8,14 @@ import StreamingWeights
 struct Infer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "infer",
-        abstract: "Tokenize text and run BERT, streaming each layer's weights from a weight server.",
+        abstract: "Tokenize text and run BERT, streaming each layer's weights as the forward pass needs them.",
         discussion: """
             Texts come as arguments (after -- when one starts with a dash), or one per line from \
-            --input FILE or standard input. With --chunks-dir or --model the weights are read \
-            locally; otherwise they stream from --server.
+            --input FILE or standard input. Weights stream from --source: a weight server \
+            (ws://, wss://), an S3 bucket (s3://bucket/prefix), a static HTTP server holding a \
+            chunk directory (http://, https://), or a local chunk directory (file:// or a path); \
+            the default is ws://127.0.0.1:8765. With --chunks-dir or --model the whole model is \
+            loaded locally instead.
             """
     )
 
@@ -22,8 +25,25 @@ struct Infer: AsyncParsableCommand {
     @Option(help: "Read texts from this file, one per line ('-' for standard input).")
     var input: String?
 
-    @Option(help: "The weight server to stream from.")
-    var server = "ws://127.0.0.1:8765"
+    @Option(help: "Where to stream from: ws://, wss://, s3://BUCKET/PREFIX, http://, https://, file:// or a path.")
+    var source: String?
+
+    @Option(help: "The weight server to stream from (the Python tool's flag; the same as --source).")
+    var server: String?
+
+    @Option(
+        help:
+            "For s3://: the endpoint of an S3-compatible store (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS)."
+    )
+    var s3Endpoint: String?
+
+    @Option(
+        help: "For s3://: the bucket's region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's, else us-east-1)."
+    )
+    var s3Region: String?
+
+    @Option(help: "For s3://: the profile in ~/.aws/credentials and ~/.aws/config to use.")
+    var s3Profile: String?
 
     @Option(help: "Read weights from a local chunk directory instead of a server.")
     var chunksDir: String?
@@ -40,13 +60,13 @@ struct Infer: AsyncParsableCommand {
     @Flag(help: "Fetch each layer only when it is needed.")
     var noPrefetch = false
 
-    @Option(help: "A file holding the bearer token the server asks for.")
+    @Option(help: "A file holding the bearer token the weight server or HTTP server asks for.")
     var authTokenFile: String?
 
-    @Option(help: "Verify a wss:// server against this PEM CA file instead of the system's CAs.")
+    @Option(help: "Verify a wss:// or https:// server against this PEM CA file instead of the system's CAs.")
     var caFile: String?
 
-    @Flag(help: "Do not verify a wss:// server's certificate (self-signed test servers only).")
+    @Flag(help: "Do not verify a wss:// or https:// server's certificate (self-signed test servers only).")
     var insecure = false
 
     @Option(help: "How to turn token states into one embedding: cls, mean or pooler.")
@@ -82,6 +102,11 @@ struct Infer: AsyncParsableCommand {
         guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1.") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
         guard chunksDir == nil || model == nil else { throw ValidationError("Give --chunks-dir or --model, not both.") }
+        guard source == nil || server == nil else { throw ValidationError("Give --source or --server, not both.") }
+        guard (source == nil && server == nil) || (chunksDir == nil && model == nil) else {
+            throw ValidationError(
+                "--chunks-dir and --model load the model locally: give them without --source or --server.")
+        }
         guard texts.isEmpty || input == nil else {
             throw ValidationError("Give texts as arguments or with --input, not both.")
         }
@@ -100,14 +125,16 @@ struct Infer: AsyncParsableCommand {
             encoder = try await TextEncoder(modelDirectory: model)
             modelName = model
         } else {
-            let logger = CommandLogging.bootstrap("infer", level: verbose ? .info : .warning)
-            let token = try authTokenFile.map(TokenFile.read)
-            let tls =
-                server.hasPrefix("wss:")
-                ? try TLSStream.Context(caFile: caFile, insecure: insecure, logger: logger) : nil
+            var options = ChunkSource.Options()
+            options.logger = CommandLogging.bootstrap("infer", level: verbose ? .info : .warning)
+            options.authToken = try authTokenFile.map(TokenFile.read)
+            options.caFile = caFile
+            options.insecure = insecure
+            options.s3Endpoint = s3Endpoint
+            options.credentialChain = AWSCredentialChain(profile: s3Profile, region: s3Region)
             let model = try await StreamingBertModel(
-                serverURL: server, cacheSize: cacheSize, prefetchDepth: noPrefetch ? 0 : prefetch, authToken: token,
-                tls: tls, logger: logger)
+                source: source ?? server ?? "ws://127.0.0.1:8765", options: options, cacheSize: cacheSize,
+                prefetchDepth: noPrefetch ? 0 : prefetch)
             encoder = TextEncoder(streaming: model)
             modelName = model.source.manifest.modelName
             streaming = model

@@ -24,7 +24,10 @@ struct StreamingForwardBench: AsyncParsableCommand {
             "Forward latency and cold start streamed from a weight server, against the same chunks loaded locally."
     )
 
-    @Option(help: "The weight server's URL.")
+    @Option(
+        help:
+            "Where to stream from: a weight server's ws:// URL, or s3://, http(s):// (credentials and endpoint from the AWS environment)."
+    )
     var server: String
 
     @Option(help: "The chunk directory the server serves (for the local reference).")
@@ -66,11 +69,11 @@ struct StreamingForwardBench: AsyncParsableCommand {
             localColds.append(elapsedSeconds(since: start))
             start = DispatchTime.now().uptimeNanoseconds
             let streamed = try await StreamingBertModel(
-                serverURL: server, cacheSize: cacheSize, prefetchDepth: prefetch)
+                source: server, cacheSize: cacheSize, prefetchDepth: prefetch)
             streamedInits.append(elapsedSeconds(since: start))
             _ = try await streamed.forward(batch, threads: computeThreads)
             streamedColds.append(elapsedSeconds(since: start))
-            models?.streamed.source.client.close()
+            models?.streamed.source.transport.close()
             models = (local, streamed)
         }
         guard let (local, streamed) = models else { throw ValidationError("--cold-runs must be at least 1") }
@@ -102,7 +105,10 @@ struct PullBench: AsyncParsableCommand {
         abstract: "Clients at once, each fetching every chunk of a server's manifest and checking its SHA-256."
     )
 
-    @Option(help: "The weight server's URL.")
+    @Option(
+        help:
+            "Where to stream from: a weight server's ws:// URL, or s3://, http(s):// (credentials and endpoint from the AWS environment)."
+    )
     var server: String
 
     @Option(help: "Clients, each with its own connection.")
@@ -145,7 +151,10 @@ struct SoakClients: AsyncParsableCommand {
             "Clients streaming a model from a weight server in a loop, with random cache sizes, each output checked against the local model's."
     )
 
-    @Option(help: "The weight server's URL.")
+    @Option(
+        help:
+            "Where to stream from: a weight server's ws:// URL, or s3://, http(s):// (credentials and endpoint from the AWS environment)."
+    )
     var server: String
 
     @Option(help: "The chunk directory the server serves (for the local model's outputs).")
@@ -178,7 +187,7 @@ struct SoakClients: AsyncParsableCommand {
                         do {
                             let model = try await StreamingBertModel(
                                 serverURL: url, cacheSize: cacheSize, prefetchDepth: prefetch)
-                            defer { model.source.client.close() }
+                            defer { model.source.transport.close() }
                             for _ in 0..<Int.random(in: 1...3, using: &generator) {
                                 let output = try await model.forward(batch)
                                 passes += 1

@@ -13,6 +13,10 @@ public struct HTTPRequest: Sendable {
     public var connectTimeout: Int
     /// Seconds without a single byte received before the transfer is abandoned.
     public var stallTimeout: Int
+    /// For `https://`: a PEM file of the CAs to trust instead of the system's.
+    public var caFile: String?
+    /// For `https://`: skip verifying the server's certificate (self-signed test servers only).
+    public var insecure = false
 
     public init(
         method: String = "GET",
@@ -101,6 +105,11 @@ public enum HTTPClient {
         ccurl_easy_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1)
         ccurl_easy_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, request.stallTimeout)
         ccurl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+        if let caFile = request.caFile { ccurl_easy_setopt_string(handle, CURLOPT_CAINFO, caFile) }
+        if request.insecure {
+            ccurl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 0)
+            ccurl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 0)
+        }
         ccurl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, unmanaged.toOpaque())
         ccurl_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, unmanaged.toOpaque())
         ccurl_easy_setopt_data_callback(handle, CURLOPT_WRITEFUNCTION) { buffer, size, count, context in

@@ -1,10 +1,11 @@
 import Foundation
 import Logging
 
-/// A BERT model whose encoder layers stream from a weight server as the forward pass needs them.
+/// A BERT model whose encoder layers stream from a weight server, an S3 bucket, an HTTP server
+/// or a directory (a ``ChunkTransport``) as the forward pass needs them.
 ///
 /// Nothing is local: the manifest, configuration, tokenizer files, embeddings and pooler come
-/// from the server at start (embeddings and pooler stay resident). Encoder layers live in an LRU
+/// from the source at start (embeddings and pooler stay resident). Encoder layers live in an LRU
 /// of ``cacheSize`` layers; while layer i computes, layers i+1 ... i+``prefetchDepth`` are
 /// fetched, so the network overlaps the math. A layer already in flight is awaited, never
 /// fetched twice. Every object's SHA-256 is checked against the manifest before use; a failed
@@ -67,7 +68,7 @@ public final class StreamingBertModel: Sendable {
 
     public let configuration: BertConfiguration
     public let tokenizer: BertTokenizer
-    public let source: ServerTensorSource
+    public let source: RemoteTensorSource
     /// Encoder layers kept in memory.
     public let cacheSize: Int
     /// Layers fetched ahead of the one computing.
@@ -106,10 +107,29 @@ public final class StreamingBertModel: Sendable {
             prefetchDepth: prefetchDepth)
     }
 
+    /// Loads everything but the encoder layers from `source` (`ws://`, `wss://`, `s3://`,
+    /// `http(s)://`, `file://` or a path; see ``ChunkSource``).
+    ///
+    /// - Throws: ``ChunkSourceError`` for a URL that cannot be used, then what the transport
+    ///   and ``RemoteTensorSource/init(transport:)`` throw.
+    public convenience init(
+        source: String, options: ChunkSource.Options = ChunkSource.Options(), cacheSize: Int = 2,
+        prefetchDepth: Int = 1
+    ) async throws {
+        try await self.init(
+            transport: try ChunkSource(source).transport(options), cacheSize: cacheSize, prefetchDepth: prefetchDepth)
+    }
+
     /// Loads everything but the encoder layers through `client`.
-    public init(client: WeightClient, cacheSize: Int = 2, prefetchDepth: Int = 1) async throws {
+    public convenience init(client: WeightClient, cacheSize: Int = 2, prefetchDepth: Int = 1) async throws {
+        try await self.init(
+            transport: WeightServerTransport(client: client), cacheSize: cacheSize, prefetchDepth: prefetchDepth)
+    }
+
+    /// Loads everything but the encoder layers through `transport`.
+    public init(transport: any ChunkTransport, cacheSize: Int = 2, prefetchDepth: Int = 1) async throws {
         precondition(cacheSize >= 1 && prefetchDepth >= 0, "cacheSize must be at least 1, prefetchDepth at least 0")
-        let source = try await ServerTensorSource(client: client)
+        let source = try await RemoteTensorSource(transport: transport)
         let configuration = try await source.configuration()
         self.source = source
         self.configuration = configuration
@@ -156,7 +176,7 @@ public final class StreamingBertModel: Sendable {
     /// The server's copies of the tokenizer's files, in a new temporary directory (for
     /// ``BertTokenizer/init(directory:maximumPositions:)``; ``loadTokenizer(from:maximumPositions:)``
     /// deletes it).
-    private static func downloadTokenizerFiles(from source: ServerTensorSource) async throws -> String {
+    private static func downloadTokenizerFiles(from source: RemoteTensorSource) async throws -> String {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "streaming-weights-tokenizer-\(UUID().uuidString)"
         ).path
@@ -259,7 +279,7 @@ public final class StreamingBertModel: Sendable {
     }
 
     private static func loader(
-        _ index: Int, source: ServerTensorSource, configuration: BertConfiguration, budget: ByteBudget
+        _ index: Int, source: RemoteTensorSource, configuration: BertConfiguration, budget: ByteBudget
     ) -> @Sendable () async throws -> BertLayer {
         let bytes = source.manifest.chunks[ModelComponent.layer(index).name]?.size ?? 0
         return {

@@ -109,6 +109,14 @@ public final class WeightServer: Sendable {
             return constantTimeEqual(given, "Bearer " + token) ? nil : (401, "the bearer token is not the server's")
         }
         let box = Box()
+        // A proxy's or orchestrator's probes: liveness, and the counters as JSON.
+        socket.plainGet = { path in
+            switch path {
+            case "/healthz": ("text/plain; charset=utf-8", Array("ok\n".utf8))
+            case "/stats": box.server.map { ("application/json", $0.statisticsJSON) }
+            default: nil
+            }
+        }
         server = try WebSocketServer(configuration: socket) { connection in box.server?.serve(connection) }
         box.server = self
         server.start()
@@ -133,6 +141,13 @@ public final class WeightServer: Sendable {
         statistics.cachedBytes = cache.storage.totalCost
         statistics.connections = server.openConnections
         return statistics
+    }
+
+    /// ``statistics`` as JSON, keys sorted (the `stats` request's and `GET /stats`'s answer).
+    public var statisticsJSON: [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Array((try? encoder.encode(statistics)) ?? Data())
     }
 
     /// Stops gracefully (``WebSocketServer/stop(gracePeriod:)``): clients get close 1001.
@@ -211,9 +226,7 @@ public final class WeightServer: Sendable {
     private func respond(to request: WireMessage.Request, with writer: ResponseWriter) async {
         switch request.operation {
         case .stats:
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            let bytes = Array((try? encoder.encode(statistics)) ?? Data())
+            let bytes = statisticsJSON
             let entry = Entry(
                 key: "stats", size: bytes.count, sha256: Digest.sha256(bytes).hexString, encoding: "identity")
             send(request, entry: entry, bytes: ByteStorage(keeping: bytes[...]), to: writer)

@@ -3,7 +3,7 @@
 /// Keys are relative, `/`-separated names such as `layer_0.safetensors`. Every write is atomic:
 /// an object appears under its key only when ``StorageWriter/commit()`` succeeds, so a reader
 /// never sees half an object and an interrupted chunker leaves nothing under a final name.
-public protocol StorageBackend: Sendable {
+public protocol StorageBackend: ChunkObjectReader {
     /// Where the objects are, for messages: a directory path or a URL.
     var location: String { get }
 

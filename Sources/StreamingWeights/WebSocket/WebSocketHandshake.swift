@@ -188,6 +188,25 @@ public enum WebSocketHandshake {
         }
     }
 
+    /// The path of a plain `GET path HTTP/1.x` request head (not an upgrade), or `nil`.
+    public static func plainGetPath(_ head: [UInt8]) -> String? {
+        guard let end = head.firstIndex(of: 13) else { return nil }
+        let words = String(decoding: head[..<end], as: UTF8.self).split(separator: " ")
+        guard words.count == 3, words[0] == "GET", words[2] == "HTTP/1.1" || words[2] == "HTTP/1.0" else {
+            return nil
+        }
+        return String(words[1])
+    }
+
+    /// A `200 OK` answer with `body`, closing the connection.
+    public static func plainResponse(contentType: String, body: [UInt8]) -> [UInt8] {
+        let head = [
+            "HTTP/1.1 200 OK", "Content-Type: \(contentType)", "Content-Length: \(body.count)", "Connection: close",
+            "Cache-Control: no-store",
+        ]
+        return Array((head.joined(separator: "\r\n") + "\r\n\r\n").utf8) + body
+    }
+
     /// An HTTP error answer with a plain-text body, for a refused handshake.
     public static func errorResponse(status: Int, reason: String, extraHeaders: [String] = []) -> [UInt8] {
         let phrase =

@@ -21,6 +21,9 @@ public final class WebSocketServer: @unchecked Sendable {
         public var tls: TLSStream.Context?
         /// Decides on a request before it is upgraded: `nil` accepts, else the HTTP status and body to refuse with.
         public var authorize: @Sendable (WebSocketHandshake.Request) -> (status: Int, reason: String)? = { _ in nil }
+        /// Answers a plain `GET path` (no upgrade), such as a proxy's health check: the content
+        /// type and body, or `nil` to refuse it as not an upgrade.
+        public var plainGet: @Sendable (_ path: String) -> (contentType: String, body: [UInt8])? = { _ in nil }
 
         public init() {}
     }
@@ -128,6 +131,12 @@ public final class WebSocketServer: @unchecked Sendable {
                 }
             }
         } catch let failure as WebSocketHandshake.Failure {
+            if case .notAnUpgrade = failure, let path = WebSocketHandshake.plainGetPath(received),
+                let (contentType, body) = configuration.plainGet(path)
+            {
+                try? client.write(WebSocketHandshake.plainResponse(contentType: contentType, body: body))
+                return client.close()
+            }
             try? client.write(WebSocketHandshake.errorResponse(status: failure.status, reason: failure.description))
             return client.close()
         } catch {

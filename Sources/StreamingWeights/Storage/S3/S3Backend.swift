@@ -202,32 +202,36 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
 
     public func size(of key: String) async throws -> Int? {
         try StorageError.validate(key)
-        let response = try send("HEAD", key: key, allowedStatuses: [404])
+        let response = try await runBlocking {
+            do {
+                return try self.send("HEAD", key: key, allowedStatuses: [404])
+            } catch let error as S3Error where error.status == 403 {
+                // A HEAD's 403 has no body to say why (a wrong secret, an unknown key, a
+                // policy): a one-byte GET gets the error document that does.
+                try self.send("GET", key: key, headers: [("Range", "bytes=0-0")], allowedStatuses: [404, 416])
+                throw error
+            }
+        }
         guard response.status != 404 else { return nil }
         return response.header("content-length").flatMap(Int.init)
     }
 
     public func read(_ key: String) async throws -> ByteStorage {
-        guard let size = try await size(of: key) else { throw StorageError.notFound(key: key, location: location) }
-        let partSize = configuration.partSize
-        return try ByteStorage(count: size) { buffer in
-            guard let base = buffer.baseAddress else { return }
-            let parts = stride(from: 0, to: size, by: partSize).map { $0..<min($0 + partSize, size) }
-            let destination = UnsafeSendable(base)
-            let failures = FailureBox()
-            let threads = min(configuration.concurrency, parts.count)
-            DispatchQueue.concurrentPerform(iterations: max(1, threads)) { worker in
-                for index in stride(from: worker, to: parts.count, by: max(1, threads)) {
-                    guard !failures.hasFailure else { return }
-                    do {
-                        try fetch(key, range: parts[index], into: destination.value + parts[index].lowerBound)
-                    } catch {
-                        failures.record(error)
-                    }
-                }
-            }
-            if let error = failures.first { throw error }
-        }
+        try await read(key, size: nil)
+    }
+
+    /// The object, in parallel ranges of ``Configuration/partSize``; with `size` given (the
+    /// manifest's), its first `size` bytes without asking its size first.
+    ///
+    /// - Throws: ``StorageError/notFound(key:location:)`` when a HEAD finds no object,
+    ///   ``S3Error`` otherwise (404 `NoSuchKey` when a GET finds none, 416 when it is shorter).
+    public func read(_ key: String, size: Int?) async throws -> ByteStorage {
+        try StorageError.validate(key)
+        var known = size
+        if known == nil { known = try await self.size(of: key) }
+        guard let size = known else { throw StorageError.notFound(key: key, location: location) }
+        let download = download(key)
+        return try await runBlocking { try download.read(size: size, get: self.ranged(key)) }
     }
 
     public func read(_ key: String, range: Range<Int>) async throws -> [UInt8] {
@@ -235,40 +239,30 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
         guard range.lowerBound >= 0, range.upperBound <= size else {
             throw StorageError.rangeOutOfBounds(key: key, range: range, size: size)
         }
-        var bytes = [UInt8](repeating: 0, count: range.count)
-        try bytes.withUnsafeMutableBytes { buffer in
-            guard let base = buffer.baseAddress else { return }
-            try fetch(key, range: range, into: base)
+        let download = download(key)
+        return try await runBlocking {
+            var bytes = [UInt8](repeating: 0, count: range.count)
+            try bytes.withUnsafeMutableBytes { buffer in
+                guard let base = buffer.baseAddress else { return }
+                try download.fetch(range, into: base, get: self.ranged(key))
+            }
+            return bytes
         }
-        return bytes
     }
 
-    /// Reads `range` of `key` into `destination`, resuming from the byte reached when a
-    /// transfer is cut (S3 errors and throttling are retried by ``send``).
-    private func fetch(_ key: String, range: Range<Int>, into destination: UnsafeMutableRawPointer) throws {
-        guard !range.isEmpty else { return }
-        var received = 0
-        var cuts = 0
-        while received < range.count {
-            let start = range.lowerBound + received
-            do {
-                let headers = [("Range", "bytes=\(start)-\(range.upperBound - 1)")]
-                try send("GET", key: key, headers: headers, retriesTransportErrors: false) { bytes in
-                    guard received + bytes.count <= range.count else {
-                        throw HTTPError(
-                            url: key, code: -1, message: "the server sent more bytes than the range asked for")
-                    }
-                    (destination + received).copyMemory(
-                        from: bytes.baseAddress ?? UnsafeRawPointer(destination), byteCount: bytes.count)
-                    received += bytes.count
-                }
-            } catch is HTTPError where cuts + 1 < configuration.maximumAttempts {
-                cuts += 1
-                Thread.sleep(forTimeInterval: 0.05 * Double(1 << min(cuts, 6)))
-                continue
-            }
-            guard received == range.count else {
-                throw HTTPError(url: key, code: -1, message: "received \(received) of \(range.count) bytes")
+    private func download(_ key: String) -> RangedDownload {
+        RangedDownload(
+            partSize: configuration.partSize, concurrency: configuration.concurrency,
+            attempts: configuration.maximumAttempts, url: "s3://\(configuration.bucket)/\(objectKey(key))")
+    }
+
+    /// A ranged GET of `key` (S3 errors and throttling are retried by ``send``, cut transfers
+    /// by ``RangedDownload``).
+    private func ranged(_ key: String) -> RangedDownload.Get {
+        { range, sink in
+            let headers = [("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")]
+            try withoutActuallyEscaping(sink) { sink in
+                try self.send("GET", key: key, headers: headers, retriesTransportErrors: false, body: sink)
             }
         }
     }
@@ -446,13 +440,4 @@ final class S3Writer: StorageWriter {
             throw error
         }
     }
-}
-
-/// The first error any of several threads hit.
-private final class FailureBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var errors: [any Error] = []
-    var first: (any Error)? { lock.withLock { errors.first } }
-    var hasFailure: Bool { lock.withLock { !errors.isEmpty } }
-    func record(_ error: any Error) { lock.withLock { errors.append(error) } }
 }

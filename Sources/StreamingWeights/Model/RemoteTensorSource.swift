@@ -1,8 +1,9 @@
 import Foundation
 
-/// The weights a weight server serves: the manifest first, then each object on demand, every
-/// one checked against the manifest's size and SHA-256 before it is used.
-public final class ServerTensorSource: TensorSource {
+/// The weights of a chunk set somewhere else, through a ``ChunkTransport``: the manifest first,
+/// then each object on demand, every one checked against the manifest's size and SHA-256
+/// before it is used.
+public final class RemoteTensorSource: TensorSource {
     /// Bytes and time spent fetching so far.
     public struct Transfer: Sendable, Equatable {
         public var bytes = 0
@@ -10,37 +11,42 @@ public final class ServerTensorSource: TensorSource {
         public var objects = 0
     }
 
-    public let client: WeightClient
+    public let transport: any ChunkTransport
     public let manifest: ChunkManifest
     private let config: BertConfiguration
     private let transfer = Locked(Transfer())
 
     /// Fetches the manifest and `config.json`.
     ///
-    /// - Throws: ``WeightClient/Failure`` when no server answers, ``ChunkingError`` for an
-    ///   invalid manifest, ``ModelError`` for a damaged or invalid configuration.
-    public init(client: WeightClient) async throws {
-        self.client = client
-        let source = client.configuration.url
-        // The manifest is checked against the SHA-256 in its response header (nothing else
-        // vouches for it), and fetched once more if the two disagree, as other objects are.
-        var manifestObject = try await client.get(.manifest)
-        if manifestObject.payloadSHA256.hexString != manifestObject.header.sha256 {
-            manifestObject = try await client.get(.manifest)
+    /// - Throws: the transport's error when nothing answers, ``ChunkingError`` for an invalid
+    ///   manifest, ``ModelError`` for a damaged object or an invalid configuration.
+    public init(transport: any ChunkTransport) async throws {
+        self.transport = transport
+        let source = transport.location
+        // A manifest that comes with a claimed SHA-256 (a weight server's response header) is
+        // checked against it, and fetched once more if the two disagree, as other objects are.
+        var manifestObject = try await transport.manifest()
+        if let claimed = manifestObject.claimedSHA256, manifestObject.sha256.hexString != claimed {
+            manifestObject = try await transport.manifest()
         }
-        guard manifestObject.payloadSHA256.hexString == manifestObject.header.sha256 else {
+        if let claimed = manifestObject.claimedSHA256, manifestObject.sha256.hexString != claimed {
             throw ModelError.checksumMismatch(
                 object: ChunkManifest.fileName, source: source,
-                expected: "SHA-256 \(manifestObject.header.sha256) (the response header's)",
-                actual: "SHA-256 \(manifestObject.payloadSHA256.hexString)")
+                expected: "SHA-256 \(claimed) (the response header's)",
+                actual: "SHA-256 \(manifestObject.sha256.hexString)")
         }
         manifest = try ChunkManifest(
-            json: Array(manifestObject.payload), source: "\(source) \(ChunkManifest.fileName)")
+            json: manifestObject.bytes.withUnsafeBytes { Array($0) }, source: "\(source) \(ChunkManifest.fileName)")
         let name = "config.json"
         guard let entry = manifest.files[name] else { throw ModelError.notInManifest(object: name, source: source) }
         let bytes = try await Self.fetch(
-            name, size: entry.size, sha256: entry.sha256, client: client, transfer: transfer)
-        config = try BertConfiguration(json: Array(bytes), path: "\(source) \(name)")
+            name, file: name, size: entry.size, sha256: entry.sha256, transport: transport, transfer: transfer)
+        config = try BertConfiguration(json: bytes.withUnsafeBytes { Array($0) }, path: "\(source) \(name)")
+    }
+
+    /// A weight server's chunk set, through `client`.
+    public convenience init(client: WeightClient) async throws {
+        try await self.init(transport: WeightServerTransport(client: client))
     }
 
     /// Bytes and time spent fetching so far.
@@ -53,12 +59,13 @@ public final class ServerTensorSource: TensorSource {
     }
 
     public func tensors(of component: ModelComponent) async throws -> ComponentTensors {
-        let source = "\(client.configuration.url) \(component.name)"
+        let source = "\(transport.location) \(component.name)"
         guard let chunk = manifest.chunks[component.name] else {
-            throw ModelError.notInManifest(object: component.name, source: client.configuration.url)
+            throw ModelError.notInManifest(object: component.name, source: transport.location)
         }
         let bytes = try await Self.fetch(
-            component.name, size: chunk.size, sha256: chunk.sha256, client: client, transfer: transfer)
+            component.name, file: chunk.file, size: chunk.size, sha256: chunk.sha256, transport: transport,
+            transfer: transfer)
         let storage: ByteStorage
         if chunk.file.hasSuffix(".gz") {
             let decompressor = try GzipDecompressor()
@@ -69,7 +76,7 @@ public final class ServerTensorSource: TensorSource {
             try decompressor.finish()
             storage = ByteStorage(keeping: plain[...])
         } else {
-            storage = ByteStorage(keeping: bytes)
+            storage = bytes
         }
         let file = try SafetensorsFile(storage: storage, source: source)
         var tensors: [String: Tensor] = [:]
@@ -84,36 +91,37 @@ public final class ServerTensorSource: TensorSource {
             for (name, entry) in manifest.files where name != "config.json" {
                 group.addTask { [self] in
                     let bytes = try await Self.fetch(
-                        name, size: entry.size, sha256: entry.sha256, client: client, transfer: transfer)
+                        name, file: name, size: entry.size, sha256: entry.sha256, transport: transport,
+                        transfer: transfer)
                     let path = (directory as NSString).appendingPathComponent((name as NSString).lastPathComponent)
-                    try Data(bytes).write(to: URL(fileURLWithPath: path))
+                    try bytes.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: path)) }
                 }
             }
             try await group.waitForAll()
         }
     }
 
-    /// Fetches `name` and checks it against the manifest's size and SHA-256 (the bytes are a
-    /// slice of the response message: nothing is copied).
+    /// Fetches `name` and checks it against the manifest's size and SHA-256.
     ///
     /// Bytes that fail the check are fetched once more, since a link without TLS can damage
     /// them in transit; a second failure (the stored object is damaged) throws.
     private static func fetch(
-        _ name: String, size: Int, sha256: String, client: WeightClient, transfer: Locked<Transfer>
-    ) async throws -> ArraySlice<UInt8> {
+        _ name: String, file: String, size: Int, sha256: String, transport: any ChunkTransport,
+        transfer: Locked<Transfer>
+    ) async throws -> ByteStorage {
         let start = DispatchTime.now().uptimeNanoseconds
         var attempt = 1
         while true {
-            let object = try await client.get(.get, name: name, expectedLength: size)
-            let bytes = object.payload
-            let digest = object.payloadSHA256.hexString
+            let object = try await transport.object(name: name, file: file, size: size)
+            let bytes = object.bytes
+            let digest = object.sha256.hexString
             guard bytes.count == size, digest == sha256 else {
                 if attempt < 2 {
                     attempt += 1
                     continue
                 }
                 throw ModelError.checksumMismatch(
-                    object: name, source: client.configuration.url, expected: "\(size) bytes with SHA-256 \(sha256)",
+                    object: name, source: transport.location, expected: "\(size) bytes with SHA-256 \(sha256)",
                     actual: "\(bytes.count) bytes with SHA-256 \(digest)")
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

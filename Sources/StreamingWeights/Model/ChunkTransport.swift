@@ -1,0 +1,117 @@
+import Foundation
+
+/// How a streamed model's objects travel: a weight server, an S3 bucket, an HTTP server or a
+/// local directory.
+///
+/// Only the transport differs between sources: ``RemoteTensorSource`` checks every object
+/// against the manifest, and ``StreamingBertModel`` caches, prefetches and counts the same way
+/// whatever the transport.
+public protocol ChunkTransport: Sendable {
+    /// Where the objects come from, for messages: `ws://host:port`, `s3://bucket/prefix` ...
+    var location: String { get }
+
+    /// The manifest's bytes, with the SHA-256 the transport vouches for when it has one (a
+    /// weight server's response header); a store's manifest has no such check.
+    func manifest() async throws -> TransportedObject
+
+    /// Object `name` of the manifest (a chunk name or a file name), stored as `file`, which
+    /// the manifest says is `size` bytes.
+    func object(name: String, file: String, size: Int) async throws -> TransportedObject
+
+    /// Closes any connection; the transport may be used again afterwards.
+    func close()
+}
+
+extension ChunkTransport {
+    public func close() {}
+}
+
+/// An object's bytes as received, with their SHA-256.
+public struct TransportedObject: Sendable {
+    public var bytes: ByteStorage
+    /// The SHA-256 of ``bytes``, computed as they arrived or after.
+    public var sha256: [UInt8]
+    /// The SHA-256 the sender claims for them, when it sends one.
+    public var claimedSHA256: String?
+
+    public init(bytes: ByteStorage, sha256: [UInt8], claimedSHA256: String? = nil) {
+        self.bytes = bytes
+        self.sha256 = sha256
+        self.claimedSHA256 = claimedSHA256
+    }
+
+    /// `bytes` with their SHA-256 computed now.
+    public init(hashing bytes: ByteStorage) {
+        let digest = StreamingDigest(.sha256)
+        bytes.withUnsafeBytes { digest.update($0) }
+        self.init(bytes: bytes, sha256: digest.finalize())
+    }
+}
+
+/// A store objects of a chunk set can be read from by key.
+public protocol ChunkObjectReader: Sendable {
+    /// Where the objects are, for messages.
+    var location: String { get }
+
+    /// Object `key`. `size`, when known (from the manifest), lets a reader skip asking for it
+    /// and read in parallel ranges; no more than `size` bytes are read then, and the caller
+    /// checks what arrived.
+    func read(_ key: String, size: Int?) async throws -> ByteStorage
+}
+
+extension StorageBackend {
+    public func read(_ key: String, size: Int?) async throws -> ByteStorage {
+        try await read(key)
+    }
+}
+
+/// A weight server over one persistent WebSocket connection (``WeightClient``): objects are
+/// asked for by name and hashed while they arrive.
+public struct WeightServerTransport: ChunkTransport {
+    public let client: WeightClient
+
+    public init(client: WeightClient) {
+        self.client = client
+    }
+
+    public var location: String { client.configuration.url }
+
+    public func manifest() async throws -> TransportedObject {
+        let object = try await client.get(.manifest)
+        return TransportedObject(
+            bytes: ByteStorage(keeping: object.payload), sha256: object.payloadSHA256,
+            claimedSHA256: object.header.sha256)
+    }
+
+    public func object(name: String, file: String, size: Int) async throws -> TransportedObject {
+        let object = try await client.get(.get, name: name, expectedLength: size)
+        return TransportedObject(bytes: ByteStorage(keeping: object.payload), sha256: object.payloadSHA256)
+    }
+
+    public func close() { client.close() }
+}
+
+/// A chunk set read straight from where the chunker wrote it: a directory, an S3 bucket, or a
+/// static HTTP server holding a copy. Objects are read by file name and hashed once read (off
+/// the cooperative threads).
+public struct StoreTransport: ChunkTransport {
+    public let reader: any ChunkObjectReader
+
+    public init(reader: any ChunkObjectReader) {
+        self.reader = reader
+    }
+
+    public var location: String { reader.location }
+
+    public func manifest() async throws -> TransportedObject {
+        try await hashed(reader.read(ChunkManifest.fileName, size: nil))
+    }
+
+    public func object(name: String, file: String, size: Int) async throws -> TransportedObject {
+        try await hashed(reader.read(file, size: size))
+    }
+
+    private func hashed(_ bytes: ByteStorage) async throws -> TransportedObject {
+        try await runBlocking { TransportedObject(hashing: bytes) }
+    }
+}

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""A weight-server cluster on 127.0.0.1: S3 as the source of truth, N weight servers, nginx in front.
+
+Usage (scripts/cluster builds the binaries and chunks MiniLM first, then runs this):
+  cluster.py --chunks DIR --bin DIR [--servers 3] [--store moto|seaweedfs] [--prefix P]
+             [--cache-size MB] [--port 0] [--workers 1] [--auth-token-file F]
+
+1. starts the S3 store (scripts/s3_servers.py's moto, signatures enforced, or SeaweedFS) and
+   uploads the chunk directory DIR under s3://chunks/PREFIX;
+2. starts --servers `weight-server --s3 ...` processes reading that prefix, each on a free port;
+3. starts nginx (deploy/nginx/weight-servers.conf) balancing WebSocket connections over them.
+
+Prints one JSON line on stdout:
+  {"url": "ws://127.0.0.1:PORT" (the proxy), "servers": [{"url", "port", "pid"}, ...],
+   "nginx_pid", "s3": {endpoint, region, access_key, secret_key, bucket, ...}, "prefix",
+   "source": "s3://chunks/PREFIX"}
+and runs until SIGTERM/SIGINT/SIGHUP, stdin EOF (when a pipe) or the parent's exit; then stops
+everything it started. A test may kill a server by its pid: the others and nginx go on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import nginx  # noqa: E402
+from s3_servers import Moto, SeaweedFS, _die_with_parent, boto3_client, wait_until_told_to_stop  # noqa: E402
+
+
+def log(message: str) -> None:
+    print(f"cluster: {message}", file=sys.stderr, flush=True)
+
+
+def upload(info: dict, directory: str, prefix: str) -> int:
+    client = boto3_client("s3", info["endpoint"], info["access_key"], info["secret_key"])
+    total = 0
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            client.upload_file(path, info["bucket"], f"{prefix}/{name}")
+            total += os.path.getsize(path)
+    return total
+
+
+def start_server(binary: str, info: dict, prefix: str, cache_mb: int, token_file: str | None) -> dict:
+    args = [binary, "--s3", "--s3-bucket", info["bucket"], "--s3-prefix", prefix,
+            "--s3-endpoint", info["endpoint"], "--s3-region", info["region"], "--port", "0",
+            "--cache-size", str(cache_mb)]
+    if token_file:
+        args += ["--auth-token-file", token_file]
+    environment = {**os.environ, "AWS_ACCESS_KEY_ID": info["access_key"],
+                   "AWS_SECRET_ACCESS_KEY": info["secret_key"], "AWS_EC2_METADATA_DISABLED": "true"}
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=environment,
+                               text=True, preexec_fn=_die_with_parent)
+    url = process.stdout.readline().strip()
+    if not url.startswith("ws"):
+        process.wait(10)
+        raise SystemExit(f"cluster: weight-server did not start (exit {process.returncode}); see its error above")
+    return {"url": url, "port": int(url.rsplit(":", 1)[1]), "pid": process.pid, "process": process}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="S3 + N weight servers + nginx on 127.0.0.1.")
+    parser.add_argument("--chunks", required=True, help="the chunk directory to upload")
+    parser.add_argument("--bin", required=True, help="the directory holding weight-server")
+    parser.add_argument("--servers", type=int, default=3)
+    parser.add_argument("--store", choices=["moto", "seaweedfs"], default="moto")
+    parser.add_argument("--prefix", default=None, help="key prefix (default: the chunk directory's name)")
+    parser.add_argument("--cache-size", type=int, default=256, help="each server's cache, MB")
+    parser.add_argument("--port", type=int, default=0, help="nginx's port (0: a free one)")
+    parser.add_argument("--workers", type=int, default=1, help="nginx worker processes")
+    parser.add_argument("--auth-token-file", help="the servers ask for this bearer token")
+    args = parser.parse_args()
+    if not os.path.isfile(os.path.join(args.chunks, "chunk_info.json")):
+        raise SystemExit(f"cluster: '{args.chunks}' holds no chunk_info.json: run the chunker first")
+    binary = os.path.join(args.bin, "weight-server")
+    if not os.access(binary, os.X_OK):
+        raise SystemExit(f"cluster: no weight-server in '{args.bin}'")
+    prefix = args.prefix or os.path.basename(os.path.normpath(args.chunks))
+
+    stdout = sys.stdout
+    sys.stdout = sys.stderr
+
+    def exit_on_signal(signum, frame):
+        raise SystemExit(128 + signum)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, exit_on_signal)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+
+    store = Moto(0, False) if args.store == "moto" else SeaweedFS(0, False, None)
+    servers: list[dict] = []
+    proxy = None
+    try:
+        info = store.start()
+        size = upload(info, args.chunks, prefix)
+        log(f"{args.store} at {info['endpoint']}: uploaded {size} bytes to s3://{info['bucket']}/{prefix}")
+        for _ in range(args.servers):
+            servers.append(start_server(binary, info, prefix, args.cache_size, args.auth_token_file))
+        log("weight servers: " + ", ".join(s["url"] for s in servers))
+        proxy = nginx.proxy([s["port"] for s in servers], args.port, args.workers)
+        proxy.start()
+        url = f"ws://127.0.0.1:{proxy.port}"
+        log(f"nginx at {url}")
+        summary = {
+            "url": url,
+            "servers": [{k: s[k] for k in ("url", "port", "pid")} for s in servers],
+            "nginx_pid": proxy.process.pid,
+            "s3": info,
+            "prefix": prefix,
+            "source": f"s3://{info['bucket']}/{prefix}",
+        }
+        stdout.write(json.dumps(summary) + "\n")
+        stdout.flush()
+        wait_until_told_to_stop()
+    finally:
+        if proxy:
+            proxy.stop()
+        for server in servers:
+            if server["process"].poll() is None:
+                server["process"].terminate()
+        for server in servers:
+            try:
+                server["process"].wait(10)
+            except subprocess.TimeoutExpired:
+                server["process"].kill()
+        store.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Runs Debian's nginx on 127.0.0.1 from a config under deploy/nginx/, and prints how to reach it.
+
+Usage:
+  nginx.py static DIR [--port 0]        serve chunk directory DIR at http://127.0.0.1:PORT/chunks
+  nginx.py proxy PORT [PORT ...] [--port 0] [--workers 1]
+                                        a WebSocket load balancer over weight servers on those ports
+
+Printed (one JSON line on stdout): {"url": ..., "port": ..., "pid": ..., "prefix": ...}. nginx then
+runs until SIGTERM/SIGINT/SIGHUP, until stdin reaches EOF (when it is a pipe), or until the parent
+exits; its prefix directory (config, logs, temporary files) is removed on the way out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEPLOY = os.path.join(os.path.dirname(HERE), "deploy", "nginx")
+sys.path.insert(0, HERE)
+from s3_servers import _die_with_parent, free_port, wait_until_told_to_stop  # noqa: E402
+
+
+def log(message: str) -> None:
+    print(f"nginx.py: {message}", file=sys.stderr, flush=True)
+
+
+def nginx_binary() -> str:
+    for candidate in (shutil.which("nginx"), "/usr/sbin/nginx"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise SystemExit("nginx.py: no nginx binary: scripts/bootstrap installs Debian's nginx-light")
+
+
+class Nginx:
+    """One nginx master in the foreground, with its own prefix directory."""
+
+    def __init__(self, template: str, values: dict[str, str], port: int):
+        self.port = port
+        self.prefix = tempfile.mkdtemp(prefix="streaming-weights-nginx-")
+        text = open(os.path.join(DEPLOY, template)).read()
+        # Workers run as root only when the master does (tests' temporary directories are 0700).
+        values = {"PREFIX": self.prefix, "USER": "user root;" if os.geteuid() == 0 else "", **values}
+        for name, value in values.items():
+            text = text.replace(f"@@{name}@@", value)
+        left = re.search(r"@@[A-Z_]+@@", text)
+        if left:
+            raise SystemExit(f"nginx.py: {template} has a placeholder left: {left.group(0)}")
+        self.config = os.path.join(self.prefix, "nginx.conf")
+        with open(self.config, "w") as f:
+            f.write(text)
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        binary = nginx_binary()
+        check = subprocess.run([binary, "-t", "-q", "-p", self.prefix, "-c", self.config],
+                               capture_output=True, text=True)
+        if check.returncode != 0:
+            raise SystemExit(f"nginx.py: the rendered config is invalid: {check.stderr.strip()}")
+        self.process = subprocess.Popen(
+            [binary, "-p", self.prefix, "-c", self.config, "-g", "daemon off;"],
+            stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"nginx.py: nginx exited with {self.process.returncode}: {self.error_log()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise SystemExit(f"nginx.py: nginx did not listen on 127.0.0.1:{self.port} within 10 s")
+
+    def error_log(self) -> str:
+        try:
+            return open(os.path.join(self.prefix, "error.log")).read()[-2000:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.prefix, ignore_errors=True)
+
+
+def static(directory: str, port: int = 0) -> Nginx:
+    """nginx serving `directory` under /chunks/."""
+    port = port or free_port()
+    return Nginx("static-chunks.conf",
+                 {"LISTEN": f"127.0.0.1:{port}", "CHUNKS": os.path.abspath(directory)}, port)
+
+
+def proxy(upstream_ports: list[int], port: int = 0, workers: int = 1) -> Nginx:
+    """nginx balancing WebSocket connections over weight servers on `upstream_ports`."""
+    port = port or free_port()
+    upstreams = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=10s;" for p in upstream_ports)
+    return Nginx("weight-servers.conf",
+                 {"LISTEN": f"127.0.0.1:{port}", "UPSTREAMS": upstreams, "WORKERS": str(workers)}, port)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Run nginx from deploy/nginx/ and print how to reach it.")
+    sub = parser.add_subparsers(dest="mode", required=True)
+    s = sub.add_parser("static")
+    s.add_argument("directory")
+    s.add_argument("--port", type=int, default=0)
+    p = sub.add_parser("proxy")
+    p.add_argument("ports", type=int, nargs="+")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    if args.mode == "static":
+        if not os.path.isdir(args.directory):
+            raise SystemExit(f"nginx.py: '{args.directory}' is not a directory")
+        server, url = static(args.directory, args.port), None
+        url = f"http://127.0.0.1:{server.port}/chunks"
+    else:
+        server = proxy(args.ports, args.port, args.workers)
+        url = f"ws://127.0.0.1:{server.port}"
+    try:
+        server.start()
+        print(json.dumps({"url": url, "port": server.port, "pid": server.process.pid, "prefix": server.prefix}),
+              flush=True)
+        wait_until_told_to_stop()
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
