@@ -80,7 +80,9 @@ public struct HTTPObjectReader: ChunkObjectReader {
     /// The most bytes read of an object whose size is not known in advance.
     static let unknownSizeLimit = 64 << 20
 
-    /// One GET of a range of `url`. A 200 answer (the server ignored `Range`) is read from the
+    /// One GET of a range of `url`.
+    ///
+    /// A 200 answer (the server ignored `Range`) is read from the
     /// range's first byte up to its end; 5xx and 429 throw ``HTTPError`` (retried), 404
     /// ``StorageError/notFound(key:location:)``, other statuses ``HTTPStatusError``.
     private func rangedGet(_ url: String, key: String) -> RangedDownload.Get {

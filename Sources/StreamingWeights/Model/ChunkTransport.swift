@@ -91,8 +91,9 @@ public struct WeightServerTransport: ChunkTransport {
     public func close() { client.close() }
 }
 
-/// A chunk set read straight from where the chunker wrote it: a directory, an S3 bucket, or a
-/// static HTTP server holding a copy. Objects are read by file name and hashed once read (off
+/// A chunk set read straight from where the chunker wrote it.
+///
+/// A directory, an S3 bucket, or a static HTTP server holding a copy. Objects are read by file name and hashed once read (off
 /// the cooperative threads).
 public struct StoreTransport: ChunkTransport {
     public let reader: any ChunkObjectReader

@@ -54,7 +54,9 @@ enum ProcessRunner {
     ///
     /// Standard input and standard error go through temporary files, so a process that writes
     /// a lot cannot block on a full pipe while this is busy with another.
-    static func run(_ executable: String, _ arguments: [String], input: Data? = nil) throws -> ProcessResult {
+    static func run(
+        _ executable: String, _ arguments: [String], input: Data? = nil, environment: [String: String]? = nil
+    ) throws -> ProcessResult {
         let scratch = try TemporaryDirectory()
         let inputPath = scratch.file("stdin")
         let errorPath = scratch.file("stderr")
@@ -69,6 +71,7 @@ enum ProcessRunner {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let environment { process.environment = environment }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = errorHandle
