@@ -276,6 +276,66 @@ def streaming(ours, chunker, server_binary, infer):
     return results
 
 
+class Cluster:
+    """scripts/cluster.py in the background: N weight servers reading one bucket, nginx in front."""
+
+    def __init__(self, chunks, bin_dir, servers, store="seaweedfs"):
+        self.process = subprocess.Popen(
+            [PYTHON, str(ROOT / "scripts" / "cluster.py"), "--chunks", str(chunks), "--bin", str(bin_dir),
+             "--servers", str(servers), "--store", store, "--prefix", "minilm"],
+            stdout=subprocess.PIPE, stdin=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.process.stdout.readline()
+        if not line:
+            sys.exit("scripts/cluster.py did not start")
+        self.details = json.loads(line)
+
+    def environment(self):
+        s3 = self.details["s3"]
+        return {**os.environ, "AWS_ACCESS_KEY_ID": s3["access_key"], "AWS_SECRET_ACCESS_KEY": s3["secret_key"],
+                "AWS_ENDPOINT_URL_S3": s3["endpoint"], "AWS_REGION": s3["region"], "AWS_EC2_METADATA_DISABLED": "true"}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.process.stdin.close()
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+
+def run_json_env(command, environment):
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=environment)
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(map(str, command))} failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def cluster(ours, chunker, server_binary):
+    """Issue 9: 16 clients pulling all-MiniLM-L6-v2 through nginx from 1 and from 3 weight servers reading one
+    SeaweedFS bucket; a streamed forward pass straight from the bucket against through a weight server."""
+    log("a cluster: SeaweedFS, 1 and 3 weight servers behind nginx, 16 clients")
+    results = {}
+    bin_dir = Path(server_binary).parent
+    with tempfile.TemporaryDirectory() as work:
+        chunks = Path(work) / "minilm"
+        subprocess.run([chunker, str(MODELS["all-MiniLM-L6-v2"]), "--output-dir", str(chunks)], check=True,
+                       capture_output=True)
+        for servers in (1, 3):
+            with Cluster(chunks, bin_dir, servers) as c:
+                # The first pull fills the servers' caches from the bucket; the second is measured.
+                run_json([ours, "pull", "--server", c.details["url"], "--clients", "16"])
+                results[f"pull_{servers}"] = run_json([ours, "pull", "--server", c.details["url"], "--clients", "16"])
+                if servers == 1:
+                    log("streamed forward: straight from the bucket, through the weight server, through nginx")
+                    server_url = c.details["servers"][0]["url"]
+                    for name, source in (("s3", c.details["source"]), ("server", server_url),
+                                         ("nginx", c.details["url"])):
+                        results[f"forward_{name}"] = run_json_env(
+                            [ours, "streaming-forward", "--server", source, "--chunks-dir", str(chunks), "--seq",
+                             "128", "--cache-size", "2", "--prefetch", "1"], c.environment())
+    return results
+
+
 def reference_lines_per_second(theirs):
     """Hugging Face tokenizers encoding one line at a time (`encode()`), median lines/s."""
     return theirs["encode"]["lines_per_s"]
@@ -349,6 +409,24 @@ def report(results):
               "| bytes | seconds | aggregate MB/s | server peak RSS (MiB) |", "|---|---|---|---|",
               f"| {st['pull']['bytes']:,} | {st['pull']['seconds']:.2f} | {st['pull']['mb_per_s']:.0f} | "
               f"{st['pull']['server_peak_rss_mib']:.0f} |"]
+    cl = results["cluster"]
+    lines += ["", "## A cluster on loopback: weight servers reading one SeaweedFS bucket, nginx in front (issue 9)", "",
+              "16 clients, each pulling every all-MiniLM-L6-v2 chunk (hashes checked) through nginx; the servers' "
+              "caches warm. Every process shares the same 2 cores.", "",
+              "| servers | bytes | seconds | aggregate MB/s | 3 servers / 1 |", "|---|---|---|---|---|"]
+    for servers in (1, 3):
+        row = cl[f"pull_{servers}"]
+        lines.append(f"| {servers} | {row['bytes']:,} | {row['seconds']:.2f} | {row['mb_per_s']:.0f} | "
+                     f"{row['mb_per_s'] / cl['pull_1']['mb_per_s']:.2f} |")
+    lines += ["", "Streamed forward pass of all-MiniLM-L6-v2 (seq 128, cache 2, prefetch 1, 1 thread), by source:", "",
+              "| source | streamed (ms) | local (ms) | streamed / local | / through the weight server | cold start (s) |",
+              "|---|---|---|---|---|---|"]
+    for name, label in (("s3", "`s3://` straight from SeaweedFS"), ("server", "`ws://` the weight server (reading the bucket)"),
+                        ("nginx", "`ws://` nginx in front of the weight server")):
+        row = cl[f"forward_{name}"]
+        lines.append(f"| {label} | {row['streamed_ms']:.2f} | {row['local_ms']:.2f} | "
+                     f"{row['streamed_ms'] / row['local_ms']:.2f} | "
+                     f"{row['streamed_ms'] / cl['forward_server']['streamed_ms']:.2f} | {row['streamed_cold_s']:.3f} |")
     lines += ["", "## Accuracy against transformers (Fixtures/golden)", "", "| model | measure | value |", "|---|---|---|"]
     for model, values in results["accuracy"].items():
         for key, value in sorted(values.items()):
@@ -452,14 +530,15 @@ def main():
     parser.add_argument("--infer", required=True)
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--only", choices=["forward", "matmul", "tokenize", "accuracy", "chunking", "s3", "websocket",
-                                           "streaming"],
+                                           "streaming", "cluster"],
                         help="run one section and print its results as JSON (nothing is written)")
     args = parser.parse_args()
     sections = {"forward": lambda: forward(args.ours), "matmul": lambda: matmul(args.ours),
                 "tokenize": lambda: tokenize(args.ours), "accuracy": lambda: accuracy(args.ours),
                 "chunking": lambda: chunking(args.chunker), "s3": lambda: s3(args.ours),
                 "websocket": lambda: websocket(args.ours),
-                "streaming": lambda: streaming(args.ours, args.chunker, args.server, args.infer)}
+                "streaming": lambda: streaming(args.ours, args.chunker, args.server, args.infer),
+                "cluster": lambda: cluster(args.ours, args.chunker, args.server)}
     if args.only:
         print(json.dumps(sections[args.only](), indent=2, default=str))
         return

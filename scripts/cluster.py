@@ -3,7 +3,7 @@
 
 Usage (scripts/cluster builds the binaries and chunks MiniLM first, then runs this):
   cluster.py --chunks DIR --bin DIR [--servers 3] [--store moto|seaweedfs] [--prefix P]
-             [--cache-size MB] [--port 0] [--workers 1] [--auth-token-file F]
+             [--cache-size MB] [--port 0] [--workers 1] [--auth-token-file F] [--tls]
 
 1. starts the S3 store (scripts/s3_servers.py's moto, signatures enforced, or SeaweedFS) and
    uploads the chunk directory DIR under s3://chunks/PREFIX;
@@ -13,7 +13,7 @@ Usage (scripts/cluster builds the binaries and chunks MiniLM first, then runs th
 Prints one JSON line on stdout:
   {"url": "ws://127.0.0.1:PORT" (the proxy), "servers": [{"url", "port", "pid"}, ...],
    "nginx_pid", "s3": {endpoint, region, access_key, secret_key, bucket, ...}, "prefix",
-   "source": "s3://chunks/PREFIX"}
+   "source": "s3://chunks/PREFIX", "ca_file": the proxy's certificate with --tls (url is wss://)}
 and runs until SIGTERM/SIGINT/SIGHUP, stdin EOF (when a pipe) or the parent's exit; then stops
 everything it started. A test may kill a server by its pid: the others and nginx go on.
 """
@@ -23,7 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
+import tempfile
 import subprocess
 import sys
 
@@ -76,6 +78,8 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=0, help="nginx's port (0: a free one)")
     parser.add_argument("--workers", type=int, default=1, help="nginx worker processes")
     parser.add_argument("--auth-token-file", help="the servers ask for this bearer token")
+    parser.add_argument("--tls", action="store_true",
+                        help="nginx terminates TLS (a new self-signed certificate for 127.0.0.1): clients use wss://")
     args = parser.parse_args()
     if not os.path.isfile(os.path.join(args.chunks, "chunk_info.json")):
         raise SystemExit(f"cluster: '{args.chunks}' holds no chunk_info.json: run the chunker first")
@@ -93,6 +97,7 @@ def main() -> int:
         signal.signal(sig, exit_on_signal)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 
+    certificates = None
     store = Moto(0, False) if args.store == "moto" else SeaweedFS(0, False, None)
     servers: list[dict] = []
     proxy = None
@@ -103,9 +108,11 @@ def main() -> int:
         for _ in range(args.servers):
             servers.append(start_server(binary, info, prefix, args.cache_size, args.auth_token_file))
         log("weight servers: " + ", ".join(s["url"] for s in servers))
-        proxy = nginx.proxy([s["port"] for s in servers], args.port, args.workers)
+        certificates = tempfile.mkdtemp(prefix="streaming-weights-cluster-") if args.tls else None
+        tls = nginx.self_signed_certificate(certificates) if certificates else None
+        proxy = nginx.proxy([s["port"] for s in servers], args.port, args.workers, tls)
         proxy.start()
-        url = f"ws://127.0.0.1:{proxy.port}"
+        url = f"{'wss' if tls else 'ws'}://127.0.0.1:{proxy.port}"
         log(f"nginx at {url}")
         summary = {
             "url": url,
@@ -114,6 +121,7 @@ def main() -> int:
             "s3": info,
             "prefix": prefix,
             "source": f"s3://{info['bucket']}/{prefix}",
+            "ca_file": tls[0] if tls else None,
         }
         stdout.write(json.dumps(summary) + "\n")
         stdout.flush()
@@ -121,6 +129,8 @@ def main() -> int:
     finally:
         if proxy:
             proxy.stop()
+        if certificates:
+            shutil.rmtree(certificates, ignore_errors=True)
         for server in servers:
             if server["process"].poll() is None:
                 server["process"].terminate()

@@ -104,12 +104,27 @@ def static(directory: str, port: int = 0) -> Nginx:
                  {"LISTEN": f"127.0.0.1:{port}", "CHUNKS": os.path.abspath(directory)}, port)
 
 
-def proxy(upstream_ports: list[int], port: int = 0, workers: int = 1) -> Nginx:
-    """nginx balancing WebSocket connections over weight servers on `upstream_ports`."""
+def proxy(upstream_ports: list[int], port: int = 0, workers: int = 1, tls: tuple[str, str] | None = None) -> Nginx:
+    """nginx balancing WebSocket connections over weight servers on `upstream_ports`; with `tls` (a certificate
+    and key file), clients connect with wss:// and nginx talks ws:// to the servers."""
     port = port or free_port()
     upstreams = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=10s;" for p in upstream_ports)
+    tls_lines = ""
+    if tls:
+        tls_lines = (f"        ssl_certificate {tls[0]};\n        ssl_certificate_key {tls[1]};\n"
+                     "        ssl_protocols TLSv1.2 TLSv1.3;")
     return Nginx("weight-servers.conf",
-                 {"LISTEN": f"127.0.0.1:{port}", "UPSTREAMS": upstreams, "WORKERS": str(workers)}, port)
+                 {"LISTEN": f"127.0.0.1:{port}" + (" ssl" if tls else ""), "UPSTREAMS": upstreams,
+                  "WORKERS": str(workers), "TLS": tls_lines}, port)
+
+
+def self_signed_certificate(directory: str) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and localhost, and its key, written into `directory` (openssl)."""
+    cert, key = os.path.join(directory, "proxy.pem"), os.path.join(directory, "proxy.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key
 
 
 def main() -> int:

@@ -63,7 +63,8 @@ struct ClusterTests {
         }
         #expect(await progress.passes == clients * passes)
         #expect(wrong == 0)
-        // The killed server had clients, which finished on the others.
+        // The killed server had clients (its count includes the stats request itself), which
+        // finished on the others.
         #expect(victim.connections >= 2, "connections of the killed server: \(victim.connections)")
         let survivors = try servers.indices.filter { $0 != victim.index }.map {
             try serverStatistics(port: servers[$0].port)
@@ -73,5 +74,36 @@ struct ClusterTests {
         for count in requests {
             #expect(count * 5 >= total, "requests per surviving server: \(requests)")
         }
+    }
+
+    @Test(
+        "TLS ends at nginx (wss:// with --ca-file) and the bearer token passes through it to the servers; a wrong token is refused"
+    )
+    func tlsAndTokenThroughProxy() async throws {
+        let chunks = try TemporaryDirectory()
+        _ = try await ModelChunkerTests.chunk(into: chunks.path)
+        let tokenFile = chunks.file("token")
+        try Data("s3cret-token\n".utf8).write(to: URL(fileURLWithPath: tokenFile))
+        let bin = (Executables.path("weight-server") as NSString).deletingLastPathComponent
+        let cluster = try ScriptService(
+            "cluster.py",
+            ["--chunks", chunks.path, "--bin", bin, "--servers", "2", "--tls", "--auth-token-file", tokenFile])
+        let url = try cluster.string("url")
+        #expect(url.hasPrefix("wss://"))
+        let (batch, expected) = try await StreamingBertModelTests.expected(chunks.path)
+        var options = ChunkSource.Options()
+        options.caFile = try cluster.string("ca_file")
+        options.authToken = "s3cret-token"
+        let model = try await StreamingBertModel(source: url, options: options, cacheSize: 1)
+        #expect(try await model.forward(batch).lastHiddenState == expected.lastHiddenState)
+        options.authToken = "wrong"
+        let refused = await #expect(throws: WeightClient.Failure.self) {
+            try await StreamingBertModel(source: url, options: options)
+        }
+        #expect("\(refused.map(String.init(describing:)) ?? "")".contains("401"))
+        // Without the CA file the proxy's self-signed certificate is not trusted.
+        options.caFile = nil
+        options.authToken = "s3cret-token"
+        await #expect(throws: (any Error).self) { try await StreamingBertModel(source: url, options: options) }
     }
 }

@@ -262,7 +262,7 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
         { range, sink in
             let headers = [("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")]
             try withoutActuallyEscaping(sink) { sink in
-                try self.send("GET", key: key, headers: headers, retriesTransportErrors: false, body: sink)
+                _ = try self.send("GET", key: key, headers: headers, retriesTransportErrors: false, body: sink)
             }
         }
     }
