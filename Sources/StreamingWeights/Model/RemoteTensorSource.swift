@@ -78,9 +78,16 @@ public final class RemoteTensorSource: TensorSource {
         } else {
             storage = bytes
         }
-        let file = try SafetensorsFile(storage: storage, source: source)
         var tensors: [String: Tensor] = [:]
-        for name in file.tensorNames { tensors[name] = file[name] }
+        if chunk.file.hasSuffix(".pt") {
+            // The Python tool's chunks (served by a weight server from its directory), read
+            // through the restricted unpickler.
+            let checkpoint = try PyTorchCheckpoint(storage: storage, source: source)
+            for name in checkpoint.tensorNames { tensors[name] = try checkpoint.tensor(named: name) }
+        } else {
+            let file = try SafetensorsFile(storage: storage, source: source)
+            for name in file.tensorNames { tensors[name] = file[name] }
+        }
         return ComponentTensors(component: component, tensors: tensors, source: source)
     }
 

@@ -75,14 +75,25 @@ public final class WeightServer: Sendable {
     private let logger: Logger?
     private let counters = Locked(Statistics())
     private let inFlight: InFlightBytes
+    /// Whether the chunk set is the Python tool's (`.pt` files), whose clients' `GET layer 0`
+    /// requests are answered (``LegacyChunkSet``).
+    public let servesLegacyChunks: Bool
 
     /// Reads the manifest from `storage` and starts listening.
     ///
     /// - Throws: ``ChunkingError`` when the manifest is missing or invalid, or the socket's
     ///   failure naming the address (for example, a port already in use).
     public init(storage: any StorageBackend, configuration: Configuration, logger: Logger? = nil) async throws {
-        let bytes = try await storage.read(ChunkManifest.fileName).withUnsafeBytes { Array($0) }
-        manifest = try ChunkManifest(json: bytes, source: ChunkManifest.fileName)
+        var bytes = try await storage.read(ChunkManifest.fileName).withUnsafeBytes { Array($0) }
+        if let legacy = try await LegacyChunkSet.manifest(legacyJSON: bytes, storage: storage) {
+            // The Python tool's chunk set: our clients get the manifest built from its files.
+            manifest = legacy
+            bytes = try legacy.encoded()
+            servesLegacyChunks = true
+        } else {
+            manifest = try ChunkManifest(json: bytes, source: ChunkManifest.fileName)
+            servesLegacyChunks = false
+        }
         manifestBytes = ByteStorage(keeping: bytes[...])
         manifestDigest = Digest.sha256(bytes).hexString
         self.configuration = configuration
@@ -183,6 +194,22 @@ public final class WeightServer: Sendable {
                     writer, id: nil, WireError(code: .badRequest, message: "requests are text messages holding JSON"))
                 continue
             }
+            if let legacy = LegacyChunkSet.request(text) {
+                guard limiter.take() else {
+                    answerLegacy(writer, failure: "rate limited: try again")
+                    continue
+                }
+                slots.wait()
+                pending.enter()
+                Task {
+                    defer {
+                        slots.signal()
+                        pending.leave()
+                    }
+                    await respond(toLegacy: legacy, with: writer)
+                }
+                continue
+            }
             let request: WireMessage.Request
             do {
                 request = try WireMessage.Request(parsing: text)
@@ -259,6 +286,54 @@ public final class WeightServer: Sendable {
                 answer(writer, id: request.id, WireError(code: .internal, message: "reading \(name) failed: \(error)"))
             }
         }
+    }
+
+    /// Answers the Python client's `GET layer 0` as the Python server did: one text message,
+    /// JSON with the file's bytes in hex.
+    private func respond(toLegacy request: LegacyChunkSet.Request, with writer: ResponseWriter) async {
+        switch request {
+        case .invalid(let message):
+            answerLegacy(writer, failure: message)
+        case .chunk(let name, let component):
+            guard servesLegacyChunks else {
+                return answerLegacy(
+                    writer,
+                    failure:
+                        "this server serves a streaming-weights.v1 chunk set (safetensors); GET requests are answered for a directory of .pt chunks made by the Python tool"
+                )
+            }
+            guard let entry = entry(named: name) else {
+                return answerLegacy(writer, failure: "File not found: \(name).pt")
+            }
+            guard let reservation = inFlight.reserve(entry.key, bytes: entry.size) else {
+                return answerLegacy(writer, failure: "the server is busy: try again")
+            }
+            do {
+                let storage = self.storage
+                let (bytes, _) = try await cache.value(for: entry.key) { try await storage.read(entry.key) }
+                let text = bytes.withUnsafeBytes { LegacyChunkSet.answer(component: component, bytes: $0) }
+                counters.withLock {
+                    $0.requests += 1
+                    $0.bytesServed += bytes.count
+                }
+                writer.enqueue { connection in
+                    withExtendedLifetime(reservation) {}
+                    try connection.send(text: text)
+                }
+            } catch {
+                logger?.error("reading \(entry.key) failed: \(error)")
+                answerLegacy(writer, failure: "reading \(entry.key) failed: \(error)")
+            }
+        }
+    }
+
+    private func answerLegacy(_ writer: ResponseWriter, failure message: String) {
+        counters.withLock {
+            $0.requests += 1
+            $0.errors += 1
+        }
+        let text = LegacyChunkSet.failure(message)
+        writer.enqueue { try $0.send(text: text) }
     }
 
     /// Answers with `bytes` (the whole object, or the requested range of it).
