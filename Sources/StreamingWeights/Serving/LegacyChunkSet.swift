@@ -19,7 +19,7 @@ public enum LegacyChunkSet {
     /// - Throws: ``ChunkingError/invalidManifest(source:problem:)`` for a Python manifest that
     ///   names a file that is missing or not a PyTorch checkpoint.
     public static func manifest(legacyJSON json: [UInt8], storage: any StorageBackend) async throws -> ChunkManifest? {
-        let source = "\(storage.location) \(ChunkManifest.fileName)"
+        let source = ChunkManifest.fileName
         guard let root = try? json.withUnsafeBytes({ try JSONParser.parse($0) }).objectValue,
             root["format_version"] == nil, let chunkObjects = root["chunks"]?.objectValue,
             !chunkObjects.keys.isEmpty
@@ -42,7 +42,7 @@ public enum LegacyChunkSet {
             }
             let checkpoint: PyTorchCheckpoint
             do {
-                checkpoint = try PyTorchCheckpoint(storage: bytes, source: "\(storage.location) \(file)")
+                checkpoint = try PyTorchCheckpoint(storage: bytes, source: file)
             } catch {
                 throw ChunkingError.invalidManifest(source: source, problem: "chunk '\(name)': \(error)")
             }
