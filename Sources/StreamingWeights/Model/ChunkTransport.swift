@@ -18,12 +18,20 @@ public protocol ChunkTransport: Sendable {
     /// the manifest says is `size` bytes.
     func object(name: String, file: String, size: Int) async throws -> TransportedObject
 
+    /// The manifest of a chunk set the Python tool made, whose `chunk_info.json` is `json`
+    /// (``LegacyChunkSet``), or `nil` when the transport cannot build one or `json` is not such
+    /// a manifest.
+    func legacyManifest(_ json: [UInt8]) async throws -> ChunkManifest?
+
     /// Closes any connection; the transport may be used again afterwards.
     func close()
 }
 
 extension ChunkTransport {
     public func close() {}
+
+    /// A weight server builds the manifest of a Python chunk set itself.
+    public func legacyManifest(_ json: [UInt8]) async throws -> ChunkManifest? { nil }
 }
 
 /// An object's bytes as received, with their SHA-256.
@@ -110,6 +118,13 @@ public struct StoreTransport: ChunkTransport {
 
     public func object(name: String, file: String, size: Int) async throws -> TransportedObject {
         try await hashed(reader.read(file, size: size))
+    }
+
+    /// Reads and hashes every chunk once: the Python tool's manifest has no hashes, so those
+    /// taken now guard the reads that follow (a file changed since is caught), though nothing
+    /// vouches for the files as first read.
+    public func legacyManifest(_ json: [UInt8]) async throws -> ChunkManifest? {
+        try await LegacyChunkSet.manifest(legacyJSON: json, storage: reader)
     }
 
     private func hashed(_ bytes: ByteStorage) async throws -> TransportedObject {

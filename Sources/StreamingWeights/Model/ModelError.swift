@@ -28,6 +28,8 @@ public enum ModelError: Error, Hashable, CustomStringConvertible {
     case checksumMismatch(object: String, source: String, expected: String, actual: String)
     /// A chunk or file the manifest does not list.
     case notInManifest(object: String, source: String)
+    /// A streamed chunk set without a vocabulary (the Python tool's chunker wrote none).
+    case noTokenizer(source: String)
 
     public var description: String {
         switch self {
@@ -59,6 +61,8 @@ public enum ModelError: Error, Hashable, CustomStringConvertible {
             "\(object) from \(source) fails its checksum: the manifest says \(expected), the bytes are \(actual); the chunk is damaged (re-run the chunker)"
         case .notInManifest(let object, let source):
             "the manifest at \(source) lists no \(object)"
+        case .noTokenizer(let source):
+            "the chunk set at \(source) has no vocab.txt or tokenizer.json (the Python tool's chunker wrote none): copy the model's tokenizer files beside its chunks"
         }
     }
 }

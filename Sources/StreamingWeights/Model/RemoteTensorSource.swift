@@ -35,8 +35,12 @@ public final class RemoteTensorSource: TensorSource {
                 expected: "SHA-256 \(claimed) (the response header's)",
                 actual: "SHA-256 \(manifestObject.sha256.hexString)")
         }
-        manifest = try ChunkManifest(
-            json: manifestObject.bytes.withUnsafeBytes { Array($0) }, source: "\(source) \(ChunkManifest.fileName)")
+        let json = manifestObject.bytes.withUnsafeBytes { Array($0) }
+        if let legacy = try await transport.legacyManifest(json) {
+            manifest = legacy
+        } else {
+            manifest = try ChunkManifest(json: json, source: "\(source) \(ChunkManifest.fileName)")
+        }
         let name = "config.json"
         guard let entry = manifest.files[name] else { throw ModelError.notInManifest(object: name, source: source) }
         let bytes = try await Self.fetch(

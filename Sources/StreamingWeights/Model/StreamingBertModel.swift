@@ -177,6 +177,9 @@ public final class StreamingBertModel: Sendable {
     /// ``BertTokenizer/init(directory:maximumPositions:)``; ``loadTokenizer(from:maximumPositions:)``
     /// deletes it).
     private static func downloadTokenizerFiles(from source: RemoteTensorSource) async throws -> String {
+        guard source.manifest.files["vocab.txt"] != nil || source.manifest.files["tokenizer.json"] != nil else {
+            throw ModelError.noTokenizer(source: source.transport.location)
+        }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "streaming-weights-tokenizer-\(UUID().uuidString)"
         ).path

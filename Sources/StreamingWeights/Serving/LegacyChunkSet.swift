@@ -18,7 +18,8 @@ public enum LegacyChunkSet {
     ///
     /// - Throws: ``ChunkingError/invalidManifest(source:problem:)`` for a Python manifest that
     ///   names a file that is missing or not a PyTorch checkpoint.
-    public static func manifest(legacyJSON json: [UInt8], storage: any StorageBackend) async throws -> ChunkManifest? {
+    public static func manifest(legacyJSON json: [UInt8], storage: any ChunkObjectReader) async throws -> ChunkManifest?
+    {
         let source = ChunkManifest.fileName
         guard let root = try? json.withUnsafeBytes({ try JSONParser.parse($0) }).objectValue,
             root["format_version"] == nil, let chunkObjects = root["chunks"]?.objectValue,
@@ -36,7 +37,7 @@ public enum LegacyChunkSet {
         for (name, file) in files.sorted(by: { $0.key < $1.key }) {
             let bytes: ByteStorage
             do {
-                bytes = try await storage.read(file)
+                bytes = try await storage.read(file, size: nil)
             } catch {
                 throw ChunkingError.invalidManifest(source: source, problem: "chunk '\(name)': \(error)")
             }
@@ -59,7 +60,7 @@ public enum LegacyChunkSet {
         }
         var extra: [String: ChunkManifest.FileEntry] = [:]
         for name in ["config.json"] + HubDownloader.tokenizerFiles {
-            guard let bytes = try? await storage.read(name) else { continue }
+            guard let bytes = try? await storage.read(name, size: nil) else { continue }
             extra[name] = ChunkManifest.FileEntry(size: bytes.count, sha256: digest(bytes))
         }
         let layerCount =

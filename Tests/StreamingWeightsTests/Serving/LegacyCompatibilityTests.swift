@@ -94,4 +94,24 @@ struct LegacyCompatibilityTests {
             #expect(result.standardError.contains("chunk '\(chunk)'"), "\(result.standardError)")
         }
     }
+
+    @Test(
+        "Our client reads a .pt chunk directory directly (file://): outputs equal the local model's; a chunk changed after start is caught; no tokenizer is a clear error"
+    )
+    func directoryDirectly() async throws {
+        let legacy = try Self.legacyChunks()
+        let local = try TemporaryDirectory()
+        _ = try await ModelChunkerTests.chunk(into: local.path)
+        let (batch, expected) = try await StreamingBertModelTests.expected(local.path)
+        let model = try await StreamingBertModel(source: "file://" + legacy.path, cacheSize: 1, prefetchDepth: 0)
+        #expect(try await model.forward(batch).lastHiddenState == expected.lastHiddenState)
+        // The hashes taken at start guard the reads that follow.
+        try tamper(legacy.file("layer_1.pt"), offsetFromEnd: 2000)
+        let error = await #expect(throws: ModelError.self) { try await model.forward(batch) }
+        #expect("\(error.map(String.init(describing:)) ?? "")".contains("layer_1"))
+        let bare = try Self.legacyChunks(withTokenizer: false)
+        await #expect(throws: ModelError.noTokenizer(source: "directory '\(bare.path)'")) {
+            try await StreamingBertModel(source: bare.path)
+        }
+    }
 }
