@@ -77,6 +77,14 @@ public struct HTTPObjectReader: ChunkObjectReader {
         return try await runBlocking { try download.read(size: size, get: get) }
     }
 
+    public func readHashed(_ key: String, size: Int) async throws -> TransportedObject {
+        let url = try url(of: key)
+        let download = RangedDownload(partSize: partSize, concurrency: concurrency, attempts: attempts, url: url)
+        let get = rangedGet(url, key: key)
+        let (bytes, digest) = try await runBlocking { try download.readHashed(size: size, get: get) }
+        return TransportedObject(bytes: bytes, sha256: digest)
+    }
+
     /// The most bytes read of an object whose size is not known in advance.
     static let unknownSizeLimit = 64 << 20
 

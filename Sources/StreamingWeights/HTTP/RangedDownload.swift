@@ -24,8 +24,25 @@ struct RangedDownload: Sendable {
     /// - Throws: ``HTTPError`` when a range still fails after every attempt or the server sends
     ///   more bytes than asked for; what `get` throws otherwise.
     func read(size: Int, get: @escaping Get) throws -> ByteStorage {
-        try ByteStorage(count: size) { buffer in
+        try readHashed(size: size, get: get, hashing: false).bytes
+    }
+
+    /// The object's `size` bytes and their SHA-256. An object read in one range is hashed as
+    /// it arrives (the hash overlaps the sender's work); one read in parallel ranges afterwards.
+    func readHashed(size: Int, get: @escaping Get) throws -> (bytes: ByteStorage, sha256: [UInt8]) {
+        let (bytes, digest) = try readHashed(size: size, get: get, hashing: true)
+        return (bytes, digest ?? [])
+    }
+
+    private func readHashed(size: Int, get: @escaping Get, hashing: Bool) throws -> (
+        bytes: ByteStorage, sha256: [UInt8]?
+    ) {
+        let digest = hashing ? StreamingDigest(.sha256) : nil
+        let bytes = try ByteStorage(count: size) { buffer in
             guard let base = buffer.baseAddress else { return }
+            if size <= partSize {
+                return try fetch(0..<size, into: base, get: get, digest: digest)
+            }
             let parts = stride(from: 0, to: size, by: partSize).map { $0..<min($0 + partSize, size) }
             let destination = UnsafeSendable(base)
             let failures = FailureBox()
@@ -41,11 +58,16 @@ struct RangedDownload: Sendable {
                 }
             }
             if let error = failures.first { throw error }
+            digest?.update(UnsafeRawBufferPointer(buffer))
         }
+        return (bytes, digest?.finalize())
     }
 
-    /// Reads `range` into `destination`, resuming from the byte reached when a transfer is cut.
-    func fetch(_ range: Range<Int>, into destination: UnsafeMutableRawPointer, get: Get) throws {
+    /// Reads `range` into `destination`, resuming from the byte reached when a transfer is cut;
+    /// the bytes go to `digest` too, in order, as they arrive.
+    func fetch(
+        _ range: Range<Int>, into destination: UnsafeMutableRawPointer, get: Get, digest: StreamingDigest? = nil
+    ) throws {
         guard !range.isEmpty else { return }
         var received = 0
         var cuts = 0
@@ -62,6 +84,7 @@ struct RangedDownload: Sendable {
                     if let source = bytes.baseAddress {
                         (destination + received).copyMemory(from: source, byteCount: bytes.count)
                     }
+                    digest?.update(bytes)
                     received += bytes.count
                 }
             } catch is HTTPError where cuts + 1 < attempts {

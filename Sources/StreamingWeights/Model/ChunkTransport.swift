@@ -65,6 +65,18 @@ public protocol ChunkObjectReader: Sendable {
     /// and read in parallel ranges; no more than `size` bytes are read then, and the caller
     /// checks what arrived.
     func read(_ key: String, size: Int?) async throws -> ByteStorage
+
+    /// Object `key` of `size` bytes with its SHA-256, which a reader may compute as the bytes
+    /// arrive.
+    func readHashed(_ key: String, size: Int) async throws -> TransportedObject
+}
+
+extension ChunkObjectReader {
+    /// Reads, then hashes off the cooperative threads.
+    public func readHashed(_ key: String, size: Int) async throws -> TransportedObject {
+        let bytes = try await read(key, size: size)
+        return try await runBlocking { TransportedObject(hashing: bytes) }
+    }
 }
 
 extension StorageBackend {
@@ -117,7 +129,7 @@ public struct StoreTransport: ChunkTransport {
     }
 
     public func object(name: String, file: String, size: Int) async throws -> TransportedObject {
-        try await hashed(reader.read(file, size: size))
+        try await reader.readHashed(file, size: size)
     }
 
     /// Reads and hashes every chunk once: the Python tool's manifest has no hashes, so those

@@ -234,6 +234,15 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
         return try await runBlocking { try download.read(size: size, get: self.ranged(key)) }
     }
 
+    /// The object's `size` bytes (the manifest's) with their SHA-256, computed as they arrive
+    /// when the object is one range.
+    public func readHashed(_ key: String, size: Int) async throws -> TransportedObject {
+        try StorageError.validate(key)
+        let download = download(key)
+        let (bytes, digest) = try await runBlocking { try download.readHashed(size: size, get: self.ranged(key)) }
+        return TransportedObject(bytes: bytes, sha256: digest)
+    }
+
     public func read(_ key: String, range: Range<Int>) async throws -> [UInt8] {
         guard let size = try await size(of: key) else { throw StorageError.notFound(key: key, location: location) }
         guard range.lowerBound >= 0, range.upperBound <= size else {
