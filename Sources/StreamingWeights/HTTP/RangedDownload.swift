@@ -27,8 +27,10 @@ struct RangedDownload: Sendable {
         try readHashed(size: size, get: get, hashing: false).bytes
     }
 
-    /// The object's `size` bytes and their SHA-256. An object read in one range is hashed as
-    /// it arrives (the hash overlaps the sender's work); one read in parallel ranges afterwards.
+    /// The object's `size` bytes and their SHA-256.
+    ///
+    /// An object read in one range is hashed as it arrives (the hash overlaps the sender's
+    /// work); one read in parallel ranges, afterwards.
     func readHashed(size: Int, get: @escaping Get) throws -> (bytes: ByteStorage, sha256: [UInt8]) {
         let (bytes, digest) = try readHashed(size: size, get: get, hashing: true)
         return (bytes, digest ?? [])
