@@ -101,6 +101,11 @@ public enum ChunkSource: Equatable, Sendable, CustomStringConvertible {
             if let token = options.authToken { reader.headers.append(("Authorization", "Bearer \(token)")) }
             reader.caFile = options.caFile
             reader.insecure = options.insecure
+            if options.insecure, url.lowercased().hasPrefix("https:") {
+                options.logger?.warning(
+                    "TLS certificates are not verified (insecure): anyone between here and the server can read and change the traffic"
+                )
+            }
             return StoreTransport(reader: reader)
         case .directory(let path):
             return StoreTransport(reader: try FileSystemBackend(root: path))
