@@ -69,7 +69,10 @@ public final class WebSocketConnection: @unchecked Sendable {
     // Write side: `messageLock` keeps a message's fragments together, `writeLock` a frame's bytes.
     private let messageLock = NSLock()
     private let writeLock = NSLock()
-    /// When this side sent its close frame (after it, no data may be sent).
+    /// When this side sent its close frame (after it, no data may be sent); behind a lock of
+    /// its own, so the read side can look while the write side is blocked on a peer that does
+    /// not read.
+    private let closeLock = NSLock()
     private var closeSent: Double?
 
     init(
@@ -160,7 +163,7 @@ public final class WebSocketConnection: @unchecked Sendable {
         let now = Self.now()
         var deadline = Double.infinity
         var onDeadline: () throws -> Void = {}
-        if let closeSent = writeLock.withLock({ closeSent }) {
+        if let closeSent = closeLock.withLock({ closeSent }) {
             deadline = closeSent + timeouts.close
             onDeadline = { [self] in finish() }
         } else {
@@ -227,7 +230,7 @@ public final class WebSocketConnection: @unchecked Sendable {
         return message
     }
 
-    private var isClosing: Bool { writeLock.withLock { closeSent != nil } }
+    private var isClosing: Bool { closeLock.withLock { closeSent != nil } }
 
     /// Sends a text message.
     public func send(text: String) throws {
@@ -288,8 +291,10 @@ public final class WebSocketConnection: @unchecked Sendable {
 
     private func write(_ header: [UInt8], _ payload: UnsafeRawBufferPointer, opcode: WebSocketFrame.Opcode) throws {
         try writeLock.withLock {
-            guard closeSent == nil else { throw WebSocketError.closed }
-            if opcode == .close { closeSent = Self.now() }
+            try closeLock.withLock {
+                guard closeSent == nil else { throw WebSocketError.closed }
+                if opcode == .close { closeSent = Self.now() }
+            }
             try socket.write(header, payload)
         }
     }

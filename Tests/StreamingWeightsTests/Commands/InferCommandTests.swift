@@ -159,13 +159,29 @@ struct InferCommandTests {
                 ["--server", "ws://127.0.0.1:9", "x"],
                 "no weight server answers at ws://127.0.0.1:9 (connect to 127.0.0.1:9 failed: Connection refused); start one with: weight-server --chunks-dir DIR"
             ),
-            (["--server", "http://127.0.0.1:9", "x"], "'http://127.0.0.1:9' is not a ws:// or wss:// URL with a host"),
+            (
+                ["--source", "http://127.0.0.1:9", "x"],
+                "http://127.0.0.1:9/chunk_info.json: Couldn't connect to server"
+            ),
+            (
+                ["--source", "ftp://127.0.0.1:9", "x"],
+                "'ftp://127.0.0.1:9': the scheme 'ftp' is not supported; use ws://, wss://, s3://, http://, https:// or file://"
+            ),
+            (["--source", "s3://", "x"], "'s3://' names no bucket: write s3://BUCKET or s3://BUCKET/PREFIX"),
+            (
+                ["--source", "/nonexistent/chunks", "x"],
+                "cannot use directory '/nonexistent/chunks': it does not exist"
+            ),
+            (
+                ["x", "--source", "ws://127.0.0.1:9", "--server", "ws://127.0.0.1:9"],
+                "Give --source or --server, not both."
+            ),
         ])
     func badInvocations(arguments: [String], message: String) throws {
         let result = try Self.infer(arguments, input: "")
         #expect(result.status != 0)
         #expect(result.standardError.contains(message), "\(result.standardError)")
-        if arguments.first == "--server" {
+        if arguments.first == "--server" || arguments.first == "--source" {
             #expect(result.standardError.split(separator: "\n").count == 1, "\(result.standardError)")
         }
     }

@@ -199,6 +199,22 @@ struct WeightServerTests {
         connection.close()
     }
 
+    @Test("Plain GET /healthz and /stats answer on the server's port, even with a token; other plain requests get 400")
+    func plainHTTP() async throws {
+        let token = try TemporaryDirectory()
+        try Data("secret\n".utf8).write(to: URL(fileURLWithPath: token.file("token")))
+        let served = try await ServedChunks(arguments: ["--auth-token-file", token.file("token")])
+        let base = "http://" + served.url.dropFirst("ws://".count)
+        let (health, body) = try HTTPClient.data(HTTPRequest(url: base + "/healthz"))
+        #expect(health.status == 200 && body == Array("ok\n".utf8))
+        let (stats, json) = try HTTPClient.data(HTTPRequest(url: base + "/stats"))
+        #expect(stats.status == 200 && stats.header("content-type") == "application/json")
+        let counters = try #require(try JSONSerialization.jsonObject(with: Data(json)) as? [String: Int])
+        #expect(counters["requests"] == 0 && (counters["connections"] ?? 0) >= 1)
+        let (other, _) = try HTTPClient.data(HTTPRequest(url: base + "/chunk_info.json"))
+        #expect(other.status == 400)
+    }
+
     @Test("Past the budget for responses in flight, requests get rate_limited until the held object is sent")
     func inFlightBudget() async throws {
         let served = try await ServedChunks(
@@ -210,6 +226,14 @@ struct WeightServerTests {
         try await Task.sleep(nanoseconds: 300_000_000)
         try connection.send(text: #"{"id": 2, "op": "get", "name": "layer_0"}"#)
         try connection.send(text: #"{"id": 3, "op": "get", "name": "layer_1"}"#)
+        // Their answers wait behind the embeddings: wait until the server has decided on all
+        // three (its counters say so) before reading, or a busy machine could run request 3
+        // only after the embeddings were read and released.
+        let port = try #require(Int(served.url.split(separator: ":").last ?? ""))
+        let deadline = Date().addingTimeInterval(30)
+        while try serverStatistics(port: port)["requests"] ?? 0 < 3, Date() < deadline {
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
         var answers: [Int: WireMessage.Response] = [:]
         for _ in 0..<3 {
             guard case .binary(let message)? = try connection.receive() else {
