@@ -14,10 +14,13 @@ exits; its prefix directory (config, logs, temporary files) is removed on the wa
 from __future__ import annotations
 
 import argparse
+import ctypes
+import glob
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -27,11 +30,20 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEPLOY = os.path.join(os.path.dirname(HERE), "deploy", "nginx")
 sys.path.insert(0, HERE)
-from s3_servers import _die_with_parent, free_port, wait_until_told_to_stop  # noqa: E402
+from s3_servers import free_port, wait_until_told_to_stop  # noqa: E402
 
 
 def log(message: str) -> None:
     print(f"nginx.py: {message}", file=sys.stderr, flush=True)
+
+
+def _stop_with_parent() -> None:
+    # Runs in nginx's master between fork and exec: SIGTERM it when this helper dies, even by
+    # SIGKILL. SIGTERM, not SIGKILL: the master then stops its workers, which would otherwise
+    # outlive it and keep the port.
+    PR_SET_PDEATHSIG = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def nginx_binary() -> str:
@@ -41,10 +53,28 @@ def nginx_binary() -> str:
     raise SystemExit("nginx.py: no nginx binary: scripts/bootstrap installs Debian's nginx-light")
 
 
+def remove_stale_prefixes() -> None:
+    """Removes the prefix directories of nginx instances gone without cleaning up (their helper was
+    SIGKILLed): older than a minute, and no live process in their nginx.pid."""
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), "streaming-weights-nginx-*")):
+        try:
+            if time.time() - os.path.getmtime(path) < 60:
+                continue
+            pid = int(open(os.path.join(path, "nginx.pid")).read().strip() or 0)
+            os.kill(pid, 0)
+            if open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] == "Z":
+                raise ProcessLookupError
+        except PermissionError:
+            continue  # alive, another user's
+        except (OSError, ValueError):
+            shutil.rmtree(path, ignore_errors=True)
+
+
 class Nginx:
     """One nginx master in the foreground, with its own prefix directory."""
 
     def __init__(self, template: str, values: dict[str, str], port: int):
+        remove_stale_prefixes()
         self.port = port
         self.prefix = tempfile.mkdtemp(prefix="streaming-weights-nginx-")
         text = open(os.path.join(DEPLOY, template)).read()
@@ -68,7 +98,7 @@ class Nginx:
             raise SystemExit(f"nginx.py: the rendered config is invalid: {check.stderr.strip()}")
         self.process = subprocess.Popen(
             [binary, "-p", self.prefix, "-c", self.config, "-g", "daemon off;"],
-            stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+            stdin=subprocess.DEVNULL, preexec_fn=_stop_with_parent)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
