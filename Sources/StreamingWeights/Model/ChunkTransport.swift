@@ -62,8 +62,8 @@ public struct WeightServerTransport: ChunkTransport {
 
 /// A chunk set read straight from where the chunker wrote it.
 ///
-/// A directory, an S3 bucket, or a static HTTP server holding a copy. Objects are read by file name and hashed once read (off
-/// the cooperative threads).
+/// A directory, an S3 bucket, or a static HTTP server holding a copy. Objects are read by file
+/// name and hashed as they arrive or once read (off the cooperative threads).
 public struct StoreTransport: ChunkTransport {
     public let reader: any ChunkObjectReader
 

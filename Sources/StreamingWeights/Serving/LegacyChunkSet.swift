@@ -107,7 +107,8 @@ public enum LegacyChunkSet {
         }
     }
 
-    /// The Python server's answer carrying `bytes`: `{"success": true, "component": ..., "weights": "<hex>"}`.
+    /// The Python server's answer carrying `bytes`:
+    /// `{"success": true, "component": ..., "weights": "<hex>"}`.
     public static func answer(component: String, bytes: UnsafeRawBufferPointer) -> String {
         let digits = Array("0123456789abcdef".utf8)
         let prefix = #"{"success": true, "component": "# + quoted(component) + #", "weights": ""#
