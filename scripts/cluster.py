@@ -3,7 +3,7 @@
 
 Usage (scripts/cluster builds the binaries and chunks MiniLM first, then runs this):
   cluster.py --chunks DIR --bin DIR [--servers 3] [--store moto|seaweedfs] [--prefix P]
-             [--cache-size MB] [--port 0] [--workers 1] [--auth-token-file F] [--tls]
+             [--cache-size MB] [--port 0] [--workers 1] [--auth-token-file F] [--tls] [--tls-upstream]
 
 1. starts the S3 store (scripts/s3_servers.py's moto, signatures enforced, or SeaweedFS) and
    uploads the chunk directory DIR under s3://chunks/PREFIX;
@@ -13,7 +13,8 @@ Usage (scripts/cluster builds the binaries and chunks MiniLM first, then runs th
 Prints one JSON line on stdout:
   {"url": "ws://127.0.0.1:PORT" (the proxy), "servers": [{"url", "port", "pid"}, ...],
    "nginx_pid", "s3": {endpoint, region, access_key, secret_key, bucket, ...}, "prefix",
-   "source": "s3://chunks/PREFIX", "ca_file": the proxy's certificate with --tls (url is wss://)}
+   "source": "s3://chunks/PREFIX", "ca_file": the certificate (proxy's and servers') with --tls or
+   --tls-upstream (with --tls, url is wss://; with --tls-upstream, the servers' urls are)}
 and runs until SIGTERM/SIGINT/SIGHUP, stdin EOF (when a pipe) or the parent's exit; then stops
 everything it started. A test may kill a server by its pid: the others and nginx go on.
 """
@@ -50,12 +51,15 @@ def upload(info: dict, directory: str, prefix: str) -> int:
     return total
 
 
-def start_server(binary: str, info: dict, prefix: str, cache_mb: int, token_file: str | None) -> dict:
+def start_server(binary: str, info: dict, prefix: str, cache_mb: int, token_file: str | None,
+                 tls: tuple[str, str] | None) -> dict:
     args = [binary, "--s3", "--s3-bucket", info["bucket"], "--s3-prefix", prefix,
             "--s3-endpoint", info["endpoint"], "--s3-region", info["region"], "--port", "0",
             "--cache-size", str(cache_mb)]
     if token_file:
         args += ["--auth-token-file", token_file]
+    if tls:
+        args += ["--tls-cert", tls[0], "--tls-key", tls[1]]
     environment = {**os.environ, "AWS_ACCESS_KEY_ID": info["access_key"],
                    "AWS_SECRET_ACCESS_KEY": info["secret_key"], "AWS_EC2_METADATA_DISABLED": "true"}
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=environment,
@@ -80,6 +84,8 @@ def main() -> int:
     parser.add_argument("--auth-token-file", help="the servers ask for this bearer token")
     parser.add_argument("--tls", action="store_true",
                         help="nginx terminates TLS (a new self-signed certificate for 127.0.0.1): clients use wss://")
+    parser.add_argument("--tls-upstream", action="store_true",
+                        help="the servers serve wss:// too (the same certificate), and nginx verifies them")
     args = parser.parse_args()
     if not os.path.isfile(os.path.join(args.chunks, "chunk_info.json")):
         raise SystemExit(f"cluster: '{args.chunks}' holds no chunk_info.json: run the chunker first")
@@ -105,12 +111,15 @@ def main() -> int:
         info = store.start()
         size = upload(info, args.chunks, prefix)
         log(f"{args.store} at {info['endpoint']}: uploaded {size} bytes to s3://{info['bucket']}/{prefix}")
+        certificates = tempfile.mkdtemp(prefix="streaming-weights-cluster-") if args.tls or args.tls_upstream else None
+        certificate = nginx.self_signed_certificate(certificates) if certificates else None
+        tls = certificate if args.tls else None
+        upstream_tls = certificate if args.tls_upstream else None
         for _ in range(args.servers):
-            servers.append(start_server(binary, info, prefix, args.cache_size, args.auth_token_file))
+            servers.append(start_server(binary, info, prefix, args.cache_size, args.auth_token_file, upstream_tls))
         log("weight servers: " + ", ".join(s["url"] for s in servers))
-        certificates = tempfile.mkdtemp(prefix="streaming-weights-cluster-") if args.tls else None
-        tls = nginx.self_signed_certificate(certificates) if certificates else None
-        proxy = nginx.proxy([s["port"] for s in servers], args.port, args.workers, tls)
+        proxy = nginx.proxy([s["port"] for s in servers], args.port, args.workers, tls,
+                            upstream_tls[0] if upstream_tls else None)
         proxy.start()
         url = f"{'wss' if tls else 'ws'}://127.0.0.1:{proxy.port}"
         log(f"nginx at {url}")
@@ -121,7 +130,7 @@ def main() -> int:
             "s3": info,
             "prefix": prefix,
             "source": f"s3://{info['bucket']}/{prefix}",
-            "ca_file": tls[0] if tls else None,
+            "ca_file": certificate[0] if certificate else None,
         }
         stdout.write(json.dumps(summary) + "\n")
         stdout.flush()

@@ -134,18 +134,25 @@ def static(directory: str, port: int = 0) -> Nginx:
                  {"LISTEN": f"127.0.0.1:{port}", "CHUNKS": os.path.abspath(directory)}, port)
 
 
-def proxy(upstream_ports: list[int], port: int = 0, workers: int = 1, tls: tuple[str, str] | None = None) -> Nginx:
-    """nginx balancing WebSocket connections over weight servers on `upstream_ports`; with `tls` (a certificate
-    and key file), clients connect with wss:// and nginx talks ws:// to the servers."""
+def proxy(upstream_ports: list[int], port: int = 0, workers: int = 1, tls: tuple[str, str] | None = None,
+          upstream_ca: str | None = None) -> Nginx:
+    """nginx balancing WebSocket connections over weight servers on `upstream_ports`. With `tls` (a certificate
+    and key file), clients connect with wss://; with `upstream_ca`, nginx talks wss:// to the servers and verifies
+    their certificates against that CA (for the name localhost: nginx checks names, not IP addresses), else ws://."""
     port = port or free_port()
     upstreams = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=10s;" for p in upstream_ports)
     tls_lines = ""
     if tls:
         tls_lines = (f"        ssl_certificate {tls[0]};\n        ssl_certificate_key {tls[1]};\n"
                      "        ssl_protocols TLSv1.2 TLSv1.3;")
+    upstream_tls = ""
+    if upstream_ca:
+        upstream_tls = (f"            proxy_ssl_verify on;\n            proxy_ssl_trusted_certificate {upstream_ca};\n"
+                        "            proxy_ssl_name localhost;\n            proxy_ssl_protocols TLSv1.2 TLSv1.3;")
     return Nginx("weight-servers.conf",
                  {"LISTEN": f"127.0.0.1:{port}" + (" ssl" if tls else ""), "UPSTREAMS": upstreams,
-                  "WORKERS": str(workers), "TLS": tls_lines}, port)
+                  "WORKERS": str(workers), "TLS": tls_lines, "UPSTREAM_SCHEME": "https" if upstream_ca else "http",
+                  "UPSTREAM_TLS": upstream_tls}, port)
 
 
 def self_signed_certificate(directory: str) -> tuple[str, str]:

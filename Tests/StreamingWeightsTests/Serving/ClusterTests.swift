@@ -77,9 +77,9 @@ struct ClusterTests {
     }
 
     @Test(
-        "TLS ends at nginx (wss:// with --ca-file) and the bearer token passes through it to the servers; a wrong token is refused"
-    )
-    func tlsAndTokenThroughProxy() async throws {
+        "wss:// to nginx (with --ca-file), and from nginx to the servers when they serve TLS too; the bearer token passes through; a wrong token is refused",
+        arguments: [false, true])
+    func tlsAndTokenThroughProxy(tlsUpstream: Bool) async throws {
         let chunks = try TemporaryDirectory()
         _ = try await ModelChunkerTests.chunk(into: chunks.path)
         let tokenFile = chunks.file("token")
@@ -87,9 +87,12 @@ struct ClusterTests {
         let bin = (Executables.path("weight-server") as NSString).deletingLastPathComponent
         let cluster = try ScriptService(
             "cluster.py",
-            ["--chunks", chunks.path, "--bin", bin, "--servers", "2", "--tls", "--auth-token-file", tokenFile])
+            ["--chunks", chunks.path, "--bin", bin, "--servers", "2", "--tls", "--auth-token-file", tokenFile]
+                + (tlsUpstream ? ["--tls-upstream"] : []))
         let url = try cluster.string("url")
         #expect(url.hasPrefix("wss://"))
+        let servers = try #require(cluster.details["servers"] as? [[String: Any]])
+        #expect(servers.allSatisfy { ($0["url"] as? String)?.hasPrefix(tlsUpstream ? "wss://" : "ws://") == true })
         let (batch, expected) = try await StreamingBertModelTests.expected(chunks.path)
         var options = ChunkSource.Options()
         options.caFile = try cluster.string("ca_file")
