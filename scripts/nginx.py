@@ -92,12 +92,14 @@ class Nginx:
 
     def start(self) -> None:
         binary = nginx_binary()
-        check = subprocess.run([binary, "-t", "-q", "-p", self.prefix, "-c", self.config],
+        # -e: nginx opens its error log before reading the config, by default under /var/log.
+        log_file = os.path.join(self.prefix, "error.log")
+        check = subprocess.run([binary, "-t", "-q", "-e", log_file, "-p", self.prefix, "-c", self.config],
                                capture_output=True, text=True)
         if check.returncode != 0:
             raise SystemExit(f"nginx.py: the rendered config is invalid: {check.stderr.strip()}")
         self.process = subprocess.Popen(
-            [binary, "-p", self.prefix, "-c", self.config, "-g", "daemon off;"],
+            [binary, "-e", log_file, "-p", self.prefix, "-c", self.config, "-g", "daemon off;"],
             stdin=subprocess.DEVNULL, preexec_fn=_stop_with_parent)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
