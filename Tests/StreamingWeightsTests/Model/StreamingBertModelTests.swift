@@ -128,6 +128,8 @@ struct StreamingBertModelTests {
         } throws: { error in
             "\(error)".hasPrefix("no weight server answers at \(served.url)")
         }
-        #expect(Date().timeIntervalSince(started) < 10)
+        // About 3 s of retries; the bound leaves room for ThreadSanitizer on a loaded machine
+        // (10.8 s once, with the source suites beside it) and still catches a hang.
+        #expect(Date().timeIntervalSince(started) < 30)
     }
 }
