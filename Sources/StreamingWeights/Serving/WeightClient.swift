@@ -58,6 +58,14 @@ public final class WeightClient: Sendable {
         public var payloadSHA256: [UInt8]
     }
 
+    /// A response cut off by a lost connection: what arrived of its payload, and the digest
+    /// of that, so the rest can be asked for as a range.
+    struct Interrupted: Error, @unchecked Sendable {
+        let header: WireMessage.Header
+        let received: ArraySlice<UInt8>
+        let digest: UnsafeSendable<StreamingDigest>
+    }
+
     /// A response and, for a successful one, its payload's SHA-256.
     private typealias Answer = (response: WireMessage.Response, payloadSHA256: PendingDigest?)
 
@@ -98,6 +106,8 @@ public final class WeightClient: Sendable {
     public let configuration: Configuration
     private let logger: Logger?
     private let link = Locked<Link?>(nil)
+    /// Digests that resumed requests continue (``PayloadDigester``), shared by every link.
+    private let seeds = Locked<[Int: UnsafeSendable<StreamingDigest>]>([:])
     private let nextID = Atomic<Int>(1)
     private let connecting = AsyncLock()
 
@@ -122,24 +132,58 @@ public final class WeightClient: Sendable {
     ) async throws -> Object {
         var delay = configuration.retryDelay
         var attempt = 1
+        // What arrived of the object before a connection was lost, and its digest so far: the
+        // next try asks only for the rest.
+        var received: (bytes: ArraySlice<UInt8>, digest: UnsafeSendable<StreamingDigest>, header: WireMessage.Header)?
         while true {
+            let id = nextID.add(1, ordering: .relaxed).oldValue
             do {
-                let request = WireMessage.Request(
-                    id: nextID.add(1, ordering: .relaxed).oldValue, operation: operation, name: name, offset: offset,
-                    length: length)
-                let answer = try await send(request, expectedLength: expectedLength)
+                defer { seeds.withLock { _ = $0.removeValue(forKey: id) } }
+                var request = WireMessage.Request(
+                    id: id, operation: operation, name: name, offset: offset, length: length)
+                var expected = expectedLength
+                if let received {
+                    request = WireMessage.Request(
+                        id: id, operation: .get, name: received.header.name,
+                        offset: received.header.offset + received.bytes.count,
+                        length: received.header.length - received.bytes.count)
+                    expected = expectedLength.map { $0 - received.bytes.count }
+                    seeds.withLock { $0[id] = received.digest }
+                }
+                let answer = try await send(request, expectedLength: expected)
                 switch answer.response {
-                case .success(let header, let payload):
+                case .success(var header, let payload):
                     let digest = await answer.payloadSHA256?.value
-                    return Object(header: header, payload: payload, payloadSHA256: digest ?? Digest.sha256(payload))
+                    guard let received else {
+                        return Object(
+                            header: header, payload: payload, payloadSHA256: digest ?? Digest.sha256(payload))
+                    }
+                    // The resumed range completes the bytes that arrived before.
+                    let whole = Array(received.bytes) + payload
+                    header.offset = received.header.offset
+                    header.length = whole.count
+                    return Object(
+                        header: header, payload: whole[...],
+                        payloadSHA256: digest ?? Digest.sha256(whole))
                 case .failure(_, let error): throw error
                 }
+            } catch let interrupted as Interrupted {
+                let header = received?.header ?? interrupted.header
+                received = ((received?.bytes ?? []) + interrupted.received, interrupted.digest, header)
+                guard attempt < configuration.attempts else { throw Failure.connectionLost(url: configuration.url) }
+                logger?.info(
+                    "\(configuration.url): the connection was lost \(received?.bytes.count ?? 0) bytes into \(header.name); asking for the rest (\(attempt) of \(configuration.attempts))"
+                )
             } catch let error as WireError where ![.rateLimited, .internal].contains(error.code) {
                 throw error
             } catch let failure as Failure {
                 switch failure {
                 case .refused, .oversizedResponse: throw failure
-                case .unreachable, .connectionLost: break
+                case .unreachable: break
+                case .connectionLost:
+                    // Part of a resumed range may have reached the digest without being kept:
+                    // start the object over rather than trust it.
+                    received = nil
                 }
                 guard attempt < configuration.attempts else { throw failure }
                 logger?.info("\(failure); trying again in \(delay) s (\(attempt) of \(configuration.attempts))")
@@ -195,7 +239,7 @@ public final class WeightClient: Sendable {
             if let current = link.withLock({ $0 }) { return current }
             let connection = try await connect()
             let fresh = Link(connection: connection)
-            let digester = PayloadDigester(expectedLengths: fresh.expectedLengths)
+            let digester = PayloadDigester(expectedLengths: fresh.expectedLengths, seeds: seeds)
             connection.messageObserver = digester
             link.withLock { $0 = fresh }
             let reader = Thread { [self] in
@@ -217,6 +261,11 @@ public final class WeightClient: Sendable {
                         id: header.id,
                         Failure.oversizedResponse(
                             url: configuration.url, name: header.name, claimed: header.length, expected: expected))
+                } else if let partial = connection.takePartialMessage(),
+                    let interrupted = digester.interrupted(partial: partial)
+                {
+                    // Its waiter asks for the rest on the next connection.
+                    fresh.fail(id: interrupted.header.id, interrupted)
                 }
                 drop(fresh)
             }
@@ -265,13 +314,20 @@ private final class PayloadDigester: WebSocketMessageObserver, @unchecked Sendab
     private var digest: UnsafeSendable<StreamingDigest>?
     private var pending: PendingDigest?
     private var finished: PendingDigest?
+    /// The response arriving now: its header, where its payload starts in the message, and
+    /// how many payload bytes have gone to the digest.
+    private var current: (header: WireMessage.Header, payloadStart: Int, hashed: Int)?
     private let queue = DispatchQueue(label: "weight-client payload digest")
     private let expectedLengths: Locked<[Int: Int]>
+    /// Digests to continue rather than start, by request id: a resumed request's payload
+    /// follows the bytes an interrupted one delivered.
+    private let seeds: Locked<[Int: UnsafeSendable<StreamingDigest>]>
     /// The response refused for claiming more than its request's expected length.
     private(set) var refusal: (header: WireMessage.Header, expected: Int)?
 
-    init(expectedLengths: Locked<[Int: Int]>) {
+    init(expectedLengths: Locked<[Int: Int]>, seeds: Locked<[Int: UnsafeSendable<StreamingDigest>]>) {
         self.expectedLengths = expectedLengths
+        self.seeds = seeds
     }
 
     func observe(fragment: [UInt8], first: Bool, last: Bool) throws(WebSocketError) -> Int? {
@@ -287,22 +343,39 @@ private final class PayloadDigester: WebSocketMessageObserver, @unchecked Sendab
                     refusal = (layout.header, expected)
                     throw WebSocketError.tooLarge(size: UInt64(layout.size), limit: layout.payloadStart + expected)
                 }
-                let started = UnsafeSendable(StreamingDigest(.sha256))
+                let started =
+                    seeds.withLock { $0.removeValue(forKey: id) } ?? UnsafeSendable(StreamingDigest(.sha256))
                 queue.async { started.value.update(fragment[layout.payloadStart...]) }
                 digest = started
                 pending = PendingDigest()
+                current = (layout.header, layout.payloadStart, fragment.count - layout.payloadStart)
                 size = layout.size
             }
         } else if let digest {
             queue.async { fragment.withUnsafeBytes { digest.value.update($0) } }
+            current?.hashed += fragment.count
         }
         if last, let digest, let pending {
             queue.async { pending.fulfil(digest.value.finalize()) }
             finished = pending
             self.digest = nil
             self.pending = nil
+            current = nil
         }
         return size
+    }
+
+    /// The response that was arriving when the connection ended, if `partial` (the message's
+    /// bytes so far) holds exactly the payload the digest has seen: its header, the payload so
+    /// far, and the digest of it, ready to go on.
+    func interrupted(partial: [UInt8]) -> WeightClient.Interrupted? {
+        guard let current, let digest, partial.count == current.payloadStart + current.hashed else { return nil }
+        queue.sync {}  // every update queued so far has run
+        self.current = nil
+        self.digest = nil
+        pending = nil
+        return WeightClient.Interrupted(
+            header: current.header, received: partial[current.payloadStart...], digest: digest)
     }
 
     /// The SHA-256 of the payload of the message just received, if it had one.

@@ -110,6 +110,13 @@ public final class WebSocketConnection: @unchecked Sendable {
         try readLock.withLock { try receiveLocked() }
     }
 
+    /// After ``receive()`` has ended (the connection broke or closed), the binary message that
+    /// was arriving when it did, as far as it got, so that a protocol with ranges can ask for
+    /// the rest elsewhere.
+    public func takePartialMessage() -> [UInt8]? {
+        readLock.withLock { assembler.takePartialBinary() }
+    }
+
     private func receiveLocked() throws -> Message? {
         while true {
             if pendingIndex < pending.count {

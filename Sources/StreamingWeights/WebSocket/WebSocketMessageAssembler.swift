@@ -25,6 +25,17 @@ public struct WebSocketMessageAssembler: Sendable {
         (1000...1003).contains(code) || (1007...1014).contains(code) || (3000...4999).contains(code)
     }
 
+    /// The binary message received in part, when the connection ended in the middle of one:
+    /// its bytes so far (the assembler then starts afresh).
+    public mutating func takePartialBinary() -> [UInt8]? {
+        guard fragmentOpcode == .binary, !fragments.isEmpty else { return nil }
+        defer {
+            fragmentOpcode = nil
+            fragments = []
+        }
+        return fragments
+    }
+
     /// Takes one frame; returns the message or control event it completes, if any.
     ///
     /// - Parameter sizeHint: with a message's first fragment, the whole message's size when the

@@ -55,6 +55,27 @@ struct StreamingFaultTests {
         #expect(try await stream(served, faults))
     }
 
+    @Test(
+        "A connection cut part way through an object: the client asks the next connection for the rest only, and the object is whole"
+    )
+    func resumesWithARange() async throws {
+        let served = try await ServedChunks()
+        let size = try #require(served.manifest.chunks["embeddings"]).size
+        let proxy = try FaultProxy(upstream: served.url, ["--cut-after", "\(size / 2)"])
+        let client = WeightClient(configuration: WeightClient.Configuration(url: proxy.url))
+        defer { client.close() }
+        let object = try await client.get(.get, name: "embeddings", expectedLength: size)
+        let stored = try Data(contentsOf: URL(fileURLWithPath: served.directory.file("embeddings.safetensors")))
+        #expect(object.payload.count == size && Array(object.payload) == Array(stored))
+        #expect(object.payloadSHA256.hexString == served.manifest.chunks["embeddings"]?.sha256)
+        // The whole object once, then the part the cut lost (not the whole again): the server
+        // counts what it answered.
+        let served_ = try served.statistics()
+        let bytes = try #require(served_["bytes_served"] as? Int)
+        #expect(bytes > size && bytes < size + size * 3 / 4, "served \(bytes) bytes for one \(size)-byte object")
+        #expect(served_["requests"] as? Int == 2)
+    }
+
     @Test("A connection cut at random byte offsets: the client reconnects and the output is the local model's")
     func cutConnections() async throws {
         let served = try await ServedChunks()
