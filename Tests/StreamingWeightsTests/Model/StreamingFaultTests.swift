@@ -70,10 +70,10 @@ struct StreamingFaultTests {
         #expect(object.payloadSHA256.hexString == served.manifest.chunks["embeddings"]?.sha256)
         // The whole object once, then the part the cut lost (not the whole again): the server
         // counts what it answered.
-        let served_ = try served.statistics()
-        let bytes = try #require(served_["bytes_served"] as? Int)
+        let counters = try served.statistics()
+        let bytes = try #require(counters["bytes_served"] as? Int)
         #expect(bytes > size && bytes < size + size * 3 / 4, "served \(bytes) bytes for one \(size)-byte object")
-        #expect(served_["requests"] as? Int == 2)
+        #expect(counters["requests"] as? Int == 2)
     }
 
     @Test("A connection cut at random byte offsets: the client reconnects and the output is the local model's")
