@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import tempfile
 import subprocess
 import sys
@@ -33,7 +32,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import nginx  # noqa: E402
-from s3_servers import Moto, SeaweedFS, _die_with_parent, boto3_client, wait_until_told_to_stop  # noqa: E402
+from s3_servers import (Moto, SeaweedFS, _die_with_parent, boto3_client, start_service,  # noqa: E402
+                        wait_until_told_to_stop)
 
 
 def log(message: str) -> None:
@@ -94,14 +94,7 @@ def main() -> int:
         raise SystemExit(f"cluster: no weight-server in '{args.bin}'")
     prefix = args.prefix or os.path.basename(os.path.normpath(args.chunks))
 
-    stdout = sys.stdout
-    sys.stdout = sys.stderr
-
-    def exit_on_signal(signum, frame):
-        raise SystemExit(128 + signum)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, exit_on_signal)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+    stdout = start_service()
 
     certificates = None
     store = Moto(0, False) if args.store == "moto" else SeaweedFS(0, False, None)

@@ -30,7 +30,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEPLOY = os.path.join(os.path.dirname(HERE), "deploy", "nginx")
 sys.path.insert(0, HERE)
-from s3_servers import free_port, wait_until_told_to_stop  # noqa: E402
+from s3_servers import free_port, start_service, wait_until_told_to_stop  # noqa: E402
 
 
 def log(message: str) -> None:
@@ -177,18 +177,20 @@ def main() -> int:
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
+    stdout = start_service()
     if args.mode == "static":
         if not os.path.isdir(args.directory):
             raise SystemExit(f"nginx.py: '{args.directory}' is not a directory")
-        server, url = static(args.directory, args.port), None
+        server = static(args.directory, args.port)
         url = f"http://127.0.0.1:{server.port}/chunks"
     else:
         server = proxy(args.ports, args.port, args.workers)
         url = f"ws://127.0.0.1:{server.port}"
     try:
         server.start()
-        print(json.dumps({"url": url, "port": server.port, "pid": server.process.pid, "prefix": server.prefix}),
-              flush=True)
+        stdout.write(json.dumps({"url": url, "port": server.port, "pid": server.process.pid,
+                                 "prefix": server.prefix}) + "\n")
+        stdout.flush()
         wait_until_told_to_stop()
     finally:
         server.stop()

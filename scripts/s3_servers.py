@@ -736,6 +736,26 @@ def http_call(request: urllib.request.Request):
 # --------------------------------------------------------------------------------------------
 
 
+def start_service():
+    """Readies a process that starts servers and prints one JSON line about them; returns the real
+    stdout for that line.
+
+    Only that line goes to stdout, whatever the libraries print (sys.stdout becomes stderr). A
+    signal during startup raises SystemExit, so the caller's `finally` still cleans up; the parent
+    may have spawned this process with these signals blocked (children would inherit that too), so
+    they are unblocked.
+    """
+    stdout = sys.stdout
+    sys.stdout = sys.stderr
+
+    def exit_on_signal(signum, frame):
+        raise SystemExit(128 + signum)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, exit_on_signal)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+    return stdout
+
+
 def wait_until_told_to_stop() -> None:
     stop = threading.Event()
 
@@ -778,17 +798,7 @@ def main() -> int:
                         help="moto: do not make it sign the raw request target (see Moto.sign_the_raw_uri)")
     args = parser.parse_args()
 
-    # Only the JSON line goes to stdout, whatever the libraries print.
-    stdout = sys.stdout
-    sys.stdout = sys.stderr
-
-    # A signal during startup still cleans up (the finally below). The parent may have spawned
-    # this process with these signals blocked (weed would inherit that too): unblock them.
-    def exit_on_signal(signum, frame):
-        raise SystemExit(128 + signum)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, exit_on_signal)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+    stdout = start_service()
 
     if args.kind == "moto":
         server = Moto(args.port, args.verbose, fix_uri=not args.unpatched_moto)

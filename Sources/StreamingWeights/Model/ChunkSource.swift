@@ -102,9 +102,7 @@ public enum ChunkSource: Equatable, Sendable, CustomStringConvertible {
             reader.caFile = options.caFile
             reader.insecure = options.insecure
             if options.insecure, url.lowercased().hasPrefix("https:") {
-                options.logger?.warning(
-                    "TLS certificates are not verified (insecure): anyone between here and the server can read and change the traffic"
-                )
+                options.logger?.warning("\(TLSStream.insecureWarning)")
             }
             return StoreTransport(reader: reader)
         case .directory(let path):

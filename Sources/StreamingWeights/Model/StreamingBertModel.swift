@@ -81,10 +81,9 @@ public final class StreamingBertModel: Sendable {
     private let layerBytes: Int
     /// Bounds the layers being received and built at once.
     ///
-    /// Two fetches in flight keep both
-    /// the network and the hashing busy, but each holds its received bytes beside the layer
-    /// being built from them: small layers (MiniLM's 7 MB) go two at a time, large ones
-    /// (BERT-large's 48 MiB) one at a time.
+    /// Two fetches in flight keep both the network and the hashing busy, but each holds its
+    /// received bytes beside the layer being built from them: small layers (MiniLM's 7 MB) go
+    /// two at a time, large ones (BERT-large's 48 MiB) one at a time.
     private let fetchBudget: ByteBudget
 
     /// Connects to `serverURL` and loads everything but the encoder layers.
@@ -173,7 +172,7 @@ public final class StreamingBertModel: Sendable {
         }
     }
 
-    /// The server's copies of the tokenizer's files, in a new temporary directory (for
+    /// The source's copies of the tokenizer's files, in a new temporary directory (for
     /// ``BertTokenizer/init(directory:maximumPositions:)``; ``loadTokenizer(from:maximumPositions:)``
     /// deletes it).
     private static func downloadTokenizerFiles(from source: RemoteTensorSource) async throws -> String {

@@ -72,9 +72,7 @@ public enum LegacyChunkSet {
     }
 
     private static func digest(_ bytes: ByteStorage) -> String {
-        let digest = StreamingDigest(.sha256)
-        bytes.withUnsafeBytes { digest.update($0) }
-        return digest.finalize().hexString
+        TransportedObject(hashing: bytes).sha256.hexString
     }
 
     /// What a legacy request asks for.

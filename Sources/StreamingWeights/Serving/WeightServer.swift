@@ -188,6 +188,18 @@ public final class WeightServer: Sendable {
         var limiter = TokenBucket(rate: configuration.requestsPerSecond)
         let slots = DispatchSemaphore(value: configuration.maximumPipelinedRequests)
         let pending = DispatchGroup()
+        // Each request is answered by a task, at most `maximumPipelinedRequests` at once.
+        func dispatch(_ work: @escaping @Sendable () async -> Void) {
+            slots.wait()
+            pending.enter()
+            Task {
+                defer {
+                    slots.signal()
+                    pending.leave()
+                }
+                await work()
+            }
+        }
         while let message = try? connection.receive() {
             guard case .text(let text) = message else {
                 answer(
@@ -199,15 +211,7 @@ public final class WeightServer: Sendable {
                     answerLegacy(writer, failure: "rate limited: try again")
                     continue
                 }
-                slots.wait()
-                pending.enter()
-                Task {
-                    defer {
-                        slots.signal()
-                        pending.leave()
-                    }
-                    await respond(toLegacy: legacy, with: writer)
-                }
+                dispatch { await self.respond(toLegacy: legacy, with: writer) }
                 continue
             }
             let request: WireMessage.Request
@@ -226,15 +230,7 @@ public final class WeightServer: Sendable {
                             "more than \(Int(configuration.requestsPerSecond)) requests per second on one connection"))
                 continue
             }
-            slots.wait()
-            pending.enter()
-            Task {
-                defer {
-                    slots.signal()
-                    pending.leave()
-                }
-                await respond(to: request, with: writer)
-            }
+            dispatch { await self.respond(to: request, with: writer) }
         }
         _ = pending.wait(timeout: .now() + 10)
         writer.finish()
@@ -278,9 +274,7 @@ public final class WeightServer: Sendable {
                     ))
             }
             do {
-                let storage = self.storage
-                let (bytes, _) = try await cache.value(for: entry.key) { try await storage.read(entry.key) }
-                send(request, entry: entry, bytes: bytes, to: writer, holding: reservation)
+                send(request, entry: entry, bytes: try await stored(entry.key), to: writer, holding: reservation)
             } catch {
                 logger?.error("reading \(entry.key) failed: \(error)")
                 answer(writer, id: request.id, WireError(code: .internal, message: "reading \(name) failed: \(error)"))
@@ -309,8 +303,7 @@ public final class WeightServer: Sendable {
                 return answerLegacy(writer, failure: "the server is busy: try again")
             }
             do {
-                let storage = self.storage
-                let (bytes, _) = try await cache.value(for: entry.key) { try await storage.read(entry.key) }
+                let bytes = try await stored(entry.key)
                 let text = bytes.withUnsafeBytes { LegacyChunkSet.answer(component: component, bytes: $0) }
                 counters.withLock {
                     $0.requests += 1
@@ -325,6 +318,12 @@ public final class WeightServer: Sendable {
                 answerLegacy(writer, failure: "reading \(entry.key) failed: \(error)")
             }
         }
+    }
+
+    /// Object `key` as stored, through the cache (one storage read however many ask at once).
+    private func stored(_ key: String) async throws -> ByteStorage {
+        let storage = self.storage
+        return try await cache.value(for: key) { try await storage.read(key) }.0
     }
 
     private func answerLegacy(_ writer: ResponseWriter, failure message: String) {

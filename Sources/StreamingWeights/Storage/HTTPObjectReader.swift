@@ -54,9 +54,7 @@ public struct HTTPObjectReader: ChunkObjectReader {
     }
 
     public func read(_ key: String, size: Int?) async throws -> ByteStorage {
-        let url = try url(of: key)
-        let download = RangedDownload(partSize: partSize, concurrency: concurrency, attempts: attempts, url: url)
-        let get = rangedGet(url, key: key)
+        let (download, get) = try download(key)
         guard let size else {
             // A small object of unknown size (the manifest): one GET, retried whole.
             let attempts = attempts
@@ -78,11 +76,18 @@ public struct HTTPObjectReader: ChunkObjectReader {
     }
 
     public func readHashed(_ key: String, size: Int) async throws -> TransportedObject {
-        let url = try url(of: key)
-        let download = RangedDownload(partSize: partSize, concurrency: concurrency, attempts: attempts, url: url)
-        let get = rangedGet(url, key: key)
+        let (download, get) = try download(key)
         let (bytes, digest) = try await runBlocking { try download.readHashed(size: size, get: get) }
         return TransportedObject(bytes: bytes, sha256: digest)
+    }
+
+    /// How object `key` is read: its ranges, and one GET of a range.
+    private func download(_ key: String) throws -> (RangedDownload, RangedDownload.Get) {
+        let url = try url(of: key)
+        return (
+            RangedDownload(partSize: partSize, concurrency: concurrency, attempts: attempts, url: url),
+            rangedGet(url, key: key)
+        )
     }
 
     /// The most bytes read of an object whose size is not known in advance.

@@ -4,6 +4,10 @@ import Logging
 
 /// TLS over a connected socket, through OpenSSL's libssl.
 public final class TLSStream: ByteStream, @unchecked Sendable {
+    /// What a client is warned of when it skips verifying certificates (`--insecure`).
+    public static let insecureWarning =
+        "TLS certificates are not verified (insecure): anyone between here and the server can read and change the traffic"
+
     /// A TLS failure, with OpenSSL's reasons.
     public struct Failure: Error, Hashable, CustomStringConvertible {
         public let operation: String
@@ -50,9 +54,7 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
             self.context = context
             _ = copenssl_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
             if insecure {
-                logger?.warning(
-                    "TLS certificates are not verified (insecure): anyone between here and the server can read and change the traffic"
-                )
+                logger?.warning("\(TLSStream.insecureWarning)")
                 SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)
             } else {
                 SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)

@@ -108,7 +108,7 @@ struct ChunkSourceTests {
         #expect(try await model.forward(batch).lastHiddenState == expected.lastHiddenState)
     }
 
-    @Test("A tampered file behind the HTTP server is caught by the hash check, naming the object")
+    @Test("A tampered or truncated file behind the HTTP server is caught, naming the object")
     func tampered() async throws {
         let chunks = try TemporaryDirectory()
         _ = try await ModelChunkerTests.chunk(into: chunks.path)
@@ -118,6 +118,14 @@ struct ChunkSourceTests {
         let model = try await StreamingBertModel(source: try nginx.string("url"), cacheSize: 1, prefetchDepth: 0)
         let error = await #expect(throws: ModelError.self) { try await model.forward(batch) }
         #expect("\(error.map(String.init(describing:)) ?? "")".contains("layer_1"))
+        // A file shorter than the manifest says ends the transfer early: an error naming it.
+        let layer1 = chunks.file("layer_1.safetensors")
+        let whole = try Data(contentsOf: URL(fileURLWithPath: layer1))
+        try whole.prefix(whole.count / 2).write(to: URL(fileURLWithPath: layer1))
+        let short = await #expect(throws: (any Error).self) { try await model.forward(batch) }
+        #expect(
+            "\(short.map(String.init(describing:)) ?? "")".contains("layer_1.safetensors: received"),
+            "\(String(describing: short))")
         // A damaged tokenizer file stops the model from loading at all.
         try tamper(chunks.file("vocab.txt"), offsetFromEnd: 3)
         let loading = await #expect(throws: ModelError.self) {
