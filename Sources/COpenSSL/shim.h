@@ -23,6 +23,11 @@ static inline void copenssl_SSL_accept_moving_write_buffer(SSL *ssl) {
     SSL_set_mode(ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 }
 
+/* ERR_GET_REASON is an inline function in OpenSSL 3 and a macro before it. */
+static inline int copenssl_error_reason(unsigned long code) {
+    return ERR_GET_REASON(code);
+}
+
 static inline void copenssl_free(void *pointer) {
     OPENSSL_free(pointer);
 }

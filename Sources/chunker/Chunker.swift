@@ -9,20 +9,38 @@ struct Chunker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chunker",
         abstract: "Split a Hugging Face BERT-family model into one safetensors file per component.",
+        version: "chunker \(StreamingWeightsVersion.string)",
         subcommands: [Chunk.self, Verify.self],
         defaultSubcommand: Chunk.self
     )
+
+    /// `chunker --help` shows the default command's options, which is what a user looks for
+    /// (argument-parser would list only the subcommands).
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if ["--help", "-h", "help"].contains(arguments.first), arguments.count == 1 {
+            print(helpMessage(for: Chunk.self))
+            return
+        }
+        await runAsTool(arguments)
+    }
 }
 
 struct Chunk: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chunk",
         abstract: "Split a model into chunks (the default command).",
+        usage: """
+            chunker [chunk] <model> --output-dir <output-dir> [<options>]
+              chunker [chunk] <model> --s3 --s3-bucket <s3-bucket> [<options>]
+              chunker verify <directory> [<options>]
+            """,
         discussion: """
             Writes embeddings, each encoder layer and the pooler as separate safetensors files, plus \
             the model's config and tokenizer files and a manifest (chunk_info.json) with a SHA-256 \
             hash per file. MODEL is a directory, a name under $STREAMING_WEIGHTS_MODELS or \
-            ./Fixtures, a model in the Hugging Face cache, or a Hugging Face id to download.
+            ./Fixtures, a model in the Hugging Face cache, or a Hugging Face id to download. \
+            'chunker verify DIR' checks a chunk set against its manifest (chunker help verify).
             """
     )
 
@@ -47,6 +65,12 @@ struct Chunk: AsyncParsableCommand {
     )
     var durable = false
 
+    @Flag(
+        help:
+            "Write into an output that holds other files (not a chunk set of this model), removing every file there that the new chunk set does not list."
+    )
+    var overwrite = false
+
     @Flag(help: "Log each step.")
     var verbose = false
 
@@ -68,26 +92,41 @@ struct Chunk: AsyncParsableCommand {
     func run() async throws {
         let logger = Terminal.bootstrapLogging(verbose: verbose)
         let storage: any StorageBackend
+        // A directory this run creates is removed again if the run fails: nothing half-made is left.
+        var created: String?
         if let outputDir {
+            if !FileManager.default.fileExists(atPath: outputDir) { created = outputDir }
             storage = try FileSystemBackend(root: outputDir, create: true, durable: durable)
         } else {
-            storage = try s3.backend()
+            storage = try s3.backend(logger: logger)
         }
+        do {
+            try await chunk(into: storage, logger: logger)
+        } catch {
+            if let created { try? FileManager.default.removeItem(atPath: created) }
+            throw error
+        }
+    }
+
+    private func chunk(into storage: any StorageBackend, logger: Logger) async throws {
         let chunker = try ModelChunker(
             modelName: model,
             storage: storage,
             compress: compress,
             dtype: dtype.flatMap(DType.init(pythonName:)),
             offline: offline,
+            overwrite: overwrite,
             logger: logger
         )
         let bar = ProgressBar()
+        let verbose = verbose
         let manifest = try await chunker.chunkModel(
             progress: { progress in
                 bar.update(
                     "\(progress.completed)/\(progress.total) \(progress.file)",
                     fraction: Double(progress.completed) / Double(progress.total),
-                    plain: "wrote \(progress.file)"
+                    // With --verbose the log says the same, with the size.
+                    plain: verbose ? nil : "wrote \(progress.file)"
                 )
             },
             downloadProgress: { file, received, total in
@@ -112,7 +151,10 @@ struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Check every file of a chunk directory against its manifest.",
-        discussion: "Re-reads each file and checks its size, SHA-256 and tensor list; prints each problem found."
+        discussion: """
+            Re-reads each file and checks its size, SHA-256 and tensor list, and reports files the \
+            manifest does not list; prints each problem found.
+            """
     )
 
     @Argument(help: "The chunk directory (or give --s3 and the bucket).")
@@ -128,7 +170,9 @@ struct Verify: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let storage: any StorageBackend = try directory.map { try FileSystemBackend(root: $0) } ?? s3.backend()
+        let logger = Terminal.bootstrapLogging(verbose: false)
+        let storage: any StorageBackend =
+            try directory.map { try FileSystemBackend(root: $0) } ?? s3.backend(logger: logger)
         let problems = try await ChunkVerifier(storage: storage).verify()
         guard problems.isEmpty else {
             for problem in problems {

@@ -16,8 +16,14 @@ struct Infer: AsyncParsableCommand {
             chunk directory (http://, https://), or a local chunk directory (file:// or a path); \
             the default is ws://127.0.0.1:8765. With --chunks-dir or --model the whole model is \
             loaded locally instead.
-            """
+            """,
+        version: "infer \(StreamingWeightsVersion.string)"
     )
+
+    static func main() async {
+        await runAsTool(
+            unknownOptionHint: "A text that starts with a dash goes after --, as in: infer [options] -- \"-text\"")
+    }
 
     @Argument(help: "The texts to embed. An empty string is a valid text.")
     var texts: [String] = []
@@ -84,7 +90,7 @@ struct Infer: AsyncParsableCommand {
     @Flag(help: "Print cache and timing statistics.")
     var stats = false
 
-    @Flag(help: "Log retries and connections to standard error.")
+    @Flag(help: "Log connections, each object fetched and retries to standard error.")
     var verbose = false
 
     @Option(help: "Run the forward pass this many times and report its median and minimum time.")
@@ -110,6 +116,30 @@ struct Infer: AsyncParsableCommand {
         guard texts.isEmpty || input == nil else {
             throw ValidationError("Give texts as arguments or with --input, not both.")
         }
+        guard !hidden || json else { throw ValidationError("--hidden adds to the JSON output: give it with --json.") }
+        if let server, !server.lowercased().hasPrefix("ws://"), !server.lowercased().hasPrefix("wss://") {
+            let suggestion =
+                server.lowercased().hasPrefix("https://")
+                ? "wss://" + server.dropFirst("https://".count)
+                : server.lowercased().hasPrefix("http://") ? "ws://" + server.dropFirst("http://".count) : nil
+            throw ValidationError(
+                "--server takes a weight server's ws:// or wss:// URL, not '\(server)'"
+                    + (suggestion.map { ": write --server \($0) (or --source \(server) for a chunk directory behind an HTTP server)" }
+                        ?? "; give other sources with --source."))
+        }
+        if caFile != nil || insecure {
+            let option = caFile != nil ? "--ca-file" : "--insecure"
+            guard chunksDir == nil, model == nil else {
+                throw ValidationError("\(option) applies to wss:// and https:// sources, not to local files.")
+            }
+            let url = source ?? server ?? "ws://127.0.0.1:8765"
+            let scheme = url.lowercased()
+            guard scheme.hasPrefix("wss://") || scheme.hasPrefix("https://") else {
+                throw ValidationError(
+                    "\(option) applies to wss:// and https:// sources, and '\(url)' is not one"
+                        + (scheme.hasPrefix("ws://") ? ": for TLS write wss://" + url.dropFirst("ws://".count) : "."))
+            }
+        }
     }
 
     func run() async throws {
@@ -118,15 +148,18 @@ struct Infer: AsyncParsableCommand {
         let modelName: String
         var streaming: StreamingBertModel?
         let texts = try readTexts()
+        let logger = CommandLogging.bootstrap("infer", level: verbose ? .info : .warning)
         if let chunksDir {
-            encoder = try await TextEncoder(chunksDirectory: chunksDir)
-            modelName = chunksDir
+            // The same checks as --source DIR: the manifest, every file's size and SHA-256.
+            let source = try await RemoteTensorSource(chunkDirectory: chunksDir, logger: logger)
+            encoder = try await TextEncoder(loading: source)
+            modelName = source.manifest.modelName
         } else if let model {
             encoder = try await TextEncoder(modelDirectory: model)
-            modelName = model
+            modelName = (model as NSString).lastPathComponent
         } else {
             var options = ChunkSource.Options()
-            options.logger = CommandLogging.bootstrap("infer", level: verbose ? .info : .warning)
+            options.logger = logger
             options.authToken = try authTokenFile.map(TokenFile.read)
             options.caFile = caFile
             options.insecure = insecure
@@ -147,10 +180,8 @@ struct Infer: AsyncParsableCommand {
             repeatCount: `repeat`
         )
         for result in results.texts where result.truncatedCount > 0 {
-            FileHandle.standardError.write(
-                Data(
-                    "warning: truncated \(result.truncatedCount) tokens of \(result.text.prefix(40).debugDescription) to the model's \(encoder.tokenizer.maximumLength)\n"
-                        .utf8)
+            logger.warning(
+                "truncated \(result.truncatedCount) tokens of \(result.text.prefix(40).debugDescription) to the model's \(encoder.tokenizer.maximumLength)"
             )
         }
         if json {

@@ -110,7 +110,7 @@ struct ForwardBench: AsyncParsableCommand {
     func run() async throws {
         let source: any TensorSource =
             FileManager.default.fileExists(atPath: model + "/model.safetensors")
-            ? try CheckpointTensorSource(directory: model) : try ChunkDirectoryTensorSource(directory: model)
+            ? try CheckpointTensorSource(directory: model) : try await RemoteTensorSource(chunkDirectory: model)
         let bert = try await BertModel(loadingFrom: source)
         let input = syntheticBatch(seq: seq, batch: batch)
         let computeThreads = ComputeThreads(count: threads)

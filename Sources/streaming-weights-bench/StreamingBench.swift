@@ -63,7 +63,7 @@ struct StreamingForwardBench: AsyncParsableCommand {
         var models: (local: BertModel, streamed: StreamingBertModel)?
         for _ in 0..<coldRuns {
             var start = DispatchTime.now().uptimeNanoseconds
-            let local = try await BertModel(loadingFrom: ChunkDirectoryTensorSource(directory: chunksDir))
+            let local = try await BertModel(loadingFrom: RemoteTensorSource(chunkDirectory: chunksDir))
             _ = try BertTokenizer(directory: chunksDir, maximumPositions: local.configuration.maximumPositions)
             _ = try local.forward(batch, threads: computeThreads)
             localColds.append(elapsedSeconds(since: start))
@@ -170,7 +170,7 @@ struct SoakClients: AsyncParsableCommand {
         let tokenizer = try BertTokenizer(directory: chunksDir)
         let texts = ["A weight server under load.", "Every output is checked.", "short"]
         let batch = try tokenizer.encodeBatch(texts.map { try tokenizer.encode($0) })
-        let local = try await BertModel(loadingFrom: ChunkDirectoryTensorSource(directory: chunksDir))
+        let local = try await BertModel(loadingFrom: RemoteTensorSource(chunkDirectory: chunksDir))
         let expected = try local.forward(batch)
         let layerCount = local.configuration.layerCount
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)

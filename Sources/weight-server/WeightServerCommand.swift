@@ -8,8 +8,17 @@ import StreamingWeights
 struct WeightServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "weight-server",
-        abstract: "Serve a chunked model over WebSocket from a directory or an S3 prefix."
+        abstract: "Serve a chunked model over WebSocket from a directory or an S3 prefix.",
+        discussion: """
+            At start every object the manifest lists must exist with its size (with \
+            --verify-on-start, its SHA-256 too), or the server stops naming it. GET /healthz \
+            answers ok while that still holds (503 otherwise); GET /stats needs the bearer token \
+            when there is one.
+            """,
+        version: "weight-server \(StreamingWeightsVersion.string)"
     )
+
+    static func main() async { await runAsTool() }
 
     @Option(help: "The chunk directory to serve.")
     var chunksDir: String?
@@ -43,6 +52,9 @@ struct WeightServerCommand: AsyncParsableCommand {
         help: "MB of stored objects held for responses in flight, beyond which requests are answered rate_limited.")
     var maxInflightMB = 2048
 
+    @Flag(help: "At start, read every object and check its SHA-256 and tensor list against the manifest.")
+    var verifyOnStart = false
+
     @Flag(help: "Log each request.")
     var verbose = false
 
@@ -69,7 +81,8 @@ struct WeightServerCommand: AsyncParsableCommand {
     func run() async throws {
         let signals = Self.terminationSignals()
         let logger = CommandLogging.bootstrap("weight-server", level: verbose ? .debug : .info)
-        let storage: any StorageBackend = try chunksDir.map { try FileSystemBackend(root: $0) } ?? s3.backend()
+        let storage: any StorageBackend =
+            try chunksDir.map { try FileSystemBackend(root: $0) } ?? s3.backend(logger: logger)
         var configuration = WeightServer.Configuration()
         configuration.host = host
         configuration.port = port
@@ -77,6 +90,7 @@ struct WeightServerCommand: AsyncParsableCommand {
         configuration.maximumConnections = maxConnections
         configuration.requestsPerSecond = rateLimit
         configuration.maximumInFlightBytes = maxInflightMB << 20
+        configuration.verifyOnStart = verifyOnStart
         if let tlsCert, let tlsKey {
             configuration.tls = try TLSStream.Context(certificateFile: tlsCert, keyFile: tlsKey)
         }

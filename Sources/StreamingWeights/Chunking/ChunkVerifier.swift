@@ -1,6 +1,7 @@
 /// Re-reads a chunk set and checks it against its manifest: every file present, of the listed
 /// size and SHA-256; every chunk a valid safetensors file (after gunzip when compressed) holding
-/// exactly the tensors, dtypes and shapes listed.
+/// exactly the tensors, dtypes and shapes listed; no file beside them that the manifest does not
+/// list (a leftover of another chunk set, which a client could mistake for part of this one).
 public struct ChunkVerifier: Sendable {
     public let storage: any StorageBackend
 
@@ -60,6 +61,10 @@ public struct ChunkVerifier: Sendable {
             } catch {
                 problems.append(error)
             }
+        }
+        let listed = Set([ChunkManifest.fileName] + manifest.chunks.values.map(\.file) + manifest.files.keys)
+        for name in try await storage.list(prefix: "") where !listed.contains(name) {
+            problems.append(ChunkingError.unlistedFile(name, location: storage.location))
         }
         return problems
     }

@@ -16,6 +16,10 @@ public enum ChunkingError: Error, Hashable, CustomStringConvertible {
     case unsupportedDType(String)
     /// The model's weights lack what a BERT chunk set needs.
     case incompleteModel(String)
+    /// The output holds files of something else (`holds` says what), which a chunk set would mix with.
+    case outputNotEmpty(location: String, files: [String], holds: String)
+    /// A file in a chunk set's storage that its manifest does not list.
+    case unlistedFile(String, location: String)
 
     public var description: String {
         switch self {
@@ -35,6 +39,12 @@ public enum ChunkingError: Error, Hashable, CustomStringConvertible {
             "cannot store weights as '\(dtype)': use float32, float16 or bfloat16"
         case .incompleteModel(let problem):
             "the model cannot be chunked: \(problem)"
+        case .outputNotEmpty(let location, let files, let holds):
+            "\(location) is not empty: it holds \(holds) (\(files.count) files: "
+                + files.prefix(5).joined(separator: ", ") + (files.count > 5 ? ", ..." : "")
+                + "); choose an empty output, or give --overwrite to replace them (files the new chunk set does not list are removed)"
+        case .unlistedFile(let file, let location):
+            "'\(file)' in \(location) is not listed in the manifest: a leftover of another chunk set? (re-run the chunker with --overwrite to remove it)"
         }
     }
 }

@@ -10,6 +10,10 @@ import Logging
 /// `chunk_info.json` last. Any previous manifest is removed first, so a run that stops part way
 /// never leaves a chunk set that looks complete; each file appears only when whole. Memory-mapped
 /// weights are released after each component, so resident memory stays near the largest chunk.
+///
+/// The output must be empty, hold a chunk set of the same model (or the files of an interrupted
+/// run), or ``overwrite`` must be set: a chunk set is never mixed with another model's files.
+/// Once the new manifest is written, every file there that it does not list is removed.
 public struct ModelChunker: Sendable {
     /// Progress of a run, for a progress bar.
     public struct Progress: Sendable {
@@ -29,6 +33,8 @@ public struct ModelChunker: Sendable {
     /// The floating dtype to store weights as; `nil` keeps the source's.
     public let dtype: DType?
     public let offline: Bool
+    /// Write into an output that holds other files, removing those the new chunk set does not list.
+    public let overwrite: Bool
     /// Where `HF_ENDPOINT`, `HF_HUB_CACHE`, `STREAMING_WEIGHTS_MODELS` and the like are read.
     public let environment: [String: String]
     let logger: Logger
@@ -43,6 +49,7 @@ public struct ModelChunker: Sendable {
         compress: Bool = false,
         dtype: DType? = nil,
         offline: Bool = false,
+        overwrite: Bool = false,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         logger: Logger = Logger(label: "streaming-weights.chunker") { _ in SwiftLogNoOpLogHandler() }
     ) throws {
@@ -54,6 +61,7 @@ public struct ModelChunker: Sendable {
         self.compress = compress
         self.dtype = dtype
         self.offline = offline
+        self.overwrite = overwrite
         self.environment = environment
         self.logger = logger
     }
@@ -84,11 +92,13 @@ public struct ModelChunker: Sendable {
             progress: downloadProgress
         )
         logger.info("chunking \(modelName) from \(source.directory)")
-        return try await chunk(directory: source.directory, progress: progress)
+        return try await chunk(directory: source.directory, name: source.modelName, progress: progress)
     }
 
-    /// Writes the chunk set of the model in `directory`.
-    func chunk(directory: String, progress: (@Sendable (Progress) -> Void)?) async throws -> ChunkManifest {
+    /// Writes the chunk set of the model in `directory`, named `name` in the manifest.
+    func chunk(directory: String, name: String, progress: (@Sendable (Progress) -> Void)?) async throws
+        -> ChunkManifest
+    {
         func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
         let configuration = try BertConfiguration(contentsOfFile: path("config.json"))
         let checkpoint = try Checkpoint(directory: directory)
@@ -101,6 +111,7 @@ public struct ModelChunker: Sendable {
             + HubDownloader.tokenizerFiles.filter {
                 FileManager.default.fileExists(atPath: path($0))
             }
+        let previous = try await filesToReplace(modelName: name)
         try await storage.delete(ChunkManifest.fileName)
 
         let total = components.count + extraFiles.count
@@ -157,6 +168,7 @@ public struct ModelChunker: Sendable {
                 case .file(let name, let entry):
                     files[name] = entry
                     file = name
+                    logger.info("wrote \(name) (\(entry.size) bytes)")
                 }
                 completed += 1
                 progress?(Progress(file: file, completed: completed, total: total, bytesWritten: written))
@@ -164,7 +176,7 @@ public struct ModelChunker: Sendable {
             }
         }
         let manifest = ChunkManifest(
-            modelName: modelName,
+            modelName: name,
             modelType: configuration.modelType,
             numLayers: configuration.layerCount,
             dtype: (storedDType ?? .float32).pythonName,
@@ -173,7 +185,49 @@ public struct ModelChunker: Sendable {
             files: files
         )
         try await storage.write(try manifest.encoded(), to: ChunkManifest.fileName)
+        let listed = Set([ChunkManifest.fileName] + manifest.chunks.values.map(\.file) + manifest.files.keys)
+        for stale in previous where !listed.contains(stale) {
+            logger.info("removing \(stale): the new chunk set does not list it")
+            try await storage.delete(stale)
+        }
         return manifest
+    }
+
+    /// The files already in the output, once it is clear they may be replaced: the output is
+    /// empty, holds a chunk set of `modelName` or only the files an interrupted run leaves
+    /// (no manifest), or ``overwrite`` is set.
+    ///
+    /// - Throws: ``ChunkingError/outputNotEmpty(location:files:holds:)`` otherwise.
+    private func filesToReplace(modelName: String) async throws -> [String] {
+        let existing = try await storage.list(prefix: "")
+        guard !existing.isEmpty, !overwrite else { return existing }
+        let holds: String
+        if existing.contains(ChunkManifest.fileName) {
+            let json = try await storage.read(ChunkManifest.fileName).withUnsafeBytes { Array($0) }
+            if let previous = try? ChunkManifest(json: json, source: ChunkManifest.fileName) {
+                if previous.modelName == modelName { return existing }
+                holds = "a chunk set of \(previous.modelName)"
+            } else {
+                holds = "a chunk_info.json this chunker cannot read"
+            }
+        } else {
+            let unknown = existing.filter { !Self.isChunkSetFile($0) }
+            if unknown.isEmpty { return existing }
+            holds = "files that are not part of a chunk set"
+        }
+        throw ChunkingError.outputNotEmpty(location: storage.location, files: existing, holds: holds)
+    }
+
+    /// Whether `name` is a file a chunk set of this chunker holds.
+    static func isChunkSetFile(_ name: String) -> Bool {
+        if name == ChunkManifest.fileName || name == "config.json" || HubDownloader.tokenizerFiles.contains(name) {
+            return true
+        }
+        let stem = name.hasSuffix(".safetensors.gz") ? name.dropLast(".safetensors.gz".count)
+            : name.hasSuffix(".safetensors") ? name.dropLast(".safetensors".count) : nil
+        guard let stem else { return false }
+        if stem == "embeddings" || stem == "pooler" { return true }
+        return stem.hasPrefix("layer_") && Int(stem.dropFirst("layer_".count)) != nil
     }
 
     /// The components and their tensor names (relative), after checking that every tensor a

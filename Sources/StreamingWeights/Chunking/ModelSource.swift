@@ -18,6 +18,13 @@ public struct ModelSource: Sendable {
 
     /// The model's name as given.
     public let name: String
+    /// The model's name for a manifest: the hub id or name given, or a directory's base name
+    /// (never a local path as typed).
+    public var modelName: String {
+        guard origin == .directory else { return name }
+        let base = ((directory as NSString).standardizingPath as NSString).lastPathComponent
+        return base.isEmpty ? name : base
+    }
     /// The local directory holding `config.json` and the weights.
     public let directory: String
     public let origin: Origin

@@ -44,6 +44,14 @@ public struct Checkpoint: Sendable {
         }
     }
 
+    /// Whether `directory` looks like a model directory: `config.json` and a weights file.
+    public static func holdsModel(directory: String) -> Bool {
+        func exists(_ name: String) -> Bool {
+            FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(name))
+        }
+        return exists("config.json") && weightFiles.contains(where: exists)
+    }
+
     /// Opens the weights in `directory`.
     ///
     /// - Throws: ``CheckpointError`` when no weights file exists, a shard is missing, or a

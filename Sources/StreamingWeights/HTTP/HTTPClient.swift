@@ -50,20 +50,41 @@ public struct HTTPResponse: Sendable {
     }
 }
 
-/// A transfer that failed below HTTP: no connection, a timeout, a reset.
+/// A transfer that failed below HTTP: no connection, a timeout, a reset, a TLS failure.
 public struct HTTPError: Error, Hashable, CustomStringConvertible {
     public let url: String
     /// libcurl's `CURLcode`.
     public let code: Int
     public let message: String
 
-    public var description: String { "\(url): \(message)" }
+    public var description: String {
+        switch code {
+        case Int(CURLE_PEER_FAILED_VERIFICATION.rawValue):
+            "\(url): \(message) (give the CA that signed the server's certificate with --ca-file, or for a self-signed test server --insecure)"
+        case Int(CURLE_SSL_CONNECT_ERROR.rawValue):
+            "\(url): \(message) (the TLS handshake failed: if the server speaks plain HTTP, write http://)"
+        default:
+            "\(url): \(message)"
+        }
+    }
+
+    /// Whether trying again cannot help: the URL's scheme, its form, or TLS as configured
+    /// (a rejected certificate, a server that does not speak TLS).
+    public var isPermanent: Bool {
+        [CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CONNECT_ERROR]
+            .contains { Int($0.rawValue) == code }
+    }
 }
 
 /// HTTP over libcurl: one easy handle per request, the body streamed to a callback.
 ///
-/// Requests block the calling thread while they run (libcurl's easy interface).
+/// Requests block the calling thread while they run (libcurl's easy interface). Only `http://`
+/// and `https://` are spoken, redirects included: libcurl knows FTP, SMTP, FILE and more, and a
+/// URL or endpoint with another scheme must fail at once, not be tried.
 public enum HTTPClient {
+    /// The protocols libcurl may use, for requests and for redirects.
+    static let protocols = "http,https"
+
     private static let initialized: Bool = {
         curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
     }()
@@ -79,6 +100,12 @@ public enum HTTPClient {
         body: ((UnsafeRawBufferPointer) throws -> Void)? = nil
     ) throws -> HTTPResponse {
         precondition(initialized, "libcurl could not be initialised")
+        let scheme = request.url.prefix { $0 != ":" }.lowercased()
+        guard scheme == "http" || scheme == "https", request.url.dropFirst(scheme.count).hasPrefix("://") else {
+            throw HTTPError(
+                url: request.url, code: Int(CURLE_UNSUPPORTED_PROTOCOL.rawValue),
+                message: "only http:// and https:// URLs are fetched")
+        }
         guard let handle = curl_easy_init() else {
             throw HTTPError(url: request.url, code: -1, message: "libcurl could not create a handle")
         }
@@ -96,6 +123,8 @@ public enum HTTPClient {
         defer { curl_slist_free_all(headerList) }
 
         ccurl_easy_setopt_string(handle, CURLOPT_URL, request.url)
+        ccurl_easy_setopt_string(handle, CURLOPT_PROTOCOLS_STR, protocols)
+        ccurl_easy_setopt_string(handle, CURLOPT_REDIR_PROTOCOLS_STR, protocols)
         ccurl_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
         if request.method == "HEAD" { ccurl_easy_setopt_long(handle, CURLOPT_NOBODY, 1) }
         ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList)

@@ -89,7 +89,7 @@ struct RangedDownload: Sendable {
                     digest?.update(bytes)
                     received += bytes.count
                 }
-            } catch is HTTPError where cuts + 1 < attempts {
+            } catch let error as HTTPError where cuts + 1 < attempts && !error.isPermanent {
                 cuts += 1
                 Thread.sleep(forTimeInterval: 0.05 * Double(1 << min(cuts, 6)))
                 continue

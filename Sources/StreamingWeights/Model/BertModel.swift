@@ -29,22 +29,24 @@ public struct BertModel: Sendable {
 
     /// Runs the model on `batch`.
     ///
-    /// - Throws: ``ModelError`` for an empty batch, an id outside the vocabulary or a sequence
-    ///   longer than the position embeddings.
+    /// - Throws: ``ModelError`` for an empty batch, an id outside the vocabulary, a sequence
+    ///   longer than the position embeddings, or NaN or infinite values in a component's output.
     public func forward(_ batch: EncodedBatch, threads: ComputeThreads = ComputeThreads()) throws -> BertModelOutput {
         let pass = try BertForwardPass(batch: batch, configuration: configuration, threads: threads)
-        pass.embed(embeddings)
+        try pass.embed(embeddings)
         for layer in layers {
-            pass.apply(layer)
+            try pass.apply(layer)
         }
-        return pass.finish(pooler: pooler)
+        return try pass.finish(pooler: pooler)
     }
 }
 
 /// The state of one forward pass: the batch, the hidden states and the workspace.
 ///
 /// Split into steps so that a model whose layers arrive one at a time (streamed) runs exactly
-/// the same code as one that holds them all.
+/// the same code as one that holds them all. Each step checks that its output is finite: a NaN
+/// or an infinity would otherwise flow silently into every embedding, and the component where
+/// it first appears is what a user needs to know.
 public final class BertForwardPass {
     let batch: EncodedBatch
     let configuration: BertConfiguration
@@ -52,6 +54,8 @@ public final class BertForwardPass {
     let workspace: BertWorkspace
     /// `[rows, hiddenSize]`.
     private var hidden: [Float]
+    /// Encoder layers run so far: the next one's index.
+    private var layersApplied = 0
 
     /// Checks `batch` against `configuration` and allocates the activations.
     ///
@@ -76,25 +80,35 @@ public final class BertForwardPass {
     }
 
     /// Embeds the batch.
-    public func embed(_ embeddings: BertEmbeddings) {
+    ///
+    /// - Throws: ``ModelError/nonFiniteOutput(component:)`` when an embedding is NaN or infinite.
+    public func embed(_ embeddings: BertEmbeddings) throws {
         hidden.withUnsafeMutableBufferPointer { hidden in
             // swift-format-ignore: NeverForceUnwrap
             // The batch is non-empty (checked in init), so the buffer is too.
             embeddings.forward(batch, into: hidden.baseAddress!)
         }
+        try checkFinite(hidden, after: ModelComponent.embeddings.name)
+        layersApplied = 0
     }
 
     /// Runs the next encoder layer.
-    public func apply(_ layer: BertLayer) {
+    ///
+    /// - Throws: ``ModelError/nonFiniteOutput(component:)`` when its output is NaN or infinite.
+    public func apply(_ layer: BertLayer) throws {
         hidden.withUnsafeMutableBufferPointer { hidden in
             // swift-format-ignore: NeverForceUnwrap
             // The batch is non-empty (checked in init), so the buffer is too.
             layer.forward(hidden.baseAddress!, workspace: workspace, threads: threads)
         }
+        try checkFinite(hidden, after: ModelComponent.layer(layersApplied).name)
+        layersApplied += 1
     }
 
     /// The outputs, pooled by `pooler` when there is one.
-    public func finish(pooler: BertPooler?) -> BertModelOutput {
+    ///
+    /// - Throws: ``ModelError/nonFiniteOutput(component:)`` when the pooler's output is NaN or infinite.
+    public func finish(pooler: BertPooler?) throws -> BertModelOutput {
         let pooled = pooler.map { pooler in
             hidden.withUnsafeBufferPointer { hidden in
                 // swift-format-ignore: NeverForceUnwrap
@@ -102,6 +116,7 @@ public final class BertForwardPass {
                 pooler.forward(hidden.baseAddress!, batchSize: batch.batchSize, sequenceLength: batch.sequenceLength)
             }
         }
+        if let pooled { try checkFinite(pooled, after: ModelComponent.pooler.name) }
         return BertModelOutput(
             batchSize: batch.batchSize,
             sequenceLength: batch.sequenceLength,
@@ -109,5 +124,12 @@ public final class BertForwardPass {
             lastHiddenState: hidden,
             poolerOutput: pooled
         )
+    }
+
+    /// Throws when `values`, the output of `component`, holds a NaN or an infinity.
+    private func checkFinite(_ values: [Float], after component: String) throws {
+        guard values.withUnsafeBufferPointer(VectorMath.allFinite) else {
+            throw ModelError.nonFiniteOutput(component: component)
+        }
     }
 }

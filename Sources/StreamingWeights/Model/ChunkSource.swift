@@ -72,9 +72,23 @@ public enum ChunkSource: Equatable, Sendable, CustomStringConvertible {
 
     /// The transport that reads this source.
     ///
-    /// - Throws: ``AWSCredentialError`` when an `s3://` source finds no credentials,
+    /// - Throws: ``ChunkSourceError/tlsOptionWithoutTLS(_:option:)`` for a CA file or `insecure`
+    ///   with a source that is not `wss://` or `https://`, ``S3ConfigurationError`` for an unusable
+    ///   endpoint, ``AWSCredentialError`` when an `s3://` source finds no credentials,
     ///   ``StorageError`` for a directory that does not exist, a TLS error for an unreadable CA file.
     public func transport(_ options: Options = Options()) throws -> any ChunkTransport {
+        if options.caFile != nil || options.insecure {
+            let secure: Bool
+            switch self {
+            case .weightServer(let url), .http(let url):
+                secure = url.lowercased().hasPrefix("wss:") || url.lowercased().hasPrefix("https:")
+            case .s3, .directory:
+                secure = false
+            }
+            guard secure else {
+                throw ChunkSourceError.tlsOptionWithoutTLS(description, option: options.caFile != nil ? "a CA file" : "insecure")
+            }
+        }
         switch self {
         case .weightServer(let url):
             var configuration = WeightClient.Configuration(url: url)
@@ -85,17 +99,9 @@ public enum ChunkSource: Equatable, Sendable, CustomStringConvertible {
             }
             return WeightServerTransport(client: WeightClient(configuration: configuration, logger: options.logger))
         case .s3(let bucket, let prefix):
-            let chain = options.credentialChain
-            let environment = chain.environment
-            let endpoint =
-                options.s3Endpoint
-                ?? [environment["AWS_ENDPOINT_URL_S3"], environment["AWS_ENDPOINT_URL"]]
-                .compactMap { $0 }.first { !$0.isEmpty }
-            var configuration = S3Backend.Configuration(
-                bucket: bucket, prefix: prefix, region: try chain.resolvedRegion(), endpoint: endpoint,
-                credentials: try chain.credentials())
-            configuration.refreshingCredentials = try chain.refreshingCredentials()
-            return StoreTransport(reader: S3Backend(configuration: configuration))
+            return StoreTransport(
+                reader: try S3Backend(
+                    bucket: bucket, prefix: prefix, endpoint: options.s3Endpoint, chain: options.credentialChain))
         case .http(let url):
             var reader = try HTTPObjectReader(url: url)
             if let token = options.authToken { reader.headers.append(("Authorization", "Bearer \(token)")) }
@@ -117,6 +123,8 @@ public enum ChunkSourceError: Error, Hashable, CustomStringConvertible {
     case noBucket(String)
     case relativeFileURL(String)
     case unsupportedScheme(String, scheme: String)
+    /// A TLS setting (a CA file, or insecure) for a source that does not use TLS.
+    case tlsOptionWithoutTLS(String, option: String)
 
     public var description: String {
         switch self {
@@ -126,6 +134,9 @@ public enum ChunkSourceError: Error, Hashable, CustomStringConvertible {
             "'\(text)' names no bucket: write s3://BUCKET or s3://BUCKET/PREFIX"
         case .relativeFileURL(let text):
             "'\(text)' is not an absolute file URL: write file:///absolute/path or give the path alone"
+        case .tlsOptionWithoutTLS(let text, let option):
+            "\(option) applies to wss:// and https:// sources, not to '\(text)'"
+                + (text.lowercased().hasPrefix("ws://") ? " (for TLS, write wss://)" : "")
         case .unsupportedScheme(let text, let scheme):
             "'\(text)': the scheme '\(scheme)' is not supported; use ws://, wss://, s3://, http://, https:// or file://"
         }

@@ -74,7 +74,14 @@ public struct StoreTransport: ChunkTransport {
     public var location: String { reader.location }
 
     public func manifest() async throws -> TransportedObject {
-        try await hashed(reader.read(ChunkManifest.fileName, size: nil))
+        do {
+            return try await hashed(reader.read(ChunkManifest.fileName, size: nil))
+        } catch StorageError.notFound(let key, let location) {
+            if let directory = reader as? FileSystemBackend, Checkpoint.holdsModel(directory: directory.root) {
+                throw ModelError.modelDirectoryNotChunkSet(directory: directory.root)
+            }
+            throw StorageError.notFound(key: key, location: location)
+        }
     }
 
     public func object(name: String, file: String, size: Int) async throws -> TransportedObject {

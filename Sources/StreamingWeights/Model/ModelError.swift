@@ -30,6 +30,10 @@ public enum ModelError: Error, Hashable, CustomStringConvertible {
     case notInManifest(object: String, source: String)
     /// A streamed chunk set without a vocabulary (the Python tool's chunker wrote none).
     case noTokenizer(source: String)
+    /// A model directory (config.json and weights, no manifest) where a chunk set was expected.
+    case modelDirectoryNotChunkSet(directory: String)
+    /// A forward pass produced NaN or an infinity, first in the output of `component`.
+    case nonFiniteOutput(component: String)
 
     public var description: String {
         switch self {
@@ -61,6 +65,10 @@ public enum ModelError: Error, Hashable, CustomStringConvertible {
             "\(object) from \(source) fails its checksum: the manifest says \(expected), the bytes are \(actual); the chunk is damaged (re-run the chunker)"
         case .notInManifest(let object, let source):
             "the manifest at \(source) lists no \(object)"
+        case .modelDirectoryNotChunkSet(let directory):
+            "'\(directory)' is a model directory (config.json and weights), not a chunk set (it has no chunk_info.json): load it with --model, or chunk it first with: chunker \(directory) --output-dir DIR"
+        case .nonFiniteOutput(let component):
+            "the forward pass produced NaN or infinite values, first in the output of \(component); the weights were verified, so the model itself is broken (check how it was trained or converted)"
         case .noTokenizer(let source):
             "the chunk set at \(source) has no vocab.txt or tokenizer.json (the Python tool's chunker wrote none): copy the model's tokenizer files beside its chunks"
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// The weights of a chunk set somewhere else, through a ``ChunkTransport``: the manifest first,
 /// then each object on demand, every one checked against the manifest's size and SHA-256
@@ -15,13 +16,16 @@ public final class RemoteTensorSource: TensorSource {
     public let manifest: ChunkManifest
     private let config: BertConfiguration
     private let transfer = Locked(Transfer())
+    /// Told of each object fetched (info) and of each one fetched again after failing its check.
+    private let logger: Logger?
 
     /// Fetches the manifest and `config.json`.
     ///
     /// - Throws: the transport's error when nothing answers, ``ChunkingError`` for an invalid
     ///   manifest, ``ModelError`` for a damaged object or an invalid configuration.
-    public init(transport: any ChunkTransport) async throws {
+    public init(transport: any ChunkTransport, logger: Logger? = nil) async throws {
         self.transport = transport
+        self.logger = logger
         let source = transport.location
         // A manifest that comes with a claimed SHA-256 (a weight server's response header) is
         // checked against it, and fetched once more if the two disagree, as other objects are.
@@ -44,13 +48,22 @@ public final class RemoteTensorSource: TensorSource {
         let name = "config.json"
         guard let entry = manifest.files[name] else { throw ModelError.notInManifest(object: name, source: source) }
         let bytes = try await Self.fetch(
-            name, file: name, size: entry.size, sha256: entry.sha256, transport: transport, transfer: transfer)
+            name, file: name, size: entry.size, sha256: entry.sha256, transport: transport, transfer: transfer, logger: logger)
         config = try BertConfiguration(json: bytes.withUnsafeBytes { Array($0) }, path: "\(source) \(name)")
     }
 
     /// A weight server's chunk set, through `client`.
     public convenience init(client: WeightClient) async throws {
         try await self.init(transport: WeightServerTransport(client: client))
+    }
+
+    /// The chunk set in a local `directory`, checked exactly as a streamed one is.
+    ///
+    /// - Throws: ``StorageError`` for a directory that does not exist, then what
+    ///   ``init(transport:)`` throws.
+    public convenience init(chunkDirectory directory: String, logger: Logger? = nil) async throws {
+        try await self.init(
+            transport: StoreTransport(reader: try FileSystemBackend(root: directory)), logger: logger)
     }
 
     /// Bytes and time spent fetching so far.
@@ -69,7 +82,7 @@ public final class RemoteTensorSource: TensorSource {
         }
         let bytes = try await Self.fetch(
             component.name, file: chunk.file, size: chunk.size, sha256: chunk.sha256, transport: transport,
-            transfer: transfer)
+            transfer: transfer, logger: logger)
         let storage: ByteStorage
         if chunk.file.hasSuffix(".gz") {
             let decompressor = try GzipDecompressor()
@@ -95,21 +108,37 @@ public final class RemoteTensorSource: TensorSource {
         return ComponentTensors(component: component, tensors: tensors, source: source)
     }
 
-    /// The manifest's other files (the tokenizer's), written into `directory`, each verified;
-    /// they are asked for all at once.
-    public func downloadFiles(into directory: String) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for (name, entry) in manifest.files where name != "config.json" {
+    /// The tokenizer's files the manifest lists (and only those), each verified; they are
+    /// asked for all at once.
+    ///
+    /// - Throws: ``ModelError/noTokenizer(source:)`` when the manifest lists no vocabulary, or
+    ///   a fetch error.
+    public func tokenizerFiles() async throws -> [String: [UInt8]] {
+        guard manifest.files["vocab.txt"] != nil || manifest.files["tokenizer.json"] != nil else {
+            throw ModelError.noTokenizer(source: transport.location)
+        }
+        return try await withThrowingTaskGroup(of: (String, [UInt8]).self) { group in
+            for name in BertTokenizer.fileNames {
+                guard let entry = manifest.files[name] else { continue }
                 group.addTask { [self] in
                     let bytes = try await Self.fetch(
                         name, file: name, size: entry.size, sha256: entry.sha256, transport: transport,
-                        transfer: transfer)
-                    let path = (directory as NSString).appendingPathComponent((name as NSString).lastPathComponent)
-                    try bytes.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: path)) }
+                        transfer: transfer, logger: logger)
+                    return (name, bytes.withUnsafeBytes { Array($0) })
                 }
             }
-            try await group.waitForAll()
+            var files: [String: [UInt8]] = [:]
+            for try await (name, bytes) in group { files[name] = bytes }
+            return files
         }
+    }
+
+    /// The tokenizer from the manifest's files (``tokenizerFiles()``).
+    ///
+    /// - Throws: what ``tokenizerFiles()`` throws, or ``TokenizerError``.
+    public func tokenizer(maximumPositions: Int) async throws -> BertTokenizer {
+        try BertTokenizer(
+            files: try await tokenizerFiles(), location: transport.location, maximumPositions: maximumPositions)
     }
 
     /// Fetches `name` and checks it against the manifest's size and SHA-256.
@@ -118,7 +147,7 @@ public final class RemoteTensorSource: TensorSource {
     /// them in transit; a second failure (the stored object is damaged) throws.
     private static func fetch(
         _ name: String, file: String, size: Int, sha256: String, transport: any ChunkTransport,
-        transfer: Locked<Transfer>
+        transfer: Locked<Transfer>, logger: Logger?
     ) async throws -> ByteStorage {
         let start = DispatchTime.now().uptimeNanoseconds
         var attempt = 1
@@ -129,6 +158,9 @@ public final class RemoteTensorSource: TensorSource {
             guard bytes.count == size, digest == sha256 else {
                 if attempt < 2 {
                     attempt += 1
+                    logger?.warning(
+                        "\(name) from \(transport.location) arrived as \(bytes.count) bytes with SHA-256 \(digest), not the manifest's; fetching it again"
+                    )
                     continue
                 }
                 throw ModelError.checksumMismatch(
@@ -136,6 +168,9 @@ public final class RemoteTensorSource: TensorSource {
                     actual: "\(bytes.count) bytes with SHA-256 \(digest)")
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            logger?.info(
+                "fetched \(name) from \(transport.location): \(bytes.count) bytes, SHA-256 verified, \(String(format: "%.1f", seconds * 1000)) ms"
+            )
             transfer.withLock {
                 $0.bytes += bytes.count
                 $0.seconds += seconds

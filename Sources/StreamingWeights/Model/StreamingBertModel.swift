@@ -35,12 +35,13 @@ public final class StreamingBertModel: Sendable {
         public var totalInferences: Int
         /// Seconds.
         public var avgInferenceTime: Double
-        /// Layer requests answered from the cache or from a fetch already in flight.
+        /// The share of layer requests answered from the layers already held: a layer fetched
+        /// for this request, or ahead of it by a prefetch (``prefetchHits``), is not a hit.
         public var cacheHitRate: Double
         public var bytesFetched: Int
         /// Seconds spent waiting for objects, summed over concurrent fetches.
         public var fetchTime: Double
-        /// Layers the forward pass found already fetched or in flight because of a prefetch.
+        /// Layer requests answered by a prefetch: fetched, or on their way, ahead of the request.
         public var prefetchHits: Int
         public var layerFetches: Int
 
@@ -116,7 +117,8 @@ public final class StreamingBertModel: Sendable {
         prefetchDepth: Int = 1
     ) async throws {
         try await self.init(
-            transport: try ChunkSource(source).transport(options), cacheSize: cacheSize, prefetchDepth: prefetchDepth)
+            transport: try ChunkSource(source).transport(options), cacheSize: cacheSize, prefetchDepth: prefetchDepth,
+            logger: options.logger)
     }
 
     /// Loads everything but the encoder layers through `client`.
@@ -125,10 +127,13 @@ public final class StreamingBertModel: Sendable {
             transport: WeightServerTransport(client: client), cacheSize: cacheSize, prefetchDepth: prefetchDepth)
     }
 
-    /// Loads everything but the encoder layers through `transport`.
-    public init(transport: any ChunkTransport, cacheSize: Int = 2, prefetchDepth: Int = 1) async throws {
+    /// Loads everything but the encoder layers through `transport`; `logger` hears of each
+    /// object fetched.
+    public init(
+        transport: any ChunkTransport, cacheSize: Int = 2, prefetchDepth: Int = 1, logger: Logger? = nil
+    ) async throws {
         precondition(cacheSize >= 1 && prefetchDepth >= 0, "cacheSize must be at least 1, prefetchDepth at least 0")
-        let source = try await RemoteTensorSource(transport: transport)
+        let source = try await RemoteTensorSource(transport: transport, logger: logger)
         let configuration = try await source.configuration()
         self.source = source
         self.configuration = configuration
@@ -137,9 +142,10 @@ public final class StreamingBertModel: Sendable {
         // The tokenizer's files come first (small, all asked for at once), so parsing them
         // overlaps the large transfers; then the embeddings, the pooler and the first layers
         // are asked for together, pipelined on one connection.
-        let tokenizerDirectory = try await Self.downloadTokenizerFiles(from: source)
-        async let loadedTokenizer = Self.loadTokenizer(
-            from: tokenizerDirectory, maximumPositions: configuration.maximumPositions)
+        let tokenizerFiles = try await source.tokenizerFiles()
+        async let loadedTokenizer = BertTokenizer(
+            files: tokenizerFiles, location: source.transport.location,
+            maximumPositions: configuration.maximumPositions)
         let budget = ByteBudget(limit: 64 << 20)
         fetchBudget = budget
         // With prefetch on, the first layers start at once: as many as may be held (the cache
@@ -172,32 +178,6 @@ public final class StreamingBertModel: Sendable {
         }
     }
 
-    /// The source's copies of the tokenizer's files, in a new temporary directory (for
-    /// ``BertTokenizer/init(directory:maximumPositions:)``; ``loadTokenizer(from:maximumPositions:)``
-    /// deletes it).
-    private static func downloadTokenizerFiles(from source: RemoteTensorSource) async throws -> String {
-        guard source.manifest.files["vocab.txt"] != nil || source.manifest.files["tokenizer.json"] != nil else {
-            throw ModelError.noTokenizer(source: source.transport.location)
-        }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "streaming-weights-tokenizer-\(UUID().uuidString)"
-        ).path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        do {
-            try await source.downloadFiles(into: directory)
-        } catch {
-            try? FileManager.default.removeItem(atPath: directory)
-            throw error
-        }
-        return directory
-    }
-
-    /// The tokenizer in `directory`, which is then deleted.
-    private static func loadTokenizer(from directory: String, maximumPositions: Int) async throws -> BertTokenizer {
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        return try BertTokenizer(directory: directory, maximumPositions: maximumPositions)
-    }
-
     /// Fetches `indices` into the cache now (at most ``cacheSize`` stay); not counted as
     /// inference requests in ``inferenceStats``.
     public func warmup(_ indices: [Int]) async throws {
@@ -215,13 +195,13 @@ public final class StreamingBertModel: Sendable {
     {
         let start = DispatchTime.now().uptimeNanoseconds
         let pass = try BertForwardPass(batch: batch, configuration: configuration, threads: threads)
-        pass.embed(embeddings)
+        try pass.embed(embeddings)
         let count = configuration.layerCount
         for index in 0..<count {
             for next in (index + 1)..<min(count, index + 1 + prefetchDepth) { prefetch(next) }
-            pass.apply(try await layer(index))
+            try pass.apply(try await layer(index))
         }
-        let output = pass.finish(pooler: pooler)
+        let output = try pass.finish(pooler: pooler)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         counters.withLock {
             $0.inferences += 1
@@ -257,7 +237,6 @@ public final class StreamingBertModel: Sendable {
             if counted {
                 counters.withLock {
                     $0.layerRequests += 1
-                    $0.layerHits += 1
                     $0.prefetchHits += 1
                 }
             }
@@ -268,7 +247,7 @@ public final class StreamingBertModel: Sendable {
             if outcome == .loaded { $0.layerFetches += 1 }
             if counted {
                 $0.layerRequests += 1
-                if outcome != .loaded { $0.layerHits += 1 }
+                if outcome == .hit { $0.layerHits += 1 }
             }
         }
         return layer

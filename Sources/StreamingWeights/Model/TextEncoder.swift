@@ -22,17 +22,27 @@ public struct TextEncoder: Sendable {
 
     /// Loads a Hugging Face model directory (`config.json`, `model.safetensors`, tokenizer files).
     public init(modelDirectory directory: String) async throws {
-        try await self.init(directory: directory, source: CheckpointTensorSource(directory: directory))
-    }
-
-    /// Loads a chunk directory (docs/FORMAT.md).
-    public init(chunksDirectory directory: String) async throws {
-        try await self.init(directory: directory, source: ChunkDirectoryTensorSource(directory: directory))
-    }
-
-    private init(directory: String, source: some TensorSource) async throws {
-        let model = try await BertModel(loadingFrom: source)
+        let model = try await BertModel(loadingFrom: CheckpointTensorSource(directory: directory))
         let tokenizer = try BertTokenizer(directory: directory, maximumPositions: model.configuration.maximumPositions)
+        self.init(tokenizer: tokenizer, model: model)
+    }
+
+    /// Loads a chunk directory (docs/FORMAT.md) whole, checked exactly as a streamed chunk set
+    /// is: every file the model and tokenizer use is one the manifest lists, with its size and
+    /// SHA-256, and nothing else in the directory is read.
+    ///
+    /// - Throws: what ``RemoteTensorSource/init(chunkDirectory:)`` throws, ``ModelError`` for a
+    ///   damaged chunk, or ``TokenizerError``.
+    public init(chunksDirectory directory: String) async throws {
+        try await self.init(loading: try await RemoteTensorSource(chunkDirectory: directory))
+    }
+
+    /// Loads the whole chunk set of `source`, with the tokenizer its manifest lists.
+    ///
+    /// - Throws: ``ModelError`` for a damaged or missing chunk, a fetch error, or ``TokenizerError``.
+    public init(loading source: RemoteTensorSource) async throws {
+        let model = try await BertModel(loadingFrom: source)
+        let tokenizer = try await source.tokenizer(maximumPositions: model.configuration.maximumPositions)
         self.init(tokenizer: tokenizer, model: model)
     }
 

@@ -35,12 +35,16 @@ public final class WeightClient: Sendable {
         /// A response's header claimed more bytes than the caller expected (the manifest's
         /// size); it was refused before the rest arrived.
         case oversizedResponse(url: String, name: String, claimed: Int, expected: Int)
+        /// TLS cannot work as configured (a certificate rejected, or TLS on one side only);
+        /// `advice` says what to change. Trying again cannot help.
+        case tls(url: String, problem: String, advice: String)
 
         public var description: String {
             switch self {
             case .unreachable(let url, let reason):
                 "no weight server answers at \(url) (\(reason)); start one with: weight-server --chunks-dir DIR"
             case .refused(let url, let reason): "the weight server at \(url) refused the connection: \(reason)"
+            case .tls(let url, let problem, let advice): "cannot connect to \(url): \(problem); \(advice)"
             case .connectionLost(let url): "the connection to the weight server at \(url) was lost"
             case .oversizedResponse(let url, let name, let claimed, let expected):
                 "the weight server at \(url) answered \(name) with \(claimed) bytes where \(expected) were expected; "
@@ -178,7 +182,7 @@ public final class WeightClient: Sendable {
                 throw error
             } catch let failure as Failure {
                 switch failure {
-                case .refused, .oversizedResponse: throw failure
+                case .refused, .oversizedResponse, .tls: throw failure
                 case .unreachable: break
                 case .connectionLost:
                     // Part of a resumed range may have reached the digest without being kept:
@@ -294,15 +298,63 @@ public final class WeightClient: Sendable {
                     url: configuration.url, reason: "it does not speak \(WireMessage.subprotocol): not a weight server?"
                 )
             }
+            logger?.info("connected to the weight server at \(configuration.url)")
             return connection
         } catch WebSocketHandshake.ClientFailure.refused(let status, let body) where [401, 403].contains(status) {
-            throw Failure.refused(url: configuration.url, reason: "HTTP \(status): \(body)")
+            let hint =
+                status == 401
+                ? (configuration.authToken == nil
+                    ? " (give the token with --auth-token-file)" : " (check the token in --auth-token-file)")
+                : ""
+            throw Failure.refused(url: configuration.url, reason: "HTTP \(status): \(body)\(hint)")
+        } catch let rejected as TLSStream.CertificateRejected {
+            throw Failure.tls(
+                url: configuration.url, problem: "\(rejected)",
+                advice: rejected.wrongHost
+                    ? "connect by the name the certificate was issued for, or (test servers only) give --insecure"
+                    : "give the CA that signed it with --ca-file, or (self-signed test servers only) --insecure")
+        } catch is TLSStream.PeerNotTLS {
+            throw Failure.tls(
+                url: configuration.url, problem: "the server does not speak TLS on this port",
+                advice: "connect with \(Self.url(configuration.url, scheme: "ws"))")
+        } catch let failure as WebSocketHandshake.ClientFailure where !isSecure && speaksTLS(failure) {
+            throw Failure.tls(
+                url: configuration.url, problem: "the server speaks TLS on this port",
+                advice: "connect with \(Self.url(configuration.url, scheme: "wss"))")
         } catch let failure as Failure {
             throw failure
         } catch let invalid as WebSocketClient.InvalidURL {
             throw invalid
         } catch {
             throw Failure.unreachable(url: configuration.url, reason: "\(error)")
+        }
+    }
+}
+
+extension WeightClient {
+    private var isSecure: Bool { configuration.url.lowercased().hasPrefix("wss:") }
+
+    /// `url` with its scheme replaced by `scheme`.
+    static func url(_ url: String, scheme: String) -> String {
+        guard let colon = url.firstIndex(of: ":") else { return url }
+        return scheme + url[colon...]
+    }
+
+    /// Whether a `ws://` handshake that failed with `failure` met a TLS server: one that said
+    /// so in plain HTTP (as ours and nginx do), or one that closed without a word and answers
+    /// a TLS handshake on a second connection.
+    private func speaksTLS(_ failure: WebSocketHandshake.ClientFailure) -> Bool {
+        switch failure {
+        case .refused(let status, let body):
+            return status == 400 && (body.contains("TLS") || body.contains("HTTPS"))
+        case .malformed:
+            guard let components = URLComponents(string: configuration.url), let host = components.host,
+                let socket = try? POSIXSocket.connect(host: host, port: components.port ?? 80, timeout: 5),
+                let insecure = try? TLSStream.Context(insecure: true)
+            else { return false }
+            socket.setTimeouts(read: 5, write: 5)
+            defer { socket.close() }
+            return (try? TLSStream.connect(socket, host: host, context: insecure)) != nil
         }
     }
 }

@@ -30,6 +30,9 @@ public final class WeightServer: Sendable {
         public var maximumInFlightBytes = 2 << 30
         /// Keepalive, idle, close and send timeouts of the connections.
         public var timeouts = WebSocketConnection.Timeouts()
+        /// At start, read every object and check its SHA-256 (and each chunk's tensor list)
+        /// against the manifest, not only that it exists with its size.
+        public var verifyOnStart = false
 
         public init() {}
     }
@@ -74,15 +77,19 @@ public final class WeightServer: Sendable {
     private let server: WebSocketServer
     private let logger: Logger?
     private let counters = Locked(Statistics())
+    /// The last health check: when (uptime nanoseconds) and what it found.
+    private let health = Locked<(checked: UInt64, problem: String?)?>(nil)
     private let inFlight: InFlightBytes
     /// Whether the chunk set is the Python tool's (`.pt` files), whose clients' `GET layer 0`
     /// requests are answered (``LegacyChunkSet``).
     public let servesLegacyChunks: Bool
 
-    /// Reads the manifest from `storage` and starts listening.
+    /// Reads the manifest from `storage`, checks that every object it lists is there with its
+    /// size (and its SHA-256, with ``Configuration/verifyOnStart``), and starts listening.
     ///
-    /// - Throws: ``ChunkingError`` when the manifest is missing or invalid, or the socket's
-    ///   failure naming the address (for example, a port already in use).
+    /// - Throws: ``ChunkingError`` when the manifest is missing or invalid or an object is
+    ///   missing, short or damaged (naming it), or the socket's failure naming the address (for
+    ///   example, a port already in use).
     public init(storage: any StorageBackend, configuration: Configuration, logger: Logger? = nil) async throws {
         var bytes = try await storage.read(ChunkManifest.fileName).withUnsafeBytes { Array($0) }
         if let legacy = try await LegacyChunkSet.manifest(legacyJSON: bytes, storage: storage) {
@@ -96,6 +103,19 @@ public final class WeightServer: Sendable {
         }
         manifestBytes = ByteStorage(keeping: bytes[...])
         manifestDigest = Digest.sha256(bytes).hexString
+        if let problem = try await Self.missingObject(of: manifest, in: storage) { throw problem }
+        if configuration.verifyOnStart, !servesLegacyChunks {
+            // A Python chunk set was read and hashed whole just now (LegacyChunkSet).
+            var problems: [any Error] = []
+            for problem in try await ChunkVerifier(storage: storage).verify() {
+                if case ChunkingError.unlistedFile = problem {
+                    logger?.warning("\(problem)")
+                } else {
+                    problems.append(problem)
+                }
+            }
+            if let first = problems.first { throw first }
+        }
         self.configuration = configuration
         self.storage = storage
         self.logger = logger
@@ -120,12 +140,26 @@ public final class WeightServer: Sendable {
             return constantTimeEqual(given, "Bearer " + token) ? nil : (401, "the bearer token is not the server's")
         }
         let box = Box()
-        // A proxy's or orchestrator's probes: liveness, and the counters as JSON.
-        socket.plainGet = { path in
-            switch path {
-            case "/healthz": ("text/plain; charset=utf-8", Array("ok\n".utf8))
-            case "/stats": box.server.map { ("application/json", $0.statisticsJSON) }
-            default: nil
+        // A proxy's or orchestrator's probes: health (open to load balancers), and the
+        // counters as JSON (behind the token when there is one).
+        socket.plainGet = { request in
+            let text = "text/plain; charset=utf-8"
+            switch request.path {
+            case "/healthz":
+                guard let server = box.server else { return nil }
+                if let problem = server.healthProblem() {
+                    return .init(status: 503, contentType: text, body: Array("unhealthy: \(problem)\n".utf8))
+                }
+                return .init(contentType: text, body: Array("ok\n".utf8))
+            case "/stats":
+                if let token, !constantTimeEqual(request.headers["authorization"] ?? "", "Bearer " + token) {
+                    return .init(
+                        status: 401, contentType: text,
+                        body: Array("GET /stats needs Authorization: Bearer <token>\n".utf8))
+                }
+                return box.server.map { .init(contentType: "application/json", body: $0.statisticsJSON) }
+            default:
+                return nil
             }
         }
         server = try WebSocketServer(configuration: socket) { connection in box.server?.serve(connection) }
@@ -134,6 +168,55 @@ public final class WeightServer: Sendable {
         logger?.info(
             "serving \(manifest.modelName) (\(manifest.chunks.count) chunks) on \(configuration.tls == nil ? "ws" : "wss")://\(configuration.host):\(server.port)"
         )
+    }
+
+    /// The first object the manifest lists that `storage` lacks or holds at another size, as
+    /// the error that names it; `nil` when every one is there.
+    static func missingObject(of manifest: ChunkManifest, in storage: any StorageBackend) async throws
+        -> ChunkingError?
+    {
+        let expected =
+            manifest.chunks.values.map { ($0.file, $0.size) } + manifest.files.map { ($0.key, $0.value.size) }
+        return try await withThrowingTaskGroup(of: ChunkingError?.self) { group in
+            for (file, size) in expected.sorted(by: { $0.0 < $1.0 }) {
+                group.addTask {
+                    guard let actual = try await storage.size(of: file) else {
+                        return ChunkingError.missingFile(file, location: storage.location)
+                    }
+                    return actual == size ? nil : ChunkingError.sizeMismatch(file: file, expected: size, actual: actual)
+                }
+            }
+            var problems: [ChunkingError] = []
+            for try await problem in group { if let problem { problems.append(problem) } }
+            return problems.min { "\($0)" < "\($1)" }
+        }
+    }
+
+    /// What makes the server unable to serve its chunk set now (its storage unreadable, an
+    /// object gone or changed in size), or `nil` when it can; checked at most once a second.
+    ///
+    /// Blocks the calling thread (a connection's) while storage answers.
+    func healthProblem() -> String? {
+        let now = DispatchTime.now().uptimeNanoseconds
+        if let last = health.withLock({ $0 }), now - last.checked < 1_000_000_000 { return last.problem }
+        let result = Locked<String?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let (manifest, storage) = (self.manifest, self.storage)
+        Task {
+            do {
+                if let problem = try await Self.missingObject(of: manifest, in: storage) {
+                    result.withLock { $0 = "\(problem)" }
+                }
+            } catch {
+                result.withLock { $0 = "\(storage.location) cannot be read: \(error)" }
+            }
+            done.signal()
+        }
+        done.wait()
+        let problem = result.withLock { $0 }
+        if let problem { logger?.error("unhealthy: \(problem)") }
+        health.withLock { $0 = (now, problem) }
+        return problem
     }
 
     /// Lets the socket handler reach the server it belongs to once both exist.

@@ -65,7 +65,7 @@ public struct HTTPObjectReader: ChunkObjectReader {
                     do {
                         try get(0..<Self.unknownSizeLimit) { bytes += $0 }
                         return ByteStorage(keeping: bytes[...])
-                    } catch is HTTPError where attempt < attempts {
+                    } catch let error as HTTPError where attempt < attempts && !error.isPermanent {
                         attempt += 1
                         Thread.sleep(forTimeInterval: 0.05 * Double(1 << attempt))
                     }

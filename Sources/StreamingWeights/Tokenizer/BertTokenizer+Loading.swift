@@ -10,9 +10,26 @@ extension BertTokenizer {
     ///   smaller of it and `model_max_length`.
     /// - Throws: ``TokenizerError`` naming the file and what is wrong with it.
     public init(directory: String, maximumPositions: Int? = nil) throws {
-        func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
-        let config = try Self.jsonObject(atPath: path("tokenizer_config.json"))
-        let fast = try Self.jsonObject(atPath: path("tokenizer.json"))
+        var files: [String: [UInt8]] = [:]
+        for name in Self.fileNames {
+            let path = (directory as NSString).appendingPathComponent(name)
+            if let data = FileManager.default.contents(atPath: path) { files[name] = Array(data) }
+        }
+        try self.init(files: files, location: directory, maximumPositions: maximumPositions)
+    }
+
+    /// The files a tokenizer is read from, by name.
+    public static let fileNames = ["vocab.txt", "tokenizer_config.json", "tokenizer.json"]
+
+    /// Loads a tokenizer from the contents of its files (``fileNames``), by name: those of a
+    /// streamed chunk set, already verified, with no temporary directory.
+    ///
+    /// - Parameter location: where the files came from, for messages (`location/vocab.txt`).
+    /// - Throws: ``TokenizerError`` naming the file and what is wrong with it.
+    public init(files: [String: [UInt8]], location: String, maximumPositions: Int? = nil) throws {
+        func path(_ name: String) -> String { (location as NSString).appendingPathComponent(name) }
+        let config = try Self.jsonObject(files["tokenizer_config.json"], path: path("tokenizer_config.json"))
+        let fast = try Self.jsonObject(files["tokenizer.json"], path: path("tokenizer.json"))
 
         var lowercase = config?["do_lower_case"].flatMap(Self.bool) ?? true
         var stripAccents = config?["strip_accents"].flatMap(Self.bool)
@@ -67,10 +84,8 @@ extension BertTokenizer {
         }
         if vocabulary == nil {
             let vocabPath = path("vocab.txt")
-            guard let data = FileManager.default.contents(atPath: vocabPath) else {
-                throw TokenizerError.missingVocabulary(path: vocabPath)
-            }
-            vocabulary = try Vocabulary(vocabTxt: Array(data), source: vocabPath)
+            guard let data = files["vocab.txt"] else { throw TokenizerError.missingVocabulary(path: vocabPath) }
+            vocabulary = try Vocabulary(vocabTxt: data, source: vocabPath)
         }
         var maximumLength = maximumPositions ?? 512
         switch config?["model_max_length"] {
@@ -85,16 +100,15 @@ extension BertTokenizer {
             specialTokens: specials,
             maximumLength: maximumLength,
             maximumWordLength: maximumWordLength,
-            source: path(
-                FileManager.default.fileExists(atPath: path("tokenizer.json")) ? "tokenizer.json" : "vocab.txt")
+            source: path(files["tokenizer.json"] != nil ? "tokenizer.json" : "vocab.txt")
         )
     }
 
-    /// The JSON object in the file at `path`, or `nil` when there is no such file.
-    private static func jsonObject(atPath path: String) throws -> JSONObject? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    /// The JSON object in `data` (the file at `path`), or `nil` when there is no such file.
+    private static func jsonObject(_ data: [UInt8]?, path: String) throws -> JSONObject? {
+        guard let data else { return nil }
         do {
-            let value = try Array(data).withUnsafeBytes { try JSONParser.parse($0) }
+            let value = try data.withUnsafeBytes { try JSONParser.parse($0) }
             guard let object = value.objectValue else {
                 throw TokenizerError.invalidConfiguration(
                     path: path, problem: "it is \(value.kindDescription), not an object")

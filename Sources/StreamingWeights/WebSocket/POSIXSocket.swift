@@ -140,6 +140,18 @@ public final class POSIXSocket: @unchecked Sendable {
         }
     }
 
+    /// The first byte the peer sent, left unread for whoever reads next; `nil` when the peer
+    /// closed (or sent nothing within the read timeout).
+    func peekFirstByte() -> UInt8? {
+        var byte: UInt8 = 0
+        while true {
+            let received = recv(descriptor, &byte, 1, Int32(MSG_PEEK))
+            if received == 1 { return byte }
+            if received < 0 && errno == EINTR { continue }
+            return nil
+        }
+    }
+
     public func waitForInput(timeout: Double) throws -> Bool {
         try poll(for: Int16(POLLIN), timeout: timeout)
     }

@@ -16,16 +16,42 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
 
         /// The reasons on OpenSSL's error queue (emptying it).
         static func current(_ operation: String) -> Failure {
-            var reasons: [String] = []
-            while case let code = ERR_get_error(), code != 0 {
-                var buffer = [CChar](repeating: 0, count: 256)
-                ERR_error_string_n(code, &buffer, buffer.count)
-                reasons.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
-            }
+            let (reasons, _) = drainErrors()
             return Failure(
                 operation: operation, reason: reasons.isEmpty ? "the connection ended" : reasons.joined(separator: "; ")
             )
         }
+
+        /// OpenSSL's error queue, emptied: each error's text and its reason code.
+        static func drainErrors() -> (reasons: [String], codes: [Int32]) {
+            var reasons: [String] = []
+            var codes: [Int32] = []
+            while case let code = ERR_get_error(), code != 0 {
+                var buffer = [CChar](repeating: 0, count: 256)
+                ERR_error_string_n(code, &buffer, buffer.count)
+                reasons.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+                codes.append(copenssl_error_reason(code))
+            }
+            return (reasons, codes)
+        }
+    }
+
+    /// A server whose certificate failed verification: not trusted, expired, or issued for
+    /// another name. Trying again cannot help.
+    public struct CertificateRejected: Error, Hashable, CustomStringConvertible {
+        public let host: String
+        /// OpenSSL's words for the verification error.
+        public let reason: String
+        /// Whether the certificate is valid but names another host.
+        public let wrongHost: Bool
+
+        public var description: String { "the TLS certificate of \(host) was rejected: \(reason)" }
+    }
+
+    /// A peer that answered a TLS handshake with something else (a plain HTTP server).
+    public struct PeerNotTLS: Error, Hashable, CustomStringConvertible {
+        public let host: String
+        public var description: String { "\(host) does not speak TLS on this port" }
     }
 
     /// A server's or a client's TLS settings, loaded once and shared by its connections.
@@ -94,7 +120,17 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
     deinit { SSL_free(ssl) }
 
     /// The server side of a TLS handshake on an accepted socket (bounded by its timeouts).
+    ///
+    /// A client that speaks plain HTTP to this port (its first byte a letter, as in `GET`) is
+    /// answered in plain HTTP, 400 with a sentence saying to use TLS, as nginx does; OpenSSL
+    /// would close without a word and leave the client to guess.
     public static func accept(_ socket: POSIXSocket, context: Context) throws -> TLSStream {
+        if let first = socket.peekFirstByte(), (0x41...0x5a).contains(first) {
+            try? socket.write(
+                WebSocketHandshake.errorResponse(
+                    status: 400, reason: "this server speaks TLS: connect with wss:// (or https://)"))
+            throw PeerNotTLS(host: "the client")
+        }
         let stream = try TLSStream(socket: socket, context: context)
         guard SSL_accept(stream.ssl) == 1 else { throw Failure.current("handshake") }
         socket.setNonBlocking()
@@ -102,11 +138,28 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
     }
 
     /// The client side, checking that the certificate names `host` (unless the context is insecure).
+    ///
+    /// - Throws: ``CertificateRejected`` when verification fails, ``PeerNotTLS`` when the peer
+    ///   answers in something other than TLS, ``Failure`` otherwise.
     public static func connect(_ socket: POSIXSocket, host: String, context: Context) throws -> TLSStream {
         let stream = try TLSStream(socket: socket, context: context)
         _ = copenssl_SSL_set_tlsext_host_name(stream.ssl, host)
         SSL_set1_host(stream.ssl, host)
-        guard SSL_connect(stream.ssl) == 1 else { throw Failure.current("handshake with \(host)") }
+        guard SSL_connect(stream.ssl) == 1 else {
+            let (reasons, codes) = Failure.drainErrors()
+            let verification = Int32(SSL_get_verify_result(stream.ssl))
+            if verification != X509_V_OK {
+                throw CertificateRejected(
+                    host: host, reason: String(cString: X509_verify_cert_error_string(Int(verification))),
+                    wrongHost: [X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH].contains(verification))
+            }
+            if codes.contains(SSL_R_WRONG_VERSION_NUMBER) || codes.contains(SSL_R_PACKET_LENGTH_TOO_LONG) {
+                throw PeerNotTLS(host: host)
+            }
+            throw Failure(
+                operation: "handshake with \(host)",
+                reason: reasons.isEmpty ? "the connection ended" : reasons.joined(separator: "; "))
+        }
         socket.setNonBlocking()
         return stream
     }

@@ -188,34 +188,68 @@ public enum WebSocketHandshake {
         }
     }
 
-    /// The path of a plain `GET path HTTP/1.x` request head (not an upgrade), or `nil`.
-    public static func plainGetPath(_ head: [UInt8]) -> String? {
-        guard let end = head.firstIndex(of: 13) else { return nil }
-        let words = String(decoding: head[..<end], as: UTF8.self).split(separator: " ")
-        guard words.count == 3, words[0] == "GET", words[2] == "HTTP/1.1" || words[2] == "HTTP/1.0" else {
-            return nil
+    /// A plain `GET path HTTP/1.x` request (not an upgrade), such as a health check.
+    public struct PlainGet: Sendable {
+        public let path: String
+        /// Header values by lower-cased name.
+        public let headers: [String: String]
+
+        public init(path: String, headers: [String: String] = [:]) {
+            self.path = path
+            self.headers = headers
         }
-        return String(words[1])
+
+        /// The plain `GET` whose head `head` holds, or `nil` when it is not one.
+        public init?(head: [UInt8]) {
+            guard let end = head.firstRange(of: [13, 10, 13, 10] as [UInt8])?.lowerBound else { return nil }
+            var lines = String(decoding: head[..<end], as: UTF8.self).components(separatedBy: "\r\n")
+            let words = lines.removeFirst().split(separator: " ")
+            guard words.count == 3, words[0] == "GET", words[2] == "HTTP/1.1" || words[2] == "HTTP/1.0" else {
+                return nil
+            }
+            var headers: [String: String] = [:]
+            for line in lines {
+                guard let colon = line.firstIndex(of: ":") else { continue }
+                headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                    in: .whitespaces)
+            }
+            self.init(path: String(words[1]), headers: headers)
+        }
     }
 
-    /// A `200 OK` answer with `body`, closing the connection.
-    public static func plainResponse(contentType: String, body: [UInt8]) -> [UInt8] {
-        let head = [
-            "HTTP/1.1 200 OK", "Content-Type: \(contentType)", "Content-Length: \(body.count)", "Connection: close",
-            "Cache-Control: no-store",
-        ]
-        return Array((head.joined(separator: "\r\n") + "\r\n\r\n").utf8) + body
+    /// An answer to a plain `GET`: the status, the content type and the body.
+    public struct PlainResponse: Sendable {
+        public let status: Int
+        public let contentType: String
+        public let body: [UInt8]
+
+        public init(status: Int = 200, contentType: String, body: [UInt8]) {
+            self.status = status
+            self.contentType = contentType
+            self.body = body
+        }
+
+        /// The response's bytes, closing the connection.
+        public var encoded: [UInt8] {
+            let head = [
+                "HTTP/1.1 \(status) \(WebSocketHandshake.reasonPhrase(status))", "Content-Type: \(contentType)",
+                "Content-Length: \(body.count)", "Connection: close", "Cache-Control: no-store",
+            ]
+            return Array((head.joined(separator: "\r\n") + "\r\n\r\n").utf8) + body
+        }
+    }
+
+    static func reasonPhrase(_ status: Int) -> String {
+        [
+            200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 426: "Upgrade Required",
+            429: "Too Many Requests", 431: "Request Header Fields Too Large", 503: "Service Unavailable",
+        ][status] ?? "Error"
     }
 
     /// An HTTP error answer with a plain-text body, for a refused handshake.
     public static func errorResponse(status: Int, reason: String, extraHeaders: [String] = []) -> [UInt8] {
-        let phrase =
-            [
-                400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 426: "Upgrade Required",
-                429: "Too Many Requests", 431: "Request Header Fields Too Large",
-            ][status] ?? "Error"
         var lines = [
-            "HTTP/1.1 \(status) \(phrase)", "Content-Type: text/plain; charset=utf-8",
+            "HTTP/1.1 \(status) \(reasonPhrase(status))", "Content-Type: text/plain; charset=utf-8",
             "Content-Length: \(reason.utf8.count + 1)", "Connection: close",
         ]
         if status == 426 { lines.append("Sec-WebSocket-Version: 13") }

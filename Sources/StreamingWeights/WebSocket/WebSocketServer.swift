@@ -21,9 +21,9 @@ public final class WebSocketServer: @unchecked Sendable {
         public var tls: TLSStream.Context?
         /// Decides on a request before it is upgraded: `nil` accepts, else the HTTP status and body to refuse with.
         public var authorize: @Sendable (WebSocketHandshake.Request) -> (status: Int, reason: String)? = { _ in nil }
-        /// Answers a plain `GET path` (no upgrade), such as a proxy's health check: the content
-        /// type and body, or `nil` to refuse it as not an upgrade.
-        public var plainGet: @Sendable (_ path: String) -> (contentType: String, body: [UInt8])? = { _ in nil }
+        /// Answers a plain `GET` (no upgrade), such as a proxy's health check, or returns `nil` to
+        /// refuse it as not an upgrade. Runs on the connection's thread, which it may block.
+        public var plainGet: @Sendable (WebSocketHandshake.PlainGet) -> WebSocketHandshake.PlainResponse? = { _ in nil }
 
         public init() {}
     }
@@ -110,6 +110,14 @@ public final class WebSocketServer: @unchecked Sendable {
             guard let secured = try? TLSStream.accept(socket, context: tls) else { return socket.close() }
             client = secured
         } else {
+            // A TLS ClientHello (record type 22) on a plain port: say so in plain HTTP, which
+            // the client's TLS library reports as "not TLS" at once, instead of waiting out
+            // the handshake timeout for a request head that never comes.
+            if socket.peekFirstByte() == 0x16 {
+                try? socket.write(
+                    WebSocketHandshake.errorResponse(status: 400, reason: "this server speaks plain ws://, not TLS"))
+                return socket.close()
+            }
             client = socket
         }
         var received: [UInt8] = []
@@ -131,10 +139,10 @@ public final class WebSocketServer: @unchecked Sendable {
                 }
             }
         } catch let failure as WebSocketHandshake.Failure {
-            if case .notAnUpgrade = failure, let path = WebSocketHandshake.plainGetPath(received),
-                let (contentType, body) = configuration.plainGet(path)
+            if case .notAnUpgrade = failure, let request = WebSocketHandshake.PlainGet(head: received),
+                let response = configuration.plainGet(request)
             {
-                try? client.write(WebSocketHandshake.plainResponse(contentType: contentType, body: body))
+                try? client.write(response.encoded)
                 return client.close()
             }
             try? client.write(WebSocketHandshake.errorResponse(status: failure.status, reason: failure.description))

@@ -117,7 +117,7 @@ struct PythonChunkCheckTests {
         let output = try TemporaryDirectory()
         _ = try await ModelChunker(modelName: miniLMDirectory, outputDirectory: output.path).chunkModel()
         try Self.check(output.path, source: miniLMDirectory)
-        let model = try await BertModel(loadingFrom: ChunkDirectoryTensorSource(directory: output.path))
+        let model = try await BertModel(loadingFrom: RemoteTensorSource(chunkDirectory: output.path))
         let golden = try GoldenOutputs("all-MiniLM-L6-v2")
         let batch = try golden.batch()
         #expect(

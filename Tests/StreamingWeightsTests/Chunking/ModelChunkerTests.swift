@@ -138,7 +138,7 @@ struct ModelChunkerTests {
             for (a, b) in zip(try original.floatValues(), try stored.floatValues()) {
                 #expect(abs(a - b) <= abs(a) * relative + 1e-7)
             }
-            let model = try await BertModel(loadingFrom: ChunkDirectoryTensorSource(directory: directory.path))
+            let model = try await BertModel(loadingFrom: RemoteTensorSource(chunkDirectory: directory.path))
             #expect(model.layers.count == 2)
         }
     }

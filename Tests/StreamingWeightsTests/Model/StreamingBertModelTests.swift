@@ -10,7 +10,7 @@ struct StreamingBertModelTests {
     static func expected(_ directory: String) async throws -> (batch: EncodedBatch, output: BertModelOutput) {
         let tokenizer = try BertTokenizer(directory: directory)
         let batch = try tokenizer.encodeBatch(texts.map { try tokenizer.encode($0) })
-        let local = try await BertModel(loadingFrom: ChunkDirectoryTensorSource(directory: directory))
+        let local = try await BertModel(loadingFrom: RemoteTensorSource(chunkDirectory: directory))
         return (batch, try local.forward(batch))
     }
 

@@ -79,4 +79,25 @@ public enum VectorMath {
     public static func gelu(_ x: Vector) -> Vector {
         x * 0.5 * (1 + erf(x * 0.707_106_781_186_547_5))
     }
+
+    /// Whether every value is finite (no NaN, no infinity).
+    ///
+    /// x * 0 is 0 for a finite x and NaN otherwise, and a NaN stays NaN through a sum, so one
+    /// multiply-add per 16 values answers for all of them.
+    public static func allFinite(_ values: UnsafeBufferPointer<Float>) -> Bool {
+        guard let base = values.baseAddress else { return true }
+        let raw = UnsafeRawPointer(base)
+        var accumulator = Vector()
+        var index = 0
+        while index + Vector.scalarCount <= values.count {
+            accumulator += raw.loadUnaligned(fromByteOffset: index * 4, as: Vector.self) * 0
+            index += Vector.scalarCount
+        }
+        var tail: Float = 0
+        while index < values.count {
+            tail += values[index] * 0
+            index += 1
+        }
+        return accumulator.sum() + tail == 0
+    }
 }

@@ -8,6 +8,11 @@ import Foundation
 /// named by the argument, `AWS_PROFILE`, or `default`; the ECS container credentials endpoint;
 /// the EC2 instance metadata service (``InstanceMetadataCredentials``). The region: the argument,
 /// `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's `region`, else `us-east-1`.
+///
+/// A profile someone named (the argument or `AWS_PROFILE`) must exist and hold keys: otherwise
+/// the chain stops there with an error listing the profiles the files hold, rather than going on
+/// to the metadata services with other credentials. A profile named by the argument also wins
+/// over the environment's keys, as in botocore; `AWS_PROFILE` does not.
 public struct AWSCredentialChain: Sendable {
     public var explicitAccessKey: String?
     public var explicitSecretKey: String?
@@ -29,7 +34,14 @@ public struct AWSCredentialChain: Sendable {
         self.environment = environment
     }
 
-    private var profileName: String { profile ?? environment["AWS_PROFILE"] ?? "default" }
+    /// The profile someone named, by the argument or `AWS_PROFILE`, and which of the two named it.
+    private var namedProfile: (name: String, origin: String)? {
+        if let profile, !profile.isEmpty { return (profile, "--s3-profile") }
+        if let profile = environment["AWS_PROFILE"], !profile.isEmpty { return (profile, "AWS_PROFILE") }
+        return nil
+    }
+
+    private var profileName: String { namedProfile?.name ?? "default" }
 
     private func path(_ variable: String, default file: String) -> String {
         if let path = environment[variable], !path.isEmpty { return path }
@@ -51,7 +63,10 @@ public struct AWSCredentialChain: Sendable {
             throw AWSCredentialError.incomplete(
                 source: "the command line", missing: explicitAccessKey == nil ? "--s3-access-key" : "--s3-secret-key")
         }
-        switch (environment["AWS_ACCESS_KEY_ID"], environment["AWS_SECRET_ACCESS_KEY"]) {
+        let profileGiven = profile.map { !$0.isEmpty } ?? false
+        let environmentKeys: (String?, String?) =
+            profileGiven ? (nil, nil) : (environment["AWS_ACCESS_KEY_ID"], environment["AWS_SECRET_ACCESS_KEY"])
+        switch environmentKeys {
         case (let key?, let secret?) where !key.isEmpty && !secret.isEmpty:
             return AWSCredentials(
                 accessKeyID: key,
@@ -69,11 +84,13 @@ public struct AWSCredentialChain: Sendable {
         }
         let credentialsFile = path("AWS_SHARED_CREDENTIALS_FILE", default: "credentials")
         let configFile = path("AWS_CONFIG_FILE", default: "config")
+        var holding: [String] = []
         for (file, section) in [
             (credentialsFile, profileName),
             (configFile, profileName == "default" ? "default" : "profile " + profileName),
         ] {
             guard let values = try Self.section(section, inFile: file) else { continue }
+            holding.append(file)
             if let key = values["aws_access_key_id"], let secret = values["aws_secret_access_key"] {
                 return AWSCredentials(
                     accessKeyID: key,
@@ -82,6 +99,17 @@ public struct AWSCredentialChain: Sendable {
                     source: "profile \(profileName) in \(file)"
                 )
             }
+        }
+        if let (name, origin) = namedProfile {
+            guard !holding.isEmpty else {
+                throw AWSCredentialError.profileNotFound(
+                    name, origin: origin,
+                    files: [
+                        (credentialsFile, Self.profiles(inFile: credentialsFile, configStyle: false)),
+                        (configFile, Self.profiles(inFile: configFile, configStyle: true)),
+                    ].map { AWSCredentialError.ProfileFile(path: $0.0, profiles: $0.1) })
+            }
+            throw AWSCredentialError.profileWithoutKeys(name, files: holding)
         }
         if let container = try InstanceMetadataCredentials.container(environment: environment) { return container }
         if let instance = try InstanceMetadataCredentials.instance(environment: environment) { return instance }
@@ -112,6 +140,20 @@ public struct AWSCredentialChain: Sendable {
         return "us-east-1"
     }
 
+    /// The profile names in an AWS file (`[name]` in the credentials file, `[profile name]` and
+    /// `[default]` in the config file), or `nil` when the file does not exist.
+    static func profiles(inFile path: String, configStyle: Bool) -> [String]? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).compactMap { rawLine in
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            guard line.hasPrefix("["), line.hasSuffix("]") else { return nil }
+            let name = String(line.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
+            guard configStyle, name != "default" else { return name }
+            guard name.hasPrefix("profile ") else { return nil }
+            return String(name.dropFirst("profile ".count)).trimmingCharacters(in: .whitespaces)
+        }
+    }
+
     /// The `key = value` pairs of `[section]` in an INI-style AWS file, or `nil` when the file
     /// or the section does not exist.
     static func section(_ name: String, inFile path: String) throws -> [String: String]? {
@@ -137,10 +179,20 @@ public struct AWSCredentialChain: Sendable {
 
 /// No usable AWS credentials.
 public enum AWSCredentialError: Error, Hashable, CustomStringConvertible {
+    /// An AWS file that was read, and the profiles it holds (`nil` when it does not exist).
+    public struct ProfileFile: Hashable, Sendable {
+        public let path: String
+        public let profiles: [String]?
+    }
+
     case notFound(tried: [String])
     case incomplete(source: String, missing: String)
     /// A metadata service answered, but not with credentials.
     case metadata(source: String, problem: String)
+    /// The profile named (by `origin`: `--s3-profile` or `AWS_PROFILE`) is in neither file.
+    case profileNotFound(String, origin: String, files: [ProfileFile])
+    /// The profile named exists in `files` but holds no access key pair.
+    case profileWithoutKeys(String, files: [String])
 
     public var description: String {
         switch self {
@@ -150,6 +202,16 @@ public enum AWSCredentialError: Error, Hashable, CustomStringConvertible {
             "the AWS credentials from \(source) lack \(missing)"
         case .metadata(let source, let problem):
             "cannot get credentials from \(source): \(problem)"
+        case .profileNotFound(let name, let origin, let files):
+            "the AWS profile '\(name)' (from \(origin)) does not exist: "
+                + files.map { file in
+                    guard let profiles = file.profiles else { return "\(file.path) does not exist" }
+                    return profiles.isEmpty
+                        ? "\(file.path) holds no profiles"
+                        : "\(file.path) holds \(profiles.joined(separator: ", "))"
+                }.joined(separator: "; ")
+        case .profileWithoutKeys(let name, let files):
+            "the AWS profile '\(name)' in \(files.joined(separator: " and ")) has no aws_access_key_id and aws_secret_access_key (role_arn, sso_* and credential_process profiles are not supported: export the role's keys to the environment)"
         }
     }
 }

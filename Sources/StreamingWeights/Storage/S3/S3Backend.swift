@@ -50,6 +50,22 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
 
     public let configuration: Configuration
 
+    /// A backend for `bucket`/`prefix` configured as the AWS tools would be: the endpoint given
+    /// or from `AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL` (``S3Endpoint``), the region and
+    /// credentials from `chain`, renewed before they expire when temporary.
+    ///
+    /// - Throws: ``S3ConfigurationError`` for an unusable endpoint, ``AWSCredentialError``
+    ///   when no credentials are found.
+    public convenience init(bucket: String, prefix: String, endpoint: String?, chain: AWSCredentialChain) throws {
+        let endpoint = try S3Endpoint.resolve(explicit: endpoint, environment: chain.environment)
+        let credentials = try chain.refreshingCredentials()
+        var configuration = Configuration(
+            bucket: bucket, prefix: prefix, region: try chain.resolvedRegion(), endpoint: endpoint,
+            credentials: try credentials.current())
+        configuration.refreshingCredentials = credentials
+        self.init(configuration: configuration)
+    }
+
     public init(configuration: Configuration) {
         self.configuration = configuration
     }
@@ -80,18 +96,23 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
     // MARK: - Requests
 
     /// Where requests go: the scheme, the host (with port) and the path before the key.
-    private var address: (scheme: String, host: String, basePath: String) {
-        if let endpoint = configuration.endpoint, let url = URL(string: endpoint), let host = url.host {
-            let port = url.port.map { ":\($0)" } ?? ""
-            return (url.scheme ?? "https", host + port, "/" + configuration.bucket)
+    ///
+    /// - Throws: ``S3ConfigurationError`` for an endpoint that is not `http(s)://HOST[:PORT]`:
+    ///   a request meant for another store never goes to AWS.
+    private func address() throws -> (scheme: String, host: String, basePath: String) {
+        guard let endpoint = configuration.endpoint else {
+            return ("https", "\(configuration.bucket).s3.\(configuration.region).amazonaws.com", "")
         }
-        return ("https", "\(configuration.bucket).s3.\(configuration.region).amazonaws.com", "")
+        guard let (scheme, host) = S3Endpoint.parse(endpoint) else {
+            throw S3ConfigurationError.invalidEndpoint(endpoint, origin: "the configuration")
+        }
+        return (scheme, host, "/" + configuration.bucket)
     }
 
     /// A presigned GET URL for `key`, valid for `expires` seconds.
     public func presignedURL(for key: String, expires: Int = 3600) throws -> String {
         try StorageError.validate(key)
-        let (scheme, host, basePath) = address
+        let (scheme, host, basePath) = try address()
         return try signer().presignedURL(
             scheme: scheme, host: host, path: basePath + "/" + objectKey(key), expires: expires,
             date: configuration.clock())
@@ -112,7 +133,7 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
         retriesTransportErrors: Bool = true,
         body: ((UnsafeRawBufferPointer) throws -> Void)? = nil
     ) throws -> HTTPResponse {
-        let (scheme, host, basePath) = address
+        let (scheme, host, basePath) = try address()
         let path = basePath + (key.map { "/" + objectKey($0) } ?? "/")
         let operation = "\(method) s3://\(configuration.bucket)/\(key.map(objectKey) ?? "")"
         let payloadHash = payload.map { Digest.sha256($0).hexString } ?? SigV4Signer.emptyPayloadHash
@@ -167,7 +188,9 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
             } catch let error as HTTPError {
                 failure = error
             }
-            let retryable = (failure as? S3Error)?.isRetryable ?? (failure is HTTPError && retriesTransportErrors)
+            let retryable =
+                (failure as? S3Error)?.isRetryable
+                ?? ((failure as? HTTPError).map { !$0.isPermanent } == true && retriesTransportErrors)
             guard retryable, attempt < configuration.maximumAttempts,
                 Date().timeIntervalSince(started) < configuration.retryBudget
             else {
@@ -203,14 +226,25 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
     public func size(of key: String) async throws -> Int? {
         try StorageError.validate(key)
         let response = try await runBlocking {
+            let response: HTTPResponse
             do {
-                return try self.send("HEAD", key: key, allowedStatuses: [404])
+                response = try self.send("HEAD", key: key, allowedStatuses: [404])
             } catch let error as S3Error where error.status == 403 {
                 // A HEAD's 403 has no body to say why (a wrong secret, an unknown key, a
                 // policy): a one-byte GET gets the error document that does.
                 try self.send("GET", key: key, headers: [("Range", "bytes=0-0")], allowedStatuses: [404, 416])
                 throw error
             }
+            if response.status == 404 {
+                // Nor does a 404 say whether the object or the whole bucket is missing: the
+                // GET's error document does (NoSuchBucket is thrown, NoSuchKey is "no object").
+                do {
+                    try self.send("GET", key: key, headers: [("Range", "bytes=0-0")], allowedStatuses: [416])
+                } catch let error as S3Error where error.status == 404 {
+                    if error.code == "NoSuchBucket" { throw error }
+                }
+            }
+            return response
         }
         guard response.status != 404 else { return nil }
         return response.header("content-length").flatMap(Int.init)
