@@ -95,7 +95,11 @@ struct Chunk: AsyncParsableCommand {
         // A directory this run creates is removed again if the run fails: nothing half-made is left.
         var created: String?
         if let outputDir {
-            if !FileManager.default.fileExists(atPath: outputDir) { created = outputDir }
+            var missing = (outputDir as NSString).standardizingPath
+            while !missing.isEmpty, missing != "/", !FileManager.default.fileExists(atPath: missing) {
+                created = missing
+                missing = (missing as NSString).deletingLastPathComponent
+            }
             storage = try FileSystemBackend(root: outputDir, create: true, durable: durable)
         } else {
             storage = try s3.backend(logger: logger)

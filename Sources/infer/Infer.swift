@@ -124,7 +124,9 @@ struct Infer: AsyncParsableCommand {
                 : server.lowercased().hasPrefix("http://") ? "ws://" + server.dropFirst("http://".count) : nil
             throw ValidationError(
                 "--server takes a weight server's ws:// or wss:// URL, not '\(server)'"
-                    + (suggestion.map { ": write --server \($0) (or --source \(server) for a chunk directory behind an HTTP server)" }
+                    + (suggestion.map {
+                        ": write --server \($0) (or --source \(server) for a chunk directory behind an HTTP server)"
+                    }
                         ?? "; give other sources with --source."))
         }
         if caFile != nil || insecure {

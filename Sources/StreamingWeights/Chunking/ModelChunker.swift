@@ -223,7 +223,9 @@ public struct ModelChunker: Sendable {
         if name == ChunkManifest.fileName || name == "config.json" || HubDownloader.tokenizerFiles.contains(name) {
             return true
         }
-        let stem = name.hasSuffix(".safetensors.gz") ? name.dropLast(".safetensors.gz".count)
+        let stem =
+            name.hasSuffix(".safetensors.gz")
+            ? name.dropLast(".safetensors.gz".count)
             : name.hasSuffix(".safetensors") ? name.dropLast(".safetensors".count) : nil
         guard let stem else { return false }
         if stem == "embeddings" || stem == "pooler" { return true }

@@ -86,7 +86,8 @@ public enum ChunkSource: Equatable, Sendable, CustomStringConvertible {
                 secure = false
             }
             guard secure else {
-                throw ChunkSourceError.tlsOptionWithoutTLS(description, option: options.caFile != nil ? "a CA file" : "insecure")
+                throw ChunkSourceError.tlsOptionWithoutTLS(
+                    description, option: options.caFile != nil ? "a CA file" : "insecure")
             }
         }
         switch self {

@@ -48,7 +48,8 @@ public final class RemoteTensorSource: TensorSource {
         let name = "config.json"
         guard let entry = manifest.files[name] else { throw ModelError.notInManifest(object: name, source: source) }
         let bytes = try await Self.fetch(
-            name, file: name, size: entry.size, sha256: entry.sha256, transport: transport, transfer: transfer, logger: logger)
+            name, file: name, size: entry.size, sha256: entry.sha256, transport: transport, transfer: transfer,
+            logger: logger)
         config = try BertConfiguration(json: bytes.withUnsafeBytes { Array($0) }, path: "\(source) \(name)")
     }
 

@@ -36,8 +36,9 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
         }
     }
 
-    /// A server whose certificate failed verification: not trusted, expired, or issued for
-    /// another name. Trying again cannot help.
+    /// A server whose certificate failed verification.
+    ///
+    /// Not trusted, expired, or issued for another name: trying again cannot help.
     public struct CertificateRejected: Error, Hashable, CustomStringConvertible {
         public let host: String
         /// OpenSSL's words for the verification error.

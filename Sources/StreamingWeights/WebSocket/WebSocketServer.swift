@@ -21,8 +21,10 @@ public final class WebSocketServer: @unchecked Sendable {
         public var tls: TLSStream.Context?
         /// Decides on a request before it is upgraded: `nil` accepts, else the HTTP status and body to refuse with.
         public var authorize: @Sendable (WebSocketHandshake.Request) -> (status: Int, reason: String)? = { _ in nil }
-        /// Answers a plain `GET` (no upgrade), such as a proxy's health check, or returns `nil` to
-        /// refuse it as not an upgrade. Runs on the connection's thread, which it may block.
+        /// Answers a plain `GET` (no upgrade), such as a proxy's health check.
+        ///
+        /// Returns `nil` to refuse it as not an upgrade. Runs on the connection's thread, which
+        /// it may block.
         public var plainGet: @Sendable (WebSocketHandshake.PlainGet) -> WebSocketHandshake.PlainResponse? = { _ in nil }
 
         public init() {}

@@ -29,6 +29,96 @@ struct ChunkerCommandTests {
         )
         // Not a terminal: one plain line per file written, on standard error.
         #expect(result.standardError.split(separator: "\n").filter { $0.hasPrefix("wrote ") }.count == 8)
+        // The manifest names the model, not the path it was found at.
+        let manifest = try ChunkManifest(
+            json: [UInt8](try Data(contentsOf: URL(fileURLWithPath: output.file("chunks/chunk_info.json")))),
+            source: "chunk_info.json")
+        #expect(manifest.modelName == "bert-tiny")
+        let byPath = try Self.chunker(
+            [Repository.path("Fixtures") + "/../Fixtures/bert-tiny/", "--output-dir", output.file("by-path")])
+        #expect(byPath.status == 0, "\(byPath.standardError)")
+        let named = try ChunkManifest(
+            json: [UInt8](try Data(contentsOf: URL(fileURLWithPath: output.file("by-path/chunk_info.json")))),
+            source: "chunk_info.json")
+        #expect(named.modelName == "bert-tiny")
+    }
+
+    @Test("--verbose logs each file once; --help shows the chunking options")
+    func verboseAndHelp() throws {
+        let output = try TemporaryDirectory()
+        let result = try Self.chunker([ModelChunkerTests.tiny, "--output-dir", output.file("chunks"), "--verbose"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let lines = result.standardError.split(separator: "\n")
+        for file in ["layer_0.safetensors", "config.json", "vocab.txt"] {
+            #expect(lines.filter { $0.contains("wrote \(file)") }.count == 1, "\(result.standardError)")
+        }
+        #expect(lines.allSatisfy { $0.hasPrefix("info: ") }, "\(result.standardError)")
+        for arguments in [["--help"], ["-h"], ["help"]] {
+            let help = try Self.chunker(arguments)
+            #expect(help.status == 0)
+            for option in ["--output-dir", "--compress", "--dtype", "--overwrite", "--s3-bucket", "chunker verify"] {
+                #expect(help.outputText.contains(option), "\(arguments): \(option)")
+            }
+        }
+    }
+
+    @Test("Another model's chunk set or other files stop the chunker; --overwrite replaces them and removes the rest")
+    func usedOutputDirectory() async throws {
+        let output = try TemporaryDirectory()
+        let chunks = output.file("chunks")
+        #expect(try Self.chunker([ModelChunkerTests.tiny, "--output-dir", chunks]).status == 0)
+        // Another model (no tokenizer_config.json, special_tokens_map.json of its own).
+        let other = Repository.path("Fixtures/checkpoints/tiny-bert-prefixed")
+        let refused = try Self.chunker([other, "--output-dir", chunks])
+        #expect(refused.status != 0)
+        #expect(
+            refused.standardError.contains(
+                "directory '\(chunks)' is not empty: it holds a chunk set of bert-tiny (9 files: "),
+            "\(refused.standardError)")
+        #expect(refused.standardError.contains("give --overwrite to replace them"))
+        #expect(try Self.chunker(["verify", chunks]).status == 0, "the refused run changed nothing")
+        let replaced = try Self.chunker([other, "--output-dir", chunks, "--overwrite"])
+        #expect(replaced.status == 0, "\(replaced.standardError)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: chunks).sorted()
+        #expect(
+            files == [
+                "chunk_info.json", "config.json", "embeddings.safetensors", "layer_0.safetensors",
+                "layer_1.safetensors", "pooler.safetensors", "vocab.txt",
+            ])
+        #expect(try Self.chunker(["verify", chunks]).status == 0)
+        // The same model again, now compressed: allowed, and the uncompressed chunks go.
+        let again = try Self.chunker([other, "--output-dir", chunks, "--compress"])
+        #expect(again.status == 0, "\(again.standardError)")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: chunks).filter { $0.hasSuffix(".safetensors") }.isEmpty)
+        // A directory of other things is never written into without --overwrite.
+        let unrelated = output.file("unrelated")
+        try FileManager.default.createDirectory(atPath: unrelated, withIntermediateDirectories: true)
+        try Data("notes".utf8).write(to: URL(fileURLWithPath: unrelated + "/notes.txt"))
+        let stopped = try Self.chunker([ModelChunkerTests.tiny, "--output-dir", unrelated])
+        #expect(stopped.status != 0 && stopped.standardError.contains("files that are not part of a chunk set"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: unrelated) == ["notes.txt"])
+    }
+
+    @Test("verify reports a file the manifest does not list")
+    func verifyUnlistedFile() async throws {
+        let output = try TemporaryDirectory()
+        _ = try await ModelChunkerTests.chunk(into: output.path)
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: output.file("tokenizer.json")))
+        let result = try Self.chunker(["verify", output.path])
+        #expect(result.status == 1)
+        #expect(
+            result.standardError.contains(
+                "error: 'tokenizer.json' in directory '\(output.path)' is not listed in the manifest"),
+            "\(result.standardError)")
+    }
+
+    @Test("A failed run leaves no output directory behind", arguments: ["nowhere-model", "checkpoints/malicious"])
+    func failedRunCleansUp(model: String) throws {
+        let output = try TemporaryDirectory()
+        let result = try Self.chunker([Repository.path("Fixtures/") + model, "--output-dir", output.file("new/chunks")])
+        #expect(result.status != 0)
+        #expect(!FileManager.default.fileExists(atPath: output.file("new")))
     }
 
     @Test("chunker verify passes an intact directory and names each damaged file, exiting 1")

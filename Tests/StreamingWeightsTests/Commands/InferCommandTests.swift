@@ -102,30 +102,97 @@ struct InferCommandTests {
     }
 
     @Test("A chunk directory gives the same embeddings as the model directory; mean pooling is normalised on request")
-    func chunkDirectoryAndPooling() throws {
+    func chunkDirectoryAndPooling() async throws {
         let directory = try TemporaryDirectory()
-        let checkpoint = try SafetensorsFile(contentsOfFile: Self.tiny + "/model.safetensors")
-        for name in ["config.json", "vocab.txt", "tokenizer_config.json"] {
-            try FileManager.default.copyItem(atPath: "\(Self.tiny)/\(name)", toPath: directory.file(name))
-        }
-        for (chunk, prefix) in [
-            ("embeddings", "embeddings."), ("layer_0", "encoder.layer.0."), ("layer_1", "encoder.layer.1."),
-            ("pooler", "pooler."),
-        ] {
-            var writer = SafetensorsWriter()
-            for name in checkpoint.tensorNames where name.hasPrefix(prefix) {
-                try writer.add(try checkpoint.tensor(named: name), named: String(name.dropFirst(prefix.count)))
-            }
-            try writer.write(toFile: directory.file("\(chunk).safetensors"))
-        }
+        _ = try await ModelChunkerTests.chunk(into: directory.path)
         let arguments = ["--json", "--pooling", "mean", "--normalize", "a sentence", "another one"]
         let fromChunks = try Self.decoder.decode(
             Document.self, from: try Self.infer(["--chunks-dir", directory.path] + arguments).standardOutput)
         let fromModel = try Self.decoder.decode(
             Document.self, from: try Self.infer(["--model", Self.tiny] + arguments).standardOutput)
         #expect(fromChunks.results.map(\.embedding) == fromModel.results.map(\.embedding))
+        #expect(fromChunks.model == "bert-tiny")
         for result in fromModel.results {
             #expect(abs(result.embedding.reduce(0) { $0 + $1 * $1 } - 1) < 1e-5)
+        }
+    }
+
+    @Test(
+        "--chunks-dir checks every file as --source DIR does: a changed chunk or manifest fails naming it",
+        arguments: [
+            ("a flipped byte", "layer_1.safetensors", 4000, [UInt8(0x01)]),
+            ("256 overwritten bytes", "layer_0.safetensors", 2000, [UInt8](repeating: 0xff, count: 256)),
+            ("a garbage manifest", "chunk_info.json", 0, Array("not json at all".utf8)),
+        ])
+    func chunksDirectoryIsVerified(damage: String, file: String, offset: Int, bytes: [UInt8]) async throws {
+        let directory = try TemporaryDirectory()
+        _ = try await ModelChunkerTests.chunk(into: directory.path)
+        let path = directory.file(file)
+        var contents = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        if file == ChunkManifest.fileName {
+            contents = bytes
+        } else {
+            for (index, byte) in bytes.enumerated() { contents[offset + index] ^= byte }
+        }
+        try Data(contents).write(to: URL(fileURLWithPath: path))
+        for option in ["--chunks-dir", "--source"] {
+            let result = try Self.infer([option, directory.path, "--json", "Hello, world!"])
+            #expect(result.status != 0, "\(damage) with \(option)")
+            #expect(result.outputText.isEmpty, "\(damage) with \(option)")
+            let named = file == ChunkManifest.fileName ? "chunk_info.json" : String(file.prefix { $0 != "." })
+            #expect(result.standardError.contains(named), "\(damage) with \(option): \(result.standardError)")
+            if file != ChunkManifest.fileName {
+                #expect(result.standardError.contains("fails its checksum"), "\(result.standardError)")
+            }
+        }
+    }
+
+    @Test("A tokenizer file the manifest does not list is never read, with --chunks-dir or --source")
+    func strayTokenizerIsIgnored() async throws {
+        let directory = try TemporaryDirectory()
+        _ = try await ModelChunkerTests.chunk(into: directory.path)
+        let clean = try Self.infer(["--chunks-dir", directory.path, "--json", "Hello, world!"])
+        // A tokenizer.json whose vocabulary would give other ids, were it read.
+        let stray =
+            #"{"model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2}}}"#
+        try Data(stray.utf8).write(to: URL(fileURLWithPath: directory.file("tokenizer.json")))
+        for option in ["--chunks-dir", "--source"] {
+            let result = try Self.infer([option, directory.path, "--json", "Hello, world!"])
+            #expect(result.status == 0, "\(result.standardError)")
+            let ids = try Self.decoder.decode(Document.self, from: result.standardOutput).results.map(\.inputIds)
+            #expect(ids == (try Self.decoder.decode(Document.self, from: clean.standardOutput).results.map(\.inputIds)))
+        }
+    }
+
+    @Test("A model whose forward pass gives NaN fails naming the layer, with or without --json")
+    func nonFiniteOutput() async throws {
+        let model = try TemporaryDirectory()
+        for name in ["config.json", "vocab.txt", "tokenizer_config.json"] {
+            try FileManager.default.copyItem(atPath: "\(Self.tiny)/\(name)", toPath: model.file(name))
+        }
+        let checkpoint = try SafetensorsFile(contentsOfFile: Self.tiny + "/model.safetensors")
+        var writer = SafetensorsWriter()
+        for name in checkpoint.tensorNames {
+            var tensor = try checkpoint.tensor(named: name)
+            if name == "encoder.layer.1.output.dense.bias" {
+                var values = try tensor.floatValues()
+                values[3] = .infinity
+                tensor = Tensor(float32: values, shape: tensor.shape)
+            }
+            try writer.add(tensor, named: name)
+        }
+        try writer.write(toFile: model.file("model.safetensors"))
+        let chunks = try TemporaryDirectory()
+        _ = try await ModelChunkerTests.chunk(model.path, into: chunks.path)
+        for arguments in [["--model", model.path], ["--chunks-dir", chunks.path], ["--source", chunks.path]] {
+            for format in [[], ["--json"]] {
+                let result = try Self.infer(arguments + format + ["Hello, world!"])
+                #expect(result.status != 0 && result.outputText.isEmpty)
+                #expect(
+                    result.standardError.contains(
+                        "the forward pass produced NaN or infinite values, first in the output of layer_1"),
+                    "\(result.standardError)")
+            }
         }
     }
 
@@ -176,6 +243,26 @@ struct InferCommandTests {
                 ["x", "--source", "ws://127.0.0.1:9", "--server", "ws://127.0.0.1:9"],
                 "Give --source or --server, not both."
             ),
+            (
+                ["x", "--model", Repository.path("Fixtures/bert-tiny"), "--hidden"],
+                "--hidden adds to the JSON output: give it with --json."
+            ),
+            (
+                ["x", "--server", "http://127.0.0.1:9"],
+                "--server takes a weight server's ws:// or wss:// URL, not 'http://127.0.0.1:9': write --server ws://127.0.0.1:9 (or --source http://127.0.0.1:9 for a chunk directory behind an HTTP server)"
+            ),
+            (
+                ["x", "--source", "ws://127.0.0.1:9", "--ca-file", "/tmp/ca.pem"],
+                "--ca-file applies to wss:// and https:// sources, and 'ws://127.0.0.1:9' is not one: for TLS write wss://127.0.0.1:9"
+            ),
+            (
+                ["--chunks-dir", Repository.path("Fixtures/bert-tiny"), "x"],
+                "is a model directory (config.json and weights), not a chunk set (it has no chunk_info.json): load it with --model"
+            ),
+            (
+                ["--source", "s3://bucket/prefix", "--s3-endpoint", "127.0.0.1:9", "x"],
+                "the S3 endpoint '127.0.0.1:9' (from --s3-endpoint) is not http://HOST[:PORT] or https://HOST[:PORT]: write https://127.0.0.1:9, or http://127.0.0.1:9 for a store without TLS; nothing was sent"
+            ),
         ])
     func badInvocations(arguments: [String], message: String) throws {
         let result = try Self.infer(arguments, input: "")
@@ -186,14 +273,42 @@ struct InferCommandTests {
         }
     }
 
+    @Test("A text that looks like an option is an unknown option with a hint, not a request for help")
+    func dashText() throws {
+        for text in ["-dash", "-h1", "--dash"] {
+            let result = try Self.infer(["--model", Self.tiny, text])
+            #expect(result.status == 64 && result.outputText.isEmpty, "\(text)")
+            #expect(result.standardError.hasPrefix("Error: Unknown option '\(text)'"), "\(result.standardError)")
+            #expect(result.standardError.contains("A text that starts with a dash goes after --"))
+        }
+        let after = try Self.infer(["--model", Self.tiny, "--", "-dash"])
+        #expect(after.status == 0 && after.outputText.hasPrefix("text: -dash\ntokens: [CLS] - dash [SEP]\n"))
+    }
+
+    @Test("Every tool prints its version")
+    func versions() throws {
+        for tool in ["infer", "chunker", "weight-server"] {
+            let result = try ProcessRunner.run(Executables.path(tool), ["--version"])
+            #expect(result.status == 0 && result.outputText == "\(tool) \(StreamingWeightsVersion.string)\n")
+        }
+    }
+
     @Test("Through a weight server the output equals the local chunk directory's, with cache stats and similarities")
     func throughServer() async throws {
         let served = try await ServedChunks()
         let texts = ["A cat sat on the mat.", "A cat was sitting on a mat.", "Stock prices fell sharply."]
         let local = try Self.infer(["--chunks-dir", served.directory.path, "--json", "--"] + texts)
         let remote = try Self.infer(
-            ["--server", served.url, "--cache-size", "1", "--json", "--stats", "--"] + texts)
+            ["--server", served.url, "--cache-size", "1", "--json", "--stats", "--verbose", "--"] + texts)
         #expect(remote.status == 0, "\(remote.standardError)")
+        // --verbose: the connection and every object fetched, each once.
+        let log = remote.standardError.split(separator: "\n")
+        #expect(log.filter { $0 == "info: connected to the weight server at \(served.url)" }.count == 1)
+        for name in ["config.json", "vocab.txt", "embeddings", "layer_0", "layer_1", "pooler"] {
+            #expect(
+                log.filter { $0.hasPrefix("info: fetched \(name) from \(served.url): ") }.count == 1,
+                "\(name): \(remote.standardError)")
+        }
         let expected = try Self.decoder.decode(Document.self, from: local.standardOutput)
         let streamed = try Self.decoder.decode(Document.self, from: remote.standardOutput)
         #expect(streamed.results.map(\.embedding) == expected.results.map(\.embedding))
@@ -204,6 +319,8 @@ struct InferCommandTests {
         let inference = try #require(stats["inference_stats"] as? [String: Any])
         #expect(cache["max_cache_size"] as? Int == 1 && cache["cache_size"] as? Int == 1)
         #expect(inference["total_inferences"] as? Int == 1 && (inference["bytes_fetched"] as? Int ?? 0) > 0)
+        // A cold pass: every layer came from a fetch (a prefetch), none from the cache.
+        #expect(inference["cache_hit_rate"] as? Double == 0 && inference["prefetch_hits"] as? Int == 2)
         let similarity = try #require(json["similarity"] as? [[Double]])
         #expect(similarity.count == 3 && similarity[0][1] > similarity[0][2])
     }

@@ -220,6 +220,13 @@ struct S3ChunkSourceTests {
         let b = try InferCommandTests.decoder.decode(InferCommandTests.Document.self, from: streamed.standardOutput)
         #expect(a.results.map(\.embedding) == b.results.map(\.embedding))
         #expect(a.results.map(\.lastHiddenState) == b.results.map(\.lastHiddenState))
+        // A missing bucket is named as such, not as a missing file.
+        let noBucket = try ProcessRunner.run(
+            Executables.path("infer"), ["--source", "s3://nosuchbucket/p", "x"], environment: environment)
+        #expect(noBucket.status != 0)
+        #expect(
+            noBucket.standardError.contains("GET s3://nosuchbucket/p/chunk_info.json failed: NoSuchBucket"),
+            "\(noBucket.standardError)")
         let conflicting = try InferCommandTests.infer(["--source", "s3://b", "--chunks-dir", local.path, "x"])
         #expect(conflicting.status != 0 && conflicting.standardError.contains("--chunks-dir"))
     }

@@ -38,6 +38,9 @@ struct StreamingBertModelTests {
                 // All layers cached: the second pass fetches nothing. Fewer: LRU refetches in a cycle.
                 #expect(stats.layerFetches == (cacheSize >= layerCount ? layerCount : 2 * layerCount))
                 #expect(prefetch == 0 ? stats.prefetchHits == 0 : stats.prefetchHits > 0)
+                // Only a layer already held is a cache hit: all of the second pass when every
+                // layer stays, none when the passes cycle through a smaller cache.
+                #expect(stats.cacheHitRate == (cacheSize >= layerCount ? 0.5 : 0), "cache \(cacheSize)")
             }
         }
     }

@@ -177,6 +177,13 @@ struct WeightServerTests {
         await #expect(throws: WeightClient.Failure.self) {
             _ = try await StreamingBertModel(serverURL: served.url, authToken: "wrong")
         }
+        // The refusal says which option carries the token.
+        let withoutToken = try InferCommandTests.infer(["--server", served.url, "x"])
+        #expect(withoutToken.status != 0)
+        #expect(
+            withoutToken.standardError.contains(
+                "refused the connection: HTTP 401: this weight server needs Authorization: Bearer <token> (give the token with --auth-token-file)"
+            ), "\(withoutToken.standardError)")
     }
 
     @Test("Past the rate limit, requests get rate_limited and the connection stays usable")
@@ -199,7 +206,9 @@ struct WeightServerTests {
         connection.close()
     }
 
-    @Test("Plain GET /healthz and /stats answer on the server's port, even with a token; other plain requests get 400")
+    @Test(
+        "Plain GET /healthz answers on the server's port without the token, /stats only with it; other plain requests get 400"
+    )
     func plainHTTP() async throws {
         let token = try TemporaryDirectory()
         try Data("secret\n".utf8).write(to: URL(fileURLWithPath: token.file("token")))
@@ -207,12 +216,123 @@ struct WeightServerTests {
         let base = "http://" + served.url.dropFirst("ws://".count)
         let (health, body) = try HTTPClient.data(HTTPRequest(url: base + "/healthz"))
         #expect(health.status == 200 && body == Array("ok\n".utf8))
-        let (stats, json) = try HTTPClient.data(HTTPRequest(url: base + "/stats"))
+        for headers in [[], [("Authorization", "Bearer wrong")]] {
+            let (refused, reason) = try HTTPClient.data(HTTPRequest(url: base + "/stats", headers: headers))
+            #expect(refused.status == 401 && reason == Array("GET /stats needs Authorization: Bearer <token>\n".utf8))
+        }
+        let (stats, json) = try HTTPClient.data(
+            HTTPRequest(url: base + "/stats", headers: [("Authorization", "Bearer secret")]))
         #expect(stats.status == 200 && stats.header("content-type") == "application/json")
         let counters = try #require(try JSONSerialization.jsonObject(with: Data(json)) as? [String: Int])
         #expect(counters["requests"] == 0 && (counters["connections"] ?? 0) >= 1)
         let (other, _) = try HTTPClient.data(HTTPRequest(url: base + "/chunk_info.json"))
         #expect(other.status == 400)
+    }
+
+    @Test(
+        "A chunk missing or shorter than the manifest says stops the server at start, naming it; --verify-on-start also checks hashes",
+        arguments: [
+            ("missing", [String](), "'layer_1.safetensors' is listed in the manifest but missing from directory"),
+            ("short", [], "'layer_0.safetensors' is 1000 bytes, but the manifest says"),
+            ("flipped", [], nil),
+            ("flipped", ["--verify-on-start"], "'layer_0.safetensors' fails its checksum: the manifest says SHA-256"),
+        ])
+    func startupChecks(damage: String, arguments: [String], message: String?) async throws {
+        let directory = try TemporaryDirectory()
+        _ = try await ModelChunkerTests.chunk(into: directory.path)
+        let layer0 = URL(fileURLWithPath: directory.file("layer_0.safetensors"))
+        switch damage {
+        case "missing": try FileManager.default.removeItem(atPath: directory.file("layer_1.safetensors"))
+        case "short": try Data(try Data(contentsOf: layer0).prefix(1000)).write(to: layer0)
+        default:
+            var bytes = [UInt8](try Data(contentsOf: layer0))
+            bytes[bytes.count - 10] ^= 1
+            try Data(bytes).write(to: layer0)
+        }
+        let server = try BackgroundProcess(
+            Executables.path("weight-server"), ["--chunks-dir", directory.path, "--port", "0"] + arguments,
+            captureStandardError: true)
+        let line = try server.firstLine()
+        if let message {
+            #expect(line.isEmpty, "the server started: \(line)")
+            server.process.waitUntilExit()
+            #expect(server.process.terminationStatus != 0)
+            #expect(server.standardError.contains(message), "\(server.standardError)")
+        } else {
+            // Sizes are right: without --verify-on-start the flipped byte is for clients to catch.
+            #expect(line.hasPrefix("ws://127.0.0.1:"))
+        }
+    }
+
+    @Test("/healthz turns 503, naming the object, when the source loses a chunk, and ok again when it is back")
+    func healthFollowsTheSource() async throws {
+        let served = try await ServedChunks()
+        let base = "http://" + served.url.dropFirst("ws://".count)
+        let chunk = served.directory.file("layer_1.safetensors")
+        let moved = served.directory.file("moved")
+        #expect(try HTTPClient.data(HTTPRequest(url: base + "/healthz")).0.status == 200)
+        try FileManager.default.moveItem(atPath: chunk, toPath: moved)
+        // Checked at most once a second: wait until the answer changes.
+        var answer = try HTTPClient.data(HTTPRequest(url: base + "/healthz"))
+        let deadline = Date().addingTimeInterval(10)
+        while answer.0.status == 200, Date() < deadline {
+            try await Task.sleep(nanoseconds: 200_000_000)
+            answer = try HTTPClient.data(HTTPRequest(url: base + "/healthz"))
+        }
+        #expect(answer.0.status == 503)
+        #expect(
+            String(decoding: answer.1, as: UTF8.self).hasPrefix(
+                "unhealthy: 'layer_1.safetensors' is listed in the manifest but missing from directory"))
+        try FileManager.default.moveItem(atPath: moved, toPath: chunk)
+        while answer.0.status != 200, Date() < deadline.addingTimeInterval(10) {
+            try await Task.sleep(nanoseconds: 200_000_000)
+            answer = try HTTPClient.data(HTTPRequest(url: base + "/healthz"))
+        }
+        #expect(answer.0.status == 200)
+    }
+
+    @Test(
+        "TLS that cannot work is named at once, not retried: an untrusted or misnamed certificate, TLS on one side only"
+    )
+    func tlsFailures() async throws {
+        let certificates = try TemporaryDirectory()
+        let (certificate, key) = try TLSTests.certificate(certificates)
+        let (other, otherKey) = try TLSTests.certificate(
+            certificates, host: "other.example", names: "DNS:other.example")
+        let secure = try await ServedChunks(arguments: ["--tls-cert", certificate, "--tls-key", key])
+        let misnamed = try await ServedChunks(arguments: ["--tls-cert", other, "--tls-key", otherKey])
+        let plain = try await ServedChunks()
+        let securePort = secure.url.split(separator: ":").last ?? ""
+        let misnamedPort = misnamed.url.split(separator: ":").last ?? ""
+        let plainPort = plain.url.split(separator: ":").last ?? ""
+        let cases: [([String], String)] = [
+            (
+                ["--source", "wss://localhost:\(securePort)"],
+                "cannot connect to wss://localhost:\(securePort): the TLS certificate of localhost was rejected: self-signed certificate; give the CA that signed it with --ca-file, or (self-signed test servers only) --insecure"
+            ),
+            (
+                ["--source", "wss://localhost:\(misnamedPort)", "--ca-file", other],
+                "cannot connect to wss://localhost:\(misnamedPort): the TLS certificate of localhost was rejected: hostname mismatch; connect by the name the certificate was issued for, or (test servers only) give --insecure"
+            ),
+            (
+                ["--source", "ws://localhost:\(securePort)"],
+                "cannot connect to ws://localhost:\(securePort): the server speaks TLS on this port; connect with wss://localhost:\(securePort)"
+            ),
+            (
+                ["--source", "wss://localhost:\(plainPort)"],
+                "cannot connect to wss://localhost:\(plainPort): the server does not speak TLS on this port; connect with ws://localhost:\(plainPort)"
+            ),
+        ]
+        for (arguments, message) in cases {
+            let result = try InferCommandTests.infer(arguments + ["--verbose", "x"])
+            #expect(result.status != 0)
+            #expect(result.standardError.contains("Error: \(message)\n"), "\(result.standardError)")
+            #expect(!result.standardError.contains("trying again"), "\(result.standardError)")
+        }
+        let trusted = try InferCommandTests.infer([
+            "--source", "wss://localhost:\(securePort)", "--ca-file", certificate, "x",
+        ])
+        #expect(trusted.status == 0, "\(trusted.standardError)")
     }
 
     @Test("Past the budget for responses in flight, requests get rate_limited until the held object is sent")

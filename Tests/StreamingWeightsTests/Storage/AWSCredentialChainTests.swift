@@ -84,12 +84,11 @@ struct AWSCredentialChainTests {
     @Test("No credentials anywhere, or half a key pair, is a clear error")
     func missing() throws {
         #expect {
-            _ = try AWSCredentialChain(
-                profile: "nobody", environment: ["HOME": "/nonexistent", "AWS_EC2_METADATA_DISABLED": "true"]
-            ).credentials()
+            _ = try AWSCredentialChain(environment: ["HOME": "/nonexistent", "AWS_EC2_METADATA_DISABLED": "true"])
+                .credentials()
         } throws: { error in
             "\(error)".hasPrefix(
-                "no AWS credentials found; looked at --s3-access-key and --s3-secret-key; AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; profile nobody in /nonexistent/.aws/credentials"
+                "no AWS credentials found; looked at --s3-access-key and --s3-secret-key; AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; profile default in /nonexistent/.aws/credentials"
             )
         }
         #expect(throws: AWSCredentialError.incomplete(source: "the command line", missing: "--s3-secret-key")) {
@@ -99,5 +98,61 @@ struct AWSCredentialChainTests {
             _ = try AWSCredentialChain(environment: ["AWS_ACCESS_KEY_ID": "AKID"]).credentials()
         }
         #expect(!"\(AWSCredentials(accessKeyID: "AKID", secretAccessKey: "very-secret"))".contains("very-secret"))
+    }
+
+    @Test(
+        "A profile someone named must exist and hold keys: the error lists the profiles, and no metadata service is asked"
+    )
+    func namedProfiles() throws {
+        let (directory, files) = try Self.files(
+            credentials: Self.credentialsFile,
+            config: Self.configFile + """
+
+                [profile sso]
+                sso_session = company
+                """)
+        // Any request to the container or instance metadata service would land here.
+        let metadata = try ConnectionRecorder()
+        var environment = files
+        environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = "http://127.0.0.1:\(metadata.port)"
+        environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = "http://127.0.0.1:\(metadata.port)/credentials"
+        let expected = AWSCredentialError.profileNotFound(
+            "nobody", origin: "--s3-profile",
+            files: [
+                .init(path: directory.file("credentials"), profiles: ["default", "work"]),
+                .init(path: directory.file("config"), profiles: ["default", "work", "config-only", "sso"]),
+            ])
+        #expect(throws: expected) {
+            _ = try AWSCredentialChain(profile: "nobody", environment: environment).credentials()
+        }
+        #expect(
+            "\(expected)"
+                == "the AWS profile 'nobody' (from --s3-profile) does not exist: \(directory.file("credentials")) holds default, work; \(directory.file("config")) holds default, work, config-only, sso"
+        )
+        var viaVariable = environment
+        viaVariable["AWS_PROFILE"] = "nobody"
+        #expect(throws: AWSCredentialError.self) { _ = try AWSCredentialChain(environment: viaVariable).credentials() }
+        #expect(throws: AWSCredentialError.profileWithoutKeys("sso", files: [directory.file("config")])) {
+            _ = try AWSCredentialChain(profile: "sso", environment: environment).credentials()
+        }
+        #expect(metadata.connections.isEmpty, "\(metadata.connections)")
+        // Named by the argument, a profile wins over the environment's keys; by AWS_PROFILE it does not.
+        environment["AWS_ACCESS_KEY_ID"] = "AKIDENV"
+        environment["AWS_SECRET_ACCESS_KEY"] = "env-secret"
+        #expect(
+            try AWSCredentialChain(profile: "work", environment: environment).credentials().accessKeyID == "AKIDWORK")
+        environment["AWS_PROFILE"] = "work"
+        #expect(try AWSCredentialChain(environment: environment).credentials().accessKeyID == "AKIDENV")
+        // Nothing named, nothing found: the metadata services are asked (and here answer nothing).
+        let unnamed = [
+            "HOME": "/nonexistent", "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:\(metadata.port)",
+        ]
+        #expect(throws: AWSCredentialError.self) { _ = try AWSCredentialChain(environment: unnamed).credentials() }
+        #expect(metadata.connections == ["PUT /latest/api/token HTTP/1.1"])
+        // AWS_EC2_METADATA_DISABLED=true: not even that.
+        var disabled = unnamed
+        disabled["AWS_EC2_METADATA_DISABLED"] = "true"
+        #expect(throws: AWSCredentialError.self) { _ = try AWSCredentialChain(environment: disabled).credentials() }
+        #expect(metadata.connections.count == 1)
     }
 }

@@ -91,15 +91,35 @@ final class BackgroundProcess {
     /// Held open while this value lives: servers that stop at end of input stop with it.
     private let input = Pipe()
 
-    /// Starts `executable` and waits for the first line it prints, which is returned.
-    init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
+    /// Where standard error goes with `captureStandardError`.
+    private let errorFile: TemporaryDirectory?
+
+    /// Starts `executable`; ``firstLine()`` waits for what it prints first.
+    ///
+    /// - Parameter captureStandardError: keep what it writes to standard error
+    ///   (``standardError``) rather than discard it.
+    init(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+        captureStandardError: Bool = false
+    ) throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let environment { process.environment = environment }
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        errorFile = captureStandardError ? try TemporaryDirectory() : nil
+        if let errorFile {
+            _ = FileManager.default.createFile(atPath: errorFile.file("stderr"), contents: nil)
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorFile.file("stderr")))
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         process.standardInput = input
         try process.run()
+    }
+
+    /// What the process wrote to standard error so far (with `captureStandardError`).
+    var standardError: String {
+        errorFile.flatMap { try? String(contentsOfFile: $0.file("stderr"), encoding: .utf8) } ?? ""
     }
 
     /// The first line the process printed (for a server, the port it listens on).

@@ -183,6 +183,11 @@ public enum AWSCredentialError: Error, Hashable, CustomStringConvertible {
     public struct ProfileFile: Hashable, Sendable {
         public let path: String
         public let profiles: [String]?
+
+        public init(path: String, profiles: [String]?) {
+            self.path = path
+            self.profiles = profiles
+        }
     }
 
     case notFound(tried: [String])
