@@ -340,22 +340,11 @@ extension WeightClient {
         return scheme + url[colon...]
     }
 
-    /// Whether a `ws://` handshake that failed with `failure` met a TLS server: one that said
-    /// so in plain HTTP (as ours and nginx do), or one that closed without a word and answers
-    /// a TLS handshake on a second connection.
+    /// Whether a `ws://` handshake that failed with `failure` met a TLS server that said so in
+    /// plain HTTP, as ours and nginx do (`400`, "speaks TLS", "sent to HTTPS port").
     private func speaksTLS(_ failure: WebSocketHandshake.ClientFailure) -> Bool {
-        switch failure {
-        case .refused(let status, let body):
-            return status == 400 && (body.contains("TLS") || body.contains("HTTPS"))
-        case .malformed:
-            guard let components = URLComponents(string: configuration.url), let host = components.host,
-                let socket = try? POSIXSocket.connect(host: host, port: components.port ?? 80, timeout: 5),
-                let insecure = try? TLSStream.Context(insecure: true)
-            else { return false }
-            socket.setTimeouts(read: 5, write: 5)
-            defer { socket.close() }
-            return (try? TLSStream.connect(socket, host: host, context: insecure)) != nil
-        }
+        guard case .refused(let status, let body) = failure else { return false }
+        return status == 400 && (body.contains("TLS") || body.contains("HTTPS"))
     }
 }
 
