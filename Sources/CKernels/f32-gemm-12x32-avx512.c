@@ -1,0 +1,96 @@
+/* The AVX-512 set: a 12x32 tile (24 of the 32 zmm registers accumulate C; two hold B's row,
+   one the broadcast of A), and the elementwise kernels of vector.h on 512-bit registers. Needs
+   AVX-512F, FMA and F16C (every AVX-512 CPU has the last two). */
+
+#if defined(__x86_64__)
+
+#include "CKernels.h"
+
+#include <immintrin.h>
+
+#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma,f16c"))), apply_to = function)
+
+#define SW_HAS_FMA 1
+#include "vector.h"
+
+enum { MR = 12, NR = 32 };
+
+/* C[rows, 32] (+)= A[rows, depth] · panel[depth, 32]: the hot loop loads B's two vectors once per
+   step and meets them with twelve broadcasts of A, 24 FMAs. Rows past `rows` repeat the last
+   valid one (their results are not stored), so the loop has no branch. */
+static void tile(const float *a, long a_stride, long rows, const float *panel, long depth, float *c, long c_stride,
+                 const float *bias, int loads_c, int gelu) {
+    const float *row_a[MR];
+    __m512 c0[MR], c1[MR];
+    const __m512 bias0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+    const __m512 bias1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR; r++) {
+        const long valid = r < rows ? r : rows - 1;
+        row_a[r] = a + valid * a_stride;
+        if (loads_c) {
+            c0[r] = _mm512_loadu_ps(c + valid * c_stride);
+            c1[r] = _mm512_loadu_ps(c + valid * c_stride + 16);
+        } else {
+            c0[r] = bias0;
+            c1[r] = bias1;
+        }
+    }
+    for (long k = 0; k < depth; k++) {
+        /* B streams from memory on a panel's first row block: ask for it 16 steps ahead. */
+        _mm_prefetch((const char *)(panel + 512), _MM_HINT_T0);
+        _mm_prefetch((const char *)(panel + 528), _MM_HINT_T0);
+        const __m512 b0 = _mm512_loadu_ps(panel);
+        const __m512 b1 = _mm512_loadu_ps(panel + 16);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < MR; r++) {
+            const __m512 s = _mm512_set1_ps(row_a[r][k]);
+            c0[r] = _mm512_fmadd_ps(s, b0, c0[r]);
+            c1[r] = _mm512_fmadd_ps(s, b1, c1[r]);
+        }
+        panel += NR;
+    }
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR; r++) {
+        if (r < rows) {
+            _mm512_storeu_ps(c + r * c_stride, c0[r]);
+            _mm512_storeu_ps(c + r * c_stride + 16, c1[r]);
+        }
+    }
+    if (gelu) gelu_rows(c, rows, NR, c_stride);
+}
+
+static void widen_float16(const void *source, float *destination, long count) {
+    const unsigned char *bytes = source;
+    long i = 0;
+    for (; i + 16 <= count; i += 16) {
+        _mm512_storeu_ps(destination + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(bytes + 2 * i))));
+    }
+    widen_float16_scalar(bytes + 2 * i, destination + i, count - i);
+}
+
+#pragma clang attribute pop
+
+static const sw_kernel_set set = {
+    .name = "avx512",
+    .description = "AVX-512F + FMA, 12x32 tile",
+    .row_block = MR,
+    .panel_width = NR,
+    .depth_block = 768,
+    .tile = tile,
+    .layer_norm = layer_norm,
+    .softmax = softmax,
+    .widen_float16 = widen_float16,
+    .widen_bfloat16 = widen_bfloat16,
+    .all_finite = all_finite,
+};
+
+const sw_kernel_set *sw_kernels_avx512(void) { return &set; }
+
+#else
+
+#include "CKernels.h"
+
+const sw_kernel_set *sw_kernels_avx512(void) { return 0; }
+
+#endif

@@ -1,0 +1,93 @@
+/* The AVX2 set: a 6x16 tile, as BLIS and OpenBLAS use on Haswell and Zen (12 of the 16 ymm
+   registers accumulate C; two hold B's row, one the broadcast of A), and the elementwise kernels
+   of vector.h on 256-bit registers. Needs AVX2, FMA and F16C. */
+
+#if defined(__x86_64__)
+
+#include "CKernels.h"
+
+#include <immintrin.h>
+
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+
+#define SW_HAS_FMA 1
+#include "vector.h"
+
+enum { MR = 6, NR = 16 };
+
+/* C[rows, 16] (+)= A[rows, depth] · panel[depth, 16]: per step, two loads of B meet six
+   broadcasts of A in 12 FMAs. Rows past `rows` repeat the last valid one, unstored. */
+static void tile(const float *a, long a_stride, long rows, const float *panel, long depth, float *c, long c_stride,
+                 const float *bias, int loads_c, int gelu) {
+    const float *row_a[MR];
+    __m256 c0[MR], c1[MR];
+    const __m256 bias0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+    const __m256 bias1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR; r++) {
+        const long valid = r < rows ? r : rows - 1;
+        row_a[r] = a + valid * a_stride;
+        if (loads_c) {
+            c0[r] = _mm256_loadu_ps(c + valid * c_stride);
+            c1[r] = _mm256_loadu_ps(c + valid * c_stride + 8);
+        } else {
+            c0[r] = bias0;
+            c1[r] = bias1;
+        }
+    }
+    for (long k = 0; k < depth; k++) {
+        _mm_prefetch((const char *)(panel + 256), _MM_HINT_T0);
+        const __m256 b0 = _mm256_loadu_ps(panel);
+        const __m256 b1 = _mm256_loadu_ps(panel + 8);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < MR; r++) {
+            const __m256 s = _mm256_broadcast_ss(row_a[r] + k);
+            c0[r] = _mm256_fmadd_ps(s, b0, c0[r]);
+            c1[r] = _mm256_fmadd_ps(s, b1, c1[r]);
+        }
+        panel += NR;
+    }
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR; r++) {
+        if (r < rows) {
+            _mm256_storeu_ps(c + r * c_stride, c0[r]);
+            _mm256_storeu_ps(c + r * c_stride + 8, c1[r]);
+        }
+    }
+    if (gelu) gelu_rows(c, rows, NR, c_stride);
+}
+
+static void widen_float16(const void *source, float *destination, long count) {
+    const unsigned char *bytes = source;
+    long i = 0;
+    for (; i + 8 <= count; i += 8) {
+        _mm256_storeu_ps(destination + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(bytes + 2 * i))));
+    }
+    widen_float16_scalar(bytes + 2 * i, destination + i, count - i);
+}
+
+#pragma clang attribute pop
+
+static const sw_kernel_set set = {
+    .name = "avx2",
+    .description = "AVX2 + FMA, 6x16 tile",
+    .row_block = MR,
+    .panel_width = NR,
+    .depth_block = 512,
+    .tile = tile,
+    .layer_norm = layer_norm,
+    .softmax = softmax,
+    .widen_float16 = widen_float16,
+    .widen_bfloat16 = widen_bfloat16,
+    .all_finite = all_finite,
+};
+
+const sw_kernel_set *sw_kernels_avx2(void) { return &set; }
+
+#else
+
+#include "CKernels.h"
+
+const sw_kernel_set *sw_kernels_avx2(void) { return 0; }
+
+#endif

@@ -1,0 +1,90 @@
+#ifndef STREAMING_WEIGHTS_CKERNELS_H
+#define STREAMING_WEIGHTS_CKERNELS_H
+
+#include <stdint.h>
+
+/* The compute kernels, one set per instruction set, chosen at run time.
+
+   Swift has no per-function target features: without a CPU flag on the command line it lowers
+   SIMD16<Float> to SSE2 and multiply-adds to a library call per lane. C does have them
+   (__attribute__((target(...)))), so each set lives in files of its own here, compiled for its
+   instruction set whatever flags the package is built with, and the CPU's features, read once
+   at run time, decide which set runs. Every function of a set computes the same thing as the
+   portable set's; a test compares each with a scalar reference. */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One micro-kernel call: C[rows, width] (+)= A[rows, depth] · panel[depth, width] for one tile.
+
+   - a: the first row of A, rows `a_stride` floats apart;
+   - rows: 1 ... row_block valid rows (the others are not read or written);
+   - panel: `depth` rows of `panel_width` floats (the packed B; see PackedPanels);
+   - c: the tile's first row, rows `c_stride` floats apart, all panel_width columns writable;
+   - bias: panel_width floats added when the tile starts from zero (loads_c == 0), or NULL;
+   - loads_c: add to C's values instead of starting from the bias (later depth blocks);
+   - gelu: apply GELU (erf form) to the results before storing. */
+typedef void (*sw_tile_function)(const float *a, long a_stride, long rows, const float *panel, long depth,
+                                 float *c, long c_stride, const float *bias, int loads_c, int gelu);
+
+/* out[r] = LayerNorm(x[r] + residual[r]) * weight + bias over `rows` rows of `width` (biased
+   variance, epsilon inside the square root, as torch.nn.LayerNorm). `residual` may be NULL;
+   `out` may be `x` or `residual`. */
+typedef void (*sw_layer_norm_function)(const float *x, const float *residual, long rows, long width,
+                                       const float *weight, const float *bias, float epsilon, float *out);
+
+/* Each of `rows` rows of `width` scores s (rows `stride` apart) becomes softmax(s * scale + mask);
+   `mask` has `width` values added to every row (0, or the most negative float), or is NULL. */
+typedef void (*sw_softmax_function)(float *scores, long rows, long width, long stride, float scale,
+                                    const float *mask);
+
+/* `count` little-endian float16 or bfloat16 values (2 bytes each, any alignment) widened to float32. */
+typedef void (*sw_widen_function)(const void *source, float *destination, long count);
+
+/* 1 when every one of `count` floats is finite, 0 when one is NaN or infinite. */
+typedef int (*sw_all_finite_function)(const float *values, long count);
+
+/* A kernel set: the functions, and the tile shape the packed B must have. */
+typedef struct sw_kernel_set {
+    /* "avx512", "avx2", "neon" or "portable". */
+    const char *name;
+    /* The instruction set, for messages: "AVX-512F + FMA (12x32 tile)". */
+    const char *description;
+    /* Rows of A per tile, and columns of B per packed panel (the tile's width). */
+    long row_block;
+    long panel_width;
+    /* Depth of B per block in the gemm driver: a block of one panel stays in L1/L2. */
+    long depth_block;
+    sw_tile_function tile;
+    sw_layer_norm_function layer_norm;
+    sw_softmax_function softmax;
+    sw_widen_function widen_float16;
+    sw_widen_function widen_bfloat16;
+    sw_all_finite_function all_finite;
+} sw_kernel_set;
+
+/* The sets compiled for this architecture, or NULL (avx512 and avx2 on x86-64, neon on AArch64;
+   portable everywhere). Whether the CPU can run one is sw_cpu_supports's answer. */
+const sw_kernel_set *sw_kernels_avx512(void);
+const sw_kernel_set *sw_kernels_avx2(void);
+const sw_kernel_set *sw_kernels_neon(void);
+const sw_kernel_set *sw_kernels_portable(void);
+
+/* 1 when this CPU (and operating system: the registers' state is saved) can run `set`. */
+int sw_cpu_supports(const sw_kernel_set *set);
+
+/* The CPU's model name (x86-64: the brand string; elsewhere what the system says), or "". */
+const char *sw_cpu_model(void);
+
+/* C[rows, columns] = A[rows, depth] · B + bias, then GELU when `gelu`, for the panels
+   [panel_begin, panel_end) of B (columns panel_width * panel_begin on): B packed in panels of
+   set->panel_width columns, each `depth` rows deep. Threads give each call disjoint panels. */
+void sw_gemm(const sw_kernel_set *set, const float *a, long a_stride, long rows, const float *packed, long depth,
+             long columns, long panel_begin, long panel_end, const float *bias, int gelu, float *c, long c_stride);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
