@@ -2,8 +2,8 @@
 import PackageDescription
 
 // No target carries unsafe compiler flags, so this package stays usable as a versioned
-// dependency. CPU-specific code generation for the SIMD kernels is switched on by the project's
-// own scripts (scripts/lib.sh), not here: see docs/ARCHITECTURE.md.
+// dependency. The SIMD kernels need none: each instruction set's kernels are C functions with
+// target attributes (CKernels), chosen at run time from the CPU's features.
 let package = Package(
     name: "StreamingWeights",
     platforms: [.macOS(.v15)],
@@ -33,12 +33,14 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        .target(name: "CPrefetch"),
+        // The compute kernels, one file per instruction set (docs/ARCHITECTURE.md): C, because
+        // a function there can be compiled for AVX-512 or AVX2 whatever flags the build has.
+        .target(name: "CKernels"),
         .target(name: "CAllocator"),
         .target(
             name: "StreamingWeights",
             dependencies: [
-                "CPrefetch",
+                "CKernels",
                 "CCurl",
                 "COpenSSL",
                 "CZlib",

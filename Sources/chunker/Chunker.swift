@@ -9,7 +9,7 @@ struct Chunker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chunker",
         abstract: "Split a Hugging Face BERT-family model into one safetensors file per component.",
-        version: "chunker \(StreamingWeightsVersion.string)",
+        version: "chunker \(StreamingWeightsVersion.string), \(KernelSet.versionSummary)",
         subcommands: [Chunk.self, Verify.self],
         defaultSubcommand: Chunk.self
     )

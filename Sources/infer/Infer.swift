@@ -17,7 +17,7 @@ struct Infer: AsyncParsableCommand {
             the default is ws://127.0.0.1:8765. With --chunks-dir or --model the whole model is \
             loaded locally instead.
             """,
-        version: "infer \(StreamingWeightsVersion.string)"
+        version: "infer \(StreamingWeightsVersion.string), \(KernelSet.versionSummary)"
     )
 
     static func main() async {
@@ -151,6 +151,12 @@ struct Infer: AsyncParsableCommand {
         var streaming: StreamingBertModel?
         let texts = try readTexts()
         let logger = CommandLogging.bootstrap("infer", level: verbose ? .info : .warning)
+        let kernels = try KernelSet.selected()
+        if kernels == .portable, KernelSet.onlyPortable {
+            logger.info(
+                "this CPU (\(KernelSet.cpuModel)) has no AVX2 or NEON: computing with the portable kernels, several times slower"
+            )
+        }
         if let chunksDir {
             // The same checks as --source DIR: the manifest, every file's size and SHA-256.
             let source = try await RemoteTensorSource(chunkDirectory: chunksDir, logger: logger)
@@ -187,9 +193,11 @@ struct Infer: AsyncParsableCommand {
             )
         }
         if json {
-            try OutputFormat.printJSON(results, model: modelName, includeHidden: hidden, streaming: streaming)
+            try OutputFormat.printJSON(
+                results, model: modelName, includeHidden: hidden, kernels: encoder.kernels, streaming: streaming)
         } else {
-            OutputFormat.printText(results, pooling: pooling, showStats: stats, streaming: streaming)
+            OutputFormat.printText(
+                results, pooling: pooling, showStats: stats, kernels: encoder.kernels, streaming: streaming)
         }
     }
 

@@ -26,6 +26,9 @@ enum OutputFormat {
             let forwardPasses: Int
             let forwardMsMedian: Double
             let forwardMsMin: Double
+            /// The kernel set that ran (`avx512`, `avx2`, `neon`, `portable`) and the CPU's model.
+            let kernels: String
+            let cpu: String
             /// When streaming: the layer cache and the inference statistics.
             var cacheInfo: StreamingBertModel.CacheInfo?
             var inferenceStats: StreamingBertModel.InferenceStats?
@@ -34,6 +37,7 @@ enum OutputFormat {
                 case forwardPasses = "forward_passes"
                 case forwardMsMedian = "forward_ms_median"
                 case forwardMsMin = "forward_ms_min"
+                case kernels, cpu
                 case cacheInfo = "cache_info"
                 case inferenceStats = "inference_stats"
             }
@@ -46,12 +50,16 @@ enum OutputFormat {
         let similarity: [[Float]]?
     }
 
-    static func stats(_ results: TextEncoder.Results, streaming: StreamingBertModel?) -> Document.Stats {
+    static func stats(_ results: TextEncoder.Results, kernels: KernelSet, streaming: StreamingBertModel?)
+        -> Document.Stats
+    {
         let times = results.forwardTimes
         return Document.Stats(
             forwardPasses: times.count,
             forwardMsMedian: times.isEmpty ? 0 : times[times.count / 2],
             forwardMsMin: times.first ?? 0,
+            kernels: kernels.name,
+            cpu: KernelSet.cpuModel,
             cacheInfo: streaming?.cacheInfo,
             inferenceStats: streaming?.inferenceStats
         )
@@ -71,7 +79,8 @@ enum OutputFormat {
     }
 
     static func printJSON(
-        _ results: TextEncoder.Results, model: String, includeHidden: Bool, streaming: StreamingBertModel?
+        _ results: TextEncoder.Results, model: String, includeHidden: Bool, kernels: KernelSet,
+        streaming: StreamingBertModel?
     ) throws {
         let document = Document(
             model: model,
@@ -85,7 +94,7 @@ enum OutputFormat {
                     poolerOutput: includeHidden ? text.poolerOutput : nil
                 )
             },
-            stats: stats(results, streaming: streaming),
+            stats: stats(results, kernels: kernels, streaming: streaming),
             similarity: results.texts.count > 1 ? similarity(results) : nil
         )
         let encoder = JSONEncoder()
@@ -94,7 +103,8 @@ enum OutputFormat {
     }
 
     static func printText(
-        _ results: TextEncoder.Results, pooling: String, showStats: Bool, streaming: StreamingBertModel?
+        _ results: TextEncoder.Results, pooling: String, showStats: Bool, kernels: KernelSet,
+        streaming: StreamingBertModel?
     ) {
         for text in results.texts {
             print("text: \(text.text)")
@@ -114,11 +124,12 @@ enum OutputFormat {
             print("")
         }
         if showStats {
-            let stats = stats(results, streaming: streaming)
+            let stats = stats(results, kernels: kernels, streaming: streaming)
             print(
                 String(
                     format: "forward: %d passes, median %.3f ms, min %.3f ms", stats.forwardPasses,
                     stats.forwardMsMedian, stats.forwardMsMin))
+            print("kernels: \(kernels.name) (\(kernels)) on \(stats.cpu)")
             if let cache = stats.cacheInfo, let inference = stats.inferenceStats {
                 print(
                     "layer cache: \(cache.cacheSize) of \(cache.maxCacheSize) layers (\(cache.accessOrder.joined(separator: ", "))), "

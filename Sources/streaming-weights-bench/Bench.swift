@@ -54,6 +54,7 @@ struct MatmulBench: ParsableCommand {
     var seconds = 0.3
 
     func run() throws {
+        let kernels = try KernelSet.selected()
         var results: [String: Any] = [:]
         for shape in shapes.split(separator: ",") {
             let parts = shape.split(separator: "x").compactMap { Int($0) }
@@ -69,7 +70,7 @@ struct MatmulBench: ParsableCommand {
             }
             for index in 0..<(rows * depth) { a[index] = Float(index % 17) * 0.01 }
             for index in 0..<(columns * depth) { weight[index] = Float(index % 13) * 0.01 }
-            let packed = PackedWeights(linearWeight: weight, outFeatures: columns, inFeatures: depth)
+            let packed = PackedWeights(linearWeight: weight, outFeatures: columns, inFeatures: depth, for: kernels)
             let computeThreads = ComputeThreads(count: threads)
             let times = measure(seconds: seconds, minimumRuns: 20) {
                 Matmul.multiply(
@@ -82,7 +83,7 @@ struct MatmulBench: ParsableCommand {
                 "gflops_best": flops / times[0] / 1e6,
             ]
         }
-        try printJSON(["threads": threads, "shapes": results])
+        try printJSON(["threads": threads, "shapes": results, "kernels": kernels.name, "cpu": KernelSet.cpuModel])
     }
 }
 
@@ -115,7 +116,10 @@ struct ForwardBench: AsyncParsableCommand {
         let input = syntheticBatch(seq: seq, batch: batch)
         let computeThreads = ComputeThreads(count: threads)
         let times = try measure(seconds: seconds) { _ = try bert.forward(input, threads: computeThreads) }
-        try printJSON(["ours": ["median_ms": times[times.count / 2], "min_ms": times[0]], "runs": times.count])
+        try printJSON([
+            "ours": ["median_ms": times[times.count / 2], "min_ms": times[0]], "runs": times.count,
+            "kernels": bert.kernels.name, "cpu": KernelSet.cpuModel,
+        ])
     }
 }
 

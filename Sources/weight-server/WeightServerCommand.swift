@@ -15,7 +15,7 @@ struct WeightServerCommand: AsyncParsableCommand {
             answers ok while that still holds (503 otherwise); GET /stats needs the bearer token \
             when there is one.
             """,
-        version: "weight-server \(StreamingWeightsVersion.string)"
+        version: "weight-server \(StreamingWeightsVersion.string), \(KernelSet.versionSummary)"
     )
 
     static func main() async { await runAsTool() }

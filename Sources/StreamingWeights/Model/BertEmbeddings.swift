@@ -15,8 +15,11 @@ public struct BertEmbeddings: Sendable {
     let tokenTypeEmbeddings: [Float]
     let layerNorm: LayerNormParameters
 
-    /// Loads the `embeddings` component.
-    public init(_ tensors: ComponentTensors, configuration: BertConfiguration) throws {
+    /// Loads the `embeddings` component, normalised with `kernels` (by default
+    /// ``KernelSet/selected(environment:)``).
+    ///
+    /// - Throws: ``ModelError`` for a missing or misshapen tensor, ``KernelSetError``.
+    public init(_ tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet? = nil) throws {
         let hidden = configuration.hiddenSize
         self.configuration = configuration
         wordEmbeddings = try tensors.tensor("word_embeddings.weight", shape: [configuration.vocabularySize, hidden])
@@ -29,7 +32,8 @@ public struct BertEmbeddings: Sendable {
             shape: [configuration.typeVocabularySize, hidden]
         )
         layerNorm = try LayerNormParameters(
-            tensors, "LayerNorm", width: hidden, epsilon: configuration.layerNormEpsilon)
+            tensors, "LayerNorm", width: hidden, epsilon: configuration.layerNormEpsilon,
+            kernels: try kernels ?? KernelSet.selected())
     }
 
     /// Writes the embedded batch, `[batchSize * sequenceLength, hiddenSize]`, to `output`.

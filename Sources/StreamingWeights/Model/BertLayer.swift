@@ -15,24 +15,31 @@ public struct BertLayer: Sendable {
     let output: Linear
     let outputLayerNorm: LayerNormParameters
 
-    /// Loads a `layer_i` component, whose 16 tensors are named relative to the layer.
+    /// Loads a `layer_i` component, whose 16 tensors are named relative to the layer, packed
+    /// for `kernels` (by default ``KernelSet/selected(environment:)``).
     ///
-    /// - Throws: ``ModelError`` naming the tensor that is missing or has the wrong shape.
-    public init(_ tensors: ComponentTensors, configuration: BertConfiguration) throws {
+    /// - Throws: ``ModelError`` naming the tensor that is missing or has the wrong shape,
+    ///   ``KernelSetError``.
+    public init(_ tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet? = nil) throws {
+        let kernels = try kernels ?? KernelSet.selected()
         let hidden = configuration.hiddenSize
         let epsilon = configuration.layerNormEpsilon
-        attention = try BertSelfAttention(tensors, configuration: configuration)
-        attentionOutput = try Linear(tensors, "attention.output.dense", inFeatures: hidden, outFeatures: hidden)
+        attention = try BertSelfAttention(tensors, configuration: configuration, kernels: kernels)
+        attentionOutput = try Linear(
+            tensors, "attention.output.dense", inFeatures: hidden, outFeatures: hidden, kernels: kernels)
         attentionLayerNorm = try LayerNormParameters(
-            tensors, "attention.output.LayerNorm", width: hidden, epsilon: epsilon)
+            tensors, "attention.output.LayerNorm", width: hidden, epsilon: epsilon, kernels: kernels)
         intermediate = try Linear(
             tensors,
             "intermediate.dense",
             inFeatures: hidden,
-            outFeatures: configuration.intermediateSize
+            outFeatures: configuration.intermediateSize,
+            kernels: kernels
         )
-        output = try Linear(tensors, "output.dense", inFeatures: configuration.intermediateSize, outFeatures: hidden)
-        outputLayerNorm = try LayerNormParameters(tensors, "output.LayerNorm", width: hidden, epsilon: epsilon)
+        output = try Linear(
+            tensors, "output.dense", inFeatures: configuration.intermediateSize, outFeatures: hidden, kernels: kernels)
+        outputLayerNorm = try LayerNormParameters(
+            tensors, "output.LayerNorm", width: hidden, epsilon: epsilon, kernels: kernels)
     }
 
     /// Replaces `hidden` `[rows, hiddenSize]` with the layer's output, using `workspace` for the
@@ -96,7 +103,7 @@ final class BertWorkspace {
         attention = take(sizes[3])
         intermediate = take(sizes[4])
         for index in 0..<rows {
-            mask[index] = batch.attentionMask[index] == 0 ? Softmax.maskedValue : 0
+            mask[index] = batch.attentionMask[index] == 0 ? BertSelfAttention.maskedValue : 0
         }
     }
 

@@ -9,22 +9,32 @@ public struct BertModel: Sendable {
     public let layers: [BertLayer]
     public let pooler: BertPooler?
 
-    /// Loads every component from `source`.
+    /// The kernels the model computes with.
+    public let kernels: KernelSet
+
+    /// Loads every component from `source`, packed for `kernels` (by default
+    /// ``KernelSet/selected(environment:)``: `STREAMING_WEIGHTS_KERNELS`, else the CPU's fastest).
     ///
-    /// - Throws: ``ModelError`` naming the component and tensor that is missing or malformed,
-    ///   or the source's own error.
-    public init(loadingFrom source: some TensorSource) async throws {
+    /// - Throws: ``KernelSetError`` for a kernel set the CPU cannot run, ``ModelError`` naming
+    ///   the component and tensor that is missing or malformed, or the source's own error.
+    public init(loadingFrom source: some TensorSource, kernels: KernelSet? = nil) async throws {
+        let kernels = try kernels ?? KernelSet.selected()
         let configuration = try await source.configuration()
         self.configuration = configuration
-        embeddings = try BertEmbeddings(try await source.tensors(of: .embeddings), configuration: configuration)
+        self.kernels = kernels
+        embeddings = try BertEmbeddings(
+            try await source.tensors(of: .embeddings), configuration: configuration, kernels: kernels)
         var layers: [BertLayer] = []
         for index in 0..<configuration.layerCount {
-            layers.append(try BertLayer(try await source.tensors(of: .layer(index)), configuration: configuration))
+            layers.append(
+                try BertLayer(
+                    try await source.tensors(of: .layer(index)), configuration: configuration, kernels: kernels))
         }
         self.layers = layers
         pooler =
             try await source.contains(.pooler)
-            ? try BertPooler(try await source.tensors(of: .pooler), configuration: configuration) : nil
+            ? try BertPooler(try await source.tensors(of: .pooler), configuration: configuration, kernels: kernels)
+            : nil
     }
 
     /// Runs the model on `batch`.
@@ -32,7 +42,7 @@ public struct BertModel: Sendable {
     /// - Throws: ``ModelError`` for an empty batch, an id outside the vocabulary, a sequence
     ///   longer than the position embeddings, or NaN or infinite values in a component's output.
     public func forward(_ batch: EncodedBatch, threads: ComputeThreads = ComputeThreads()) throws -> BertModelOutput {
-        let pass = try BertForwardPass(batch: batch, configuration: configuration, threads: threads)
+        let pass = try BertForwardPass(batch: batch, configuration: configuration, threads: threads, kernels: kernels)
         try pass.embed(embeddings)
         for layer in layers {
             try pass.apply(layer)
@@ -51,6 +61,8 @@ public final class BertForwardPass {
     let batch: EncodedBatch
     let configuration: BertConfiguration
     let threads: ComputeThreads
+    /// Checks each component's output for NaN and infinities.
+    let kernels: KernelSet
     let workspace: BertWorkspace
     /// `[rows, hiddenSize]`.
     private var hidden: [Float]
@@ -61,7 +73,9 @@ public final class BertForwardPass {
     ///
     /// - Throws: ``ModelError`` for an empty batch, an id or token type out of range, or a
     ///   sequence longer than the model's positions.
-    public init(batch: EncodedBatch, configuration: BertConfiguration, threads: ComputeThreads) throws {
+    public init(
+        batch: EncodedBatch, configuration: BertConfiguration, threads: ComputeThreads, kernels: KernelSet
+    ) throws {
         guard batch.batchSize > 0 else { throw ModelError.emptyBatch }
         guard batch.sequenceLength <= configuration.maximumPositions else {
             throw ModelError.sequenceTooLong(length: batch.sequenceLength, maximum: configuration.maximumPositions)
@@ -75,6 +89,7 @@ public final class BertForwardPass {
         self.batch = batch
         self.configuration = configuration
         self.threads = threads
+        self.kernels = kernels
         workspace = BertWorkspace(batch: batch, configuration: configuration)
         hidden = [Float](repeating: 0, count: workspace.rows * configuration.hiddenSize)
     }
@@ -128,7 +143,7 @@ public final class BertForwardPass {
 
     /// Throws when `values`, the output of `component`, holds a NaN or an infinity.
     private func checkFinite(_ values: [Float], after component: String) throws {
-        guard values.withUnsafeBufferPointer(VectorMath.allFinite) else {
+        guard values.withUnsafeBufferPointer(kernels.allFinite) else {
             throw ModelError.nonFiniteOutput(component: component)
         }
     }

@@ -4,13 +4,17 @@ import Foundation
 public struct BertPooler: Sendable {
     let dense: Linear
 
-    /// Loads the `pooler` component: `dense.weight` `[hidden, hidden]` and `dense.bias`.
-    public init(_ tensors: ComponentTensors, configuration: BertConfiguration) throws {
+    /// Loads the `pooler` component: `dense.weight` `[hidden, hidden]` and `dense.bias`, packed
+    /// for `kernels` (by default ``KernelSet/selected(environment:)``).
+    ///
+    /// - Throws: ``ModelError`` for a missing or misshapen tensor, ``KernelSetError``.
+    public init(_ tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet? = nil) throws {
         dense = try Linear(
             tensors,
             "dense",
             inFeatures: configuration.hiddenSize,
-            outFeatures: configuration.hiddenSize
+            outFeatures: configuration.hiddenSize,
+            kernels: try kernels ?? KernelSet.selected()
         )
     }
 

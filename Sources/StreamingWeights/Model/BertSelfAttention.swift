@@ -8,22 +8,29 @@ public struct BertSelfAttention: Sendable {
     let queryKeyValue: Linear
     let headCount: Int
     let headSize: Int
+    /// What packs the keys and values, multiplies and takes the softmax.
+    let kernels: KernelSet
 
-    /// Loads `attention.self.{query,key,value}.{weight,bias}` of a layer.
-    init(_ tensors: ComponentTensors, configuration: BertConfiguration) throws {
+    /// The mask value for a padding position: the most negative float, as transformers'
+    /// extended attention mask uses (`torch.finfo(float32).min`).
+    public static let maskedValue = -Float.greatestFiniteMagnitude
+
+    /// Loads `attention.self.{query,key,value}.{weight,bias}` of a layer, packed for `kernels`.
+    init(_ tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet) throws {
         let hidden = configuration.hiddenSize
         queryKeyValue = try Linear(
             tensors, concatenating: ["query", "key", "value"].map { "attention.self.\($0)" }, inFeatures: hidden,
-            outFeatures: hidden)
+            outFeatures: hidden, kernels: kernels)
         headCount = configuration.attentionHeadCount
         headSize = configuration.headSize
+        self.kernels = kernels
     }
 
     /// Computes the attention context `[batchSize * sequenceLength, hidden]` of `hidden`.
     ///
     /// - Parameters:
     ///   - hidden: `[rows, hidden]`, rows = batchSize * sequenceLength.
-    ///   - mask: `[batchSize, sequenceLength]` additive mask: 0 or ``Softmax/maskedValue``.
+    ///   - mask: `[batchSize, sequenceLength]` additive mask: 0 or ``maskedValue``.
     ///   - queryKeyValueScratch: `[rows, 3 hidden]`.
     ///   - context: `[rows, hidden]`.
     func forward(
@@ -43,12 +50,13 @@ public struct BertSelfAttention: Sendable {
         let headSize = headSize
         let scale = 1 / Float(headSize).squareRoot()
         let shared = UnsafeSendable((UnsafePointer(qkv), context, mask))
+        let kernels = kernels
         let work = batchSize * headCount * 2 * length * length * headSize
         threads.forEachRange(of: batchSize * headCount, work: work) { pairs in
             let (qkv, context, mask) = shared.value
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: length * length)
-            let keyCount = PackedPanels.floatCount(depth: headSize, columns: length)
-            let valueCount = PackedPanels.floatCount(depth: length, columns: headSize)
+            let keyCount = PackedPanels.floatCount(depth: headSize, columns: length, kernels: kernels)
+            let valueCount = PackedPanels.floatCount(depth: length, columns: headSize, kernels: kernels)
             let keys = UnsafeMutablePointer<Float>.allocate(capacity: keyCount)
             let values = UnsafeMutablePointer<Float>.allocate(capacity: valueCount)
             defer {
@@ -66,6 +74,7 @@ public struct BertSelfAttention: Sendable {
                     columns: length,
                     columnStride: stride,
                     depthStride: 1,
+                    for: kernels,
                     into: keys
                 )
                 Matmul.multiply(
@@ -78,7 +87,7 @@ public struct BertSelfAttention: Sendable {
                     cStride: length,
                     threads: .single
                 )
-                Softmax.apply(
+                kernels.softmax(
                     scores, rows: length, width: length, stride: length, scale: scale, mask: mask + item * length)
                 // context [L, d] = P [L, L] · V [L, d].
                 let packedValues = PackedPanels(
@@ -87,6 +96,7 @@ public struct BertSelfAttention: Sendable {
                     columns: headSize,
                     columnStride: 1,
                     depthStride: stride,
+                    for: kernels,
                     into: values
                 )
                 Matmul.multiply(

@@ -8,11 +8,13 @@ public struct Linear: Sendable {
     public var inFeatures: Int { weight.panels.depth }
     public var outFeatures: Int { weight.panels.columns }
 
-    /// Loads `NAME.weight` `[outFeatures, inFeatures]` and `NAME.bias` `[outFeatures]`.
+    /// Loads `NAME.weight` `[outFeatures, inFeatures]` and `NAME.bias` `[outFeatures]`, packed
+    /// for `kernels`.
     ///
     /// - Throws: ``ModelError`` for a missing tensor or a shape that disagrees.
-    init(_ tensors: ComponentTensors, _ name: String, inFeatures: Int, outFeatures: Int) throws {
-        try self.init(tensors, concatenating: [name], inFeatures: inFeatures, outFeatures: outFeatures)
+    init(_ tensors: ComponentTensors, _ name: String, inFeatures: Int, outFeatures: Int, kernels: KernelSet) throws {
+        try self.init(
+            tensors, concatenating: [name], inFeatures: inFeatures, outFeatures: outFeatures, kernels: kernels)
     }
 
     /// Several linear layers over the same input fused into one: the layers `names`, each with
@@ -22,11 +24,14 @@ public struct Linear: Sendable {
     /// are widened one tensor at a time, so loading never holds a second copy of the weights.
     ///
     /// - Throws: ``ModelError`` for a missing tensor or a shape that disagrees.
-    init(_ tensors: ComponentTensors, concatenating names: [String], inFeatures: Int, outFeatures: Int) throws {
+    init(
+        _ tensors: ComponentTensors, concatenating names: [String], inFeatures: Int, outFeatures: Int,
+        kernels: KernelSet
+    ) throws {
         let weights = try names.map { try tensors.tensor($0 + ".weight", shape: [outFeatures, inFeatures]) }
         bias = try names.flatMap { try tensors.floats($0 + ".bias", shape: [outFeatures]) }
         weight = try Self.withRows(of: weights[...], width: inFeatures, after: []) { rows in
-            PackedWeights(rows: rows, inFeatures: inFeatures)
+            PackedWeights(rows: rows, inFeatures: inFeatures, for: kernels)
         }
     }
 
@@ -79,17 +84,19 @@ public struct Linear: Sendable {
     var byteCount: Int { weight.byteCount + bias.count * 4 }
 }
 
-/// The parameters of a `torch.nn.LayerNorm` over the hidden size.
+/// The parameters of a `torch.nn.LayerNorm` over the hidden size, and the kernels that apply it.
 struct LayerNormParameters: Sendable {
     let weight: [Float]
     let bias: [Float]
     let epsilon: Float
+    let kernels: KernelSet
 
     /// Loads `NAME.weight` and `NAME.bias`, both `[width]`.
-    init(_ tensors: ComponentTensors, _ name: String, width: Int, epsilon: Float) throws {
+    init(_ tensors: ComponentTensors, _ name: String, width: Int, epsilon: Float, kernels: KernelSet) throws {
         weight = try tensors.floats(name + ".weight", shape: [width])
         bias = try tensors.floats(name + ".bias", shape: [width])
         self.epsilon = epsilon
+        self.kernels = kernels
     }
 
     /// output = LayerNorm(input + residual) over rows of the parameters' width.
@@ -103,7 +110,7 @@ struct LayerNormParameters: Sendable {
             bias.withUnsafeBufferPointer { bias in
                 // swift-format-ignore: NeverForceUnwrap
                 // Both arrays have the hidden size as their count, checked on load.
-                LayerNorm.apply(
+                kernels.layerNorm(
                     input,
                     residual: residual,
                     rows: rows,

@@ -70,6 +70,8 @@ public final class StreamingBertModel: Sendable {
     public let configuration: BertConfiguration
     public let tokenizer: BertTokenizer
     public let source: RemoteTensorSource
+    /// The kernels the model computes with.
+    public let kernels: KernelSet
     /// Encoder layers kept in memory.
     public let cacheSize: Int
     /// Layers fetched ahead of the one computing.
@@ -128,13 +130,20 @@ public final class StreamingBertModel: Sendable {
     }
 
     /// Loads everything but the encoder layers through `transport`; `logger` hears of each
-    /// object fetched.
+    /// object fetched. The layers are packed for `kernels` (by default
+    /// ``KernelSet/selected(environment:)``).
+    ///
+    /// - Throws: ``KernelSetError`` for a kernel set the CPU cannot run, what
+    ///   ``RemoteTensorSource/init(transport:logger:)`` throws, or ``ModelError``.
     public init(
-        transport: any ChunkTransport, cacheSize: Int = 2, prefetchDepth: Int = 1, logger: Logger? = nil
+        transport: any ChunkTransport, cacheSize: Int = 2, prefetchDepth: Int = 1, logger: Logger? = nil,
+        kernels: KernelSet? = nil
     ) async throws {
         precondition(cacheSize >= 1 && prefetchDepth >= 0, "cacheSize must be at least 1, prefetchDepth at least 0")
+        let kernels = try kernels ?? KernelSet.selected()
         let source = try await RemoteTensorSource(transport: transport, logger: logger)
         let configuration = try await source.configuration()
+        self.kernels = kernels
         self.source = source
         self.configuration = configuration
         self.cacheSize = cacheSize
@@ -152,14 +161,19 @@ public final class StreamingBertModel: Sendable {
         // is empty, and they are the first the forward pass needs).
         let earlyCount = prefetchDepth == 0 ? 0 : min(cacheSize + prefetchDepth, configuration.layerCount)
         let early = (0..<earlyCount).map { index in
-            (index, Task(operation: Self.loader(index, source: source, configuration: configuration, budget: budget)))
+            (
+                index,
+                Task(
+                    operation: Self.loader(
+                        index, source: source, configuration: configuration, kernels: kernels, budget: budget))
+            )
         }
         async let embeddingTensors = source.tensors(of: .embeddings)
         async let poolerTensors: ComponentTensors? =
             source.manifest.chunks[ModelComponent.pooler.name] == nil ? nil : source.tensors(of: .pooler)
         do {
-            embeddings = try BertEmbeddings(try await embeddingTensors, configuration: configuration)
-            pooler = try await poolerTensors.map { try BertPooler($0, configuration: configuration) }
+            embeddings = try BertEmbeddings(try await embeddingTensors, configuration: configuration, kernels: kernels)
+            pooler = try await poolerTensors.map { try BertPooler($0, configuration: configuration, kernels: kernels) }
             tokenizer = try await loadedTokenizer
         } catch {
             for (_, task) in early { task.cancel() }
@@ -194,7 +208,7 @@ public final class StreamingBertModel: Sendable {
         -> BertModelOutput
     {
         let start = DispatchTime.now().uptimeNanoseconds
-        let pass = try BertForwardPass(batch: batch, configuration: configuration, threads: threads)
+        let pass = try BertForwardPass(batch: batch, configuration: configuration, threads: threads, kernels: kernels)
         try pass.embed(embeddings)
         let count = configuration.layerCount
         for index in 0..<count {
@@ -256,16 +270,18 @@ public final class StreamingBertModel: Sendable {
     /// Fetches and builds layer `index` within ``fetchBudget``: the received bytes are held
     /// until the layer is built from them.
     private func loader(_ index: Int) -> @Sendable () async throws -> BertLayer {
-        Self.loader(index, source: source, configuration: configuration, budget: fetchBudget)
+        Self.loader(index, source: source, configuration: configuration, kernels: kernels, budget: fetchBudget)
     }
 
     private static func loader(
-        _ index: Int, source: RemoteTensorSource, configuration: BertConfiguration, budget: ByteBudget
+        _ index: Int, source: RemoteTensorSource, configuration: BertConfiguration, kernels: KernelSet,
+        budget: ByteBudget
     ) -> @Sendable () async throws -> BertLayer {
         let bytes = source.manifest.chunks[ModelComponent.layer(index).name]?.size ?? 0
         return {
             try await budget.run(bytes: bytes) {
-                try BertLayer(try await source.tensors(of: .layer(index)), configuration: configuration)
+                try BertLayer(
+                    try await source.tensors(of: .layer(index)), configuration: configuration, kernels: kernels)
             }
         }
     }

@@ -4,12 +4,15 @@ import Foundation
 public struct TextEncoder: Sendable {
     public let tokenizer: BertTokenizer
     public let configuration: BertConfiguration
+    /// The kernels the model computes with.
+    public let kernels: KernelSet
     /// The model's forward pass: local, or streamed from a weight server.
     private let forward: @Sendable (EncodedBatch, ComputeThreads) async throws -> BertModelOutput
 
     public init(tokenizer: BertTokenizer, model: BertModel) {
         self.tokenizer = tokenizer
         configuration = model.configuration
+        kernels = model.kernels
         forward = { try model.forward($0, threads: $1) }
     }
 
@@ -17,6 +20,7 @@ public struct TextEncoder: Sendable {
     public init(streaming model: StreamingBertModel) {
         tokenizer = model.tokenizer
         configuration = model.configuration
+        kernels = model.kernels
         forward = { try await model.forward($0, threads: $1) }
     }
 

@@ -285,11 +285,53 @@ struct InferCommandTests {
         #expect(after.status == 0 && after.outputText.hasPrefix("text: -dash\ntokens: [CLS] - dash [SEP]\n"))
     }
 
-    @Test("Every tool prints its version")
+    @Test("Every tool prints its version and the kernel set this CPU runs")
     func versions() throws {
+        let set = try KernelSet.selected()
         for tool in ["infer", "chunker", "weight-server"] {
             let result = try ProcessRunner.run(Executables.path(tool), ["--version"])
-            #expect(result.status == 0 && result.outputText == "\(tool) \(StreamingWeightsVersion.string)\n")
+            #expect(result.status == 0)
+            #expect(
+                result.outputText
+                    == "\(tool) \(StreamingWeightsVersion.string), kernels \(set.name) (\(set)) on \(KernelSet.cpuModel)\n"
+            )
+        }
+    }
+
+    @Test("STREAMING_WEIGHTS_KERNELS forces a set, reported in --stats and --json; one the CPU lacks is an error")
+    func forcedKernels() throws {
+        let texts = ["Hello, world!", "Another sentence."]
+        var embeddings: [[[Float]]] = []
+        for set in KernelSet.supported {
+            let result = try ProcessRunner.run(
+                Executables.path("infer"), ["--model", Self.tiny, "--json", "--"] + texts,
+                environment: ["STREAMING_WEIGHTS_KERNELS": set.name])
+            #expect(result.status == 0, "\(result.standardError)")
+            let json = try #require(try JSONSerialization.jsonObject(with: result.standardOutput) as? [String: Any])
+            let stats = try #require(json["stats"] as? [String: Any])
+            #expect(stats["kernels"] as? String == set.name && stats["cpu"] as? String == KernelSet.cpuModel)
+            embeddings.append(
+                try Self.decoder.decode(Document.self, from: result.standardOutput).results.map(\.embedding))
+            let text = try ProcessRunner.run(
+                Executables.path("infer"), ["--model", Self.tiny, "--stats", "x"],
+                environment: ["STREAMING_WEIGHTS_KERNELS": set.name])
+            #expect(text.outputText.contains("kernels: \(set.name) (\(set)) on \(KernelSet.cpuModel)\n"))
+        }
+        for other in embeddings.dropFirst() {
+            #expect(maximumDifference(other.flatMap { $0 }, embeddings[0].flatMap { $0 }) <= 1e-4)
+        }
+        let supported = KernelSet.supported.map(\.name).joined(separator: ", ")
+        var refused = ["sse9": "STREAMING_WEIGHTS_KERNELS=sse9 names no kernel set; this CPU can run: \(supported)"]
+        // On x86-64 at least neon, on AArch64 avx512 and avx2.
+        for name in KernelSet.names where !KernelSet.supported.map(\.name).contains(name) {
+            refused[name] = "this CPU (\(KernelSet.cpuModel)) cannot run the \(name) kernels; it can run: \(supported)"
+        }
+        #expect(refused.count >= 2)
+        for (name, message) in refused {
+            let result = try ProcessRunner.run(
+                Executables.path("infer"), ["--model", Self.tiny, "x"], environment: ["STREAMING_WEIGHTS_KERNELS": name]
+            )
+            #expect(result.status != 0 && result.standardError.contains(message), "\(result.standardError)")
         }
     }
 

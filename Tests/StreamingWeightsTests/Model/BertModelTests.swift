@@ -6,9 +6,12 @@ import Testing
 struct BertModelTests {
     static let tiny = Repository.path("Fixtures/bert-tiny")
 
-    @Test("bert-tiny matches transformers to 1e-4, padded batch and sentence pairs, 1 and 2 threads")
-    func bertTinyMatchesTransformers() async throws {
-        let model = try await BertModel(loadingFrom: CheckpointTensorSource(directory: Self.tiny))
+    @Test(
+        "bert-tiny matches transformers to 1e-4, padded batch and sentence pairs, 1 and 2 threads, with every kernel set",
+        arguments: KernelSet.supported.map(\.name))
+    func bertTinyMatchesTransformers(kernels: String) async throws {
+        let set = try KernelSet.selected(environment: ["STREAMING_WEIGHTS_KERNELS": kernels])
+        let model = try await BertModel(loadingFrom: CheckpointTensorSource(directory: Self.tiny), kernels: set)
         let golden = try GoldenOutputs("bert-tiny")
         for prefix in ["", "pair_"] {
             let batch = try golden.batch(prefix)
@@ -23,10 +26,13 @@ struct BertModelTests {
         }
     }
 
-    @Test("all-MiniLM-L6-v2 matches transformers to 1e-4 and sentence-transformers' embeddings to cosine 0.99999")
-    func miniLMMatchesTransformers() async throws {
+    @Test(
+        "all-MiniLM-L6-v2 matches transformers to 1e-4 and sentence-transformers' embeddings to cosine 0.99999, with every kernel set",
+        arguments: KernelSet.supported.map(\.name))
+    func miniLMMatchesTransformers(kernels: String) async throws {
         let source = try CheckpointTensorSource(directory: miniLMDirectory)
-        let model = try await BertModel(loadingFrom: source)
+        let set = try KernelSet.selected(environment: ["STREAMING_WEIGHTS_KERNELS": kernels])
+        let model = try await BertModel(loadingFrom: source, kernels: set)
         let golden = try GoldenOutputs("all-MiniLM-L6-v2")
         let batch = try golden.batch()
         let output = try model.forward(batch)

@@ -1,13 +1,14 @@
-/// The right-hand operand B `[depth, columns]` of a matmul, rearranged for the micro-kernel.
+/// The right-hand operand B `[depth, columns]` of a matmul, rearranged for a kernel set's
+/// micro-kernel.
 ///
-/// Columns are grouped into panels of ``width`` (32: two 16-lane vectors); panel p stores, for
-/// each k, the 32 values `B[k, 32p ..< 32p + 32]` contiguously, so the kernel streams it with
-/// aligned vector loads. The last panel is padded with zeros. Weights are packed once when a
-/// layer is loaded; attention packs its keys and values per forward pass into a workspace.
+/// Columns are grouped into panels of the set's ``KernelSet/panelWidth`` (32 for AVX-512, 16 for
+/// AVX2, NEON and portable: the tile's width); panel p stores, for each k, the `width` values
+/// `B[k, width·p ..< width·(p + 1)]` contiguously, so the kernel streams it with vector loads.
+/// The last panel is padded with zeros. Weights are packed once when a layer is loaded;
+/// attention packs its keys and values per forward pass into a workspace.
 public struct PackedPanels {
-    /// The columns in a panel.
-    public static let width = 32
-
+    /// The kernel set the panels are laid out for, which must multiply them.
+    public let kernels: KernelSet
     /// The packed values.
     public let base: UnsafeMutablePointer<Float>
     /// K: the length of the dot products.
@@ -15,14 +16,20 @@ public struct PackedPanels {
     /// N: the number of output columns.
     public let columns: Int
 
-    /// The panels needed for `columns`.
-    public static func panelCount(columns: Int) -> Int { (columns + width - 1) / width }
+    /// The columns in a panel.
+    public var width: Int { kernels.panelWidth }
 
-    /// The floats needed to pack a `[depth, columns]` matrix.
-    public static func floatCount(depth: Int, columns: Int) -> Int { panelCount(columns: columns) * width * depth }
+    /// The panels holding the columns.
+    public var panelCount: Int { (columns + width - 1) / width }
+
+    /// The floats needed to pack a `[depth, columns]` matrix for `kernels`.
+    public static func floatCount(depth: Int, columns: Int, kernels: KernelSet) -> Int {
+        let width = kernels.panelWidth
+        return (columns + width - 1) / width * width * depth
+    }
 
     /// Packs the matrix whose element (k, n) is `source[n * columnStride + k * depthStride]` into
-    /// `destination`, which must hold ``floatCount(depth:columns:)`` floats.
+    /// `destination`, which must hold ``floatCount(depth:columns:kernels:)`` floats.
     ///
     /// A PyTorch `Linear` weight `[outFeatures, inFeatures]` is packed as B = Wᵀ with
     /// `columnStride: inFeatures, depthStride: 1`; a row-major `[K, N]` matrix with leading
@@ -33,10 +40,12 @@ public struct PackedPanels {
         columns: Int,
         columnStride: Int,
         depthStride: Int,
+        for kernels: KernelSet,
         into destination: UnsafeMutablePointer<Float>
     ) {
-        let width = Self.width
-        for panel in 0..<Self.panelCount(columns: columns) {
+        self.init(kernels: kernels, base: destination, depth: depth, columns: columns)
+        let width = self.width
+        for panel in 0..<panelCount {
             let panelBase = destination + panel * width * depth
             let firstColumn = panel * width
             let valid = min(width, columns - firstColumn)
@@ -61,11 +70,11 @@ public struct PackedPanels {
                 }
             }
         }
-        self.init(base: destination, depth: depth, columns: columns)
     }
 
     /// Panels already packed at `base`.
-    init(base: UnsafeMutablePointer<Float>, depth: Int, columns: Int) {
+    init(kernels: KernelSet, base: UnsafeMutablePointer<Float>, depth: Int, columns: Int) {
+        self.kernels = kernels
         self.base = base
         self.depth = depth
         self.columns = columns
@@ -77,18 +86,21 @@ public final class PackedWeights: @unchecked Sendable {
     /// The packed panels.
     public let panels: PackedPanels
 
-    /// Packs a PyTorch `Linear` weight `[outFeatures, inFeatures]` (B = Wᵀ).
-    public convenience init(linearWeight weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int) {
+    /// Packs a PyTorch `Linear` weight `[outFeatures, inFeatures]` (B = Wᵀ) for `kernels`.
+    public convenience init(
+        linearWeight weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int, for kernels: KernelSet
+    ) {
         let base = UnsafeRawPointer(weight)
-        self.init(rows: (0..<outFeatures).map { base + $0 * inFeatures * 4 }, inFeatures: inFeatures)
+        self.init(rows: (0..<outFeatures).map { base + $0 * inFeatures * 4 }, inFeatures: inFeatures, for: kernels)
     }
 
-    /// Packs a `Linear` weight given row by row: `rows[n]` points at the `inFeatures` float32
-    /// weights of output n, not necessarily aligned (a tensor inside a received message), so the
-    /// rows of several weights are packed side by side where they lie, without a copy.
-    public init(rows: [UnsafeRawPointer], inFeatures: Int) {
-        let width = PackedPanels.width
-        let count = PackedPanels.floatCount(depth: inFeatures, columns: rows.count)
+    /// Packs a `Linear` weight given row by row for `kernels`: `rows[n]` points at the
+    /// `inFeatures` float32 weights of output n, not necessarily aligned (a tensor inside a
+    /// received message), so the rows of several weights are packed side by side where they
+    /// lie, without a copy.
+    public init(rows: [UnsafeRawPointer], inFeatures: Int, for kernels: KernelSet) {
+        let width = kernels.panelWidth
+        let count = PackedPanels.floatCount(depth: inFeatures, columns: rows.count, kernels: kernels)
         let memory = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
             .bindMemory(to: Float.self, capacity: count)
         // Only the last panel's lanes past the last column are padding: zero those, not the
@@ -103,7 +115,7 @@ public final class PackedWeights: @unchecked Sendable {
             let lane = memory + (n / width) * width * inFeatures + n % width
             for k in 0..<inFeatures { lane[k * width] = row.loadUnaligned(fromByteOffset: k * 4, as: Float.self) }
         }
-        panels = PackedPanels(base: memory, depth: inFeatures, columns: rows.count)
+        panels = PackedPanels(kernels: kernels, base: memory, depth: inFeatures, columns: rows.count)
     }
 
     deinit {
@@ -111,5 +123,7 @@ public final class PackedWeights: @unchecked Sendable {
     }
 
     /// The bytes held.
-    public var byteCount: Int { PackedPanels.floatCount(depth: panels.depth, columns: panels.columns) * 4 }
+    public var byteCount: Int {
+        PackedPanels.floatCount(depth: panels.depth, columns: panels.columns, kernels: panels.kernels) * 4
+    }
 }

@@ -2,50 +2,41 @@ import Foundation
 import StreamingWeights
 import Testing
 
-@Suite("SIMD kernels against scalar references")
+/// Every kernel set this CPU can run (on an AVX-512 machine: avx512, avx2 and portable), each
+/// checked against the scalar references of KernelReferences.swift.
+@Suite("Kernel sets against scalar references")
 struct KernelTests {
-    @Test("exp matches the definition to 2e-7 relative over its range, and is exactly 0 below it")
-    func exp() {
-        let inputs =
-            randomFloats(4096, seed: 1, range: 87) + [0, 1, -1, 88.3, -87.3, 1e-8, -103, -.greatestFiniteMagnitude]
-        for start in stride(from: 0, to: inputs.count, by: 16) {
-            var vector = SIMD16<Float>(repeating: 0)
-            for j in 0..<16 where start + j < inputs.count { vector[j] = inputs[start + j] }
-            let result = VectorMath.exp(vector)
-            for j in 0..<16 where start + j < inputs.count {
-                let x = Double(inputs[start + j])
-                let expected = Foundation.exp(x)
-                if x < -87.4 {
-                    #expect(result[j] == 0, "exp(\(x))")
-                } else {
-                    #expect(
-                        abs(Double(result[j]) - expected) <= expected * 2e-7,
-                        "exp(\(x)) = \(result[j]), not \(expected)")
-                }
-            }
-        }
-    }
+    static let sets = KernelSet.supported
 
-    @Test("erf and GELU match the definitions to 1e-6")
-    func erfAndGelu() {
-        let inputs = randomFloats(4096, seed: 2, range: 6) + [0, -0.5, 0.5, 3.99, 4.01, -10, 10]
-        for start in stride(from: 0, to: inputs.count, by: 16) {
-            var vector = SIMD16<Float>(repeating: 0)
-            for j in 0..<16 where start + j < inputs.count { vector[j] = inputs[start + j] }
-            let erf = VectorMath.erf(vector)
-            let gelu = VectorMath.gelu(vector)
-            for j in 0..<16 where start + j < inputs.count {
-                let x = inputs[start + j]
-                #expect(abs(Double(erf[j]) - Foundation.erf(Double(x))) <= 1e-6, "erf(\(x))")
-                #expect(abs(gelu[j] - KernelReference.gelu(x)) <= 1e-6 * max(1, abs(x)), "gelu(\(x))")
+    @Test("The CPU runs the portable set and at least what it was built to; forcing a set it lacks is an error")
+    func selection() throws {
+        #expect(Self.sets.last == KernelSet.portable)
+        #expect(try KernelSet.selected(environment: [:]) == Self.sets.first)
+        for set in Self.sets {
+            #expect(try KernelSet.selected(environment: ["STREAMING_WEIGHTS_KERNELS": set.name]) == set)
+        }
+        let names = Self.sets.map(\.name)
+        #expect(throws: KernelSetError.unknown("sse9", supported: names)) {
+            _ = try KernelSet.selected(environment: ["STREAMING_WEIGHTS_KERNELS": "sse9"])
+        }
+        for name in KernelSet.names where !names.contains(name) {
+            #expect(throws: KernelSetError.unsupported(name, supported: names)) {
+                _ = try KernelSet.selected(environment: ["STREAMING_WEIGHTS_KERNELS": name])
             }
         }
+        #if arch(x86_64)
+            #expect(KernelSet.compiled.map(\.name) == ["avx512", "avx2", "portable"])
+            let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+            #expect(Self.sets.contains { $0.name == "avx512" } == flags.contains(" avx512f "))
+            #expect(Self.sets.contains { $0.name == "avx2" } == flags.contains(" avx2 "))
+        #endif
     }
 
     @Test(
-        "Matmul equals the scalar Linear for every edge of the tiling",
+        "Matmul equals the scalar Linear for every edge of the tiling, with every set",
         arguments: [
             (1, 1, 1), (8, 32, 32), (7, 33, 31), (9, 300, 65), (128, 384, 384), (17, 513, 96), (3, 16, 1536),
+            (13, 1537, 47), (25, 7, 100), (6, 12, 16), (12, 768, 32),
         ]
     )
     func matmul(rows: Int, depth: Int, columns: Int) {
@@ -53,59 +44,89 @@ struct KernelTests {
         let weight = randomFloats(columns * depth, seed: 4)
         let bias = randomFloats(columns, seed: 5)
         let expected = KernelReference.linear(a, rows: rows, depth: depth, weight: weight, columns: columns, bias: bias)
-        let packed = weight.withUnsafeBufferPointer { w in
-            PackedWeights(linearWeight: w.baseAddress!, outFeatures: columns, inFeatures: depth)
-        }
-        for threads in [ComputeThreads.single, ComputeThreads(count: 2, minimumWorkPerThread: 1)] {
-            for epilogue in [Matmul.Epilogue.none, .gelu] {
-                var c = [Float](repeating: .nan, count: rows * columns)
-                a.withUnsafeBufferPointer { a in
-                    bias.withUnsafeBufferPointer { bias in
-                        c.withUnsafeMutableBufferPointer { c in
-                            Matmul.multiply(
-                                a.baseAddress!, aStride: depth, rows: rows, by: packed.panels, bias: bias.baseAddress,
-                                epilogue: epilogue, into: c.baseAddress!, cStride: columns, threads: threads)
+        for set in Self.sets {
+            let packed = weight.withUnsafeBufferPointer { w in
+                PackedWeights(linearWeight: w.baseAddress!, outFeatures: columns, inFeatures: depth, for: set)
+            }
+            for threads in [ComputeThreads.single, ComputeThreads(count: 2, minimumWorkPerThread: 1)] {
+                for epilogue in [Matmul.Epilogue.none, .gelu] {
+                    var c = [Float](repeating: .nan, count: rows * columns)
+                    a.withUnsafeBufferPointer { a in
+                        bias.withUnsafeBufferPointer { bias in
+                            c.withUnsafeMutableBufferPointer { c in
+                                Matmul.multiply(
+                                    a.baseAddress!, aStride: depth, rows: rows, by: packed.panels,
+                                    bias: bias.baseAddress, epilogue: epilogue, into: c.baseAddress!, cStride: columns,
+                                    threads: threads)
+                            }
                         }
                     }
+                    let reference = epilogue == .none ? expected : expected.map(KernelReference.gelu)
+                    // float32 sums of `depth` products of values in [-1, 1]: rounding grows with sqrt(depth).
+                    let tolerance = 1e-6 * Float(depth).squareRoot() * 4
+                    #expect(
+                        maximumDifference(c, reference) <= tolerance,
+                        "\(set.name) \(rows)x\(depth)x\(columns) \(epilogue) threads \(threads.count)")
                 }
-                let reference = epilogue == .none ? expected : expected.map(KernelReference.gelu)
-                let tolerance = 1e-6 * Float(depth).squareRoot() * 4
-                #expect(
-                    maximumDifference(c, reference) <= tolerance,
-                    "\(rows)x\(depth)x\(columns) \(epilogue) threads \(threads.count)")
             }
         }
     }
 
-    @Test("Matmul writes only its rows and columns of a strided output")
+    @Test("Matmul writes only its rows and columns of strided, unaligned operands, with every set")
     func matmulStrides() {
-        let (rows, depth, columns, aStride, cStride) = (5, 40, 20, 50, 27)
-        let a = randomFloats(rows * aStride, seed: 6)
+        let (rows, depth, columns, aStride, cStride) = (14, 40, 37, 51, 45)
+        // One float in: nothing is 16- or 64-byte aligned.
+        let a = randomFloats(rows * aStride + 1, seed: 6)
         let weight = randomFloats(columns * depth, seed: 7)
-        let packed = weight.withUnsafeBufferPointer {
-            PackedWeights(linearWeight: $0.baseAddress!, outFeatures: columns, inFeatures: depth)
-        }
-        var c = [Float](repeating: 42, count: rows * cStride)
-        a.withUnsafeBufferPointer { a in
-            c.withUnsafeMutableBufferPointer { c in
-                Matmul.multiply(
-                    a.baseAddress!, aStride: aStride, rows: rows, by: packed.panels, bias: nil, into: c.baseAddress!,
-                    cStride: cStride, threads: .single)
-            }
-        }
-        let compactA = (0..<rows).flatMap { r in a[(r * aStride)..<(r * aStride + depth)] }
+        let compactA = (0..<rows).flatMap { r in a[(1 + r * aStride)..<(1 + r * aStride + depth)] }
         let expected = KernelReference.linear(
             compactA, rows: rows, depth: depth, weight: weight, columns: columns, bias: nil)
-        for r in 0..<rows {
-            #expect(
-                maximumDifference(
-                    Array(c[(r * cStride)..<(r * cStride + columns)]),
-                    Array(expected[(r * columns)..<((r + 1) * columns)])) < 1e-5)
-            #expect(c[(r * cStride + columns)..<((r + 1) * cStride)].allSatisfy { $0 == 42 })
+        for set in Self.sets {
+            let packed = weight.withUnsafeBufferPointer {
+                PackedWeights(linearWeight: $0.baseAddress!, outFeatures: columns, inFeatures: depth, for: set)
+            }
+            var c = [Float](repeating: 42, count: rows * cStride + 1)
+            a.withUnsafeBufferPointer { a in
+                c.withUnsafeMutableBufferPointer { c in
+                    Matmul.multiply(
+                        a.baseAddress! + 1, aStride: aStride, rows: rows, by: packed.panels, bias: nil,
+                        into: c.baseAddress! + 1, cStride: cStride, threads: .single)
+                }
+            }
+            #expect(c[0] == 42)
+            for r in 0..<rows {
+                let row = Array(c[(1 + r * cStride)..<(1 + r * cStride + columns)])
+                #expect(
+                    maximumDifference(row, Array(expected[(r * columns)..<((r + 1) * columns)])) < 1e-5, "\(set.name)")
+                #expect(c[(1 + r * cStride + columns)..<(1 + (r + 1) * cStride)].allSatisfy { $0 == 42 }, "\(set.name)")
+            }
         }
     }
 
-    @Test("Layer norm with a residual equals the definition", arguments: [128, 384, 37])
+    @Test("GELU (erf form) matches the definition to 1e-6 over [-10, 10], with every set")
+    func gelu() {
+        // A 1-deep matmul by 1 is the identity: its GELU epilogue alone is left.
+        let inputs = randomFloats(4093, seed: 2, range: 6) + [0, -0.5, 0.5, 3.99, 4.01, -10, 10]
+        let one: [Float] = [1]
+        for set in Self.sets {
+            let packed = one.withUnsafeBufferPointer {
+                PackedWeights(linearWeight: $0.baseAddress!, outFeatures: 1, inFeatures: 1, for: set)
+            }
+            var out = [Float](repeating: 0, count: inputs.count)
+            inputs.withUnsafeBufferPointer { x in
+                out.withUnsafeMutableBufferPointer { out in
+                    Matmul.multiply(
+                        x.baseAddress!, aStride: 1, rows: inputs.count, by: packed.panels, bias: nil, epilogue: .gelu,
+                        into: out.baseAddress!, cStride: 1, threads: .single)
+                }
+            }
+            for (x, y) in zip(inputs, out) {
+                #expect(abs(y - KernelReference.gelu(x)) <= 1e-6 * max(1, abs(x)), "\(set.name) gelu(\(x)) = \(y)")
+            }
+        }
+    }
+
+    @Test("Layer norm with a residual equals the definition, with every set", arguments: [128, 384, 37, 5])
     func layerNorm(width: Int) {
         let rows = 6
         let x = randomFloats(rows * width, seed: 8, range: 3)
@@ -114,31 +135,72 @@ struct KernelTests {
         let bias = randomFloats(width, seed: 11)
         let expected = KernelReference.layerNorm(
             zip(x, residual).map(+), width: width, weight: weight, bias: bias, epsilon: 1e-12)
-        var out = [Float](repeating: 0, count: rows * width)
-        out.withUnsafeMutableBufferPointer { out in
-            LayerNorm.apply(
-                x, residual: residual, rows: rows, width: width, weight: weight, bias: bias, epsilon: 1e-12,
-                into: out.baseAddress!)
+        for set in Self.sets {
+            var out = [Float](repeating: 0, count: rows * width)
+            out.withUnsafeMutableBufferPointer { out in
+                set.layerNorm(
+                    x, residual: residual, rows: rows, width: width, weight: weight, bias: bias, epsilon: 1e-12,
+                    into: out.baseAddress!)
+            }
+            #expect(maximumDifference(out, expected) < 2e-5, "\(set.name)")
+            // In place, without a residual.
+            var inPlace = zip(x, residual).map(+)
+            inPlace.withUnsafeMutableBufferPointer { buffer in
+                set.layerNorm(
+                    buffer.baseAddress!, residual: nil, rows: rows, width: width, weight: weight, bias: bias,
+                    epsilon: 1e-12, into: buffer.baseAddress!)
+            }
+            #expect(maximumDifference(inPlace, expected) < 2e-5, "\(set.name) in place")
         }
-        #expect(maximumDifference(out, expected) < 2e-5)
     }
 
-    @Test("Softmax with scale and mask equals the definition; masked columns get zero", arguments: [8, 16, 37, 128])
+    @Test(
+        "Softmax with scale and mask equals the definition to exp's precision; masked columns get zero, with every set",
+        arguments: [1, 8, 16, 37, 128])
     func softmax(width: Int) {
         let rows = 4
-        var scores = randomFloats(rows * width, seed: 12, range: 20)
-        let mask = (0..<width).map { $0 >= width - 3 ? Softmax.maskedValue : 0 }
+        // Scores whose scaled values span exp's whole range.
+        let scores = randomFloats(rows * width, seed: 12, range: 700)
+        let masked = width > 3 ? 3 : 0
+        let mask = (0..<width).map { $0 >= width - masked ? BertSelfAttention.maskedValue : 0 }
         let expected = KernelReference.softmax(scores, width: width, scale: 0.125, mask: mask)
-        scores.withUnsafeMutableBufferPointer { scores in
-            mask.withUnsafeBufferPointer { mask in
-                Softmax.apply(
-                    scores.baseAddress!, rows: rows, width: width, stride: width, scale: 0.125, mask: mask.baseAddress)
+        for set in Self.sets {
+            var result = scores
+            result.withUnsafeMutableBufferPointer { result in
+                mask.withUnsafeBufferPointer { mask in
+                    set.softmax(
+                        result.baseAddress!, rows: rows, width: width, stride: width, scale: 0.125,
+                        mask: mask.baseAddress)
+                }
+            }
+            for (got, want) in zip(result, expected) {
+                // exp's own error (2e-7 relative), plus the float32 rounding of s - max, which
+                // grows with how far below the maximum a score lies (-log of the result).
+                let tolerance = want * (4e-7 + 1.2e-7 * abs(Float(Foundation.log(Double(max(want, 1e-38))))))
+                #expect(abs(got - want) <= tolerance + 1e-37, "\(set.name): \(got) for \(want)")
+            }
+            for r in 0..<rows {
+                #expect(result[(r * width + width - masked)..<((r + 1) * width)].allSatisfy { $0 == 0 })
+                #expect(abs(result[(r * width)..<((r + 1) * width)].reduce(0, +) - 1) < 1e-5)
             }
         }
-        #expect(maximumDifference(scores, expected) < 1e-6)
-        for r in 0..<rows {
-            #expect(scores[(r * width + width - 3)..<((r + 1) * width)].allSatisfy { $0 == 0 })
-            #expect(abs(scores[(r * width)..<((r + 1) * width)].reduce(0, +) - 1) < 1e-5)
+    }
+
+    @Test("The finiteness check finds one NaN or infinity anywhere, with every set")
+    func allFinite() {
+        for set in Self.sets {
+            for count in [0, 1, 15, 16, 17, 100] {
+                var values = randomFloats(count, seed: 13, range: 1e30)
+                #expect(values.withUnsafeBufferPointer(set.allFinite), "\(set.name) \(count)")
+                for index in [0, count / 2, count - 1] where count > 0 {
+                    for bad in [Float.nan, .infinity, -.infinity] {
+                        let saved = values[index]
+                        values[index] = bad
+                        #expect(!values.withUnsafeBufferPointer(set.allFinite), "\(set.name) \(bad) at \(index)")
+                        values[index] = saved
+                    }
+                }
+            }
         }
     }
 }

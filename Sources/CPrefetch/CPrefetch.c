@@ -1,1 +1,0 @@
-/* The header is the whole target. */
