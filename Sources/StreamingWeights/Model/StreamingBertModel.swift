@@ -129,8 +129,9 @@ public final class StreamingBertModel: Sendable {
             transport: WeightServerTransport(client: client), cacheSize: cacheSize, prefetchDepth: prefetchDepth)
     }
 
-    /// Loads everything but the encoder layers through `transport`; `logger` hears of each
-    /// object fetched. The layers are packed for `kernels` (by default
+    /// Loads everything but the encoder layers through `transport`.
+    ///
+    /// `logger` hears of each object fetched. The layers are packed for `kernels` (by default
     /// ``KernelSet/selected(environment:)``).
     ///
     /// - Throws: ``KernelSetError`` for a kernel set the CPU cannot run, what

@@ -92,9 +92,10 @@ public struct KernelSet: Sendable, Equatable, CustomStringConvertible {
 
     // MARK: - Kernels
 
-    /// `output[r]` = LayerNorm(`x[r]` + `residual[r]`) · weight + bias over `rows` rows of
-    /// `width`, as `torch.nn.LayerNorm` computes it (biased variance, `epsilon` inside the
-    /// square root). `output` may be `x` or `residual`.
+    /// Layer normalisation with a residual: `output[r]` = LayerNorm(`x[r]` + `residual[r]`).
+    ///
+    /// Over `rows` rows of `width`, times `weight` plus `bias`, as `torch.nn.LayerNorm` computes
+    /// it (biased variance, `epsilon` inside the square root). `output` may be `x` or `residual`.
     public func layerNorm(
         _ x: UnsafePointer<Float>, residual: UnsafePointer<Float>?, rows: Int, width: Int,
         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, epsilon: Float,
