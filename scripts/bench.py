@@ -24,6 +24,10 @@ MODELS = {"bert-tiny": ROOT / "Fixtures" / "bert-tiny", "all-MiniLM-L6-v2": ROOT
 CONFIGS = [(8, 1), (128, 1), (512, 1), (128, 8)]
 THREADS = [1, 2]
 SHAPES = "128x384x384,128x384x1536,128x1536x384,8x128x128,128x128x512"
+BERT_SHAPES = "128x384x384,128x384x1536,128x1536x384"
+# OpenBLAS forced to the instruction set of each of our kernel sets (DYNAMIC_ARCH core types).
+CORETYPES = {"avx512": "SkylakeX", "avx2": "Haswell"}
+MACHINES = ROOT / "docs" / "machines.json"
 
 
 def log(message):
@@ -336,6 +340,90 @@ def cluster(ours, chunker, server_binary):
     return results
 
 
+def kernels(ours, native, debug_infer):
+    """Issue 16: each kernel set this CPU runs, forced, against OpenBLAS forced to the same instruction set (matmul)
+    and against ONNX Runtime (MiniLM forward); the plain build against -target-cpu native; a package depending on
+    this one; a debug build's first embedding."""
+    info = run_json([ours, "kernels"])
+    minilm = MODELS["all-MiniLM-L6-v2"]
+    results = {"cpu": info["cpu"], "selected": info["selected"], "descriptions": info["descriptions"], "sets": {}}
+    for name in info["supported"]:
+        log(f"kernels: the {name} set, forced")
+        environment = {**os.environ, "STREAMING_WEIGHTS_KERNELS": name}
+        entry = {"matmul": run_json_env([ours, "matmul", "--shapes", BERT_SHAPES, "--threads", "1"], environment)["shapes"],
+                 "forward": {}}
+        for seq in (8, 128, 512):
+            entry["forward"][seq] = run_json_env([ours, "forward", "--model", minilm, "--seq", str(seq), "--threads", "1"],
+                                                 environment)["ours"]["median_ms"]
+        if name in CORETYPES:
+            blas = {k: v for k, v in os.environ.items() if k != "OPENBLAS_L2_SIZE"}
+            blas["OPENBLAS_CORETYPE"] = CORETYPES[name]
+            reference = run_json_env(REFERENCE + ["--what", "matmul", "--shapes", BERT_SHAPES, "--threads", "1",
+                                                  "--keep-openblas-env"], blas)
+            entry["openblas"] = {shape: value["gflops_median"] for shape, value in reference["shapes"].items()}
+            entry["openblas_kernel"] = ", ".join(b.get("architecture") or "" for b in reference.get("blas", []))
+        results["sets"][name] = entry
+    log("kernels: ORT on MiniLM, 1 thread, seq 8 / 128 / 512")
+    reference = run_json(REFERENCE + ["--what", "forward", "--model", str(minilm), "--configs", "8x1,128x1,512x1",
+                                      "--threads", "1", "--engines", "onnxruntime"])
+    results["onnxruntime"] = {entry["seq"]: entry["onnxruntime"]["median_ms"] for entry in reference["results"]}
+    log("kernels: the plain release build against -target-cpu native, alternating")
+    plain_ms, native_ms, plain_gf, native_gf = [], [], [], []
+    for _ in range(3):
+        for binary, times, flops in ((ours, plain_ms, plain_gf), (native, native_ms, native_gf)):
+            times.append(run_json([binary, "forward", "--model", minilm, "--seq", "128", "--threads", "1"])["ours"]["median_ms"])
+            shapes = run_json([binary, "matmul", "--shapes", BERT_SHAPES, "--threads", "1"])["shapes"]
+            flops.append(statistics.mean(v["gflops_median"] for v in shapes.values()))
+    results["plain_vs_native"] = {"plain_ms": statistics.median(plain_ms), "native_ms": statistics.median(native_ms),
+                                  "plain_gflops": statistics.median(plain_gf), "native_gflops": statistics.median(native_gf)}
+    log("kernels: a package depending on this one by version, built with a plain swift build -c release")
+    dependent = subprocess.run([str(ROOT / "scripts" / "check-importable"), "--bench", str(minilm)], capture_output=True,
+                               text=True, cwd=ROOT)
+    if dependent.returncode != 0:
+        sys.exit(f"scripts/check-importable --bench failed:\n{dependent.stderr}")
+    results["dependent"] = json.loads(dependent.stdout.strip().splitlines()[-1])
+    log("kernels: a debug build's infer embedding one sentence with bert-tiny (process start to exit)")
+    debug = []
+    for _ in range(3):
+        elapsed, _ = timed([debug_infer, "--model", str(MODELS["bert-tiny"]), "Hello, world!"])
+        debug.append(elapsed)
+    results["debug_infer_s"] = statistics.median(debug)
+    return results
+
+
+def machines_table(results):
+    """Updates docs/machines.json with this machine's kernel figures and renders every machine's."""
+    kernels = results["kernels"]
+    cpu = kernels["cpu"] or platform.processor()
+    machines = json.loads(MACHINES.read_text()) if MACHINES.exists() else {}
+    machines[cpu] = {
+        "measured": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "selected": kernels["selected"],
+        "sets": {name: {"matmul": entry["matmul"], "openblas": entry.get("openblas"), "forward": entry["forward"]}
+                 for name, entry in kernels["sets"].items()},
+        "onnxruntime": kernels["onnxruntime"],
+    }
+    MACHINES.write_text(json.dumps(machines, indent=1, sort_keys=True, default=str) + "\n")
+    lines = []
+    for machine, data in sorted(machines.items()):
+        lines += [f"### {machine} (measured {data['measured']}; picks `{data['selected']}` by itself)", "",
+                  "| kernel set | matmul GFLOP/s, 1 thread: " + " / ".join(BERT_SHAPES.split(",")) +
+                  " | OpenBLAS forced to the same ISA | ours / OpenBLAS | MiniLM seq 8 / 128 / 512, 1 thread (ms) | "
+                  "ours / ORT |", "|---|---|---|---|---|---|"]
+        ort = {int(k): v for k, v in data["onnxruntime"].items()}
+        for name, entry in data["sets"].items():
+            mine = [entry["matmul"][s]["gflops_median"] for s in BERT_SHAPES.split(",")]
+            forward = {int(k): v for k, v in entry["forward"].items()}
+            theirs = entry.get("openblas")
+            ratio = " / ".join(f"{m / theirs[s]:.2f}" for m, s in zip(mine, BERT_SHAPES.split(","))) if theirs else "-"
+            blas = " / ".join(f"{theirs[s]:.0f}" for s in BERT_SHAPES.split(",")) if theirs else "-"
+            lines.append(f"| {name} | {' / '.join(f'{m:.0f}' for m in mine)} | {blas} | {ratio} | "
+                         f"{' / '.join(f'{forward[s]:.1f}' for s in (8, 128, 512))} | "
+                         f"{' / '.join(f'{forward[s] / ort[s]:.2f}' for s in (8, 128, 512))} |")
+        lines.append(f"| ONNX Runtime | | | | {' / '.join(f'{ort[s]:.1f}' for s in (8, 128, 512))} | 1.00 |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def reference_lines_per_second(theirs):
     """Hugging Face tokenizers encoding one line at a time (`encode()`), median lines/s."""
     return theirs["encode"]["lines_per_s"]
@@ -447,6 +535,22 @@ def targets(results):
     for shape in ("128x384x384", "128x384x1536", "128x1536x384"):
         entry = next(r for r in results["matmul"] if r["shape"] == shape and r["threads"] == 1)
         checks.append((f"matmul {shape}, 1 thread: numpy / ours <= 1.0", entry["numpy"] / entry["ours"], 1.0))
+    kernels = results["kernels"]
+    for name, entry in kernels["sets"].items():
+        for shape in BERT_SHAPES.split(",") if entry.get("openblas") else []:
+            checks.append((f"kernels {name}, matmul {shape}, 1 thread: OpenBLAS ({CORETYPES[name]}) / ours <= 1.0",
+                           entry["openblas"][shape] / entry["matmul"][shape]["gflops_median"], 1.0))
+    chosen = kernels["sets"][kernels["selected"]]["forward"]
+    for seq in (8, 512):
+        checks.append((f"kernels {kernels['selected']} (picked by itself), MiniLM seq {seq}, 1 thread: ours / ORT <= 1.0",
+                       chosen[seq] / kernels["onnxruntime"][seq], 1.0))
+    pvn = kernels["plain_vs_native"]
+    checks.append(("plain swift build -c release / -target-cpu native, MiniLM seq 128 forward <= 1.1",
+                   pvn["plain_ms"] / pvn["native_ms"], 1.1))
+    checks.append(("-target-cpu native / plain build, matmul GFLOP/s <= 1.1", pvn["native_gflops"] / pvn["plain_gflops"], 1.1))
+    checks.append(("a package depending on this one (plain release) / -target-cpu native, MiniLM seq 128 <= 1.1",
+                   kernels["dependent"]["median_ms"] / pvn["native_ms"], 1.1))
+    checks.append(("debug build: infer --model bert-tiny, one sentence, seconds <= 1.0", kernels["debug_infer_s"], 1.0))
     theirs_lps = reference_lines_per_second(results["tokenize"]["theirs"])
     if theirs_lps:
         checks.append(("tokenizer: tokenizers / ours <= 1.0", theirs_lps / results["tokenize"]["ours"]["lines_per_second"], 1.0))
@@ -525,15 +629,18 @@ def svg(results):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--ours", required=True)
+    parser.add_argument("--native-ours", required=True, help="streaming-weights-bench built with -target-cpu native")
+    parser.add_argument("--debug-infer", required=True, help="infer from a debug build")
     parser.add_argument("--chunker", required=True)
     parser.add_argument("--server", required=True)
     parser.add_argument("--infer", required=True)
     parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--only", choices=["forward", "matmul", "tokenize", "accuracy", "chunking", "s3", "websocket",
-                                           "streaming", "cluster"],
+    parser.add_argument("--only", choices=["forward", "matmul", "kernels", "tokenize", "accuracy", "chunking", "s3",
+                                           "websocket", "streaming", "cluster"],
                         help="run one section and print its results as JSON (nothing is written)")
     args = parser.parse_args()
     sections = {"forward": lambda: forward(args.ours), "matmul": lambda: matmul(args.ours),
+                "kernels": lambda: kernels(args.ours, args.native_ours, args.debug_infer),
                 "tokenize": lambda: tokenize(args.ours), "accuracy": lambda: accuracy(args.ours),
                 "chunking": lambda: chunking(args.chunker), "s3": lambda: s3(args.ours),
                 "websocket": lambda: websocket(args.ours),
@@ -544,6 +651,7 @@ def main():
         return
     results = {name: run() for name, run in sections.items()}
     body = report(results)
+    machines = machines_table(results)
     goals = "\n".join(targets(results))
     print(body + "\n\n## Targets\n\n" + goals)
     if args.no_write:
@@ -552,18 +660,35 @@ def main():
                 if line.startswith("model name")), platform.processor())
     flags = Path("/proc/cpuinfo").read_text()
     isa = "AVX-512" if "avx512f" in flags else ("AVX2" if "avx2" in flags else "SSE")
+    pvn = results["kernels"]["plain_vs_native"]
     document = f"""# Performance
 
-Measured by `scripts/bench` (release build with `-target-cpu native`; PyTorch 2.13 CPU, ONNX Runtime,
-numpy/OpenBLAS and Hugging Face tokenizers measured in the same run) on {cpu} ({isa}),
-{datetime.now(timezone.utc).strftime('%Y-%m-%d')}. This machine is shared and noisy: compare ratios
-within this run, not figures across runs. Rerun with `scripts/bench`.
+Measured by `scripts/bench` (a plain release build, as users build it: no CPU flag; PyTorch 2.13
+CPU, ONNX Runtime, numpy/OpenBLAS and Hugging Face tokenizers measured in the same run) on {cpu}
+({isa}; kernel set `{results["kernels"]["selected"]}`), {datetime.now(timezone.utc).strftime('%Y-%m-%d')}.
+This machine is shared and noisy: compare ratios within this run, not figures across runs. Rerun
+with `scripts/bench`.
 
 ![latency against sequence length](latency.svg)
 
-## Targets (issues 3, 4, 6, 7)
+## Targets (issues 3, 4, 6, 7, 16)
 
 {goals}
+
+## Kernel sets, by machine (issue 16)
+
+Each kernel set this CPU runs, forced with `STREAMING_WEIGHTS_KERNELS`, one thread: matmul on
+BERT's three shapes against numpy's OpenBLAS forced to the same instruction set
+(`OPENBLAS_CORETYPE`, `OPENBLAS_L2_SIZE` unset), and all-MiniLM-L6-v2's forward pass against ONNX
+Runtime. Every machine the team has run `scripts/bench` on keeps its table (docs/machines.json).
+
+{machines}
+The plain build against `-target-cpu native` on this machine (MiniLM seq 128, 1 thread, median of
+3 alternating runs): {pvn["plain_ms"]:.2f} ms against {pvn["native_ms"]:.2f} ms; matmul
+{pvn["plain_gflops"]:.0f} against {pvn["native_gflops"]:.0f} GFLOP/s. A package depending on this one by
+version (`scripts/check-importable --bench`, plain `swift build -c release`):
+{results["kernels"]["dependent"]["median_ms"]:.2f} ms. A debug build's `infer --model Fixtures/bert-tiny`
+embedding one sentence, process start to exit: {results["kernels"]["debug_infer_s"]:.2f} s.
 
 {body}
 """

@@ -12,7 +12,8 @@ struct Bench: AsyncParsableCommand {
         commandName: "streaming-weights-bench",
         abstract: "Measure StreamingWeights' kernels, forward pass and tokenizer (used by scripts/bench).",
         subcommands: [
-            MatmulBench.self, ForwardBench.self, TokenizeBench.self, AccuracyBench.self, S3Bench.self, EchoServer.self,
+            KernelsInfo.self, MatmulBench.self, ForwardBench.self, TokenizeBench.self, AccuracyBench.self, S3Bench.self,
+            EchoServer.self,
             EchoClient.self, WebSocketThroughput.self, WebSocketLoad.self, StreamingForwardBench.self,
             PullBench.self, SoakClients.self,
         ]
@@ -36,6 +37,21 @@ func measure(seconds: Double, minimumRuns: Int = 5, _ body: () throws -> Void) r
 func printJSON(_ object: [String: Any]) throws {
     let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))
+}
+
+struct KernelsInfo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernels",
+        abstract: "The kernel sets this CPU runs, the one selected, and the CPU's model."
+    )
+
+    func run() throws {
+        let selected = try KernelSet.selected()
+        try printJSON([
+            "supported": KernelSet.supported.map(\.name), "selected": selected.name, "cpu": KernelSet.cpuModel,
+            "descriptions": Dictionary(uniqueKeysWithValues: KernelSet.supported.map { ($0.name, $0.description) }),
+        ])
+    }
 }
 
 struct MatmulBench: ParsableCommand {

@@ -49,7 +49,7 @@ typedef int (*sw_all_finite_function)(const float *values, long count);
 typedef struct sw_kernel_set {
     /* "avx512", "avx2", "neon" or "portable". */
     const char *name;
-    /* The instruction set, for messages: "AVX-512F + FMA (12x32 tile)". */
+    /* The instruction set, for messages: "AVX-512F + FMA, 8x32 tile". */
     const char *description;
     /* Rows of A per tile, and columns of B per packed panel (the tile's width). */
     long row_block;

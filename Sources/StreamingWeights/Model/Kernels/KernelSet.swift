@@ -22,7 +22,7 @@ public struct KernelSet: Sendable, Equatable, CustomStringConvertible {
     /// `avx512`, `avx2`, `neon` or `portable`: what `STREAMING_WEIGHTS_KERNELS` names.
     public var name: String { String(cString: functions.name) }
 
-    /// The instruction set and tile, for messages: `AVX-512F + FMA, 12x32 tile`.
+    /// The instruction set and tile, for messages: `AVX-512F + FMA, 8x32 tile`.
     public var description: String { String(cString: functions.description) }
 
     /// Rows of A per micro-kernel call.
