@@ -5,6 +5,14 @@
 
 #include <string.h>
 
+const sw_kernel_set *sw_kernels_best(void) {
+    const sw_kernel_set *sets[] = {sw_kernels_avx512(), sw_kernels_avx2(), sw_kernels_neon()};
+    for (unsigned int i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+        if (sw_cpu_supports(sets[i])) return sets[i];
+    }
+    return sw_kernels_portable();
+}
+
 #if defined(__x86_64__)
 
 #include <cpuid.h>

@@ -74,6 +74,10 @@ const sw_kernel_set *sw_kernels_portable(void);
 /* 1 when this CPU (and operating system: the registers' state is saved) can run `set`. */
 int sw_cpu_supports(const sw_kernel_set *set);
 
+/* The fastest set this CPU runs (whatever STREAMING_WEIGHTS_KERNELS says: for work whose result
+   is the same in every set, such as widening float16). */
+const sw_kernel_set *sw_kernels_best(void);
+
 /* The CPU's model name (x86-64: the brand string; elsewhere what the system says), or "". */
 const char *sw_cpu_model(void);
 

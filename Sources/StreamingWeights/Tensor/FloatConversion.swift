@@ -1,4 +1,10 @@
+import CKernels
+
 /// Conversions between float32 and the 16-bit float formats, on bit patterns.
+///
+/// Widening many values at once goes through the C kernels (``KernelSet``), which widen
+/// exactly with F16C or NEON where the CPU has them; the scalar functions here define the
+/// conversions and narrow.
 ///
 /// Written on integers rather than Swift's `Float16`, which is not available on every platform
 /// and without F16C becomes a library call per element. Narrowing rounds to nearest, ties to
@@ -88,16 +94,14 @@ public enum FloatConversion {
                 destination[index] = Float(
                     bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)))
             }
-        case .float16:
-            for index in 0..<count {
-                destination[index] = float(
-                    fromFloat16: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self)))
-            }
-        case .bfloat16:
-            for index in 0..<count {
-                destination[index] = float(
-                    fromBFloat16: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
-                )
+        case .float16, .bfloat16:
+            // Exact in every kernel set, so the fastest this CPU has widens (F16C or NEON for float16).
+            guard count > 0, let from = source.baseAddress, let to = destination.baseAddress else { return }
+            let kernels = sw_kernels_best().pointee
+            if dtype == .float16 {
+                kernels.widen_float16(from, to, count)
+            } else {
+                kernels.widen_bfloat16(from, to, count)
             }
         case .float64:
             for index in 0..<count {

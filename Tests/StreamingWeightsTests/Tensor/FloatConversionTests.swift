@@ -84,4 +84,21 @@ struct FloatConversionTests {
             _ = try ids.floatValues()
         }
     }
+
+    @Test("Widening a tensor (through the fastest kernel set) gives every float16 and bfloat16 value exactly")
+    func widenEveryPattern() throws {
+        let bits = (0...UInt16.max).map { $0 }
+        let bytes = bits.flatMap { [UInt8($0 & 0xff), UInt8($0 >> 8)] }
+        for dtype in [DType.float16, .bfloat16] {
+            let values = try Tensor(dtype: dtype, shape: [bits.count], bytes: bytes).floatValues()
+            for (pattern, value) in zip(bits, values) {
+                let expected =
+                    dtype == .float16
+                    ? FloatConversion.float(fromFloat16: pattern) : FloatConversion.float(fromBFloat16: pattern)
+                #expect(
+                    value.bitPattern == expected.bitPattern || (value.isNaN && expected.isNaN),
+                    "\(dtype) 0x\(String(pattern, radix: 16))")
+            }
+        }
+    }
 }
