@@ -49,18 +49,18 @@ public struct WebSocketFrame: Sendable, Equatable {
     static func applyMask(_ key: [UInt8], to bytes: UnsafeMutableRawBufferPointer, payloadOffset offset: Int) {
         guard let base = bytes.baseAddress else { return }
         let rotated = (0..<4).map { key[(offset + $0) & 3] }
-        // The hot loop: 32 bytes at a time with the key repeated eight times, then the tail.
-        var wide = SIMD32<UInt8>()
-        for lane in 0..<32 { wide[lane] = rotated[lane & 3] }
-        var index = 0
-        while index + 32 <= bytes.count {
-            let word = base.loadUnaligned(fromByteOffset: index, as: SIMD32<UInt8>.self)
-            base.storeBytes(of: word ^ wide, toByteOffset: index, as: SIMD32<UInt8>.self)
-            index += 32
+        // The hot loop: eight bytes at a time with the key repeated twice, then the tail. Plain
+        // 64-bit words, which every build compiles well (and vectorises); SIMD32<UInt8> without a
+        // CPU flag was lowered lane by lane, 70% of a client's time under load.
+        var wide: UInt64 = 0
+        for lane in 0..<8 { wide |= UInt64(rotated[lane & 3]) << (8 * UInt64(lane)) }
+        let words = bytes.count / 8
+        for word in 0..<words {
+            let value = base.loadUnaligned(fromByteOffset: word * 8, as: UInt64.self)
+            base.storeBytes(of: value ^ wide, toByteOffset: word * 8, as: UInt64.self)
         }
-        while index < bytes.count {
+        for index in (words * 8)..<bytes.count {
             bytes[index] ^= rotated[index & 3]
-            index += 1
         }
     }
 
