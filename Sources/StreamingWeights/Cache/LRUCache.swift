@@ -4,7 +4,7 @@ import Foundation
 ///
 /// True LRU in O(1): a dictionary into a doubly linked list ordered by use. A value costlier than
 /// the whole capacity is not kept. Safe from several threads.
-public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: @unchecked Sendable {
+public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     private final class Node {
         let key: Key
         var value: Value
@@ -19,14 +19,47 @@ public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: @uncheck
         }
     }
 
+    /// The nodes by key, linked from the most to the least recently used, and their total cost.
+    private struct Entries {
+        var nodes: [Key: Node] = [:]
+        var newest: Node?
+        var oldest: Node?
+        var cost = 0
+
+        mutating func link(_ node: Node) {
+            node.older = newest
+            node.newer = nil
+            newest?.newer = node
+            newest = node
+            if oldest == nil { oldest = node }
+        }
+
+        mutating func unlink(_ node: Node) {
+            if let newer = node.newer { newer.older = node.older } else { newest = node.older }
+            if let older = node.older { older.newer = node.newer } else { oldest = node.newer }
+            node.older = nil
+            node.newer = nil
+        }
+
+        mutating func moveToNewest(_ node: Node) {
+            guard newest !== node else { return }
+            unlink(node)
+            link(node)
+        }
+
+        /// Unlinks the least recently used node and returns its key.
+        mutating func dropOldest() -> Key? {
+            guard let victim = oldest else { return nil }
+            unlink(victim)
+            nodes[victim.key] = nil
+            cost -= victim.cost
+            return victim.key
+        }
+    }
+
     /// The most total cost held at once.
     public let capacity: Int
-    private let lock = NSLock()
-    private var nodes: [Key: Node] = [:]
-    /// Most and least recently used.
-    private var newest: Node?
-    private var oldest: Node?
-    private var cost = 0
+    private let entries = Locked(Entries())
 
     public init(capacity: Int) {
         self.capacity = capacity
@@ -34,15 +67,15 @@ public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: @uncheck
 
     /// The value for `key`, which becomes the most recently used; `nil` when absent.
     public func value(for key: Key) -> Value? {
-        lock.withLock {
-            guard let node = nodes[key] else { return nil }
-            moveToNewest(node)
+        entries.withLock { entries in
+            guard let node = entries.nodes[key] else { return nil }
+            entries.moveToNewest(node)
             return node.value
         }
     }
 
     /// Whether `key` is held, without changing its recency.
-    public func contains(_ key: Key) -> Bool { lock.withLock { nodes[key] != nil } }
+    public func contains(_ key: Key) -> Bool { entries.withLock { $0.nodes[key] != nil } }
 
     /// Stores `value` as the most recently used and returns the keys evicted to make room.
     ///
@@ -50,53 +83,44 @@ public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: @uncheck
     /// not stored (and evicts nothing).
     @discardableResult
     public func insert(_ value: Value, for key: Key, cost: Int) -> [Key] {
-        lock.withLock {
+        entries.withLock { entries in
             guard cost <= capacity else { return [] }
-            if let node = nodes[key] {
-                self.cost += cost - node.cost
+            if let node = entries.nodes[key] {
+                entries.cost += cost - node.cost
                 node.value = value
                 node.cost = cost
-                moveToNewest(node)
+                entries.moveToNewest(node)
             } else {
                 let node = Node(key: key, value: value, cost: cost)
-                nodes[key] = node
-                self.cost += cost
-                link(node)
+                entries.nodes[key] = node
+                entries.cost += cost
+                entries.link(node)
             }
             var evicted: [Key] = []
-            while self.cost > capacity, let victim = dropOldest() { evicted.append(victim) }
+            while entries.cost > capacity, let victim = entries.dropOldest() { evicted.append(victim) }
             return evicted
         }
     }
 
     /// Drops `key`, if held.
     public func removeValue(for key: Key) {
-        lock.withLock {
-            guard let node = nodes.removeValue(forKey: key) else { return }
-            unlink(node)
-            cost -= node.cost
+        entries.withLock { entries in
+            guard let node = entries.nodes.removeValue(forKey: key) else { return }
+            entries.unlink(node)
+            entries.cost -= node.cost
         }
     }
 
     /// Drops the least recently used entry; its key, or nil when the cache is empty.
     public func removeLeastRecentlyUsed() -> Key? {
-        lock.withLock { dropOldest() }
-    }
-
-    /// Unlinks the least recently used node; the lock must be held.
-    private func dropOldest() -> Key? {
-        guard let victim = oldest else { return nil }
-        unlink(victim)
-        nodes[victim.key] = nil
-        cost -= victim.cost
-        return victim.key
+        entries.withLock { $0.dropOldest() }
     }
 
     /// The keys held, least recently used first.
     public var keysByRecency: [Key] {
-        lock.withLock {
+        entries.withLock { entries in
             var keys: [Key] = []
-            var node = oldest
+            var node = entries.oldest
             while let current = node {
                 keys.append(current.key)
                 node = current.newer
@@ -106,29 +130,8 @@ public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: @uncheck
     }
 
     /// The total cost held.
-    public var totalCost: Int { lock.withLock { cost } }
+    public var totalCost: Int { entries.withLock { $0.cost } }
 
     /// How many values are held.
-    public var count: Int { lock.withLock { nodes.count } }
-
-    private func link(_ node: Node) {
-        node.older = newest
-        node.newer = nil
-        newest?.newer = node
-        newest = node
-        if oldest == nil { oldest = node }
-    }
-
-    private func unlink(_ node: Node) {
-        if let newer = node.newer { newer.older = node.older } else { newest = node.older }
-        if let older = node.older { older.newer = node.newer } else { oldest = node.newer }
-        node.older = nil
-        node.newer = nil
-    }
-
-    private func moveToNewest(_ node: Node) {
-        guard newest !== node else { return }
-        unlink(node)
-        link(node)
-    }
+    public var count: Int { entries.withLock { $0.nodes.count } }
 }

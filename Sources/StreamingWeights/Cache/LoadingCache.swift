@@ -5,7 +5,7 @@ import Foundation
 /// A caller that asks for a key being loaded awaits that load instead of starting another
 /// (in-flight de-duplication). A failed load is not cached: every waiter gets its error, and
 /// the next request loads again.
-public final class LoadingCache<Key: Hashable & Sendable, Value: Sendable>: @unchecked Sendable {
+public final class LoadingCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     /// How a request was answered.
     public enum Outcome: Sendable, Equatable {
         /// From the cache.
@@ -26,9 +26,8 @@ public final class LoadingCache<Key: Hashable & Sendable, Value: Sendable>: @unc
 
     public let storage: LRUCache<Key, Value>
     private let cost: @Sendable (Value) -> Int
-    private let lock = NSLock()
-    private var inFlight: [Key: Task<Value, any Error>] = [:]
-    private var counts = Statistics()
+    /// The loads in flight and the counters.
+    private let state = Locked<(inFlight: [Key: Task<Value, any Error>], counts: Statistics)>(([:], Statistics()))
 
     /// A cache holding at most `capacity` in total `cost`.
     public init(capacity: Int, cost: @escaping @Sendable (Value) -> Int) {
@@ -50,10 +49,10 @@ public final class LoadingCache<Key: Hashable & Sendable, Value: Sendable>: @unc
 
     /// Whether `key` is cached or loading.
     public func isCachedOrLoading(_ key: Key) -> Bool {
-        lock.withLock { inFlight[key] != nil || storage.contains(key) }
+        state.withLock { $0.inFlight[key] != nil } || storage.contains(key)
     }
 
-    public var statistics: Statistics { lock.withLock { counts } }
+    public var statistics: Statistics { state.withLock { $0.counts } }
 
     private enum Start {
         case cached(Value)
@@ -61,33 +60,33 @@ public final class LoadingCache<Key: Hashable & Sendable, Value: Sendable>: @unc
     }
 
     private func start(_ key: Key, load: @escaping @Sendable () async throws -> Value) -> Start {
-        lock.withLock {
+        state.withLock { state in
             if let value = storage.value(for: key) {
-                counts.hits += 1
+                state.counts.hits += 1
                 return .cached(value)
             }
-            if let task = inFlight[key] {
-                counts.joined += 1
+            if let task = state.inFlight[key] {
+                state.counts.joined += 1
                 return .loading(task, .joined)
             }
-            counts.loads += 1
+            state.counts.loads += 1
             let task = Task { [self] in
                 do {
                     let value = try await load()
-                    lock.withLock {
+                    self.state.withLock { state in
                         storage.insert(value, for: key, cost: cost(value))
-                        inFlight[key] = nil
+                        state.inFlight[key] = nil
                     }
                     return value
                 } catch {
-                    lock.withLock {
-                        counts.failedLoads += 1
-                        inFlight[key] = nil
+                    self.state.withLock { state in
+                        state.counts.failedLoads += 1
+                        state.inFlight[key] = nil
                     }
                     throw error
                 }
             }
-            inFlight[key] = task
+            state.inFlight[key] = task
             return .loading(task, .loaded)
         }
     }

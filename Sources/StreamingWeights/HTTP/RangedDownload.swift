@@ -47,19 +47,20 @@ struct RangedDownload: Sendable {
             }
             let parts = stride(from: 0, to: size, by: partSize).map { $0..<min($0 + partSize, size) }
             let destination = UnsafeSendable(base)
-            let failures = FailureBox()
+            // The first error any thread hit; the others stop at their next part.
+            let failures = Locked<[any Error]>([])
             let threads = max(1, min(concurrency, parts.count))
             DispatchQueue.concurrentPerform(iterations: threads) { worker in
                 for index in stride(from: worker, to: parts.count, by: threads) {
-                    guard !failures.hasFailure else { return }
+                    guard failures.withLock({ $0.isEmpty }) else { return }
                     do {
                         try fetch(parts[index], into: destination.value + parts[index].lowerBound, get: get)
                     } catch {
-                        failures.record(error)
+                        failures.withLock { $0.append(error) }
                     }
                 }
             }
-            if let error = failures.first { throw error }
+            if let error = failures.withLock({ $0.first }) { throw error }
             digest?.update(UnsafeRawBufferPointer(buffer))
         }
         return (bytes, digest?.finalize())
@@ -99,13 +100,4 @@ struct RangedDownload: Sendable {
             }
         }
     }
-}
-
-/// The first error any of several threads hit.
-final class FailureBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var errors: [any Error] = []
-    var first: (any Error)? { lock.withLock { errors.first } }
-    var hasFailure: Bool { lock.withLock { !errors.isEmpty } }
-    func record(_ error: any Error) { lock.withLock { errors.append(error) } }
 }

@@ -71,7 +71,7 @@ public final class WeightClient: Sendable {
     }
 
     /// A response and, for a successful one, its payload's SHA-256.
-    private typealias Answer = (response: WireMessage.Response, payloadSHA256: PendingDigest?)
+    private typealias Answer = (response: WireMessage.Response, payloadSHA256: OneShot<[UInt8]>?)
 
     /// One connection and the requests waiting on it.
     private final class Link: Sendable {
@@ -353,8 +353,8 @@ extension WeightClient {
 private final class PayloadDigester: WebSocketMessageObserver, @unchecked Sendable {
     // Touched only by the thread in the connection's `receive()`.
     private var digest: UnsafeSendable<StreamingDigest>?
-    private var pending: PendingDigest?
-    private var finished: PendingDigest?
+    private var pending: OneShot<[UInt8]>?
+    private var finished: OneShot<[UInt8]>?
     /// The response arriving now: its header, where its payload starts in the message, and
     /// how many payload bytes have gone to the digest.
     private var current: (header: WireMessage.Header, payloadStart: Int, hashed: Int)?
@@ -388,7 +388,7 @@ private final class PayloadDigester: WebSocketMessageObserver, @unchecked Sendab
                     seeds.withLock { $0.removeValue(forKey: id) } ?? UnsafeSendable(StreamingDigest(.sha256))
                 queue.async { started.value.update(fragment[layout.payloadStart...]) }
                 digest = started
-                pending = PendingDigest()
+                pending = OneShot<[UInt8]>()
                 current = (layout.header, layout.payloadStart, fragment.count - layout.payloadStart)
                 size = layout.size
             }
@@ -420,53 +420,8 @@ private final class PayloadDigester: WebSocketMessageObserver, @unchecked Sendab
     }
 
     /// The SHA-256 of the payload of the message just received, if it had one.
-    func takeDigest() -> PendingDigest? {
+    func takeDigest() -> OneShot<[UInt8]>? {
         defer { finished = nil }
         return finished
-    }
-}
-
-/// A payload's SHA-256, still being computed.
-final class PendingDigest: Sendable {
-    private let state = Locked<(value: [UInt8]?, waiters: [CheckedContinuation<[UInt8], Never>])>((nil, []))
-
-    func fulfil(_ value: [UInt8]) {
-        let waiters = state.withLock { state in
-            state.value = value
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume(returning: value) }
-    }
-
-    /// The digest, once computed.
-    var value: [UInt8] {
-        get async {
-            await withCheckedContinuation { continuation in
-                let ready = state.withLock { state -> [UInt8]? in
-                    if let value = state.value { return value }
-                    state.waiters.append(continuation)
-                    return nil
-                }
-                if let ready { continuation.resume(returning: ready) }
-            }
-        }
-    }
-}
-
-/// Runs one body at a time, in the order callers arrive, without blocking a thread.
-actor AsyncLock {
-    private var busy = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
-
-    func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
-        if busy {
-            await withCheckedContinuation { waiters.append($0) }
-        }
-        busy = true
-        defer {
-            if waiters.isEmpty { busy = false } else { waiters.removeFirst().resume() }
-        }
-        return try await body()
     }
 }

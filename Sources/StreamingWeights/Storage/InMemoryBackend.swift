@@ -1,9 +1,8 @@
 import Foundation
 
 /// Objects in memory, for tests and for small chunk sets that never touch a disk.
-public final class InMemoryBackend: StorageBackend, @unchecked Sendable {
-    private let lock = NSLock()
-    private var objects: [String: [UInt8]] = [:]
+public final class InMemoryBackend: StorageBackend, Sendable {
+    private let objects = Locked<[String: [UInt8]]>([:])
 
     public init() {}
 
@@ -11,7 +10,7 @@ public final class InMemoryBackend: StorageBackend, @unchecked Sendable {
 
     public func read(_ key: String) async throws -> ByteStorage {
         try StorageError.validate(key)
-        guard let bytes = lock.withLock({ objects[key] }) else {
+        guard let bytes = objects.withLock({ $0[key] }) else {
             throw StorageError.notFound(key: key, location: location)
         }
         return ByteStorage(bytes)
@@ -19,7 +18,7 @@ public final class InMemoryBackend: StorageBackend, @unchecked Sendable {
 
     public func read(_ key: String, range: Range<Int>) async throws -> [UInt8] {
         try StorageError.validate(key)
-        guard let bytes = lock.withLock({ objects[key] }) else {
+        guard let bytes = objects.withLock({ $0[key] }) else {
             throw StorageError.notFound(key: key, location: location)
         }
         guard range.lowerBound >= 0, range.upperBound <= bytes.count else {
@@ -30,16 +29,16 @@ public final class InMemoryBackend: StorageBackend, @unchecked Sendable {
 
     public func size(of key: String) async throws -> Int? {
         try StorageError.validate(key)
-        return lock.withLock { objects[key]?.count }
+        return objects.withLock { $0[key]?.count }
     }
 
     public func list(prefix: String) async throws -> [String] {
-        lock.withLock { objects.keys.filter { $0.hasPrefix(prefix) }.sorted() }
+        objects.withLock { $0.keys.filter { $0.hasPrefix(prefix) }.sorted() }
     }
 
     public func delete(_ key: String) async throws {
         try StorageError.validate(key)
-        _ = lock.withLock { objects.removeValue(forKey: key) }
+        _ = objects.withLock { $0.removeValue(forKey: key) }
     }
 
     public func writer(for key: String) async throws -> any StorageWriter {
@@ -62,7 +61,7 @@ public final class InMemoryBackend: StorageBackend, @unchecked Sendable {
         }
 
         func commit() throws {
-            backend.lock.withLock { backend.objects[key] = bytes }
+            backend.objects.withLock { $0[key] = bytes }
         }
     }
 }

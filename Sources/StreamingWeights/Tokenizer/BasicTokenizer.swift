@@ -192,12 +192,11 @@ public struct BasicTokenizer: Sendable {
 }
 
 /// The roles of the non-ASCII scalars seen so far, shared by every copy of a tokenizer.
-final class ScalarCache: @unchecked Sendable {
-    private let lock = NSLock()
-    private var roles: [UInt32: BasicTokenizer.ScalarRole] = [:]
+final class ScalarCache: Sendable {
+    private let roles = Locked<[UInt32: BasicTokenizer.ScalarRole]>([:])
 
     subscript(scalar: UInt32) -> BasicTokenizer.ScalarRole? {
-        get { lock.withLock { roles[scalar] } }
-        set { lock.withLock { roles[scalar] = newValue } }
+        get { roles.withLock { $0[scalar] } }
+        set { roles.withLock { $0[scalar] = newValue } }
     }
 }

@@ -16,11 +16,14 @@ public final class POSIXSocket: @unchecked Sendable {
     }
 
     let descriptor: Int32
-    private let lock = NSLock()
-    private var shutDown = false
-    private var nonBlocking = false
-    private var readTimeout: Double?
-    private var writeTimeout: Double?
+    /// Whether the socket was shut down or made non-blocking, and the timeouts that were set.
+    private struct State {
+        var shutDown = false
+        var nonBlocking = false
+        var readTimeout: Double?
+        var writeTimeout: Double?
+    }
+    private let state = Locked(State())
 
     init(descriptor: Int32) {
         self.descriptor = descriptor
@@ -118,11 +121,11 @@ public final class POSIXSocket: @unchecked Sendable {
         }
         apply(SO_RCVTIMEO, read)
         apply(SO_SNDTIMEO, write)
-        lock.withLock { (readTimeout, writeTimeout) = (read, write) }
+        state.withLock { ($0.readTimeout, $0.writeTimeout) = (read, write) }
     }
 
     /// The timeouts ``setTimeouts(read:write:)`` set, for streams that wait with `poll`.
-    var timeouts: (read: Double?, write: Double?) { lock.withLock { (readTimeout, writeTimeout) } }
+    var timeouts: (read: Double?, write: Double?) { state.withLock { ($0.readTimeout, $0.writeTimeout) } }
 
     /// Reads what is available into `buffer`; 0 means the peer closed.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
@@ -219,22 +222,22 @@ public final class POSIXSocket: @unchecked Sendable {
     /// ``write(_:_:)`` then wait with `poll` (which TLS needs to read and write from two threads).
     func setNonBlocking() {
         _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
-        lock.withLock { nonBlocking = true }
+        state.withLock { $0.nonBlocking = true }
     }
 
     /// Whether ``close()`` has not been called yet.
-    public var isOpen: Bool { lock.withLock { !shutDown } }
+    public var isOpen: Bool { state.withLock { !$0.shutDown } }
 
-    private var isNonBlocking: Bool { lock.withLock { nonBlocking } }
+    private var isNonBlocking: Bool { state.withLock { $0.nonBlocking } }
 
     /// Shuts the socket down.
     ///
     /// A thread blocked in accept, read, write or poll returns, and later calls fail. The descriptor itself is closed when the socket is released, so a
     /// thread still using it can never reach a new socket that reused its number.
     public func close() {
-        let first = lock.withLock { () -> Bool in
-            defer { shutDown = true }
-            return !shutDown
+        let first = state.withLock { state -> Bool in
+            defer { state.shutDown = true }
+            return !state.shutDown
         }
         if first { shutdown(descriptor, Int32(SHUT_RDWR)) }
     }

@@ -96,10 +96,10 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
     }
 
     private let socket: POSIXSocket
-    private let ssl: OpaquePointer
-    /// Held for each OpenSSL call on the session, which is not safe from two threads at once; a
-    /// thread waiting for the socket waits outside it, so a reader never blocks a writer.
-    private let lock = NSLock()
+    /// The OpenSSL session, held for each call on it, since a session is not safe from two
+    /// threads at once; a thread waiting for the socket waits outside it, so a reader never
+    /// blocks a writer.
+    private let session: Locked<OpaquePointer>
 
     /// Ignores SIGPIPE, once, on first TLS use.
     ///
@@ -113,12 +113,12 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
         Self.ignoreBrokenPipes
         self.socket = socket
         guard let ssl = SSL_new(context.context) else { throw Failure.current("session") }
-        self.ssl = ssl
+        session = Locked(ssl)
         SSL_set_fd(ssl, socket.descriptor)
         copenssl_SSL_accept_moving_write_buffer(ssl)
     }
 
-    deinit { SSL_free(ssl) }
+    deinit { session.withLock { SSL_free($0) } }
 
     /// The server side of a TLS handshake on an accepted socket (bounded by its timeouts).
     ///
@@ -133,7 +133,7 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
             throw PeerNotTLS(host: "the client")
         }
         let stream = try TLSStream(socket: socket, context: context)
-        guard SSL_accept(stream.ssl) == 1 else { throw Failure.current("handshake") }
+        guard stream.session.withLock({ SSL_accept($0) }) == 1 else { throw Failure.current("handshake") }
         socket.setNonBlocking()
         return stream
     }
@@ -144,11 +144,14 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
     ///   answers in something other than TLS, ``Failure`` otherwise.
     public static func connect(_ socket: POSIXSocket, host: String, context: Context) throws -> TLSStream {
         let stream = try TLSStream(socket: socket, context: context)
-        _ = copenssl_SSL_set_tlsext_host_name(stream.ssl, host)
-        SSL_set1_host(stream.ssl, host)
-        guard SSL_connect(stream.ssl) == 1 else {
+        let (connected, verification) = stream.session.withLock { ssl in
+            _ = copenssl_SSL_set_tlsext_host_name(ssl, host)
+            SSL_set1_host(ssl, host)
+            let connected = SSL_connect(ssl) == 1
+            return (connected, Int32(SSL_get_verify_result(ssl)))
+        }
+        guard connected else {
             let (reasons, codes) = Failure.drainErrors()
-            let verification = Int32(SSL_get_verify_result(stream.ssl))
             if verification != X509_V_OK {
                 throw CertificateRejected(
                     host: host, reason: String(cString: X509_verify_cert_error_string(Int(verification))),
@@ -169,7 +172,7 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
     /// what it asks for; 0 when the peer closed.
     private func perform(_ operation: String, timeout: Double?, _ call: (OpaquePointer) -> Int32) throws -> Int {
         while true {
-            let (result, error, reasons) = lock.withLock { () -> (Int32, Int32, Failure?) in
+            let (result, error, reasons) = session.withLock { ssl -> (Int32, Int32, Failure?) in
                 ERR_clear_error()
                 let result = call(ssl)
                 guard result <= 0 else { return (result, SSL_ERROR_NONE, nil) }
@@ -200,7 +203,7 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
     }
 
     public func waitForInput(timeout: Double) throws -> Bool {
-        if lock.withLock({ SSL_pending(ssl) }) > 0 { return true }
+        if session.withLock({ SSL_pending($0) }) > 0 { return true }
         return try socket.poll(for: Int16(POLLIN), timeout: timeout)
     }
 
@@ -222,7 +225,7 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
     public func setTimeouts(read: Double?, write: Double?) { socket.setTimeouts(read: read, write: write) }
 
     public func close() {
-        lock.withLock { _ = SSL_shutdown(ssl) }
+        session.withLock { _ = SSL_shutdown($0) }
         socket.close()
     }
 }

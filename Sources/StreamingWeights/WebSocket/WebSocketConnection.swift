@@ -72,8 +72,7 @@ public final class WebSocketConnection: @unchecked Sendable {
     /// When this side sent its close frame (after it, no data may be sent); behind a lock of
     /// its own, so the read side can look while the write side is blocked on a peer that does
     /// not read.
-    private let closeLock = NSLock()
-    private var closeSent: Double?
+    private let closeSent = Locked<Double?>(nil)
 
     init(
         socket: any ByteStream, isServer: Bool, limits: (frame: Int, message: Int), timeouts: Timeouts,
@@ -170,7 +169,7 @@ public final class WebSocketConnection: @unchecked Sendable {
         let now = Self.now()
         var deadline = Double.infinity
         var onDeadline: () throws -> Void = {}
-        if let closeSent = closeLock.withLock({ closeSent }) {
+        if let closeSent = closeSent.withLock({ $0 }) {
             deadline = closeSent + timeouts.close
             onDeadline = { [self] in finish() }
         } else {
@@ -237,7 +236,7 @@ public final class WebSocketConnection: @unchecked Sendable {
         return message
     }
 
-    private var isClosing: Bool { closeLock.withLock { closeSent != nil } }
+    private var isClosing: Bool { closeSent.withLock { $0 != nil } }
 
     /// Sends a text message.
     public func send(text: String) throws {
@@ -298,7 +297,7 @@ public final class WebSocketConnection: @unchecked Sendable {
 
     private func write(_ header: [UInt8], _ payload: UnsafeRawBufferPointer, opcode: WebSocketFrame.Opcode) throws {
         try writeLock.withLock {
-            try closeLock.withLock {
+            try closeSent.withLock { closeSent in
                 guard closeSent == nil else { throw WebSocketError.closed }
                 if opcode == .close { closeSent = Self.now() }
             }

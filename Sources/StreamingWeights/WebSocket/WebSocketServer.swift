@@ -33,11 +33,12 @@ public final class WebSocketServer: @unchecked Sendable {
     public let configuration: Configuration
     private let listener: POSIXSocket
     private let handler: @Sendable (WebSocketConnection) -> Void
-    private let lock = NSLock()
-    private var open = 0
     /// Every accepted socket still being served, and its connection once upgraded.
-    private var sockets: [ObjectIdentifier: POSIXSocket] = [:]
-    private var connections: [ObjectIdentifier: WebSocketConnection] = [:]
+    private struct Served {
+        var sockets: [ObjectIdentifier: POSIXSocket] = [:]
+        var connections: [ObjectIdentifier: WebSocketConnection] = [:]
+    }
+    private let served = Locked(Served())
 
     /// Binds the listening socket; call ``start()`` to accept.
     public init(configuration: Configuration, handler: @escaping @Sendable (WebSocketConnection) -> Void) throws {
@@ -50,16 +51,15 @@ public final class WebSocketServer: @unchecked Sendable {
     public var port: Int { listener.port }
 
     /// Connections being served now, handshakes included.
-    public var openConnections: Int { lock.withLock { open } }
+    public var openConnections: Int { served.withLock { $0.sockets.count } }
 
     /// Starts the accept loop on its own thread.
     public func start() {
         let thread = Thread { [self] in
             while let client = try? listener.accept() {
-                let admitted = lock.withLock { () -> Bool in
-                    guard open < configuration.maximumConnections else { return false }
-                    open += 1
-                    sockets[ObjectIdentifier(client)] = client
+                let admitted = served.withLock { served -> Bool in
+                    guard served.sockets.count < configuration.maximumConnections else { return false }
+                    served.sockets[ObjectIdentifier(client)] = client
                     return true
                 }
                 guard admitted else {
@@ -69,10 +69,9 @@ public final class WebSocketServer: @unchecked Sendable {
                 }
                 let worker = Thread { [self] in
                     serve(client)
-                    lock.withLock {
-                        open -= 1
-                        sockets[ObjectIdentifier(client)] = nil
-                        connections[ObjectIdentifier(client)] = nil
+                    served.withLock { served in
+                        served.sockets[ObjectIdentifier(client)] = nil
+                        served.connections[ObjectIdentifier(client)] = nil
                     }
                 }
                 worker.stackSize = 256 * 1024
@@ -91,8 +90,8 @@ public final class WebSocketServer: @unchecked Sendable {
     /// Returns when every handler has returned, or at the deadline.
     public func stop(gracePeriod: Double = 5) {
         listener.close()
-        let (handshaking, upgraded) = lock.withLock {
-            (sockets.filter { connections[$0.key] == nil }.values, Array(connections.values))
+        let (handshaking, upgraded) = served.withLock { served in
+            (served.sockets.filter { served.connections[$0.key] == nil }.values, Array(served.connections.values))
         }
         for socket in handshaking { socket.close() }
         for connection in upgraded {
@@ -100,7 +99,7 @@ public final class WebSocketServer: @unchecked Sendable {
         }
         let deadline = DispatchTime.now() + gracePeriod
         while openConnections > 0 && DispatchTime.now() < deadline { usleep(5_000) }
-        for socket in lock.withLock({ Array(sockets.values) }) { socket.close() }
+        for socket in served.withLock({ Array($0.sockets.values) }) { socket.close() }
         let forced = DispatchTime.now() + 2
         while openConnections > 0 && DispatchTime.now() < forced { usleep(5_000) }
     }
@@ -163,9 +162,9 @@ public final class WebSocketServer: @unchecked Sendable {
                 socket: client, isServer: true,
                 limits: (configuration.maximumFrameSize, configuration.maximumMessageSize),
                 timeouts: configuration.timeouts, buffered: Array(received[headLength...]))
-            let admitted = lock.withLock { () -> Bool in
-                guard sockets[ObjectIdentifier(socket)] != nil, listener.isOpen else { return false }
-                connections[ObjectIdentifier(socket)] = connection
+            let admitted = served.withLock { served -> Bool in
+                guard served.sockets[ObjectIdentifier(socket)] != nil, listener.isOpen else { return false }
+                served.connections[ObjectIdentifier(socket)] = connection
                 return true
             }
             guard admitted else { return connection.close(code: 1001, reason: "the server is shutting down") }

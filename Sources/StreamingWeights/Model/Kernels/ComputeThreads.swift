@@ -41,18 +41,3 @@ public struct ComputeThreads: Sendable {
         }
     }
 }
-
-/// Lets a value the caller knows to be safe cross into `concurrentPerform`'s closure: the kernels
-/// hand each thread pointers to disjoint memory.
-struct UnsafeSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
-}
-
-/// Facts about the machine.
-public enum System {
-    /// The number of cores online.
-    public static var coreCount: Int {
-        max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-    }
-}

@@ -96,12 +96,11 @@ enum InstanceMetadataCredentials {
 }
 
 /// Credentials that renew themselves: temporary ones are fetched again five minutes before they expire.
-public final class RefreshingCredentials: @unchecked Sendable {
+public final class RefreshingCredentials: Sendable {
     /// How long before expiry credentials are renewed.
     public static let refreshMargin: TimeInterval = 300
 
-    private let lock = NSLock()
-    private var cached: AWSCredentials
+    private let cached: Locked<AWSCredentials>
     private let fetch: @Sendable () throws -> AWSCredentials
     private let clock: @Sendable () -> Date
 
@@ -109,14 +108,14 @@ public final class RefreshingCredentials: @unchecked Sendable {
         initial: AWSCredentials, clock: @escaping @Sendable () -> Date = { Date() },
         fetch: @escaping @Sendable () throws -> AWSCredentials
     ) {
-        cached = initial
+        cached = Locked(initial)
         self.fetch = fetch
         self.clock = clock
     }
 
     /// The current credentials, renewed first if they expire within ``refreshMargin``.
     public func current() throws -> AWSCredentials {
-        try lock.withLock {
+        try cached.withLock { cached in
             if let expiration = cached.expiration, expiration.timeIntervalSince(clock()) < Self.refreshMargin {
                 cached = try fetch()
             }

@@ -408,9 +408,12 @@ final class S3Writer: StorageWriter {
     private var committed = false
     private let uploads = DispatchGroup()
     private let slots: DispatchSemaphore
-    private let lock = NSLock()
-    private var etags: [Int: String] = [:]
-    private let failures = FailureBox()
+    /// What the part uploads, on other threads, report back.
+    private struct Parts {
+        var etags: [Int: String] = [:]
+        var failure: (any Error)?
+    }
+    private let parts = Locked(Parts())
 
     init(backend: S3Backend, key: String) {
         self.backend = backend
@@ -425,7 +428,7 @@ final class S3Writer: StorageWriter {
 
     /// Starts uploading the next part on another thread, after waiting for a free slot.
     private func send(part: [UInt8], uploadID: String) throws {
-        if let error = failures.first { throw error }
+        if let error = parts.withLock({ $0.failure }) { throw error }
         partCount += 1
         let number = partCount
         slots.wait()
@@ -439,9 +442,9 @@ final class S3Writer: StorageWriter {
             }
             do {
                 let etag = try writer.backend.uploadPart(writer.key, uploadID: uploadID, number: number, bytes: part)
-                writer.lock.withLock { writer.etags[number] = etag }
+                writer.parts.withLock { $0.etags[number] = etag }
             } catch {
-                writer.failures.record(error)
+                writer.parts.withLock { $0.failure = $0.failure ?? error }
             }
         }
     }
@@ -474,8 +477,9 @@ final class S3Writer: StorageWriter {
                 buffer = []
             }
             uploads.wait()
-            if let error = failures.first { throw error }
-            let ordered = lock.withLock { (1...partCount).compactMap { etags[$0] } }
+            let (failure, etags) = parts.withLock { ($0.failure, $0.etags) }
+            if let failure { throw failure }
+            let ordered = (1...partCount).compactMap { etags[$0] }
             try backend.completeMultipartUpload(key, uploadID: uploadID, etags: ordered)
         } catch {
             uploads.wait()
