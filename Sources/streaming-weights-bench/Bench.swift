@@ -34,6 +34,19 @@ func measure(seconds: Double, minimumRuns: Int = 5, _ body: () throws -> Void) r
     return times.sorted()
 }
 
+/// ``measure(seconds:minimumRuns:_:)`` for an asynchronous body.
+func measure(seconds: Double, minimumRuns: Int = 5, _ body: () async throws -> Void) async rethrows -> [Double] {
+    try await body()
+    var times: [Double] = []
+    let start = DispatchTime.now().uptimeNanoseconds
+    while times.count < minimumRuns || Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 < seconds {
+        let before = DispatchTime.now().uptimeNanoseconds
+        try await body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - before) / 1e6)
+    }
+    return times.sorted()
+}
+
 func printJSON(_ object: [String: Any]) throws {
     let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))
@@ -131,7 +144,7 @@ struct ForwardBench: AsyncParsableCommand {
         let bert = try await BertModel(loadingFrom: source)
         let input = syntheticBatch(seq: seq, batch: batch)
         let computeThreads = ComputeThreads(count: threads)
-        let times = try measure(seconds: seconds) { _ = try bert.forward(input, threads: computeThreads) }
+        let times = try await measure(seconds: seconds) { _ = try await bert.forward(input, threads: computeThreads) }
         try printJSON([
             "ours": ["median_ms": times[times.count / 2], "min_ms": times[0]], "runs": times.count,
             "kernels": bert.kernels.name, "cpu": KernelSet.cpuModel,
@@ -200,7 +213,7 @@ struct AccuracyBench: AsyncParsableCommand {
             let batch = EncodedBatch(
                 batchSize: ids.shape[0], sequenceLength: ids.shape[1], inputIDs: try int32("input_ids"),
                 tokenTypeIDs: try int32("token_type_ids"), attentionMask: try int32("attention_mask"))
-            let output = try bert.forward(batch)
+            let output = try await bert.forward(batch)
             let expected = try file.tensor(named: prefix + "last_hidden_state").floatValues()
             var worst: Float = 0
             for index in 0..<(batch.batchSize * batch.sequenceLength) where batch.attentionMask[index] != 0 {

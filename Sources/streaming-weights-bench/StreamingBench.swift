@@ -65,7 +65,7 @@ struct StreamingForwardBench: AsyncParsableCommand {
             var start = DispatchTime.now().uptimeNanoseconds
             let local = try await BertModel(loadingFrom: RemoteTensorSource(chunkDirectory: chunksDir))
             _ = try BertTokenizer(directory: chunksDir, maximumPositions: local.configuration.maximumPositions)
-            _ = try local.forward(batch, threads: computeThreads)
+            _ = try await local.forward(batch, threads: computeThreads)
             localColds.append(elapsedSeconds(since: start))
             start = DispatchTime.now().uptimeNanoseconds
             let streamed = try await StreamingBertModel(
@@ -79,7 +79,9 @@ struct StreamingForwardBench: AsyncParsableCommand {
         guard let (local, streamed) = models else { throw ValidationError("--cold-runs must be at least 1") }
         func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
-        let localTimes = try measure(seconds: seconds) { _ = try local.forward(batch, threads: computeThreads) }
+        let localTimes = try await measure(seconds: seconds) {
+            _ = try await local.forward(batch, threads: computeThreads)
+        }
         var streamedTimes: [Double] = []
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
         while streamedTimes.count < 5 || DispatchTime.now().uptimeNanoseconds < deadline {
@@ -171,7 +173,7 @@ struct SoakClients: AsyncParsableCommand {
         let texts = ["A weight server under load.", "Every output is checked.", "short"]
         let batch = try tokenizer.encodeBatch(texts.map { try tokenizer.encode($0) })
         let local = try await BertModel(loadingFrom: RemoteTensorSource(chunkDirectory: chunksDir))
-        let expected = try local.forward(batch)
+        let expected = try await local.forward(batch)
         let layerCount = local.configuration.layerCount
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
         let url = server

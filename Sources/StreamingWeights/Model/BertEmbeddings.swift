@@ -13,7 +13,7 @@ public struct BertEmbeddings: Sendable {
     let positionEmbeddings: [Float]
     /// `[typeVocabularySize, hiddenSize]`.
     let tokenTypeEmbeddings: [Float]
-    let layerNorm: LayerNormParameters
+    let layerNorm: LayerNorm
 
     /// Loads the `embeddings` component, normalised with `kernels` (by default
     /// ``KernelSet/selected(environment:)``).
@@ -31,8 +31,8 @@ public struct BertEmbeddings: Sendable {
             "token_type_embeddings.weight",
             shape: [configuration.typeVocabularySize, hidden]
         )
-        layerNorm = try LayerNormParameters(
-            tensors, "LayerNorm", width: hidden, epsilon: configuration.layerNormEpsilon,
+        layerNorm = try LayerNorm(
+            tensors.scoped("LayerNorm"), width: hidden, epsilon: configuration.layerNormEpsilon,
             kernels: try kernels ?? KernelSet.selected())
     }
 
@@ -65,6 +65,6 @@ public struct BertEmbeddings: Sendable {
                 }
             }
         }
-        layerNorm.apply(output, residual: nil, rows: batch.batchSize * batch.sequenceLength, into: output)
+        layerNorm.forward(output, residual: nil, rows: batch.batchSize * batch.sequenceLength, into: output)
     }
 }

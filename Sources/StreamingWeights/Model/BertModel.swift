@@ -1,28 +1,39 @@
-/// A BERT encoder with all its weights in memory, run on the CPU in float32.
+/// A BERT encoder run on the CPU in float32, its encoder layers from a ``LayerProvider``.
 ///
 /// Follows transformers' `BertModel` (`modeling_bert.py`) in eval mode: embeddings, the encoder
-/// layers, and the pooler when the model has one. The streaming model of a later issue runs the
-/// same ``BertForwardPass`` with layers that arrive over the network.
+/// layers, and the pooler when the model has one. Loaded with ``init(loadingFrom:kernels:)`` it
+/// holds every layer (``ResidentLayers``); the streamed model is the same type over layers
+/// fetched as the pass reaches them, so both run exactly the same code (``BertForwardPass``).
 public struct BertModel: Sendable {
     public let configuration: BertConfiguration
     public let embeddings: BertEmbeddings
-    public let layers: [BertLayer]
+    public let layers: any LayerProvider
     public let pooler: BertPooler?
-
     /// The kernels the model computes with.
     public let kernels: KernelSet
 
-    /// Loads every component from `source`, packed for `kernels` (by default
-    /// ``KernelSet/selected(environment:)``: `STREAMING_WEIGHTS_KERNELS`, else the CPU's fastest).
+    /// A model of these parts.
+    public init(
+        configuration: BertConfiguration, embeddings: BertEmbeddings, layers: any LayerProvider, pooler: BertPooler?,
+        kernels: KernelSet
+    ) {
+        self.configuration = configuration
+        self.embeddings = embeddings
+        self.layers = layers
+        self.pooler = pooler
+        self.kernels = kernels
+    }
+
+    /// Loads every component from `source` and keeps every layer in memory, packed for
+    /// `kernels` (by default ``KernelSet/selected(environment:)``: `STREAMING_WEIGHTS_KERNELS`,
+    /// else the CPU's fastest).
     ///
     /// - Throws: ``KernelSetError`` for a kernel set the CPU cannot run, ``ModelError`` naming
     ///   the component and tensor that is missing or malformed, or the source's own error.
     public init(loadingFrom source: some TensorSource, kernels: KernelSet? = nil) async throws {
         let kernels = try kernels ?? KernelSet.selected()
         let configuration = try await source.configuration()
-        self.configuration = configuration
-        self.kernels = kernels
-        embeddings = try BertEmbeddings(
+        let embeddings = try BertEmbeddings(
             try await source.tensors(of: .embeddings), configuration: configuration, kernels: kernels)
         var layers: [BertLayer] = []
         for index in 0..<configuration.layerCount {
@@ -30,22 +41,27 @@ public struct BertModel: Sendable {
                 try BertLayer(
                     try await source.tensors(of: .layer(index)), configuration: configuration, kernels: kernels))
         }
-        self.layers = layers
-        pooler =
+        let pooler =
             try await source.contains(.pooler)
             ? try BertPooler(try await source.tensors(of: .pooler), configuration: configuration, kernels: kernels)
             : nil
+        self.init(
+            configuration: configuration, embeddings: embeddings, layers: ResidentLayers(layers), pooler: pooler,
+            kernels: kernels)
     }
 
-    /// Runs the model on `batch`.
+    /// Runs the model on `batch`, asking ``layers`` for each layer in turn.
     ///
     /// - Throws: ``ModelError`` for an empty batch, an id outside the vocabulary, a sequence
-    ///   longer than the position embeddings, or NaN or infinite values in a component's output.
-    public func forward(_ batch: EncodedBatch, threads: ComputeThreads = ComputeThreads()) throws -> BertModelOutput {
+    ///   longer than the position embeddings, or NaN or infinite values in a component's output;
+    ///   what the layer provider throws.
+    public func forward(_ batch: EncodedBatch, threads: ComputeThreads = ComputeThreads()) async throws
+        -> BertModelOutput
+    {
         let pass = try BertForwardPass(batch: batch, configuration: configuration, threads: threads, kernels: kernels)
         try pass.embed(embeddings)
-        for layer in layers {
-            try pass.apply(layer)
+        for index in 0..<configuration.layerCount {
+            try pass.apply(try await layers.layer(index))
         }
         return try pass.finish(pooler: pooler)
     }
@@ -53,8 +69,7 @@ public struct BertModel: Sendable {
 
 /// The state of one forward pass: the batch, the hidden states and the workspace.
 ///
-/// Split into steps so that a model whose layers arrive one at a time (streamed) runs exactly
-/// the same code as one that holds them all. Each step checks that its output is finite: a NaN
+/// Split into steps, one per component. Each step checks that its output is finite: a NaN
 /// or an infinity would otherwise flow silently into every embedding, and the component where
 /// it first appears is what a user needs to know.
 public final class BertForwardPass {

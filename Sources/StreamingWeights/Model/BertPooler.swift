@@ -10,8 +10,7 @@ public struct BertPooler: Sendable {
     /// - Throws: ``ModelError`` for a missing or misshapen tensor, ``KernelSetError``.
     public init(_ tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet? = nil) throws {
         dense = try Linear(
-            tensors,
-            "dense",
+            tensors.scoped("dense"),
             inFeatures: configuration.hiddenSize,
             outFeatures: configuration.hiddenSize,
             kernels: try kernels ?? KernelSet.selected()

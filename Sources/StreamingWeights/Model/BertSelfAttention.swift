@@ -15,11 +15,12 @@ public struct BertSelfAttention: Sendable {
     /// extended attention mask uses (`torch.finfo(float32).min`).
     public static let maskedValue = -Float.greatestFiniteMagnitude
 
-    /// Loads `attention.self.{query,key,value}.{weight,bias}` of a layer, packed for `kernels`.
+    /// Loads `{query,key,value}.{weight,bias}` of the view (a layer's `attention.self`), packed
+    /// for `kernels`.
     init(_ tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet) throws {
         let hidden = configuration.hiddenSize
         queryKeyValue = try Linear(
-            tensors, concatenating: ["query", "key", "value"].map { "attention.self.\($0)" }, inFeatures: hidden,
+            concatenating: ["query", "key", "value"].map { tensors.scoped($0) }, inFeatures: hidden,
             outFeatures: hidden, kernels: kernels)
         headCount = configuration.attentionHeadCount
         headSize = configuration.headSize

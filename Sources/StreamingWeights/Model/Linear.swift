@@ -8,28 +8,24 @@ public struct Linear: Sendable {
     public var inFeatures: Int { weight.panels.depth }
     public var outFeatures: Int { weight.panels.columns }
 
-    /// Loads `NAME.weight` `[outFeatures, inFeatures]` and `NAME.bias` `[outFeatures]`, packed
-    /// for `kernels`.
+    /// Loads `weight` `[outFeatures, inFeatures]` and `bias` `[outFeatures]` of `tensors`' view,
+    /// packed for `kernels`.
     ///
     /// - Throws: ``ModelError`` for a missing tensor or a shape that disagrees.
-    init(_ tensors: ComponentTensors, _ name: String, inFeatures: Int, outFeatures: Int, kernels: KernelSet) throws {
-        try self.init(
-            tensors, concatenating: [name], inFeatures: inFeatures, outFeatures: outFeatures, kernels: kernels)
+    init(_ tensors: ComponentTensors, inFeatures: Int, outFeatures: Int, kernels: KernelSet) throws {
+        try self.init(concatenating: [tensors], inFeatures: inFeatures, outFeatures: outFeatures, kernels: kernels)
     }
 
-    /// Several linear layers over the same input fused into one: the layers `names`, each with
-    /// `outFeatures` outputs, side by side.
+    /// Several linear layers over the same input fused into one: the layers `layers` (views
+    /// holding `weight` and `bias`), each with `outFeatures` outputs, side by side.
     ///
     /// float32 weights are packed straight from the stored bytes, aligned or not; other dtypes
     /// are widened one tensor at a time, so loading never holds a second copy of the weights.
     ///
     /// - Throws: ``ModelError`` for a missing tensor or a shape that disagrees.
-    init(
-        _ tensors: ComponentTensors, concatenating names: [String], inFeatures: Int, outFeatures: Int,
-        kernels: KernelSet
-    ) throws {
-        let weights = try names.map { try tensors.tensor($0 + ".weight", shape: [outFeatures, inFeatures]) }
-        bias = try names.flatMap { try tensors.floats($0 + ".bias", shape: [outFeatures]) }
+    init(concatenating layers: [ComponentTensors], inFeatures: Int, outFeatures: Int, kernels: KernelSet) throws {
+        let weights = try layers.map { try $0.tensor("weight", shape: [outFeatures, inFeatures]) }
+        bias = try layers.flatMap { try $0.floats("bias", shape: [outFeatures]) }
         weight = try Self.withRows(of: weights[...], width: inFeatures, after: []) { rows in
             PackedWeights(rows: rows, inFeatures: inFeatures, for: kernels)
         }
@@ -82,45 +78,4 @@ public struct Linear: Sendable {
 
     /// The bytes the packed weights and bias hold.
     var byteCount: Int { weight.byteCount + bias.count * 4 }
-}
-
-/// The parameters of a `torch.nn.LayerNorm` over the hidden size, and the kernels that apply it.
-struct LayerNormParameters: Sendable {
-    let weight: [Float]
-    let bias: [Float]
-    let epsilon: Float
-    let kernels: KernelSet
-
-    /// Loads `NAME.weight` and `NAME.bias`, both `[width]`.
-    init(_ tensors: ComponentTensors, _ name: String, width: Int, epsilon: Float, kernels: KernelSet) throws {
-        weight = try tensors.floats(name + ".weight", shape: [width])
-        bias = try tensors.floats(name + ".bias", shape: [width])
-        self.epsilon = epsilon
-        self.kernels = kernels
-    }
-
-    /// output = LayerNorm(input + residual) over rows of the parameters' width.
-    func apply(
-        _ input: UnsafePointer<Float>,
-        residual: UnsafePointer<Float>?,
-        rows: Int,
-        into output: UnsafeMutablePointer<Float>
-    ) {
-        weight.withUnsafeBufferPointer { weight in
-            bias.withUnsafeBufferPointer { bias in
-                // swift-format-ignore: NeverForceUnwrap
-                // Both arrays have the hidden size as their count, checked on load.
-                kernels.layerNorm(
-                    input,
-                    residual: residual,
-                    rows: rows,
-                    width: weight.count,
-                    weight: weight.baseAddress!,
-                    bias: bias.baseAddress!,
-                    epsilon: epsilon,
-                    into: output
-                )
-            }
-        }
-    }
 }

@@ -44,6 +44,10 @@ public protocol TensorSource: Sendable {
 }
 
 /// The tensors of one component, with lookups that check what the model expects.
+///
+/// A module loads its parameters from a scoped view, as candle's `VarBuilder.pp` does: the
+/// layer hands its attention module `tensors.scoped("attention")`, whose `tensor("self.query.weight")`
+/// is the component's `attention.self.query.weight`, and errors name the whole path.
 public struct ComponentTensors: Sendable {
     /// The component.
     public let component: ModelComponent
@@ -51,32 +55,47 @@ public struct ComponentTensors: Sendable {
     public let tensors: [String: Tensor]
     /// Where they came from, for errors: a file or a URL.
     public let source: String
+    /// The prefix of this view (`attention.self.`), empty for the whole component.
+    public let scope: String
 
     public init(component: ModelComponent, tensors: [String: Tensor], source: String) {
+        self.init(component: component, tensors: tensors, source: source, scope: "")
+    }
+
+    private init(component: ModelComponent, tensors: [String: Tensor], source: String, scope: String) {
         self.component = component
         self.tensors = tensors
         self.source = source
+        self.scope = scope
     }
 
-    /// The values of tensor `name` widened to float32, after checking its shape.
+    /// The view of the tensors under `name.` within this one.
+    public func scoped(_ name: String) -> ComponentTensors {
+        ComponentTensors(component: component, tensors: tensors, source: source, scope: scope + name + ".")
+    }
+
+    /// The values of tensor `name` (in this view) widened to float32, after checking its shape.
     ///
     /// - Throws: ``ModelError`` when the tensor is missing, has another shape, or is not floating point.
     public func floats(_ name: String, shape: Shape) throws -> [Float] {
         try tensor(name, shape: shape).floatValues()
     }
 
-    /// Tensor `name` as stored, after checking that it has `shape` and a floating-point dtype.
+    /// Tensor `name` (in this view) as stored, after checking that it has `shape` and a
+    /// floating-point dtype.
     ///
     /// - Throws: ``ModelError`` when the tensor is missing, has another shape, or is not floating point.
     public func tensor(_ name: String, shape: Shape) throws -> Tensor {
-        guard let tensor = tensors[name] else {
-            throw ModelError.missingTensor(component: component.name, name: name, source: source)
+        let fullName = scope + name
+        guard let tensor = tensors[fullName] else {
+            throw ModelError.missingTensor(component: component.name, name: fullName, source: source)
         }
         guard tensor.shape == shape else {
-            throw ModelError.shapeMismatch(component: component.name, name: name, expected: shape, actual: tensor.shape)
+            throw ModelError.shapeMismatch(
+                component: component.name, name: fullName, expected: shape, actual: tensor.shape)
         }
         guard tensor.dtype.isFloatingPoint else {
-            throw ModelError.unsupportedDType(component: component.name, name: name, dtype: tensor.dtype)
+            throw ModelError.unsupportedDType(component: component.name, name: fullName, dtype: tensor.dtype)
         }
         return tensor
     }

@@ -84,7 +84,7 @@ struct CheckpointFormatTests {
 struct PythonChunkCheckTests {
     static func check(_ chunks: String, source: String, dtype: String? = nil) throws {
         let arguments =
-            [Repository.path("scripts/check_chunks.py"), chunks, source] + (dtype.map { ["--dtype", $0] } ?? [])
+            ["-m", "streaming_weights_testing.check_chunks", chunks, source] + (dtype.map { ["--dtype", $0] } ?? [])
         let result = try ProcessRunner.run(Repository.python, arguments)
         #expect(result.status == 0, "check_chunks.py: \(result.outputText) \(result.standardError)")
     }
@@ -121,7 +121,7 @@ struct PythonChunkCheckTests {
         let golden = try GoldenOutputs("all-MiniLM-L6-v2")
         let batch = try golden.batch()
         #expect(
-            hiddenStateDifference(try model.forward(batch), try golden.floats("last_hidden_state"), batch: batch)
+            hiddenStateDifference(try await model.forward(batch), try golden.floats("last_hidden_state"), batch: batch)
                 <= 1e-4)
     }
 }

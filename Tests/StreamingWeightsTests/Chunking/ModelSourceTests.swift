@@ -23,7 +23,7 @@ struct ModelSourceTests {
                     atPath: ModelSourceTests.tiny + "/" + name, toPath: repository + "/" + name)
             }
             var arguments = [
-                Repository.path("scripts/hub_mirror.py"), "--root", root.path, "--port", "0", "--redirect-over",
+                "-m", "streaming_weights_testing.hub_mirror", "--root", root.path, "--port", "0", "--redirect-over",
                 "100000",
             ]
             if let token { arguments += ["--token", token] }

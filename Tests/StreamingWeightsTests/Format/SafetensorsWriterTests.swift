@@ -88,7 +88,7 @@ struct SafetensorsWriterTests {
         try JSONSerialization.data(withJSONObject: ["metadata": metadata, "tensors": spec]).write(
             to: URL(fileURLWithPath: specPath))
         let result = try ProcessRunner.run(
-            Repository.python, [Repository.path("scripts/check_safetensors.py"), path, specPath])
+            Repository.python, ["-m", "streaming_weights_testing.check_safetensors", path, specPath])
         #expect(
             result.status == 0,
             "Python's safetensors disagrees (run scripts/bootstrap if .venv is missing): \(result.outputText) \(result.standardError)"

@@ -16,7 +16,7 @@ struct BertModelTests {
         for prefix in ["", "pair_"] {
             let batch = try golden.batch(prefix)
             for threads in [ComputeThreads.single, ComputeThreads(count: 2, minimumWorkPerThread: 1)] {
-                let output = try model.forward(batch, threads: threads)
+                let output = try await model.forward(batch, threads: threads)
                 let expected = try golden.floats(prefix + "last_hidden_state")
                 #expect(
                     hiddenStateDifference(output, expected, batch: batch) <= 1e-4, "\(prefix) threads \(threads.count)")
@@ -35,7 +35,7 @@ struct BertModelTests {
         let model = try await BertModel(loadingFrom: source, kernels: set)
         let golden = try GoldenOutputs("all-MiniLM-L6-v2")
         let batch = try golden.batch()
-        let output = try model.forward(batch)
+        let output = try await model.forward(batch)
         #expect(hiddenStateDifference(output, try golden.floats("last_hidden_state"), batch: batch) <= 1e-4)
         #expect(maximumDifference(try #require(output.poolerOutput), try golden.floats("pooler_output")) <= 1e-4)
         let sentences = try golden.floats("sentence_embedding")
@@ -47,7 +47,8 @@ struct BertModelTests {
         }
         let pairs = try golden.batch("pair_")
         #expect(
-            hiddenStateDifference(try model.forward(pairs), try golden.floats("pair_last_hidden_state"), batch: pairs)
+            hiddenStateDifference(
+                try await model.forward(pairs), try golden.floats("pair_last_hidden_state"), batch: pairs)
                 <= 1e-4)
     }
 
@@ -55,7 +56,7 @@ struct BertModelTests {
     func paddingDoesNotLeak() async throws {
         let model = try await BertModel(loadingFrom: CheckpointTensorSource(directory: Self.tiny))
         let batch = try GoldenOutputs("bert-tiny").batch()
-        let together = try model.forward(batch)
+        let together = try await model.forward(batch)
         for item in 0..<batch.batchSize {
             let count = batch.tokenCount(ofRow: item)
             let start = item * batch.sequenceLength
@@ -66,7 +67,7 @@ struct BertModelTests {
                 tokenTypeIDs: Array(batch.tokenTypeIDs[start..<(start + count)]),
                 attentionMask: Array(repeating: 1, count: count)
             )
-            let single = try model.forward(alone)
+            let single = try await model.forward(alone)
             #expect(
                 maximumDifference(
                     Array(single.lastHiddenState), Array(together.hiddenStates(ofRow: item, tokenCount: count))) <= 2e-5

@@ -2,24 +2,24 @@ import Foundation
 import StreamingWeights
 import Testing
 
-/// A process started by a script that prints one JSON line describing itself (scripts/nginx.py,
-/// scripts/cluster.py), stopped when the value is dropped.
+/// A process started from a module of streaming_weights_testing (Tests/Support) that prints one JSON
+/// line describing itself (nginx, cluster), stopped when the value is dropped.
 final class ScriptService: @unchecked Sendable {
     let process: BackgroundProcess
     let details: [String: Any]
 
-    init(_ script: String, _ arguments: [String]) throws {
-        process = try BackgroundProcess(Repository.python, [Repository.path("scripts/\(script)")] + arguments)
+    init(_ module: String, _ arguments: [String]) throws {
+        process = try BackgroundProcess(Repository.python, ["-m", "streaming_weights_testing.\(module)"] + arguments)
         let line = try process.firstLine()
         details = try #require(
-            try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(script) printed '\(line)'")
+            try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(module) printed '\(line)'")
     }
 
     func string(_ key: String) throws -> String { try #require(details[key] as? String, "no \(key)") }
 
     /// nginx serving chunk directory `directory` at the returned service's `url`.
     static func nginx(serving directory: String) throws -> ScriptService {
-        try ScriptService("nginx.py", ["static", directory])
+        try ScriptService("nginx", ["static", directory])
     }
 }
 
@@ -147,7 +147,7 @@ struct ChunkSourceTests {
             ["--match", "embeddings", "--reset-after", "3000000", "--reset-count", "2"],
         ] {
             let proxy = try BackgroundProcess(
-                Repository.python, [Repository.path("scripts/fault_proxy.py"), "--upstream", upstream] + faults)
+                Repository.python, ["-m", "streaming_weights_testing.fault_proxy", "--upstream", upstream] + faults)
             let port = try proxy.firstLine()
             let model = try await StreamingBertModel(source: "http://127.0.0.1:\(port)/chunks", cacheSize: 1)
             #expect(try await model.forward(batch).lastHiddenState == expected.lastHiddenState, "\(faults)")

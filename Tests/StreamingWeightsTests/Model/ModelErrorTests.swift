@@ -116,18 +116,22 @@ struct ModelErrorTests {
     func badInputs() async throws {
         let model = try await BertModel(loadingFrom: CheckpointTensorSource(directory: Self.tiny))
         let empty = EncodedBatch(batchSize: 0, sequenceLength: 0, inputIDs: [], tokenTypeIDs: [], attentionMask: [])
-        #expect(throws: ModelError.emptyBatch) { _ = try model.forward(empty) }
+        await #expect(throws: ModelError.emptyBatch) { _ = try await model.forward(empty) }
         let outside = EncodedBatch(
             batchSize: 1, sequenceLength: 2, inputIDs: [101, 30522], tokenTypeIDs: [0, 0], attentionMask: [1, 1])
-        #expect(throws: ModelError.idOutOfRange(kind: "token id", id: 30522, limit: 30522)) {
-            _ = try model.forward(outside)
+        await #expect(throws: ModelError.idOutOfRange(kind: "token id", id: 30522, limit: 30522)) {
+            _ = try await model.forward(outside)
         }
         let type = EncodedBatch(
             batchSize: 1, sequenceLength: 2, inputIDs: [101, 102], tokenTypeIDs: [0, 2], attentionMask: [1, 1])
-        #expect(throws: ModelError.idOutOfRange(kind: "token type id", id: 2, limit: 2)) { _ = try model.forward(type) }
+        await #expect(throws: ModelError.idOutOfRange(kind: "token type id", id: 2, limit: 2)) {
+            _ = try await model.forward(type)
+        }
         let long = EncodedBatch(
             batchSize: 1, sequenceLength: 513, inputIDs: .init(repeating: 1000, count: 513),
             tokenTypeIDs: .init(repeating: 0, count: 513), attentionMask: .init(repeating: 1, count: 513))
-        #expect(throws: ModelError.sequenceTooLong(length: 513, maximum: 512)) { _ = try model.forward(long) }
+        await #expect(throws: ModelError.sequenceTooLong(length: 513, maximum: 512)) {
+            _ = try await model.forward(long)
+        }
     }
 }

@@ -11,7 +11,7 @@ struct StreamingBertModelTests {
         let tokenizer = try BertTokenizer(directory: directory)
         let batch = try tokenizer.encodeBatch(texts.map { try tokenizer.encode($0) })
         let local = try await BertModel(loadingFrom: RemoteTensorSource(chunkDirectory: directory))
-        return (batch, try local.forward(batch))
+        return (batch, try await local.forward(batch))
     }
 
     @Test(

@@ -2,7 +2,7 @@ import Foundation
 import StreamingWeights
 import Testing
 
-/// scripts/tcp_fault_proxy.py between a client and a weight server.
+/// streaming_weights_testing.tcp_fault_proxy (Tests/Support) between a client and a weight server.
 final class FaultProxy {
     let process: BackgroundProcess
     let url: String
@@ -10,7 +10,7 @@ final class FaultProxy {
     init(upstream: String, _ faults: [String]) throws {
         let address = String(upstream.dropFirst("ws://".count))
         process = try BackgroundProcess(
-            Repository.python, [Repository.path("scripts/tcp_fault_proxy.py"), "--upstream", address] + faults)
+            Repository.python, ["-m", "streaming_weights_testing.tcp_fault_proxy", "--upstream", address] + faults)
         url = "ws://127.0.0.1:\(try process.firstLine())"
     }
 }

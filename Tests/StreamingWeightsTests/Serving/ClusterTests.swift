@@ -15,7 +15,7 @@ func serverStatistics(port: Int) throws -> [String: Int] {
     return try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Int])
 }
 
-@Suite("A cluster: S3, three weight servers and nginx (scripts/cluster.py)", .serialized)
+@Suite("A cluster: S3, three weight servers and nginx (streaming_weights_testing.cluster)", .serialized)
 struct ClusterTests {
     @Test(
         "16 clients stream MiniLM through nginx; one server is killed mid-run; every output equals the local model's and the survivors share the load"
@@ -24,7 +24,7 @@ struct ClusterTests {
         let chunks = try TemporaryDirectory()
         _ = try await ModelChunkerTests.chunk(miniLMDirectory, into: chunks.path)
         let bin = (Executables.path("weight-server") as NSString).deletingLastPathComponent
-        let cluster = try ScriptService("cluster.py", ["--chunks", chunks.path, "--bin", bin, "--servers", "3"])
+        let cluster = try ScriptService("cluster", ["--chunks", chunks.path, "--bin", bin, "--servers", "3"])
         let url = try cluster.string("url")
         let servers = try #require(cluster.details["servers"] as? [[String: Any]]).compactMap {
             server -> (port: Int, pid: Int32)? in
@@ -86,7 +86,7 @@ struct ClusterTests {
         try Data("s3cret-token\n".utf8).write(to: URL(fileURLWithPath: tokenFile))
         let bin = (Executables.path("weight-server") as NSString).deletingLastPathComponent
         let cluster = try ScriptService(
-            "cluster.py",
+            "cluster",
             ["--chunks", chunks.path, "--bin", bin, "--servers", "2", "--tls", "--auth-token-file", tokenFile]
                 + (tlsUpstream ? ["--tls-upstream"] : []))
         let url = try cluster.string("url")

@@ -4,21 +4,22 @@ import Testing
 
 @Suite("The Python tool's deployments: .pt chunk directories and GET layer 0")
 struct LegacyCompatibilityTests {
-    /// A chunk directory written as the Python tool's chunker wrote it (scripts/make_legacy_chunks.py).
+    /// A chunk directory written as the Python tool's chunker wrote it
+    /// (streaming_weights_testing.make_legacy_chunks).
     static func legacyChunks(compress: Bool = false, withTokenizer: Bool = true) throws -> TemporaryDirectory {
         let directory = try TemporaryDirectory()
         let result = try ProcessRunner.run(
             Repository.python,
-            [Repository.path("scripts/make_legacy_chunks.py"), ModelChunkerTests.tiny, directory.path]
+            ["-m", "streaming_weights_testing.make_legacy_chunks", ModelChunkerTests.tiny, directory.path]
                 + (compress ? ["--compress"] : []) + (withTokenizer ? ["--with-tokenizer"] : []))
         try #require(result.status == 0, "\(result.standardError)")
         return directory
     }
 
-    /// What scripts/legacy_client.py printed for each request.
+    /// What streaming_weights_testing.legacy_client printed for each request.
     static func pythonClient(_ url: String, _ requests: [String]) throws -> [[String: Any]] {
         let result = try ProcessRunner.run(
-            Repository.python, [Repository.path("scripts/legacy_client.py"), url] + requests)
+            Repository.python, ["-m", "streaming_weights_testing.legacy_client", url] + requests)
         try #require(result.status == 0, "\(result.standardError)")
         return try result.outputText.split(separator: "\n").map {
             try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])

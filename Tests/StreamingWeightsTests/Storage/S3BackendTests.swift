@@ -2,7 +2,8 @@ import Foundation
 import StreamingWeights
 import Testing
 
-/// A real S3 server on 127.0.0.1 started by scripts/s3_servers.py, with its access keys.
+/// A real S3 server on 127.0.0.1 started by streaming_weights_testing.s3_servers (Tests/Support), with its
+/// access keys.
 final class S3TestServer: @unchecked Sendable {
     struct Details: Decodable {
         let endpoint: String
@@ -19,7 +20,7 @@ final class S3TestServer: @unchecked Sendable {
     let details: Details
 
     init(_ kind: String) throws {
-        process = try BackgroundProcess(Repository.python, [Repository.path("scripts/s3_servers.py"), kind])
+        process = try BackgroundProcess(Repository.python, ["-m", "streaming_weights_testing.s3_servers", kind])
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         details = try decoder.decode(Details.self, from: Data(try process.firstLine().utf8))
@@ -206,14 +207,15 @@ struct SeaweedFSTests {
 struct S3FaultTests {
     static let server = S3BackendTests.server
 
-    /// A backend whose endpoint is a fault_proxy.py in front of the moto server.
+    /// A backend whose endpoint is a streaming_weights_testing.fault_proxy in front of the moto server.
     static func throughProxy(_ faults: [String], configure: (inout S3Backend.Configuration) -> Void = { _ in }) throws
         -> (BackgroundProcess, S3Backend)
     {
         let server = try Self.server.get()
         let proxy = try BackgroundProcess(
             Repository.python,
-            [Repository.path("scripts/fault_proxy.py"), "--upstream", server.details.endpoint, "--port", "0"] + faults)
+            ["-m", "streaming_weights_testing.fault_proxy", "--upstream", server.details.endpoint, "--port", "0"]
+                + faults)
         let port = try proxy.firstLine()
         var configuration = server.backend(prefix: "faults").configuration
         configuration.endpoint = "http://127.0.0.1:\(port)"
@@ -269,8 +271,8 @@ struct MetadataCredentialTests {
         let server = try BackgroundProcess(
             Repository.python,
             [
-                Repository.path("scripts/metadata_server.py"), "--access-key", moto.details.accessKey, "--secret-key",
-                moto.details.secretKey, "--expires-in", String(expiresIn),
+                "-m", "streaming_weights_testing.metadata_server", "--access-key", moto.details.accessKey,
+                "--secret-key", moto.details.secretKey, "--expires-in", String(expiresIn),
             ])
         return (server, "http://127.0.0.1:\(try server.firstLine())", moto)
     }

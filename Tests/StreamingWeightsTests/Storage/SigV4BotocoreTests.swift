@@ -40,7 +40,7 @@ struct SigV4BotocoreTests {
         let requests = Self.requests(count: 200)
         let input = try JSONSerialization.data(withJSONObject: requests)
         let result = try ProcessRunner.run(
-            Repository.python, [Repository.path("scripts/sigv4_reference.py")], input: input)
+            Repository.python, ["-m", "streaming_weights_testing.sigv4_reference"], input: input)
         #expect(result.status == 0, "\(result.standardError)")
         let references = try #require(try JSONSerialization.jsonObject(with: result.standardOutput) as? [[String: Any]])
         #expect(references.count == requests.count)

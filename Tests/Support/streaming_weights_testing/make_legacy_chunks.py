@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes a chunk directory the way the Python tool's chunker did, for the compatibility tests.
 
-Usage: make_legacy_chunks.py MODEL_DIR OUT_DIR [--compress] [--with-tokenizer]
+Usage: python -m streaming_weights_testing.make_legacy_chunks MODEL_DIR OUT_DIR [--compress]
+    [--with-tokenizer]
 
 MODEL_DIR holds a BertModel checkpoint (model.safetensors with keys `embeddings.*`,
 `encoder.layer.N.*`, `pooler.*`, or the same under `bert.`) and config.json. Like the Python

@@ -1,6 +1,6 @@
 """Writes a BERT-large-shaped model with random weights (for the streaming memory benchmark).
 
-    make_synthetic_bert.py OUTPUT_DIR [--layers 24] [--hidden 1024]
+    Fixtures/generators/make_synthetic_bert.py OUTPUT_DIR [--layers 24] [--hidden 1024]
 
 24 layers of hidden size 1024 (16 heads, intermediate 4096), BERT's 30,522-token vocabulary
 (vocab.txt and tokenizer files copied from Fixtures/bert-tiny), float32 weights drawn from
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import save_file
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # this file is Fixtures/generators/NAME.py
 
 
 def main():

@@ -13,7 +13,7 @@ import transformers
 from safetensors.torch import save_file
 from transformers import AutoTokenizer, BertConfig, BertModel
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # this file is Fixtures/generators/NAME.py
 FIXTURES = ROOT / "Fixtures"
 MINILM = ROOT / "models" / "all-MiniLM-L6-v2"
 SEED = 20261129

@@ -1,7 +1,7 @@
 """Writes the chunker's test checkpoints into Fixtures/checkpoints/ (see the README.md written
 there). Deterministic: the same torch / transformers / safetensors versions give the same bytes.
 
-    .venv/bin/python scripts/make_chunker_fixtures.py [--out DIR]
+    .venv/bin/python Fixtures/generators/make_chunker_fixtures.py [--out DIR]
 
 Nothing here is ever unpickled with a permissive loader: the malicious files are built from pickle
 opcodes, and the check at the end loads them only with torch.load(weights_only=True), which
@@ -28,7 +28,7 @@ import torch
 import transformers
 from transformers import BertConfig, BertModel
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # this file is Fixtures/generators/NAME.py
 SEED = 20261130
 MARKER_PREFIX = "/tmp/streaming-weights-pwned-"
 
@@ -354,7 +354,7 @@ def write_readme(out, markers):
     storages = [n for n in names if n.startswith("data/")]
     text = f"""# Chunker test checkpoints
 
-Written by `scripts/make_chunker_fixtures.py` (seed {SEED}) with PyTorch {torch.__version__},
+Written by `Fixtures/generators/make_chunker_fixtures.py` (seed {SEED}) with PyTorch {torch.__version__},
 transformers {transformers.__version__}, safetensors {safetensors.__version__}, Python
 {platform.python_version()}. Running the script again gives the same bytes. Do not edit by hand.
 

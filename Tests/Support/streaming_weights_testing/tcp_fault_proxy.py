@@ -3,7 +3,7 @@
 (docs/RELIABILITY.md).
 
 Usage (stdlib only):
-  tcp_fault_proxy.py --upstream HOST:PORT [--port 0] [fault options]
+  python -m streaming_weights_testing.tcp_fault_proxy --upstream HOST:PORT [--port 0] [fault options]
 
 It listens on 127.0.0.1 and prints its port, alone, as the first line on stdout (flushed). Each
 accepted connection is joined to a new connection to --upstream, and bytes are copied both ways
@@ -24,6 +24,8 @@ import asyncio
 import socket
 import struct
 import sys
+
+from streaming_weights_testing.service import announce
 
 
 def log(message):
@@ -120,7 +122,7 @@ async def main():
     options = parser.parse_args()
     proxy = Proxy(options)
     server = await asyncio.start_server(proxy.handle, "127.0.0.1", options.port)
-    print(server.sockets[0].getsockname()[1], flush=True)
+    announce(sys.stdout, server.sockets[0].getsockname()[1])
     async with server:
         await server.serve_forever()
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Runs Debian's nginx on 127.0.0.1 from a config under deploy/nginx/, and prints how to reach it.
 
-Usage:
-  nginx.py static DIR [--port 0]        serve chunk directory DIR at http://127.0.0.1:PORT/chunks
-  nginx.py proxy PORT [PORT ...] [--port 0] [--workers 1]
+Usage (python -m streaming_weights_testing.nginx ...):
+  static DIR [--port 0]                 serve chunk directory DIR at http://127.0.0.1:PORT/chunks
+  proxy PORT [PORT ...] [--port 0] [--workers 1]
                                         a WebSocket load balancer over weight servers on those ports
 
 Printed (one JSON line on stdout): {"url": ..., "port": ..., "pid": ..., "prefix": ...}. nginx then
@@ -14,36 +14,26 @@ exits; its prefix directory (config, logs, temporary files) is removed on the wa
 from __future__ import annotations
 
 import argparse
-import ctypes
 import glob
-import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DEPLOY = os.path.join(os.path.dirname(HERE), "deploy", "nginx")
-sys.path.insert(0, HERE)
-from s3_servers import free_port, start_service, wait_until_told_to_stop  # noqa: E402
+from streaming_weights_testing.service import (announce, free_port, start_service, stop_with_parent,
+                                               wait_until_told_to_stop)
+
+# This file is Tests/Support/streaming_weights_testing/nginx.py in the repository.
+DEPLOY = str(Path(__file__).resolve().parents[3] / "deploy" / "nginx")
 
 
 def log(message: str) -> None:
     print(f"nginx.py: {message}", file=sys.stderr, flush=True)
-
-
-def _stop_with_parent() -> None:
-    # Runs in nginx's master between fork and exec: SIGTERM it when this helper dies, even by
-    # SIGKILL. SIGTERM, not SIGKILL: the master then stops its workers, which would otherwise
-    # outlive it and keep the port.
-    PR_SET_PDEATHSIG = 1
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def nginx_binary() -> str:
@@ -100,7 +90,8 @@ class Nginx:
             raise SystemExit(f"nginx.py: the rendered config is invalid: {check.stderr.strip()}")
         self.process = subprocess.Popen(
             [binary, "-e", log_file, "-p", self.prefix, "-c", self.config, "-g", "daemon off;"],
-            stdin=subprocess.DEVNULL, preexec_fn=_stop_with_parent)
+            # SIGTERM the master when this helper dies, even by SIGKILL: it then stops its workers.
+            stdin=subprocess.DEVNULL, preexec_fn=stop_with_parent)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -188,9 +179,7 @@ def main() -> int:
         url = f"ws://127.0.0.1:{server.port}"
     try:
         server.start()
-        stdout.write(json.dumps({"url": url, "port": server.port, "pid": server.process.pid,
-                                 "prefix": server.prefix}) + "\n")
-        stdout.flush()
+        announce(stdout, {"url": url, "port": server.port, "pid": server.process.pid, "prefix": server.prefix})
         wait_until_told_to_stop()
     finally:
         server.stop()

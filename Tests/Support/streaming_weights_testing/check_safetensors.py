@@ -1,7 +1,7 @@
 """Checks that Python's safetensors opens a file and finds exactly the tensors and metadata a
 JSON spec lists. Used by the Swift tests to prove files written by StreamingWeights interoperate.
 
-usage: check_safetensors.py FILE SPEC.json
+usage: python -m streaming_weights_testing.check_safetensors FILE SPEC.json
 SPEC: {"metadata": {...}, "tensors": {name: {"dtype": "F32", "shape": [...], "values": [...]}}}
 Exits 0 when everything matches, else prints each difference and exits 1."""
 

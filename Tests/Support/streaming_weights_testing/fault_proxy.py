@@ -2,7 +2,8 @@
 """A small HTTP/1.1 reverse proxy that injects faults, for the S3 client's tests.
 
 Usage (stdlib only):
-  fault_proxy.py --upstream http://127.0.0.1:PORT [--port 0] [--match SUBSTRING] [fault options]
+  python -m streaming_weights_testing.fault_proxy --upstream http://127.0.0.1:PORT [--port 0]
+      [--match SUBSTRING] [fault options]
 
 It listens on 127.0.0.1 and prints its port, alone, as the first line on stdout (flushed);
 nothing else goes to stdout. Each request is forwarded to --upstream unchanged: the request
@@ -45,13 +46,11 @@ Stderr gets one line per request:
 from __future__ import annotations
 
 import argparse
-import ctypes
 import fcntl
 import os
 import select
 import signal
 import socket
-import stat
 import struct
 import sys
 import termios
@@ -59,6 +58,9 @@ import threading
 import time
 import urllib.parse
 from email.utils import formatdate
+
+from streaming_weights_testing.service import (announce, set_parent_death_signal, start_service, stop_on_signals,
+                                               watch_stdin)
 
 PIECE = 64 * 1024
 MAX_HEAD = 64 * 1024
@@ -493,27 +495,7 @@ class Proxy:
         self.listener.close()
 
 
-def watch_stdin(stop: threading.Event) -> None:
-    try:
-        mode = os.fstat(sys.stdin.fileno()).st_mode
-    except (OSError, ValueError, AttributeError):
-        return
-    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
-        return
-
-    def read_until_eof() -> None:
-        try:
-            while os.read(sys.stdin.fileno(), 4096):
-                pass
-        except OSError:
-            pass
-        log("stdin reached EOF: stopping")
-        stop.set()
-
-    threading.Thread(target=read_until_eof, daemon=True).start()
-
-
-def die_with_parent(parent: int, stop: threading.Event) -> None:
+def stop_when_parent_dies(parent: int, stop: threading.Event) -> None:
     """PR_SET_PDEATHSIG fires when the *thread* that started this process exits, which in a
     multithreaded test need not be the end of the process: the signal only stops the proxy
     when getppid() has changed, i.e. the parent process itself is gone."""
@@ -525,12 +507,7 @@ def die_with_parent(parent: int, stop: threading.Event) -> None:
             log("the thread that started this process exited, its process lives on: going on")
 
     signal.signal(signal.SIGUSR1, on_parent_death)
-    PR_SET_PDEATHSIG = 1
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGUSR1, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass  # not Linux: the getppid() check in the accept loop still works
+    set_parent_death_signal(signal.SIGUSR1)  # not Linux: the getppid() check in the accept loop still works
 
 
 def main() -> int:
@@ -560,23 +537,14 @@ def main() -> int:
     if args.fail_status is not None and not 100 <= args.fail_status <= 599:
         parser.error("--fail-status must be an HTTP status")
 
-    # Only the port goes to stdout.
-    stdout = sys.stdout
-    sys.stdout = sys.stderr
-
+    stdout = start_service()  # only the port goes to stdout
     parent = os.getppid()
     proxy = Proxy(args)
+    stop_on_signals(proxy.stopping)
+    stop_when_parent_dies(parent, proxy.stopping)
+    watch_stdin(proxy.stopping, log)
 
-    def on_signal(signum, frame):
-        proxy.stopping.set()
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, on_signal)
-    die_with_parent(parent, proxy.stopping)
-    watch_stdin(proxy.stopping)
-
-    stdout.write(f"{proxy.port}\n")
-    stdout.flush()
+    announce(stdout, proxy.port)
     faults = []
     if args.hang:
         faults.append(f"hang ({args.hang_count or 'all'})")

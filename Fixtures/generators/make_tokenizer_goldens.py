@@ -11,7 +11,7 @@ Writes
 Deterministic: a fixed random seed, no timestamps, no set iteration; running it again gives the same
 bytes for the same package versions. Run with the project's venv:
 
-    .venv/bin/python scripts/make_tokenizer_goldens.py
+    .venv/bin/python Fixtures/generators/make_tokenizer_goldens.py
 """
 
 import os
@@ -38,7 +38,7 @@ from transformers.models.bert.tokenization_bert_legacy import BertTokenizerLegac
 
 transformers.logging.set_verbosity_error()
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # this file is Fixtures/generators/NAME.py
 MINILM = ROOT / "models" / "all-MiniLM-L6-v2"
 BERT_TINY = ROOT / "Fixtures" / "bert-tiny"
 OUT_DIR = ROOT / "Fixtures" / "tokenizer"
@@ -1131,8 +1131,9 @@ def main():
 
     char_classes = scan_char_classes()
 
-    generator = (f"scripts/make_tokenizer_goldens.py (seed {SEED}); transformers {transformers.__version__}, "
-                 f"tokenizers {tokenizers.__version__}, Python {platform.python_version()}")
+    generator = (f"Fixtures/generators/make_tokenizer_goldens.py (seed {SEED}); "
+                 f"transformers {transformers.__version__}, tokenizers {tokenizers.__version__}, "
+                 f"Python {platform.python_version()}")
     golden = {
         "generator": generator,
         "corpus": {

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Reference AWS Signature Version 4 signatures for S3, computed by botocore, for the Swift tests.
 
-Usage:
-  sigv4_reference.py < requests.json              header signing (botocore's S3SigV4Auth)
-  sigv4_reference.py --presign < requests.json    presigned URLs (botocore's S3SigV4QueryAuth)
-  sigv4_reference.py --self-test                  known AWS vectors plus a few printed examples
+Usage (python -m streaming_weights_testing.sigv4_reference ...):
+  < requests.json              header signing (botocore's S3SigV4Auth)
+  --presign < requests.json    presigned URLs (botocore's S3SigV4QueryAuth)
+  --self-test                  known AWS vectors plus a few printed examples
 
 Input: a JSON list of requests. Each request has:
   method        "GET", "PUT", ...

@@ -13,7 +13,7 @@ public struct TextEncoder: Sendable {
         self.tokenizer = tokenizer
         configuration = model.configuration
         kernels = model.kernels
-        forward = { try model.forward($0, threads: $1) }
+        forward = { try await model.forward($0, threads: $1) }
     }
 
     /// A model streamed from a weight server, with the tokenizer it fetched.

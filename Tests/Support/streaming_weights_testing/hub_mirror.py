@@ -1,7 +1,7 @@
 """A local stand-in for the Hugging Face Hub's HTTP interface, for tests.
 
-    hub_mirror.py --root DIR [--port N] [--token T] [--redirect-over BYTES]
-                  [--fail-once-after BYTES] [--cdn-host HOST] [--pointer-etag] [--print-port]
+    python -m streaming_weights_testing.hub_mirror --root DIR [--port N] [--token T]
+        [--redirect-over BYTES] [--fail-once-after BYTES] [--cdn-host HOST] [--pointer-etag] [--print-port]
 
 DIR holds one folder per repository, `DIR/ORG/NAME/<files>` (files may sit in sub-folders). The
 server binds 127.0.0.1:N (N = 0 picks a free port). With --print-port, or when N is 0, it prints
@@ -68,6 +68,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from streaming_weights_testing.service import announce
 
 LAST_MODIFIED = "2026-01-01T00:00:00.000Z"
 LOG_LOCK = threading.Lock()
@@ -427,7 +429,7 @@ def main():
         log(f"{repo.repo_id} commit {repo.commit}, {len(repo.files)} files")
     log(f"serving {options.root} on http://127.0.0.1:{port}")
     if options.print_port or options.port == 0:
-        print(port, flush=True)
+        announce(sys.stdout, port)
 
     server.serve_forever(poll_interval=0.2)
     server.server_close()

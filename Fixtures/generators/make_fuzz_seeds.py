@@ -1,15 +1,15 @@
 """Writes the seed corpora of the fuzz harnesses (fuzz/seeds/NAME/), small valid inputs of each
 format, from the fixtures and from the formats' own examples. Run by hand when a format changes;
 the seeds are committed, beside the inputs that once crashed a harness (crash-*, replayed by every
-fuzz run and by the tests). Usage: make_fuzz_seeds.py [CHUNK_INFO_JSON] (a real manifest to add, e.g.
-from `chunker Fixtures/bert-tiny --output-dir DIR`)."""
+fuzz run and by the tests). Usage: Fixtures/generators/make_fuzz_seeds.py [CHUNK_INFO_JSON] (a real
+manifest to add, e.g. from `chunker Fixtures/bert-tiny --output-dir DIR`)."""
 import gzip
 import json
 import struct
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # this file is Fixtures/generators/NAME.py
 SEEDS = ROOT / "fuzz" / "seeds"
 
 

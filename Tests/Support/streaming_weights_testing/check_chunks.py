@@ -1,7 +1,8 @@
 """Verifies a chunk set written by `chunker` against the model it was made from, with Python's
 safetensors and PyTorch (docs/FORMAT.md is the format).
 
-    check_chunks.py CHUNK_DIR SOURCE_MODEL_DIR [--dtype float32|float16|bfloat16]
+    python -m streaming_weights_testing.check_chunks CHUNK_DIR SOURCE_MODEL_DIR
+        [--dtype float32|float16|bfloat16]
 
 SOURCE_MODEL_DIR holds model.safetensors, a sharded model.safetensors.index.json,
 pytorch_model.bin (read with torch.load(weights_only=True)) or pytorch_model.bin.index.json, with

@@ -3,8 +3,8 @@
 instance metadata service (IMDSv2) and the ECS container credentials endpoint. Neither can run
 off AWS, and 169.254.169.254 is never a target from here, so the tests point the chain at this.
 
-usage: metadata_server.py --access-key K --secret-key S [--token T] [--expires-in SECONDS]
-                          [--container-token AUTH]
+usage: python -m streaming_weights_testing.metadata_server --access-key K --secret-key S [--token T]
+           [--expires-in SECONDS] [--container-token AUTH]
 Prints its port as the first line on stdout; runs until stdin reaches EOF or SIGTERM.
 
   PUT /latest/api/token                       needs X-aws-ec2-metadata-token-ttl-seconds; answers the session token
@@ -21,6 +21,8 @@ import json
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from streaming_weights_testing.service import announce
 
 SESSION = "imds-session-token"
 
@@ -88,7 +90,7 @@ def main():
                 self.answer(404, "", "text/plain")
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    print(server.server_address[1], flush=True)
+    announce(sys.stdout, server.server_address[1])
     threading.Thread(target=server.serve_forever, daemon=True).start()
     sys.stdin.read()
     server.shutdown()

@@ -2,15 +2,15 @@ import Foundation
 import Logging
 
 /// A BERT model whose encoder layers stream from a weight server, an S3 bucket, an HTTP server
-/// or a directory (a ``ChunkTransport``) as the forward pass needs them.
+/// or a directory (a ``ChunkTransport``) as the forward pass needs them: the Python tool's
+/// `StreamingBertModel`.
 ///
 /// Nothing is local: the manifest, configuration, tokenizer files, embeddings and pooler come
-/// from the source at start (embeddings and pooler stay resident). Encoder layers live in an LRU
-/// of ``cacheSize`` layers; while layer i computes, layers i+1 ... i+``prefetchDepth`` are
-/// fetched, so the network overlaps the math. A layer already in flight is awaited, never
-/// fetched twice. Every object's SHA-256 is checked against the manifest before use; a failed
-/// fetch is retried with backoff and a new connection, then fails naming the object. The math
-/// is ``BertForwardPass``, the same as the local ``BertModel``'s.
+/// from the source at start (embeddings and pooler stay resident). The model itself is a
+/// ``BertModel`` over `StreamedLayers` (an LRU of ``cacheSize`` layers, ``prefetchDepth``
+/// fetched ahead while one computes), so the math is the local model's. Every object's SHA-256
+/// is checked against the manifest before use; a failed fetch is retried with backoff and a new
+/// connection, then fails naming the object. This type adds the Python tool's statistics.
 public final class StreamingBertModel: Sendable {
     /// The Python tool's `get_cache_info()` keys.
     public struct CacheInfo: Sendable, Codable, Equatable {
@@ -56,38 +56,23 @@ public final class StreamingBertModel: Sendable {
         }
     }
 
-    private struct Counters {
-        var inferences = 0
-        var inferenceSeconds = 0.0
-        var layerRequests = 0
-        var layerHits = 0
-        var prefetchHits = 0
-        var layerFetches = 0
-        /// Layers being fetched ahead of the forward pass, not yet in the cache.
-        var ahead: [Int: Task<BertLayer, any Error>] = [:]
-    }
+    /// Forward passes run so far, and their total time in seconds.
+    private let inferences = Locked<(count: Int, seconds: Double)>((0, 0))
 
     public let configuration: BertConfiguration
     public let tokenizer: BertTokenizer
     public let source: RemoteTensorSource
+    /// The model: embeddings and pooler resident, layers streamed.
+    public let model: BertModel
     /// The kernels the model computes with.
-    public let kernels: KernelSet
+    public var kernels: KernelSet { model.kernels }
     /// Encoder layers kept in memory.
-    public let cacheSize: Int
+    public var cacheSize: Int { layers.cacheSize }
     /// Layers fetched ahead of the one computing.
-    public let prefetchDepth: Int
-    private let embeddings: BertEmbeddings
-    private let pooler: BertPooler?
-    private let layers: LoadingCache<Int, BertLayer>
-    private let counters = Locked(Counters())
+    public var prefetchDepth: Int { layers.prefetchDepth }
+    private let layers: StreamedLayers
     /// The float32 bytes of one encoder layer's weights.
     private let layerBytes: Int
-    /// Bounds the layers being received and built at once.
-    ///
-    /// Two fetches in flight keep both the network and the hashing busy, but each holds its
-    /// received bytes beside the layer being built from them: small layers (MiniLM's 7 MB) go
-    /// two at a time, large ones (BERT-large's 48 MiB) one at a time.
-    private let fetchBudget: ByteBudget
 
     /// Connects to `serverURL` and loads everything but the encoder layers.
     ///
@@ -113,7 +98,7 @@ public final class StreamingBertModel: Sendable {
     /// `http(s)://`, `file://` or a path; see ``ChunkSource``).
     ///
     /// - Throws: ``ChunkSourceError`` for a URL that cannot be used, then what the transport
-    ///   and ``RemoteTensorSource/init(transport:)`` throw.
+    ///   and ``RemoteTensorSource/init(transport:logger:)`` throw.
     public convenience init(
         source: String, options: ChunkSource.Options = ChunkSource.Options(), cacheSize: Int = 2,
         prefetchDepth: Int = 1
@@ -144,11 +129,8 @@ public final class StreamingBertModel: Sendable {
         let kernels = try kernels ?? KernelSet.selected()
         let source = try await RemoteTensorSource(transport: transport, logger: logger)
         let configuration = try await source.configuration()
-        self.kernels = kernels
         self.source = source
         self.configuration = configuration
-        self.cacheSize = cacheSize
-        self.prefetchDepth = prefetchDepth
         // The tokenizer's files come first (small, all asked for at once), so parsing them
         // overlaps the large transfers; then the embeddings, the pooler and the first layers
         // are asked for together, pipelined on one connection.
@@ -156,49 +138,47 @@ public final class StreamingBertModel: Sendable {
         async let loadedTokenizer = BertTokenizer(
             files: tokenizerFiles, location: source.transport.location,
             maximumPositions: configuration.maximumPositions)
+        // Bounds the layers being received and built at once: two fetches in flight keep both
+        // the network and the hashing busy, but each holds its received bytes beside the layer
+        // being built from them, so small layers (MiniLM's 7 MB) go two at a time, large ones
+        // (BERT-large's 48 MiB) one at a time.
         let budget = ByteBudget(limit: 64 << 20)
-        fetchBudget = budget
-        // With prefetch on, the first layers start at once: as many as may be held (the cache
-        // is empty, and they are the first the forward pass needs).
-        let earlyCount = prefetchDepth == 0 ? 0 : min(cacheSize + prefetchDepth, configuration.layerCount)
-        let early = (0..<earlyCount).map { index in
-            (
-                index,
-                Task(
-                    operation: Self.loader(
-                        index, source: source, configuration: configuration, kernels: kernels, budget: budget))
-            )
+        let layers = StreamedLayers(
+            count: configuration.layerCount, cacheSize: cacheSize, prefetchDepth: prefetchDepth
+        ) { index in
+            let bytes = source.manifest.chunks[ModelComponent.layer(index).name]?.size ?? 0
+            return try await budget.run(bytes: bytes) {
+                try BertLayer(
+                    try await source.tensors(of: .layer(index)), configuration: configuration, kernels: kernels)
+            }
         }
+        self.layers = layers
         async let embeddingTensors = source.tensors(of: .embeddings)
         async let poolerTensors: ComponentTensors? =
             source.manifest.chunks[ModelComponent.pooler.name] == nil ? nil : source.tensors(of: .pooler)
         do {
-            embeddings = try BertEmbeddings(try await embeddingTensors, configuration: configuration, kernels: kernels)
-            pooler = try await poolerTensors.map { try BertPooler($0, configuration: configuration, kernels: kernels) }
+            let embeddings = try BertEmbeddings(
+                try await embeddingTensors, configuration: configuration, kernels: kernels)
+            let pooler = try await poolerTensors.map {
+                try BertPooler($0, configuration: configuration, kernels: kernels)
+            }
+            model = BertModel(
+                configuration: configuration, embeddings: embeddings, layers: layers, pooler: pooler, kernels: kernels)
             tokenizer = try await loadedTokenizer
         } catch {
-            for (_, task) in early { task.cancel() }
+            layers.cancel()
             throw error
         }
-        layers = LoadingCache(capacity: cacheSize) { _ in 1 }
         layerBytes =
             (source.manifest.chunks[ModelComponent.layer(0).name]?.tensors.values ?? [:].values).reduce(0) {
                 $0 + $1.shape.reduce(1, *) * 4
             }
-        counters.withLock { counters in
-            for (index, task) in early {
-                counters.ahead[index] = task
-                counters.layerFetches += 1
-            }
-        }
     }
 
     /// Fetches `indices` into the cache now (at most ``cacheSize`` stay); not counted as
     /// inference requests in ``inferenceStats``.
     public func warmup(_ indices: [Int]) async throws {
-        for index in indices where (0..<configuration.layerCount).contains(index) {
-            _ = try await layer(index, counted: false)
-        }
+        try await layers.warmup(indices)
     }
 
     /// Runs the model on `batch`, fetching layers as it goes.
@@ -209,99 +189,31 @@ public final class StreamingBertModel: Sendable {
         -> BertModelOutput
     {
         let start = DispatchTime.now().uptimeNanoseconds
-        let pass = try BertForwardPass(batch: batch, configuration: configuration, threads: threads, kernels: kernels)
-        try pass.embed(embeddings)
-        let count = configuration.layerCount
-        for index in 0..<count {
-            for next in (index + 1)..<min(count, index + 1 + prefetchDepth) { prefetch(next) }
-            try pass.apply(try await layer(index))
-        }
-        let output = try pass.finish(pooler: pooler)
+        let output = try await model.forward(batch, threads: threads)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        counters.withLock {
-            $0.inferences += 1
-            $0.inferenceSeconds += seconds
+        inferences.withLock {
+            $0.count += 1
+            $0.seconds += seconds
         }
         return output
     }
 
-    /// Starts fetching layer `index` unless it is cached or on its way.
-    ///
-    /// A prefetched layer waits outside the LRU until the forward pass takes it, so it cannot
-    /// be evicted before its turn. Room is made first: the least recently used layers go now
-    /// rather than when the prefetched one is used (which would evict them anyway), so at most
-    /// ``cacheSize`` + ``prefetchDepth`` layers are held, counting those on their way.
-    private func prefetch(_ index: Int) {
-        guard !layers.isCachedOrLoading(index) else { return }
-        counters.withLock { counters in
-            guard counters.ahead[index] == nil else { return }
-            while layers.storage.count + counters.ahead.count >= cacheSize + prefetchDepth,
-                layers.storage.removeLeastRecentlyUsed() != nil
-            {}
-            counters.layerFetches += 1
-            counters.ahead[index] = Task { try await self.loader(index)() }
-        }
-    }
-
-    /// Layer `index`: from the cache, from a prefetch, or fetched now; `counted` adds the
-    /// request to ``inferenceStats``.
-    private func layer(_ index: Int, counted: Bool = true) async throws -> BertLayer {
-        if let pending = counters.withLock({ $0.ahead.removeValue(forKey: index) }) {
-            let layer = try await pending.value
-            layers.storage.insert(layer, for: index, cost: 1)
-            if counted {
-                counters.withLock {
-                    $0.layerRequests += 1
-                    $0.prefetchHits += 1
-                }
-            }
-            return layer
-        }
-        let (layer, outcome) = try await layers.value(for: index, load: loader(index))
-        counters.withLock {
-            if outcome == .loaded { $0.layerFetches += 1 }
-            if counted {
-                $0.layerRequests += 1
-                if outcome == .hit { $0.layerHits += 1 }
-            }
-        }
-        return layer
-    }
-
-    /// Fetches and builds layer `index` within ``fetchBudget``: the received bytes are held
-    /// until the layer is built from them.
-    private func loader(_ index: Int) -> @Sendable () async throws -> BertLayer {
-        Self.loader(index, source: source, configuration: configuration, kernels: kernels, budget: fetchBudget)
-    }
-
-    private static func loader(
-        _ index: Int, source: RemoteTensorSource, configuration: BertConfiguration, kernels: KernelSet,
-        budget: ByteBudget
-    ) -> @Sendable () async throws -> BertLayer {
-        let bytes = source.manifest.chunks[ModelComponent.layer(index).name]?.size ?? 0
-        return {
-            try await budget.run(bytes: bytes) {
-                try BertLayer(
-                    try await source.tensors(of: .layer(index)), configuration: configuration, kernels: kernels)
-            }
-        }
-    }
-
     public var cacheInfo: CacheInfo {
-        let order = layers.storage.keysByRecency.map { ModelComponent.layer($0).name }
+        let order = layers.heldByRecency.map { ModelComponent.layer($0).name }
         return CacheInfo(
             cachedComponents: order.sorted(), cacheSize: order.count, maxCacheSize: cacheSize, accessOrder: order,
             memoryUsageMB: Double(order.count * layerBytes) / 1_048_576)
     }
 
     public var inferenceStats: InferenceStats {
-        let counts = counters.withLock { $0 }
+        let (count, seconds) = inferences.withLock { $0 }
+        let layerCounts = layers.counts
         let transfer = source.transferred
         return InferenceStats(
-            totalInferences: counts.inferences,
-            avgInferenceTime: counts.inferences == 0 ? 0 : counts.inferenceSeconds / Double(counts.inferences),
-            cacheHitRate: counts.layerRequests == 0 ? 0 : Double(counts.layerHits) / Double(counts.layerRequests),
-            bytesFetched: transfer.bytes, fetchTime: transfer.seconds, prefetchHits: counts.prefetchHits,
-            layerFetches: counts.layerFetches)
+            totalInferences: count,
+            avgInferenceTime: count == 0 ? 0 : seconds / Double(count),
+            cacheHitRate: layerCounts.requests == 0 ? 0 : Double(layerCounts.cacheHits) / Double(layerCounts.requests),
+            bytesFetched: transfer.bytes, fetchTime: transfer.seconds, prefetchHits: layerCounts.prefetchHits,
+            layerFetches: layerCounts.fetches)
     }
 }

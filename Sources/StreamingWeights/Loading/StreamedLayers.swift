@@ -1,0 +1,148 @@
+/// The encoder layers of a chunk set, fetched as a forward pass reaches them.
+///
+/// ``cacheSize`` layers stay in memory, least recently used out first; while layer i computes,
+/// layers i+1 ... i+``prefetchDepth`` are fetched. A prefetched layer waits outside the cache
+/// until the pass takes it, so it cannot be evicted before its turn; before a prefetch starts,
+/// the least recently used layers go (they would go when the prefetched one is used anyway), so
+/// at most ``cacheSize`` + ``prefetchDepth`` layers are held, counting those on their way. A layer
+/// on its way is awaited, never fetched twice.
+///
+/// This one type owns residency, behind one lock: what is held and in what order, what is on its
+/// way, and the counts of both.
+final class StreamedLayers: LayerProvider {
+    /// What is held and on its way, and the counts the statistics are made of.
+    private struct Residency {
+        /// Held layers, least recently used first.
+        var held: [(index: Int, layer: BertLayer)] = []
+        /// Layers being fetched, and whether ahead of the pass (a prefetch) or for a request now.
+        var fetching: [Int: (task: Task<BertLayer, any Error>, ahead: Bool)] = [:]
+        var requests = 0
+        var cacheHits = 0
+        var prefetchHits = 0
+        var fetches = 0
+
+        /// Makes `layer` the most recently used, dropping the least recently used past `capacity`.
+        mutating func hold(_ index: Int, _ layer: BertLayer, capacity: Int) {
+            held.removeAll { $0.index == index }
+            held.append((index, layer))
+            while held.count > capacity { held.removeFirst() }
+        }
+
+        var aheadCount: Int { fetching.values.filter(\.ahead).count }
+    }
+
+    let count: Int
+    let cacheSize: Int
+    let prefetchDepth: Int
+    private let residency = Locked(Residency())
+    private let load: @Sendable (Int) async throws -> BertLayer
+
+    /// Layers `0..<count` built by `load`; the first ones (as many as may be held) start
+    /// fetching at once when prefetching is on, since they are the first a pass needs.
+    init(count: Int, cacheSize: Int, prefetchDepth: Int, load: @escaping @Sendable (Int) async throws -> BertLayer) {
+        precondition(cacheSize >= 1 && prefetchDepth >= 0, "cacheSize must be at least 1, prefetchDepth at least 0")
+        self.count = count
+        self.cacheSize = cacheSize
+        self.prefetchDepth = prefetchDepth
+        self.load = load
+        let early = prefetchDepth == 0 ? 0 : min(cacheSize + prefetchDepth, count)
+        residency.withLock { residency in
+            for index in 0..<early {
+                residency.fetching[index] = (Task { try await load(index) }, true)
+                residency.fetches += 1
+            }
+        }
+    }
+
+    /// Stops the fetches in flight (the model failed to load).
+    func cancel() {
+        residency.withLock { residency in
+            for (task, _) in residency.fetching.values { task.cancel() }
+        }
+    }
+
+    func layer(_ index: Int) async throws -> BertLayer {
+        for next in (index + 1)..<min(count, index + 1 + prefetchDepth) { prefetch(next) }
+        return try await layer(index, counted: true)
+    }
+
+    /// Fetches `indices` into the cache now (at most ``cacheSize`` stay), not counted as requests.
+    func warmup(_ indices: [Int]) async throws {
+        for index in indices where (0..<count).contains(index) {
+            _ = try await layer(index, counted: false)
+        }
+    }
+
+    /// Starts fetching layer `index` ahead of the pass unless it is held or on its way, after
+    /// making room.
+    private func prefetch(_ index: Int) {
+        residency.withLock { residency in
+            guard residency.fetching[index] == nil, !residency.held.contains(where: { $0.index == index }) else {
+                return
+            }
+            while residency.held.count + residency.aheadCount >= cacheSize + prefetchDepth, !residency.held.isEmpty {
+                residency.held.removeFirst()
+            }
+            let load = self.load
+            residency.fetching[index] = (Task { try await load(index) }, true)
+            residency.fetches += 1
+        }
+    }
+
+    /// Layer `index`: held, prefetched, on its way, or fetched now; `counted` adds the request
+    /// to the statistics.
+    private func layer(_ index: Int, counted: Bool) async throws -> BertLayer {
+        enum Found {
+            case held(BertLayer)
+            case fetching(Task<BertLayer, any Error>)
+        }
+        let found = residency.withLock { residency -> Found in
+            if counted { residency.requests += 1 }
+            if let (task, ahead) = residency.fetching[index] {
+                if ahead {
+                    // The pass takes its prefetched layer: it joins the cache once it is here.
+                    residency.fetching[index] = (task, false)
+                    if counted { residency.prefetchHits += 1 }
+                }
+                return .fetching(task)
+            }
+            if let position = residency.held.firstIndex(where: { $0.index == index }) {
+                let entry = residency.held.remove(at: position)
+                residency.held.append(entry)
+                if counted { residency.cacheHits += 1 }
+                return .held(entry.layer)
+            }
+            let load = self.load
+            let task = Task { try await load(index) }
+            residency.fetching[index] = (task, false)
+            residency.fetches += 1
+            return .fetching(task)
+        }
+        switch found {
+        case .held(let layer):
+            return layer
+        case .fetching(let task):
+            do {
+                let layer = try await task.value
+                residency.withLock { residency in
+                    if residency.fetching[index]?.task == task { residency.fetching[index] = nil }
+                    residency.hold(index, layer, capacity: cacheSize)
+                }
+                return layer
+            } catch {
+                residency.withLock { residency in
+                    if residency.fetching[index]?.task == task { residency.fetching[index] = nil }
+                }
+                throw error
+            }
+        }
+    }
+
+    /// The indices held, least recently used first.
+    var heldByRecency: [Int] { residency.withLock { $0.held.map(\.index) } }
+
+    /// Requests, cache hits, prefetch hits and fetches so far.
+    var counts: (requests: Int, cacheHits: Int, prefetchHits: Int, fetches: Int) {
+        residency.withLock { ($0.requests, $0.cacheHits, $0.prefetchHits, $0.fetches) }
+    }
+}

@@ -1,0 +1,20 @@
+/// `BertIntermediate` in `modeling_bert.py`: dense to the intermediate size, then GELU (fused
+/// into the matmul's epilogue).
+struct BertIntermediate: Sendable {
+    let dense: Linear
+
+    init(_ tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet) throws {
+        dense = try Linear(
+            tensors.scoped("dense"), inFeatures: configuration.hiddenSize, outFeatures: configuration.intermediateSize,
+            kernels: kernels)
+    }
+
+    /// output `[rows, intermediate]` = GELU(dense(input `[rows, hidden]`)).
+    func forward(
+        _ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>, threads: ComputeThreads
+    ) {
+        dense.forward(input, rows: rows, into: output, epilogue: .gelu, threads: threads)
+    }
+
+    var byteCount: Int { dense.byteCount }
+}
