@@ -53,8 +53,8 @@ struct Chunk: AsyncParsableCommand {
     @Flag(help: "Store each chunk gzip-compressed as NAME.safetensors.gz.")
     var compress = false
 
-    @Option(help: "Convert floating-point weights to float32, float16 or bfloat16 (default: keep the source dtype).")
-    var dtype: String?
+    @Option(help: "Convert floating-point weights to this dtype (default: keep the source dtype).")
+    var dtype: StoredDType?
 
     @Flag(help: "Never download: resolve the model from local folders and the Hugging Face cache only.")
     var offline = false
@@ -83,9 +83,6 @@ struct Chunk: AsyncParsableCommand {
             guard outputDir == nil else { throw ValidationError("Give either --output-dir or --s3, not both.") }
         } else if outputDir == nil {
             throw ValidationError("Give --output-dir DIR, or --s3 with --s3-bucket.")
-        }
-        if let dtype, DType(pythonName: dtype).map({ [.float32, .float16, .bfloat16].contains($0) }) != true {
-            throw ValidationError("--dtype must be float32, float16 or bfloat16, not '\(dtype)'.")
         }
     }
 
@@ -117,7 +114,7 @@ struct Chunk: AsyncParsableCommand {
             modelName: model,
             storage: storage,
             compress: compress,
-            dtype: dtype.flatMap(DType.init(pythonName:)),
+            dtype: dtype?.dtype,
             offline: offline,
             overwrite: overwrite,
             logger: logger
@@ -185,5 +182,18 @@ struct Verify: AsyncParsableCommand {
             throw ExitCode(1)
         }
         print("\(directory ?? storage.location): every file matches chunk_info.json")
+    }
+}
+
+/// The floating dtypes a chunk set can be stored in, as Python names them (`--dtype`).
+enum StoredDType: String, CaseIterable, ExpressibleByArgument {
+    case float32, float16, bfloat16
+
+    var dtype: DType {
+        switch self {
+        case .float32: .float32
+        case .float16: .float16
+        case .bfloat16: .bfloat16
+        }
     }
 }

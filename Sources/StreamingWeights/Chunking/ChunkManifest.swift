@@ -67,12 +67,13 @@ public struct ChunkManifest: Codable, Sendable, Equatable {
         (["embeddings"] + (0..<numLayers).map { "layer_\($0)" } + ["pooler"]).filter { chunks[$0] != nil }
     }
 
-    /// Decodes a manifest, rejecting a format version this code does not know.
+    /// Decodes a manifest (through the strict ``JSONValueDecoder``: a key written twice is an
+    /// error, not the second value), rejecting a format version this code does not know.
     ///
     /// - Throws: ``ChunkingError/invalidManifest(source:problem:)`` naming the problem.
     public init(json bytes: [UInt8], source: String) throws {
         do {
-            self = try JSONDecoder().decode(ChunkManifest.self, from: Data(bytes))
+            self = try JSONValueDecoder.decode(ChunkManifest.self, from: bytes)
         } catch let error as DecodingError {
             throw ChunkingError.invalidManifest(source: source, problem: Self.describe(error))
         } catch {
@@ -124,7 +125,8 @@ public struct ChunkManifest: Codable, Sendable, Equatable {
         case .typeMismatch(_, let context), .valueNotFound(_, let context):
             return "'\(path(context))' has the wrong type"
         case .dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "it is not valid JSON" : "'\(path(context))' is invalid"
+            return context.codingPath.isEmpty
+                ? "it is not valid JSON (\(context.debugDescription))" : "'\(path(context))' is invalid"
         @unknown default:
             return "\(error)"
         }

@@ -164,7 +164,7 @@ public enum WireMessage {
     /// otherwise, and for an error response).
     public static func responseLayout(from prefix: [UInt8]) -> (header: Header, payloadStart: Int, size: Int)? {
         guard let headerLength = headerLength(of: prefix), headerLength <= prefix.count - 4,
-            let header = try? JSONDecoder().decode(Header.self, from: Data(prefix[4..<(4 + headerLength)])),
+            let header = try? JSONValueDecoder.decode(Header.self, from: prefix[4..<(4 + headerLength)]),
             header.length >= 0, header.length <= Int.max - 4 - headerLength
         else { return nil }
         return (header, 4 + headerLength, 4 + headerLength + header.length)
@@ -203,7 +203,7 @@ public enum WireMessage {
         }
         let header: Header
         do {
-            header = try JSONDecoder().decode(Header.self, from: Data(headerBytes))
+            header = try JSONValueDecoder.decode(Header.self, from: value)
         } catch {
             throw malformed("the header lacks a field or has the wrong type")
         }

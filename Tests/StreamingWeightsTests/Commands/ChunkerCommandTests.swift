@@ -141,7 +141,7 @@ struct ChunkerCommandTests {
             (["bert-tiny"], "Give --output-dir DIR, or --s3 with --s3-bucket."),
             (
                 ["bert-tiny", "--output-dir", "/tmp/x", "--dtype", "int8"],
-                "--dtype must be float32, float16 or bfloat16, not 'int8'."
+                "The value 'int8' is invalid for '--dtype <dtype>'. Please provide one of 'float32', 'float16' or 'bfloat16'."
             ),
             (["bert-tiny", "--s3"], "--s3 needs --s3-bucket."),
             (["verify", "/nonexistent/chunks"], "cannot use directory '/nonexistent/chunks': it does not exist"),

@@ -164,6 +164,59 @@ struct WeightServerS3Tests {
     }
 }
 
+extension WeightServerS3Tests {
+    @Test(
+        "weight-server --s3 and infer --source s3:// take credentials, region and endpoint the same way, and refuse the same bad profile"
+    )
+    func sameSettingsForEveryTool() async throws {
+        let server = try S3TestServer("moto")
+        let details = server.details
+        let prefix = "shared-options/bert-tiny"
+        _ = try await ModelChunker(modelName: ModelChunkerTests.tiny, storage: server.backend(prefix: prefix))
+            .chunkModel()
+        // Credentials from a named profile, the region from its config, the endpoint from the
+        // environment: nothing on either command line but the profile's name.
+        let files = try TemporaryDirectory()
+        try "[streaming]\naws_access_key_id = \(details.accessKey)\naws_secret_access_key = \(details.secretKey)\n"
+            .write(toFile: files.file("credentials"), atomically: true, encoding: .utf8)
+        try "[profile streaming]\nregion = \(details.region)\n"
+            .write(toFile: files.file("config"), atomically: true, encoding: .utf8)
+        let environment = [
+            "AWS_SHARED_CREDENTIALS_FILE": files.file("credentials"), "AWS_CONFIG_FILE": files.file("config"),
+            "AWS_ENDPOINT_URL_S3": details.endpoint, "AWS_EC2_METADATA_DISABLED": "true", "HOME": "/nonexistent",
+        ]
+        let weightServer = try BackgroundProcess(
+            Executables.path("weight-server"),
+            ["--s3", "--s3-bucket", details.bucket, "--s3-prefix", prefix, "--s3-profile", "streaming", "--port", "0"],
+            environment: environment)
+        let url = try weightServer.firstLine()
+        #expect(url.hasPrefix("ws://"))
+        let texts = ["Hello, world!", "The same settings."]
+        let throughServer = try ProcessRunner.run(Executables.path("infer"), ["--server", url, "--json", "--"] + texts)
+        let direct = try ProcessRunner.run(
+            Executables.path("infer"),
+            ["--source", "s3://\(details.bucket)/\(prefix)", "--s3-profile", "streaming", "--json", "--"] + texts,
+            environment: environment)
+        #expect(direct.status == 0, "\(direct.standardError)")
+        let a = try InferCommandTests.decoder.decode(
+            InferCommandTests.Document.self, from: throughServer.standardOutput)
+        let b = try InferCommandTests.decoder.decode(InferCommandTests.Document.self, from: direct.standardOutput)
+        #expect(a.results.map(\.embedding) == b.results.map(\.embedding))
+        // The same unknown profile: the same sentence from both tools.
+        let message = "the AWS profile 'nobody' (from --s3-profile) does not exist"
+        let refusedServer = try ProcessRunner.run(
+            Executables.path("weight-server"),
+            ["--s3", "--s3-bucket", details.bucket, "--s3-prefix", prefix, "--s3-profile", "nobody", "--port", "0"],
+            environment: environment)
+        let refusedInfer = try ProcessRunner.run(
+            Executables.path("infer"),
+            ["--source", "s3://\(details.bucket)/\(prefix)", "--s3-profile", "nobody", "x"], environment: environment)
+        for result in [refusedServer, refusedInfer] {
+            #expect(result.status != 0 && result.standardError.contains(message), "\(result.standardError)")
+        }
+    }
+}
+
 @Suite("S3 against SeaweedFS", .serialized)
 struct SeaweedFSTests {
     static let server = Result { try S3TestServer("seaweedfs") }

@@ -173,14 +173,7 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
                     }
                 )
                 if (200..<300).contains(response.status) || allowedStatuses.contains(response.status) {
-                    // CompleteMultipartUpload can answer 200 with an error document.
-                    if method == "POST", let xml = S3XML(errorBody), let code = xml.first("Error/Code") {
-                        failure = S3Error(
-                            status: 200, code: code, message: xml.first("Error/Message") ?? "",
-                            requestID: xml.first("Error/RequestId"), operation: operation)
-                    } else {
-                        return response
-                    }
+                    return response
                 } else {
                     failure = Self.error(
                         status: response.status, body: errorBody, operation: operation, headers: response)
@@ -203,10 +196,12 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
     }
 
     static func error(status: Int, body: [UInt8], operation: String, headers: HTTPResponse) -> S3Error {
-        if let xml = S3XML(body), let code = xml.first("Error/Code") {
-            return S3Error(
-                status: status, code: code, message: xml.first("Error/Message") ?? "",
-                requestID: xml.first("Error/RequestId") ?? headers.header("x-amz-request-id"), operation: operation)
+        if let error = S3Error(document: body, status: status, operation: operation) {
+            return error.requestID == nil
+                ? S3Error(
+                    status: status, code: error.code, message: error.message,
+                    requestID: headers.header("x-amz-request-id"), operation: operation)
+                : error
         }
         // A HEAD has no body: only the status says what happened. A 403 is never "not found".
         let code: String
@@ -382,11 +377,11 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
         try send("POST", key: key, query: [("uploadId", uploadID)], headers: xml, payload: Array(document.utf8)) {
             body.append(contentsOf: $0)
         }
-        if let xml = S3XML(body), let code = xml.first("Error/Code") {
-            throw S3Error(
-                status: 200, code: code, message: xml.first("Error/Message") ?? "",
-                requestID: xml.first("Error/RequestId"),
-                operation: "complete s3://\(configuration.bucket)/\(objectKey(key))")
+        // CompleteMultipartUpload can answer 200 with an error document.
+        if let error = S3Error(
+            document: body, status: 200, operation: "complete s3://\(configuration.bucket)/\(objectKey(key))")
+        {
+            throw error
         }
     }
 

@@ -10,6 +10,23 @@ public struct S3Error: Error, Hashable, CustomStringConvertible {
     /// `METHOD s3://bucket/key`.
     public let operation: String
 
+    public init(status: Int, code: String, message: String, requestID: String?, operation: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.requestID = requestID
+        self.operation = operation
+    }
+
+    /// The error an S3 error document (`<Error><Code>...`) in `body` describes, or `nil` when
+    /// `body` is not one.
+    init?(document body: [UInt8], status: Int, operation: String) {
+        guard let xml = S3XML(body), let code = xml.first("Error/Code") else { return nil }
+        self.init(
+            status: status, code: code, message: xml.first("Error/Message") ?? "",
+            requestID: xml.first("Error/RequestId"), operation: operation)
+    }
+
     /// What a person can do about the error, when the code says.
     public var advice: String? {
         switch code {
