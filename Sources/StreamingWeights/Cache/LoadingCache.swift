@@ -29,9 +29,13 @@ public final class LoadingCache<Key: Hashable & Sendable, Value: Sendable>: Send
     /// The loads in flight and the counters.
     private let state = Locked<(inFlight: [Key: Task<Value, any Error>], counts: Statistics)>(([:], Statistics()))
 
-    /// A cache holding at most `capacity` in total `cost`.
-    public init(capacity: Int, cost: @escaping @Sendable (Value) -> Int) {
+    /// Where loads run (`nil`: Swift's global executor).
+    private let executor: (any TaskExecutor)?
+
+    /// A cache holding at most `capacity` in total `cost`, whose loads run on `executor`.
+    public init(capacity: Int, executor: (any TaskExecutor)? = nil, cost: @escaping @Sendable (Value) -> Int) {
         storage = LRUCache(capacity: capacity)
+        self.executor = executor
         self.cost = cost
     }
 
@@ -70,7 +74,7 @@ public final class LoadingCache<Key: Hashable & Sendable, Value: Sendable>: Send
                 return .loading(task, .joined)
             }
             state.counts.loads += 1
-            let task = Task { [self] in
+            let task = Task(executorPreference: executor) { [self] in
                 do {
                     let value = try await load()
                     self.state.withLock { state in

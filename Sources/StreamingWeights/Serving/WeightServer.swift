@@ -6,8 +6,9 @@ import Logging
 /// Names are looked up in the manifest, never joined into a path: a request can reach only the
 /// objects the manifest lists. Stored bytes go through a byte-bounded LRU cache that loads each
 /// object once however many clients ask for it at the same time. Each connection has a reader
-/// thread (requests) and a writer thread (responses); storage reads run as tasks, so neither a
-/// slow store nor a slow client holds up the others.
+/// thread (requests) and a writer thread (responses); storage reads run as tasks on the server's
+/// own executor (``DispatchTaskExecutor``), so neither a slow store nor a slow client holds up the
+/// others, and nothing else in the process can starve the server.
 public final class WeightServer: Sendable {
     /// What the server accepts and how much it holds.
     public struct Configuration: Sendable {
@@ -80,6 +81,9 @@ public final class WeightServer: Sendable {
     /// The last health check: when (uptime nanoseconds) and what it found.
     private let health = Locked<(checked: UInt64, problem: String?)?>(nil)
     private let inFlight: InFlightBytes
+    /// Where requests are answered and storage read: threads of the server's own, never Swift's
+    /// cooperative pool, so a process hosting the server (a test, an app) cannot starve it.
+    private let executor = DispatchTaskExecutor(label: "weight-server requests")
     /// Whether the chunk set is the Python tool's (`.pt` files), whose clients' `GET layer 0`
     /// requests are answered (``LegacyChunkSet``).
     public let servesLegacyChunks: Bool
@@ -119,7 +123,7 @@ public final class WeightServer: Sendable {
         self.configuration = configuration
         self.storage = storage
         self.logger = logger
-        cache = LoadingCache(capacity: configuration.cacheBytes) { $0.count }
+        cache = LoadingCache(capacity: configuration.cacheBytes, executor: executor) { $0.count }
         inFlight = InFlightBytes(limit: configuration.maximumInFlightBytes)
         var socket = WebSocketServer.Configuration()
         socket.host = configuration.host
@@ -202,7 +206,7 @@ public final class WeightServer: Sendable {
         let result = Locked<String?>(nil)
         let done = DispatchSemaphore(value: 0)
         let (manifest, storage) = (self.manifest, self.storage)
-        Task {
+        Task(executorPreference: executor) {
             do {
                 if let problem = try await Self.missingObject(of: manifest, in: storage) {
                     result.withLock { $0 = "\(problem)" }
@@ -275,7 +279,7 @@ public final class WeightServer: Sendable {
         func dispatch(_ work: @escaping @Sendable () async -> Void) {
             slots.wait()
             pending.enter()
-            Task {
+            Task(executorPreference: executor) {
                 defer {
                     slots.signal()
                     pending.leave()

@@ -5,8 +5,9 @@ import Testing
 
 /// A chunk set in a temporary directory and a `weight-server` process serving it on a free port.
 ///
-/// A process of its own, as users run it: the tests' blocking calls then never hold threads
-/// the server needs.
+/// For what only the command does, or only a process can suffer: its options, signals, being
+/// killed and restarted, and clients that are other processes (``HostedChunks`` hosts the
+/// server in the test process for the protocol's own tests).
 final class ServedChunks: @unchecked Sendable {
     let directory: TemporaryDirectory
     let manifest: ChunkManifest
@@ -69,7 +70,7 @@ extension WebSocketConnection {
 struct WeightServerTests {
     @Test("Python's websockets, speaking the protocol, fetches every chunk and file and their hashes match")
     func pythonClient() async throws {
-        let served = try await ServedChunks()
+        let served = try await HostedChunks()
         let script = """
             import asyncio, hashlib, json, struct, sys, websockets
             async def main():
@@ -119,7 +120,7 @@ struct WeightServerTests {
 
     @Test("Bad requests each get an error response, and the connection stays usable")
     func badRequestsGetErrors() async throws {
-        let served = try await ServedChunks()
+        let served = try await HostedChunks()
         let connection = try served.connect()
         for (request, code) in Self.badRequests {
             guard case .failure(let id, let error) = try connection.exchange(request) else {
@@ -146,7 +147,7 @@ struct WeightServerTests {
 
     @Test("A byte range comes back with the whole object's size and hash")
     func ranges() async throws {
-        let served = try await ServedChunks()
+        let served = try await HostedChunks()
         let connection = try served.connect()
         guard case .success(_, let whole) = try connection.exchange(#"{"id": 1, "op": "get", "name": "pooler"}"#),
             case .success(let header, let part) = try connection.exchange(
@@ -159,9 +160,7 @@ struct WeightServerTests {
 
     @Test("With a token, a client without it or with another gets HTTP 401 and no WebSocket")
     func authentication() async throws {
-        let token = try TemporaryDirectory()
-        try "s3cret\n".write(toFile: token.file("token"), atomically: true, encoding: .utf8)
-        let served = try await ServedChunks(arguments: ["--auth-token-file", token.file("token")])
+        let served = try await HostedChunks { $0.authToken = "s3cret" }
         for headers in [[], [("Authorization", "Bearer wrong")], [("Authorization", "s3cret")]] {
             #expect {
                 _ = try served.connect(headers: headers)
@@ -188,7 +187,7 @@ struct WeightServerTests {
 
     @Test("Past the rate limit, requests get rate_limited and the connection stays usable")
     func rateLimit() async throws {
-        let served = try await ServedChunks(arguments: ["--rate-limit", "5"])
+        let served = try await HostedChunks { $0.requestsPerSecond = 5 }
         let connection = try served.connect()
         var codes: [WireError.Code?] = []
         for id in 0..<20 {
@@ -210,9 +209,7 @@ struct WeightServerTests {
         "Plain GET /healthz answers on the server's port without the token, /stats only with it; other plain requests get 400"
     )
     func plainHTTP() async throws {
-        let token = try TemporaryDirectory()
-        try Data("secret\n".utf8).write(to: URL(fileURLWithPath: token.file("token")))
-        let served = try await ServedChunks(arguments: ["--auth-token-file", token.file("token")])
+        let served = try await HostedChunks { $0.authToken = "secret" }
         let base = "http://" + served.url.dropFirst("ws://".count)
         let (health, body) = try HTTPClient.data(HTTPRequest(url: base + "/healthz"))
         #expect(health.status == 200 && body == Array("ok\n".utf8))
@@ -231,7 +228,7 @@ struct WeightServerTests {
 
     @Test("/healthz turns 503, naming the object, when the source loses a chunk, and ok again when it is back")
     func healthFollowsTheSource() async throws {
-        let served = try await ServedChunks()
+        let served = try await HostedChunks()
         let base = "http://" + served.url.dropFirst("ws://".count)
         let chunk = served.directory.file("layer_1.safetensors")
         let moved = served.directory.file("moved")
@@ -258,8 +255,10 @@ struct WeightServerTests {
 
     @Test("Past the budget for responses in flight, requests get rate_limited until the held object is sent")
     func inFlightBudget() async throws {
-        let served = try await ServedChunks(
-            model: miniLMDirectory, arguments: ["--max-inflight-mb", "1", "--cache-size", "0"])
+        let served = try await HostedChunks(model: miniLMDirectory) {
+            $0.maximumInFlightBytes = 1 << 20
+            $0.cacheBytes = 0
+        }
         let connection = try served.connect()
         // MiniLM's 47 MB embeddings, not read yet, stay in flight: more than the socket buffers
         // hold (up to 32 MB received and 4 MB sent here).
@@ -321,7 +320,7 @@ struct WeightServerTests {
 
     @Test("Concurrent requests for one chunk read storage once; stats count hits, misses and bytes")
     func cacheAndStats() async throws {
-        let served = try await ServedChunks()
+        let served = try await HostedChunks()
         let connections = try (0..<8).map { _ in try served.connect() }
         let answered = DispatchSemaphore(value: 0)
         for connection in connections {
