@@ -298,26 +298,32 @@ public struct ModelChunker: Sendable {
             entries[name] = ChunkManifest.TensorEntry(dtype: tensor.dtype.rawValue, shape: tensor.shape.dimensions)
         }
         let file = component.name + (compress ? ".safetensors.gz" : ".safetensors")
-        let writer = try await storage.writer(for: file)
-        let digest = StreamingDigest(.sha256)
-        var size = 0
-        func store(_ bytes: UnsafeRawBufferPointer) throws {
-            digest.update(bytes)
-            size += bytes.count
-            try writer.write(bytes)
+        let writer = UnsafeSendable(try await storage.writer(for: file))
+        let (compress, contents) = (self.compress, UnsafeSendable(safetensors))
+        // Converting, compressing, hashing and the writer's blocking I/O (an S3 upload), off
+        // Swift's cooperative threads.
+        let (size, sha256) = try await runBlocking { () throws -> (Int, String) in
+            let digest = StreamingDigest(.sha256)
+            var size = 0
+            func store(_ bytes: UnsafeRawBufferPointer) throws {
+                digest.update(bytes)
+                size += bytes.count
+                try writer.value.write(bytes)
+            }
+            if compress {
+                let compressor = try GzipCompressor()
+                try contents.value.write { try compressor.compress($0, into: store) }
+                try compressor.finish(into: store)
+            } else {
+                try contents.value.write(to: store)
+            }
+            try writer.value.commit()
+            return (size, digest.finalize().hexString)
         }
-        if compress {
-            let compressor = try GzipCompressor()
-            try safetensors.write { try compressor.compress($0, into: store) }
-            try compressor.finish(into: store)
-        } else {
-            try safetensors.write(to: store)
-        }
-        try writer.commit()
         return ChunkManifest.Chunk(
             file: file,
             size: size,
-            sha256: digest.finalize().hexString,
+            sha256: sha256,
             sizeMB: Double(size) / 1_048_576,
             tensors: entries
         )

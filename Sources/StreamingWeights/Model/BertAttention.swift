@@ -2,12 +2,14 @@
 struct BertAttention: Sendable {
     /// `self`: softmax(Q Kᵀ / sqrt(d) + mask) V.
     let selfAttention: BertSelfAttention
-    /// `output`: dense, then LayerNorm with the layer's input added (`BertSelfOutput`).
-    let output: BertSelfOutput
+    /// `output` (`BertSelfOutput`): dense, then LayerNorm with the layer's input added.
+    let output: BertOutput
 
     init(_ tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet) throws {
         selfAttention = try BertSelfAttention(tensors.scoped("self"), configuration: configuration, kernels: kernels)
-        output = try BertSelfOutput(tensors.scoped("output"), configuration: configuration, kernels: kernels)
+        output = try BertOutput(
+            tensors.scoped("output"), inFeatures: configuration.hiddenSize, configuration: configuration,
+            kernels: kernels)
     }
 
     /// attention_output `[rows, hidden]` = LayerNorm(dense(self-attention(`hidden`)) + `hidden`).
@@ -29,28 +31,4 @@ struct BertAttention: Sendable {
     }
 
     var byteCount: Int { selfAttention.queryKeyValue.byteCount + output.byteCount }
-}
-
-/// `BertSelfOutput`: dense, then LayerNorm of the result plus the attention's input.
-struct BertSelfOutput: Sendable {
-    let dense: Linear
-    let layerNorm: LayerNorm
-
-    init(_ tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet) throws {
-        let hidden = configuration.hiddenSize
-        dense = try Linear(tensors.scoped("dense"), inFeatures: hidden, outFeatures: hidden, kernels: kernels)
-        layerNorm = try LayerNorm(
-            tensors.scoped("LayerNorm"), width: hidden, epsilon: configuration.layerNormEpsilon, kernels: kernels)
-    }
-
-    /// output = LayerNorm(dense(`input`) + `residual`); `output` must not overlap either operand.
-    func forward(
-        _ input: UnsafePointer<Float>, residual: UnsafePointer<Float>, rows: Int,
-        into output: UnsafeMutablePointer<Float>, threads: ComputeThreads
-    ) {
-        dense.forward(input, rows: rows, into: output, threads: threads)
-        layerNorm.forward(output, residual: residual, rows: rows, into: output)
-    }
-
-    var byteCount: Int { dense.byteCount + layerNorm.byteCount }
 }

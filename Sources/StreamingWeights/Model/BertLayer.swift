@@ -22,7 +22,9 @@ public struct BertLayer: Sendable {
         attention = try BertAttention(tensors.scoped("attention"), configuration: configuration, kernels: kernels)
         intermediate = try BertIntermediate(
             tensors.scoped("intermediate"), configuration: configuration, kernels: kernels)
-        output = try BertOutput(tensors.scoped("output"), configuration: configuration, kernels: kernels)
+        output = try BertOutput(
+            tensors.scoped("output"), inFeatures: configuration.intermediateSize, configuration: configuration,
+            kernels: kernels)
     }
 
     /// Replaces `hidden` `[rows, hiddenSize]` with the layer's output, using `workspace` for the

@@ -1,18 +1,24 @@
-/// `BertOutput` in `modeling_bert.py`: dense back to the hidden size, then LayerNorm of the
-/// result plus the attention output.
+/// `BertOutput` and `BertSelfOutput` in `modeling_bert.py`: dense back to the hidden size, then
+/// LayerNorm of the result plus a residual.
+///
+/// The reference has two classes for one computation: `BertSelfOutput` (a layer's
+/// `attention.output`, from the hidden size, the attention's input added) and `BertOutput` (its
+/// `output`, from the intermediate size, the attention output added). Only `inFeatures` differs.
 struct BertOutput: Sendable {
     let dense: Linear
     let layerNorm: LayerNorm
 
-    init(_ tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet) throws {
+    init(
+        _ tensors: ComponentTensors, inFeatures: Int, configuration: BertConfiguration, kernels: KernelSet
+    ) throws {
         let hidden = configuration.hiddenSize
-        dense = try Linear(
-            tensors.scoped("dense"), inFeatures: configuration.intermediateSize, outFeatures: hidden, kernels: kernels)
+        dense = try Linear(tensors.scoped("dense"), inFeatures: inFeatures, outFeatures: hidden, kernels: kernels)
         layerNorm = try LayerNorm(
             tensors.scoped("LayerNorm"), width: hidden, epsilon: configuration.layerNormEpsilon, kernels: kernels)
     }
 
-    /// output `[rows, hidden]` = LayerNorm(dense(`input` `[rows, intermediate]`) + `residual`).
+    /// output `[rows, hidden]` = LayerNorm(dense(`input` `[rows, inFeatures]`) + `residual`);
+    /// `output` must not overlap `input`.
     func forward(
         _ input: UnsafePointer<Float>, residual: UnsafePointer<Float>, rows: Int,
         into output: UnsafeMutablePointer<Float>, threads: ComputeThreads

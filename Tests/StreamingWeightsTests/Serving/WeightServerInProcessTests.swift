@@ -8,7 +8,7 @@ import Testing
 /// The server runs its requests on an executor of its own, so the tests' blocking calls cannot
 /// starve it. (``ServedChunks`` runs the `weight-server` binary instead, for what only the
 /// command does: signals, its options, a process to kill.)
-final class HostedChunks: @unchecked Sendable {
+final class HostedChunks: ServedChunkSet, @unchecked Sendable {
     let directory: TemporaryDirectory
     let manifest: ChunkManifest
     let server: WeightServer
@@ -28,21 +28,6 @@ final class HostedChunks: @unchecked Sendable {
     }
 
     deinit { server.stop(gracePeriod: 0.5) }
-
-    /// A raw protocol connection: requests as text, responses parsed.
-    func connect(headers: [(String, String)] = []) throws -> WebSocketConnection {
-        try WebSocketClient.connect(to: url, protocols: [WireMessage.subprotocol], headers: headers).connection
-    }
-
-    /// The server's `stats` answer, over a connection of its own.
-    func statistics() throws -> [String: Any] {
-        let connection = try connect()
-        defer { connection.close() }
-        guard case .success(_, let payload) = try connection.exchange(#"{"id": 1, "op": "stats"}"#) else {
-            throw WireError(code: .internal, message: "no stats")
-        }
-        return try #require(try JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any])
-    }
 }
 
 /// A weight server hosted in the test process over `InMemoryBackend`: its requests run on an

@@ -8,7 +8,7 @@ import Testing
 /// For what only the command does, or only a process can suffer: its options, signals, being
 /// killed and restarted, and clients that are other processes (``HostedChunks`` hosts the
 /// server in the test process for the protocol's own tests).
-final class ServedChunks: @unchecked Sendable {
+final class ServedChunks: ServedChunkSet, @unchecked Sendable {
     let directory: TemporaryDirectory
     let manifest: ChunkManifest
     let url: String
@@ -30,21 +30,6 @@ final class ServedChunks: @unchecked Sendable {
         _ = try process.firstLine()
     }
 
-    /// A raw protocol connection: requests as text, responses parsed.
-    func connect(headers: [(String, String)] = []) throws -> WebSocketConnection {
-        try WebSocketClient.connect(to: url, protocols: [WireMessage.subprotocol], headers: headers).connection
-    }
-
-    /// The server's `stats` answer.
-    func statistics() throws -> [String: Any] {
-        let connection = try connect()
-        defer { connection.close() }
-        guard case .success(_, let payload) = try connection.exchange(#"{"id": 1, "op": "stats"}"#) else {
-            throw WireError(code: .internal, message: "no stats")
-        }
-        return try #require(try JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any])
-    }
-
     /// Kills the server (SIGKILL).
     func kill() { process.kill() }
 
@@ -54,6 +39,28 @@ final class ServedChunks: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         while process.process.isRunning && Date() < deadline { usleep(10_000) }
         return process.process.isRunning ? nil : process.process.terminationStatus
+    }
+}
+
+/// A chunk set served on `url`, by a process or in this one.
+protocol ServedChunkSet {
+    var url: String { get }
+}
+
+extension ServedChunkSet {
+    /// A raw protocol connection: requests as text, responses parsed.
+    func connect(headers: [(String, String)] = []) throws -> WebSocketConnection {
+        try WebSocketClient.connect(to: url, protocols: [WireMessage.subprotocol], headers: headers).connection
+    }
+
+    /// The server's `stats` answer, over a connection of its own.
+    func statistics() throws -> [String: Any] {
+        let connection = try connect()
+        defer { connection.close() }
+        guard case .success(_, let payload) = try connection.exchange(#"{"id": 1, "op": "stats"}"#) else {
+            throw WireError(code: .internal, message: "no stats")
+        }
+        return try #require(try JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any])
     }
 }
 

@@ -306,6 +306,11 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
     }
 
     public func list(prefix: String) async throws -> [String] {
+        try await runBlocking { try self.listBlocking(prefix: prefix) }
+    }
+
+    /// ``list(prefix:)`` on the calling thread: ListObjectsV2 page by page.
+    private func listBlocking(prefix: String) throws -> [String] {
         var keys: [String] = []
         var token: String?
         let base = configuration.prefix.isEmpty ? "" : configuration.prefix + "/"
@@ -329,7 +334,7 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
 
     public func delete(_ key: String) async throws {
         try StorageError.validate(key)
-        try send("DELETE", key: key, allowedStatuses: [404])
+        _ = try await runBlocking { try self.send("DELETE", key: key, allowedStatuses: [404]) }
     }
 
     public func writer(for key: String) async throws -> any StorageWriter {
