@@ -140,20 +140,25 @@ struct WebSocketLifecycleTests {
             server.stop(gracePeriod: 60)
             stopped.signal()
         }
-        for index in 0..<48 {
-            let message = try connection.receive()
-            guard message == .binary(Self.block(index)) else {
+        // The close goes out after whichever message is being sent when it is queued: where
+        // that falls depends on timing (under ThreadSanitizer it has come after message 10).
+        // What a client depends on: every message it gets is whole and in order, then 1001.
+        var received = 0
+        while let message = try connection.receive() {
+            guard received < 48, message == .binary(Self.block(received)) else {
                 Issue.record(
-                    "message \(index) was cut or changed: \(String(describing: message).prefix(100)) \(String(describing: connection.peerClose))"
-                )
+                    "message \(received) was cut or changed: \(String(describing: message).prefix(100))")
                 return
             }
+            received += 1
         }
-        #expect(try connection.receive() == nil)
+        #expect(received >= 1, "stop came while message 0 was being sent; it must have finished")
         #expect(connection.peerClose?.code == 1001, "\(String(describing: connection.peerClose))")
         #expect(stopped.wait(timeout: .now() + 5) == .success)
         #expect(server.openConnections == 0)
-        #expect(outcomes.wait(for: 1) == ["closed"])
+        // The handler either went back to receive (all 48 sent) or its next send was refused.
+        let outcome = outcomes.wait(for: 1)
+        #expect(outcome == (received == 48 ? ["closed"] : ["\(WebSocketError.closed)"]), "\(outcome)")
         #expect(throws: (any Error).self) { _ = try WebSocketClient.connect(to: url) }
     }
 
