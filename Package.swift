@@ -92,7 +92,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StreamingWeightsTests",
-            dependencies: ["StreamingWeights", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["StreamingWeights", "CKernels", .product(name: "Logging", package: "swift-log")]
         ),
     ]
 )

@@ -265,7 +265,7 @@ def streaming(ours, chunker, server_binary, infer):
             for cache, prefetch in ((2, 1), (2, 0), (6, 1)):
                 results[f"cache_{cache}_prefetch_{prefetch}"] = run_json(
                     [ours, "streaming-forward", "--server", server.url, "--chunks-dir", str(chunks), "--seq", "128",
-                     "--cache-size", str(cache), "--prefetch", str(prefetch)])
+                     "--cache-size", str(cache), "--prefetch", str(prefetch), "--server-pid", str(server.pid)])
             log("32 clients pulling every MiniLM chunk at once")
             results["pull"] = run_json([ours, "pull", "--server", server.url, "--clients", "32"])
             results["pull"]["server_peak_rss_mib"] = server.peak_rss_mib()
@@ -497,6 +497,21 @@ def report(results):
         row = st[f"cache_{cache}_prefetch_{prefetch}"]
         lines.append(f"| {cache}, {prefetch} | {row['local_ms']:.2f} | {row['streamed_ms']:.2f} | "
                      f"{row['streamed_ms'] / row['local_ms']:.2f} | {row['layer_fetches']} | {row['prefetch_hits']} |")
+    lines += ["", "Where a streamed pass's core time goes (core-ms per pass, steady state; `compute` is the local pass's "
+              "time on the same thread; `client other` is the client's core time beyond its measured stages and compute: "
+              "allocation, page faults, scheduling; the floor is the larger of compute and both processes' core time "
+              "spread over the machine's cores):", "",
+              "| cache size, prefetch | waited for layers (ms) | receive | hash | decode | pack | compute | client other | "
+              "client total | server total | floor (ms) | streamed (ms) | streamed / floor |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for cache, prefetch in ((2, 1), (2, 0), (6, 1)):
+        row = st[f"cache_{cache}_prefetch_{prefetch}"]
+        core = row["core_ms_per_pass"]
+        lines.append(f"| {cache}, {prefetch} | {row['wait_ms_per_pass']:.2f} | " + " | ".join(
+            f"{core[k]:.1f}" for k in ("receive", "hash", "decode", "pack", "compute", "client_other", "client", "server"))
+            + f" | {row['floor_ms']:.2f} | {row['streamed_ms']:.2f} | {row['streamed_ms'] / row['floor_ms']:.2f} |")
+    lines += ["", f"Objects verified with {st['cache_2_prefetch_1']['digest']} (BLAKE3 path "
+              f"`{st['cache_2_prefetch_1']['hash']}`)."]
     cold = st["cache_2_prefetch_1"]
     lines += ["", f"Cold start (connect, manifest, every chunk, first forward; median of {cold['cold_runs']}, alternating "
               f"with the local load): {cold['streamed_cold_s']:.3f} s, against "

@@ -141,8 +141,8 @@ enum OutputFormat {
                         inference.prefetchHits))
                 print(
                     String(
-                        format: "fetched: %d bytes in %d layer fetches, %.3f s", inference.bytesFetched,
-                        inference.layerFetches, inference.fetchTime))
+                        format: "fetched: %d bytes in %d layer fetches, %.3f s; passes waited %.3f s for layers",
+                        inference.bytesFetched, inference.layerFetches, inference.fetchTime, inference.layerWaitTime))
             }
         }
     }

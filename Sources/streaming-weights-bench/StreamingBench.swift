@@ -51,6 +51,9 @@ struct StreamingForwardBench: AsyncParsableCommand {
     @Option(help: "Cold starts to measure each (the median is reported).")
     var coldRuns = 5
 
+    @Option(help: "The weight server's process id, to report its core time per pass (from /proc).")
+    var serverPid: Int32?
+
     func run() async throws {
         let batch = syntheticBatch(seq: seq)
         let computeThreads = ComputeThreads(count: threads)
@@ -83,21 +86,66 @@ struct StreamingForwardBench: AsyncParsableCommand {
             _ = try await local.forward(batch, threads: computeThreads)
         }
         var streamedTimes: [Double] = []
+        // Where the steady state's core time goes: this process's stages and total, and the
+        // server's total, over the measured passes.
+        let (stagesBefore, clientBefore) = (StageClock.milliseconds, StageClock.processMilliseconds)
+        let serverBefore = try serverPid.map(Self.coreMilliseconds(of:))
+        let statsBefore = streamed.inferenceStats
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
         while streamedTimes.count < 5 || DispatchTime.now().uptimeNanoseconds < deadline {
             let before = DispatchTime.now().uptimeNanoseconds
             _ = try await streamed.forward(batch, threads: computeThreads)
             streamedTimes.append(elapsedSeconds(since: before) * 1000)
         }
+        let passes = Double(streamedTimes.count)
+        let stages = StageClock.milliseconds
+        let clientMs = (StageClock.processMilliseconds - clientBefore) / passes
+        let serverMs = try serverPid.map { try (Self.coreMilliseconds(of: $0) - (serverBefore ?? 0)) / passes }
         streamedTimes.sort()
         let stats = streamed.inferenceStats
+        var perPass: [String: Double] = ["client": clientMs]
+        for stage in [Stage.receive, .hash, .decode, .pack] {
+            perPass[stage.description] = ((stages[stage] ?? 0) - (stagesBefore[stage] ?? 0)) / passes
+        }
+        let localMs = localTimes[localTimes.count / 2]
+        // Compute is the local pass's time on the same threads; what the client spends beyond
+        // the measured stages and compute is the rest (allocation, page faults, scheduling).
+        perPass["compute"] = localMs * Double(threads)
+        perPass["client_other"] =
+            clientMs
+            - [Stage.receive, .hash, .decode, .pack].reduce(localMs * Double(threads)) {
+                $0 + (perPass[$1.description] ?? 0)
+            }
+        if let serverMs { perPass["server"] = serverMs }
+        // Two processes on this machine's cores: a pass cannot be shorter than its compute, nor
+        // than the core time of both sides spread over every core.
+        let floorMs = max(localMs, (clientMs + (serverMs ?? 0)) / Double(System.coreCount))
         try printJSON([
-            "local_ms": localTimes[localTimes.count / 2], "streamed_ms": streamedTimes[streamedTimes.count / 2],
+            "local_ms": localMs, "streamed_ms": streamedTimes[streamedTimes.count / 2],
             "local_cold_s": median(localColds), "streamed_cold_s": median(streamedColds),
             "streamed_init_s": median(streamedInits), "cold_runs": coldRuns,
             "layer_fetches": stats.layerFetches,
             "prefetch_hits": stats.prefetchHits, "runs": streamedTimes.count,
+            "wait_ms_per_pass": (stats.layerWaitTime - statsBefore.layerWaitTime) * 1000 / passes,
+            "core_ms_per_pass": perPass, "floor_ms": floorMs, "cores": System.coreCount,
+            "hash": DigestAlgorithm.blake3Implementation,
+            "digest": streamed.source.manifest.chunks["layer_0"].map { "\($0.digest.algorithm)" } ?? "",
         ])
+    }
+}
+
+extension StreamingForwardBench {
+    /// Core milliseconds process `pid` has used (user and system), from /proc/PID/stat.
+    static func coreMilliseconds(of pid: Int32) throws -> Double {
+        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        // The fields after the command name (which may hold spaces) in parentheses: utime and
+        // stime are the 12th and 13th of them, in clock ticks.
+        guard let close = stat.lastIndex(of: ")") else { throw ValidationError("cannot read /proc/\(pid)/stat") }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else {
+            throw ValidationError("cannot read /proc/\(pid)/stat")
+        }
+        return (user + system) * 1000 / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 }
 
@@ -128,8 +176,9 @@ struct PullBench: AsyncParsableCommand {
                     let manifest = try ChunkManifest(json: Array(manifestBytes), source: url)
                     var total = 0
                     for name in manifest.orderedChunkNames {
-                        let object = try await client.get(.get, name: name)
-                        guard object.payloadSHA256.hexString == manifest.chunks[name]?.sha256 else {
+                        guard let expected = manifest.chunks[name]?.digest else { continue }
+                        let object = try await client.get(.get, name: name, algorithm: expected.algorithm)
+                        guard object.payloadDigest == expected else {
                             throw ValidationError("\(name) failed its checksum")
                         }
                         total += object.header.length

@@ -3,6 +3,8 @@
 
 #include <stdint.h>
 
+#include "CBlake3.h"
+
 /* The compute kernels, one set per instruction set, chosen at run time.
 
    Swift has no per-function target features: without a CPU flag on the command line it lowers

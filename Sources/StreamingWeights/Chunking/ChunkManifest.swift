@@ -1,6 +1,6 @@
 import Foundation
 
-/// `chunk_info.json`: what a chunk set holds, with the size and SHA-256 of every file.
+/// `chunk_info.json`: what a chunk set holds, with the size, SHA-256 and BLAKE3 of every file.
 ///
 /// Keeps the keys the Python tool wrote (`model_name`, `num_layers`, `chunks`, `size_mb`,
 /// `total_size_mb`) and adds what a verifier needs; docs/FORMAT.md describes each key.
@@ -32,13 +32,19 @@ public struct ChunkManifest: Codable, Sendable, Equatable {
         public var size: Int
         /// Lower-case hex SHA-256 of the bytes as stored.
         public var sha256: String
+        /// Lower-case hex BLAKE3 of the bytes as stored; absent from manifests written before
+        /// it was added.
+        public var blake3: String?
         public var sizeMB: Double
         public var tensors: [String: TensorEntry]
 
         enum CodingKeys: String, CodingKey {
-            case file, size, sha256, tensors
+            case file, size, sha256, blake3, tensors
             case sizeMB = "size_mb"
         }
+
+        /// The digest a reader checks (``ContentDigest/preferred(sha256:blake3:)``).
+        public var digest: ContentDigest { .preferred(sha256: sha256, blake3: blake3) }
     }
 
     /// A tensor's dtype (safetensors name) and shape.
@@ -51,6 +57,22 @@ public struct ChunkManifest: Codable, Sendable, Equatable {
     public struct FileEntry: Codable, Sendable, Equatable {
         public var size: Int
         public var sha256: String
+        /// Absent from manifests written before BLAKE3 was added.
+        public var blake3: String?
+
+        public init(size: Int, sha256: String, blake3: String? = nil) {
+            self.size = size
+            self.sha256 = sha256
+            self.blake3 = blake3
+        }
+
+        /// `bytes`' size and digests.
+        public init(describing bytes: [UInt8]) {
+            self.init(size: bytes.count, sha256: Digest.sha256(bytes).hexString, blake3: Digest.blake3(bytes).hexString)
+        }
+
+        /// The digest a reader checks (``ContentDigest/preferred(sha256:blake3:)``).
+        public var digest: ContentDigest { .preferred(sha256: sha256, blake3: blake3) }
     }
 
     enum CodingKeys: String, CodingKey {

@@ -1,5 +1,5 @@
 /// Re-reads a chunk set and checks it against its manifest: every file present, of the listed
-/// size and SHA-256; every chunk a valid safetensors file (after gunzip when compressed) holding
+/// size, SHA-256 and BLAKE3 (when listed); every chunk a valid safetensors file (after gunzip when compressed) holding
 /// exactly the tensors, dtypes and shapes listed; no file beside them that the manifest does not
 /// list (a leftover of another chunk set, which a client could mistake for part of this one).
 public struct ChunkVerifier: Sendable {
@@ -22,7 +22,8 @@ public struct ChunkVerifier: Sendable {
         for name in manifest.chunks.keys.sorted() {
             guard let chunk = manifest.chunks[name] else { continue }
             do {
-                let bytes = try await checkedBytes(chunk.file, size: chunk.size, sha256: chunk.sha256)
+                let bytes = try await checkedBytes(
+                    chunk.file, size: chunk.size, sha256: chunk.sha256, blake3: chunk.blake3)
                 var content = bytes
                 if chunk.file.hasSuffix(".gz") {
                     let decompressed = try bytes.withUnsafeBytes { raw in
@@ -57,7 +58,7 @@ public struct ChunkVerifier: Sendable {
         for name in manifest.files.keys.sorted() {
             guard let entry = manifest.files[name] else { continue }
             do {
-                _ = try await checkedBytes(name, size: entry.size, sha256: entry.sha256)
+                _ = try await checkedBytes(name, size: entry.size, sha256: entry.sha256, blake3: entry.blake3)
             } catch {
                 problems.append(error)
             }
@@ -69,7 +70,9 @@ public struct ChunkVerifier: Sendable {
         return problems
     }
 
-    private func checkedBytes(_ file: String, size: Int, sha256: String) async throws -> ByteStorage {
+    /// `file`'s bytes, checked against every digest the manifest lists for it: a chunk set
+    /// whose two digests disagree is damaged too.
+    private func checkedBytes(_ file: String, size: Int, sha256: String, blake3: String?) async throws -> ByteStorage {
         guard let actualSize = try await storage.size(of: file) else {
             throw ChunkingError.missingFile(file, location: storage.location)
         }
@@ -77,11 +80,13 @@ public struct ChunkVerifier: Sendable {
             throw ChunkingError.sizeMismatch(file: file, expected: size, actual: actualSize)
         }
         let bytes = try await storage.read(file)
-        let digest = StreamingDigest(.sha256)
-        bytes.withUnsafeBytes { digest.update($0) }
-        let actual = digest.finalize().hexString
-        guard actual == sha256 else {
-            throw ChunkingError.checksumMismatch(file: file, expected: sha256, actual: actual)
+        for expected in [ContentDigest(.sha256, sha256)] + (blake3.map { [ContentDigest(.blake3, $0)] } ?? []) {
+            let digest = StreamingDigest(expected.algorithm)
+            bytes.withUnsafeBytes { digest.update($0) }
+            let actual = ContentDigest(expected.algorithm, digest.finalize().hexString)
+            guard actual == expected else {
+                throw ChunkingError.checksumMismatch(file: file, expected: "\(expected)", actual: "\(actual)")
+            }
         }
         return bytes
     }

@@ -28,7 +28,7 @@ public enum ChunkingError: Error, Hashable, CustomStringConvertible {
         case .invalidManifest(let source, let problem):
             "the manifest '\(source)' is invalid: \(problem)"
         case .checksumMismatch(let file, let expected, let actual):
-            "'\(file)' fails its checksum: the manifest says SHA-256 \(expected), the file has \(actual)"
+            "'\(file)' fails its checksum: the manifest says \(expected), the file has \(actual)"
         case .sizeMismatch(let file, let expected, let actual):
             "'\(file)' is \(actual) bytes, but the manifest says \(expected)"
         case .missingFile(let file, let location):

@@ -149,8 +149,7 @@ public struct ModelChunker: Sendable {
                             throw FileError(path: source, operation: "read", code: EIO)
                         }
                         try await storage.write(data, to: name)
-                        return .file(
-                            name, ChunkManifest.FileEntry(size: data.count, sha256: Digest.sha256(data).hexString))
+                        return .file(name, ChunkManifest.FileEntry(describing: Array(data)))
                     }
                 case nil:
                     return
@@ -298,17 +297,23 @@ public struct ModelChunker: Sendable {
             entries[name] = ChunkManifest.TensorEntry(dtype: tensor.dtype.rawValue, shape: tensor.shape.dimensions)
         }
         let file = component.name + (compress ? ".safetensors.gz" : ".safetensors")
-        let writer = UnsafeSendable(try await storage.writer(for: file))
+        // An uncommitted writer removes its temporary file when dropped. The block Dispatch runs
+        // outlives the await by a moment, so it must not hold the writer: the closure takes the
+        // only reference from the slot and drops it before returning, and a failed run has left
+        // no temporary file behind by the time its error is seen.
+        let slot = UnsafeSendable(WriterSlot(writer: try await storage.writer(for: file)))
         let (compress, contents) = (self.compress, UnsafeSendable(safetensors))
         // Converting, compressing, hashing and the writer's blocking I/O (an S3 upload), off
         // Swift's cooperative threads.
-        let (size, sha256) = try await runBlocking { () throws -> (Int, String) in
-            let digest = StreamingDigest(.sha256)
+        let (size, sha256, blake3) = try await runBlocking { () throws -> (Int, String, String) in
+            guard let writer = slot.value.writer.take() else { preconditionFailure("the writer is used once") }
+            let (sha256, blake3) = (StreamingDigest(.sha256), StreamingDigest(.blake3))
             var size = 0
             func store(_ bytes: UnsafeRawBufferPointer) throws {
-                digest.update(bytes)
+                sha256.update(bytes)
+                blake3.update(bytes)
                 size += bytes.count
-                try writer.value.write(bytes)
+                try writer.write(bytes)
             }
             if compress {
                 let compressor = try GzipCompressor()
@@ -317,15 +322,25 @@ public struct ModelChunker: Sendable {
             } else {
                 try contents.value.write(to: store)
             }
-            try writer.value.commit()
-            return (size, digest.finalize().hexString)
+            try writer.commit()
+            return (size, sha256.finalize().hexString, blake3.finalize().hexString)
         }
         return ChunkManifest.Chunk(
             file: file,
             size: size,
             sha256: sha256,
+            blake3: blake3,
             sizeMB: Double(size) / 1_048_576,
             tensors: entries
         )
+    }
+}
+
+/// Holds a writer until the blocking work that uses it takes it.
+private final class WriterSlot {
+    var writer: (any StorageWriter)?
+
+    init(writer: any StorageWriter) {
+        self.writer = writer
     }
 }

@@ -1,10 +1,15 @@
 import COpenSSL
 
-/// One-shot hashes and HMAC over OpenSSL.
+/// One-shot hashes, and HMAC over OpenSSL.
 public enum Digest {
     /// The SHA-256 of `bytes`.
     public static func sha256(_ bytes: some Sequence<UInt8>) -> [UInt8] {
         hash(bytes, with: .sha256)
+    }
+
+    /// The BLAKE3 of `bytes`.
+    public static func blake3(_ bytes: some Sequence<UInt8>) -> [UInt8] {
+        hash(bytes, with: .blake3)
     }
 
     /// The SHA-1 of `bytes`.
@@ -23,9 +28,18 @@ public enum Digest {
     ///
     /// - Throws: ``FileError`` naming the path.
     public static func sha256(ofFileAtPath path: String) throws -> [UInt8] {
-        let digest = StreamingDigest(.sha256)
-        try FileReader.forEachBlock(ofFileAtPath: path) { digest.update($0) }
-        return digest.finalize()
+        try hash(ofFileAtPath: path, with: [.sha256])[0]
+    }
+
+    /// The digests of the file at `path` with each of `algorithms`, in one read in blocks.
+    ///
+    /// - Throws: ``FileError`` naming the path.
+    public static func hash(ofFileAtPath path: String, with algorithms: [DigestAlgorithm]) throws -> [[UInt8]] {
+        let digests = algorithms.map(StreamingDigest.init)
+        try FileReader.forEachBlock(ofFileAtPath: path) { block in
+            for digest in digests { digest.update(block) }
+        }
+        return digests.map { $0.finalize() }
     }
 
     /// HMAC-SHA256 (RFC 2104) of `message` under `key`.

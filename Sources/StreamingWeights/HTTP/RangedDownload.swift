@@ -24,22 +24,24 @@ struct RangedDownload: Sendable {
     /// - Throws: ``HTTPError`` when a range still fails after every attempt or the server sends
     ///   more bytes than asked for; what `get` throws otherwise.
     func read(size: Int, get: @escaping Get) throws -> ByteStorage {
-        try readHashed(size: size, get: get, hashing: false).bytes
+        try readHashed(size: size, get: get, hashing: nil).bytes
     }
 
-    /// The object's `size` bytes and their SHA-256.
+    /// The object's `size` bytes and their digest by `algorithm`.
     ///
     /// An object read in one range is hashed as it arrives (the hash overlaps the sender's
     /// work); one read in parallel ranges, afterwards.
-    func readHashed(size: Int, get: @escaping Get) throws -> (bytes: ByteStorage, sha256: [UInt8]) {
-        let (bytes, digest) = try readHashed(size: size, get: get, hashing: true)
-        return (bytes, digest ?? [])
+    func readHashed(size: Int, get: @escaping Get, algorithm: DigestAlgorithm) throws -> (
+        bytes: ByteStorage, digest: ContentDigest
+    ) {
+        let (bytes, digest) = try readHashed(size: size, get: get, hashing: algorithm)
+        return (bytes, ContentDigest(algorithm, (digest ?? []).hexString))
     }
 
-    private func readHashed(size: Int, get: @escaping Get, hashing: Bool) throws -> (
-        bytes: ByteStorage, sha256: [UInt8]?
+    private func readHashed(size: Int, get: @escaping Get, hashing algorithm: DigestAlgorithm?) throws -> (
+        bytes: ByteStorage, digest: [UInt8]?
     ) {
-        let digest = hashing ? StreamingDigest(.sha256) : nil
+        let digest = algorithm.map(StreamingDigest.init)
         let bytes = try ByteStorage(count: size) { buffer in
             guard let base = buffer.baseAddress else { return }
             if size <= partSize {
@@ -61,7 +63,7 @@ struct RangedDownload: Sendable {
                 }
             }
             if let error = failures.withLock({ $0.first }) { throw error }
-            digest?.update(UnsafeRawBufferPointer(buffer))
+            if let digest { StageClock.measure(.hash) { digest.update(UnsafeRawBufferPointer(buffer)) } }
         }
         return (bytes, digest?.finalize())
     }
@@ -87,7 +89,7 @@ struct RangedDownload: Sendable {
                     if let source = bytes.baseAddress {
                         (destination + received).copyMemory(from: source, byteCount: bytes.count)
                     }
-                    digest?.update(bytes)
+                    if let digest { StageClock.measure(.hash) { digest.update(bytes) } }
                     received += bytes.count
                 }
             } catch let error as HTTPError where cuts + 1 < attempts && !error.isPermanent {

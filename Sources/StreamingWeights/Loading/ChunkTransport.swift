@@ -10,13 +10,13 @@ public protocol ChunkTransport: Sendable {
     /// Where the objects come from, for messages: `ws://host:port`, `s3://bucket/prefix` ...
     var location: String { get }
 
-    /// The manifest's bytes, with the SHA-256 the transport vouches for when it has one (a
-    /// weight server's response header); a store's manifest has no such check.
+    /// The manifest's bytes and their SHA-256, with the SHA-256 the transport vouches for when
+    /// it has one (a weight server's response header); a store's manifest has no such check.
     func manifest() async throws -> TransportedObject
 
     /// Object `name` of the manifest (a chunk name or a file name), stored as `file`, which
-    /// the manifest says is `size` bytes.
-    func object(name: String, file: String, size: Int) async throws -> TransportedObject
+    /// the manifest says is `size` bytes, hashed with `algorithm` (the manifest's digest's).
+    func object(name: String, file: String, size: Int, algorithm: DigestAlgorithm) async throws -> TransportedObject
 
     /// The manifest of a chunk set the Python tool made, whose `chunk_info.json` is `json`
     /// (``LegacyChunkSet``), or `nil` when the transport cannot build one or `json` is not such

@@ -2,8 +2,8 @@ import Foundation
 import Logging
 
 /// The weights of a chunk set somewhere else, through a ``ChunkTransport``: the manifest first,
-/// then each object on demand, every one checked against the manifest's size and SHA-256
-/// before it is used.
+/// then each object on demand, every one checked against the manifest's size and digest
+/// (BLAKE3 when the manifest has it, else SHA-256) before it is used.
 public final class RemoteTensorSource: TensorSource {
     /// Bytes and time spent fetching so far.
     public struct Transfer: Sendable, Equatable {
@@ -30,14 +30,13 @@ public final class RemoteTensorSource: TensorSource {
         // A manifest that comes with a claimed SHA-256 (a weight server's response header) is
         // checked against it, and fetched once more if the two disagree, as other objects are.
         var manifestObject = try await transport.manifest()
-        if let claimed = manifestObject.claimedSHA256, manifestObject.sha256.hexString != claimed {
+        if let claimed = manifestObject.claimed, manifestObject.digest != claimed {
             manifestObject = try await transport.manifest()
         }
-        if let claimed = manifestObject.claimedSHA256, manifestObject.sha256.hexString != claimed {
+        if let claimed = manifestObject.claimed, manifestObject.digest != claimed {
             throw ModelError.checksumMismatch(
-                object: ChunkManifest.fileName, source: source,
-                expected: "SHA-256 \(claimed) (the response header's)",
-                actual: "SHA-256 \(manifestObject.sha256.hexString)")
+                object: ChunkManifest.fileName, source: source, expected: "\(claimed) (the response header's)",
+                actual: "\(manifestObject.digest)")
         }
         let json = manifestObject.bytes.withUnsafeBytes { Array($0) }
         if let legacy = try await transport.legacyManifest(json) {
@@ -48,7 +47,7 @@ public final class RemoteTensorSource: TensorSource {
         let name = "config.json"
         guard let entry = manifest.files[name] else { throw ModelError.notInManifest(object: name, source: source) }
         let bytes = try await Self.fetch(
-            name, file: name, size: entry.size, sha256: entry.sha256, transport: transport, transfer: transfer,
+            name, file: name, size: entry.size, digest: entry.digest, transport: transport, transfer: transfer,
             logger: logger)
         config = try BertConfiguration(json: bytes.withUnsafeBytes { Array($0) }, path: "\(source) \(name)")
     }
@@ -82,10 +81,19 @@ public final class RemoteTensorSource: TensorSource {
             throw ModelError.notInManifest(object: component.name, source: transport.location)
         }
         let bytes = try await Self.fetch(
-            component.name, file: chunk.file, size: chunk.size, sha256: chunk.sha256, transport: transport,
+            component.name, file: chunk.file, size: chunk.size, digest: chunk.digest, transport: transport,
             transfer: transfer, logger: logger)
+        let tensors = try StageClock.measure(.decode) { () throws -> [String: Tensor] in
+            try Self.decode(bytes, file: chunk.file, source: source)
+        }
+        return ComponentTensors(component: component, tensors: tensors, source: source)
+    }
+
+    /// A chunk's tensors from its bytes as stored: gunzipped when `file` ends in `.gz`, then
+    /// read as safetensors, or as the Python tool's `.pt`.
+    private static func decode(_ bytes: ByteStorage, file: String, source: String) throws -> [String: Tensor] {
         let storage: ByteStorage
-        if chunk.file.hasSuffix(".gz") {
+        if file.hasSuffix(".gz") {
             let decompressor = try GzipDecompressor()
             var plain: [UInt8] = []
             try bytes.withUnsafeBytes { compressed in
@@ -97,7 +105,7 @@ public final class RemoteTensorSource: TensorSource {
             storage = bytes
         }
         var tensors: [String: Tensor] = [:]
-        if chunk.file.hasSuffix(".pt") {
+        if file.hasSuffix(".pt") {
             // The Python tool's chunks (served by a weight server from its directory), read
             // through the restricted unpickler.
             let checkpoint = try PyTorchCheckpoint(storage: storage, source: source)
@@ -106,7 +114,7 @@ public final class RemoteTensorSource: TensorSource {
             let file = try SafetensorsFile(storage: storage, source: source)
             for name in file.tensorNames { tensors[name] = file[name] }
         }
-        return ComponentTensors(component: component, tensors: tensors, source: source)
+        return tensors
     }
 
     /// The tokenizer's files the manifest lists (and only those), each verified; they are
@@ -123,7 +131,7 @@ public final class RemoteTensorSource: TensorSource {
                 guard let entry = manifest.files[name] else { continue }
                 group.addTask { [self] in
                     let bytes = try await Self.fetch(
-                        name, file: name, size: entry.size, sha256: entry.sha256, transport: transport,
+                        name, file: name, size: entry.size, digest: entry.digest, transport: transport,
                         transfer: transfer, logger: logger)
                     return (name, bytes.withUnsafeBytes { Array($0) })
                 }
@@ -142,35 +150,34 @@ public final class RemoteTensorSource: TensorSource {
             files: try await tokenizerFiles(), location: transport.location, maximumPositions: maximumPositions)
     }
 
-    /// Fetches `name` and checks it against the manifest's size and SHA-256.
+    /// Fetches `name` and checks it against the manifest's size and digest.
     ///
     /// Bytes that fail the check are fetched once more, since a link without TLS can damage
     /// them in transit; a second failure (the stored object is damaged) throws.
     private static func fetch(
-        _ name: String, file: String, size: Int, sha256: String, transport: any ChunkTransport,
+        _ name: String, file: String, size: Int, digest expected: ContentDigest, transport: any ChunkTransport,
         transfer: Locked<Transfer>, logger: Logger?
     ) async throws -> ByteStorage {
         let start = DispatchTime.now().uptimeNanoseconds
         var attempt = 1
         while true {
-            let object = try await transport.object(name: name, file: file, size: size)
+            let object = try await transport.object(name: name, file: file, size: size, algorithm: expected.algorithm)
             let bytes = object.bytes
-            let digest = object.sha256.hexString
-            guard bytes.count == size, digest == sha256 else {
+            guard bytes.count == size, object.digest == expected else {
                 if attempt < 2 {
                     attempt += 1
                     logger?.warning(
-                        "\(name) from \(transport.location) arrived as \(bytes.count) bytes with SHA-256 \(digest), not the manifest's; fetching it again"
+                        "\(name) from \(transport.location) arrived as \(bytes.count) bytes with \(object.digest), not the manifest's; fetching it again"
                     )
                     continue
                 }
                 throw ModelError.checksumMismatch(
-                    object: name, source: transport.location, expected: "\(size) bytes with SHA-256 \(sha256)",
-                    actual: "\(bytes.count) bytes with SHA-256 \(digest)")
+                    object: name, source: transport.location, expected: "\(size) bytes with \(expected)",
+                    actual: "\(bytes.count) bytes with \(object.digest)")
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             logger?.info(
-                "fetched \(name) from \(transport.location): \(bytes.count) bytes, SHA-256 verified, \(String(format: "%.1f", seconds * 1000)) ms"
+                "fetched \(name) from \(transport.location): \(bytes.count) bytes, \(expected.algorithm) verified, \(String(format: "%.1f", seconds * 1000)) ms"
             )
             transfer.withLock {
                 $0.bytes += bytes.count

@@ -24,8 +24,10 @@ public struct StoreTransport: ChunkTransport {
         }
     }
 
-    public func object(name: String, file: String, size: Int) async throws -> TransportedObject {
-        try await reader.readHashed(file, size: size)
+    public func object(name: String, file: String, size: Int, algorithm: DigestAlgorithm) async throws
+        -> TransportedObject
+    {
+        try await reader.readHashed(file, size: size, algorithm: algorithm)
     }
 
     /// Reads and hashes every chunk once: the Python tool's manifest has no hashes, so those
@@ -36,6 +38,6 @@ public struct StoreTransport: ChunkTransport {
     }
 
     private func hashed(_ bytes: ByteStorage) async throws -> TransportedObject {
-        try await runBlocking { TransportedObject(hashing: bytes) }
+        try await runBlocking { TransportedObject(hashing: bytes, with: .sha256) }
     }
 }

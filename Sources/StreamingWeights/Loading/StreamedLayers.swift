@@ -1,31 +1,46 @@
+import Dispatch
+
 /// The encoder layers of a chunk set, fetched as a forward pass reaches them.
 ///
 /// ``cacheSize`` layers stay in memory, least recently used out first; while layer i computes,
-/// layers i+1 ... i+``prefetchDepth`` are fetched. A prefetched layer waits outside the cache
-/// until the pass takes it, so it cannot be evicted before its turn; before a prefetch starts,
-/// the least recently used layers go (they would go when the prefetched one is used anyway), so
-/// at most ``cacheSize`` + ``prefetchDepth`` layers are held, counting those on their way. A layer
-/// on its way is awaited, never fetched twice.
+/// layers i+1 ... i+``prefetchDepth`` are fetched, wrapping around to the next pass's first
+/// layers (a model is run again and again: a pass should not start by waiting for layer 0). A
+/// prefetched layer waits outside the cache until the pass takes it, and a held layer the pass
+/// is about to need is pinned, so neither can be evicted before its turn; before a prefetch
+/// starts, the least recently used unpinned layers go (they would go when the prefetched one is
+/// used anyway), so at most ``cacheSize`` + ``prefetchDepth`` layers are held, counting those on
+/// their way. A layer on its way is awaited, never fetched twice.
 ///
 /// This one type owns residency, behind one lock: what is held and in what order, what is on its
 /// way, and the counts of both.
 final class StreamedLayers: LayerProvider {
     /// What is held and on its way, and the counts the statistics are made of.
     private struct Residency {
-        /// Held layers, least recently used first.
-        var held: [(index: Int, layer: BertLayer)] = []
+        /// Held layers, least recently used first; a pinned one is needed within the next
+        /// ``prefetchDepth`` layers and is not evicted until the pass has taken it.
+        var held: [(index: Int, layer: BertLayer, pinned: Bool)] = []
         /// Layers being fetched, and whether ahead of the pass (a prefetch) or for a request now.
         var fetching: [Int: (task: Task<BertLayer, any Error>, ahead: Bool)] = [:]
         var requests = 0
         var cacheHits = 0
         var prefetchHits = 0
         var fetches = 0
+        /// Seconds counted requests waited for a layer on its way.
+        var waitSeconds = 0.0
 
-        /// Makes `layer` the most recently used, dropping the least recently used past `capacity`.
+        /// Makes `layer` the most recently used (and unpinned), dropping the least recently used
+        /// unpinned ones past `capacity`.
         mutating func hold(_ index: Int, _ layer: BertLayer, capacity: Int) {
             held.removeAll { $0.index == index }
-            held.append((index, layer))
-            while held.count > capacity { held.removeFirst() }
+            held.append((index, layer, false))
+            while held.count > capacity, evictLeastRecentlyUsed() {}
+        }
+
+        /// Drops the least recently used unpinned layer; false when every held layer is pinned.
+        mutating func evictLeastRecentlyUsed() -> Bool {
+            guard let position = held.firstIndex(where: { !$0.pinned }) else { return false }
+            held.remove(at: position)
+            return true
         }
 
         var aheadCount: Int { fetching.values.filter(\.ahead).count }
@@ -62,7 +77,9 @@ final class StreamedLayers: LayerProvider {
     }
 
     func layer(_ index: Int) async throws -> BertLayer {
-        for next in (index + 1)..<min(count, index + 1 + prefetchDepth) { prefetch(next) }
+        for offset in stride(from: 1, through: min(prefetchDepth, count - 1), by: 1) {
+            prefetch((index + offset) % count)
+        }
         return try await layer(index, counted: true)
     }
 
@@ -73,16 +90,18 @@ final class StreamedLayers: LayerProvider {
         }
     }
 
-    /// Starts fetching layer `index` ahead of the pass unless it is held or on its way, after
-    /// making room.
+    /// Starts fetching layer `index` ahead of the pass, after making room; pins it when it is
+    /// held; nothing when it is on its way.
     private func prefetch(_ index: Int) {
         residency.withLock { residency in
-            guard residency.fetching[index] == nil, !residency.held.contains(where: { $0.index == index }) else {
+            guard residency.fetching[index] == nil else { return }
+            if let position = residency.held.firstIndex(where: { $0.index == index }) {
+                residency.held[position].pinned = true
                 return
             }
-            while residency.held.count + residency.aheadCount >= cacheSize + prefetchDepth, !residency.held.isEmpty {
-                residency.held.removeFirst()
-            }
+            while residency.held.count + residency.aheadCount >= cacheSize + prefetchDepth,
+                residency.evictLeastRecentlyUsed()
+            {}
             let load = self.load
             residency.fetching[index] = (Task { try await load(index) }, true)
             residency.fetches += 1
@@ -107,7 +126,8 @@ final class StreamedLayers: LayerProvider {
                 return .fetching(task)
             }
             if let position = residency.held.firstIndex(where: { $0.index == index }) {
-                let entry = residency.held.remove(at: position)
+                var entry = residency.held.remove(at: position)
+                entry.pinned = false
                 residency.held.append(entry)
                 if counted { residency.cacheHits += 1 }
                 return .held(entry.layer)
@@ -122,11 +142,14 @@ final class StreamedLayers: LayerProvider {
         case .held(let layer):
             return layer
         case .fetching(let task):
+            let start = DispatchTime.now().uptimeNanoseconds
             do {
                 let layer = try await task.value
+                let waited = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 residency.withLock { residency in
                     if residency.fetching[index]?.task == task { residency.fetching[index] = nil }
                     residency.hold(index, layer, capacity: cacheSize)
+                    if counted { residency.waitSeconds += waited }
                 }
                 return layer
             } catch {
@@ -141,8 +164,8 @@ final class StreamedLayers: LayerProvider {
     /// The indices held, least recently used first.
     var heldByRecency: [Int] { residency.withLock { $0.held.map(\.index) } }
 
-    /// Requests, cache hits, prefetch hits and fetches so far.
-    var counts: (requests: Int, cacheHits: Int, prefetchHits: Int, fetches: Int) {
-        residency.withLock { ($0.requests, $0.cacheHits, $0.prefetchHits, $0.fetches) }
+    /// Requests, cache hits, prefetch hits, fetches, and seconds requests waited, so far.
+    var counts: (requests: Int, cacheHits: Int, prefetchHits: Int, fetches: Int, waitSeconds: Double) {
+        residency.withLock { ($0.requests, $0.cacheHits, $0.prefetchHits, $0.fetches, $0.waitSeconds) }
     }
 }

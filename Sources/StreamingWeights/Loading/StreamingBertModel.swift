@@ -44,6 +44,9 @@ public final class StreamingBertModel: Sendable {
         /// Layer requests answered by a prefetch: fetched, or on their way, ahead of the request.
         public var prefetchHits: Int
         public var layerFetches: Int
+        /// Seconds the forward passes spent waiting for a layer that was not yet here: zero
+        /// when fetching keeps ahead of computing.
+        public var layerWaitTime: Double
 
         enum CodingKeys: String, CodingKey {
             case totalInferences = "total_inferences"
@@ -53,6 +56,7 @@ public final class StreamingBertModel: Sendable {
             case fetchTime = "fetch_time"
             case prefetchHits = "prefetch_hits"
             case layerFetches = "layer_fetches"
+            case layerWaitTime = "layer_wait_time"
         }
     }
 
@@ -148,8 +152,10 @@ public final class StreamingBertModel: Sendable {
         ) { index in
             let bytes = source.manifest.chunks[ModelComponent.layer(index).name]?.size ?? 0
             return try await budget.run(bytes: bytes) {
-                try BertLayer(
-                    try await source.tensors(of: .layer(index)), configuration: configuration, kernels: kernels)
+                let tensors = try await source.tensors(of: .layer(index))
+                return try StageClock.measure(.pack) {
+                    try BertLayer(tensors, configuration: configuration, kernels: kernels)
+                }
             }
         }
         self.layers = layers
@@ -214,6 +220,6 @@ public final class StreamingBertModel: Sendable {
             avgInferenceTime: count == 0 ? 0 : seconds / Double(count),
             cacheHitRate: layerCounts.requests == 0 ? 0 : Double(layerCounts.cacheHits) / Double(layerCounts.requests),
             bytesFetched: transfer.bytes, fetchTime: transfer.seconds, prefetchHits: layerCounts.prefetchHits,
-            layerFetches: layerCounts.fetches)
+            layerFetches: layerCounts.fetches, layerWaitTime: layerCounts.waitSeconds)
     }
 }

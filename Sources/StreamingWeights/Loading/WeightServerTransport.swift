@@ -14,13 +14,15 @@ public struct WeightServerTransport: ChunkTransport {
     public func manifest() async throws -> TransportedObject {
         let object = try await client.get(.manifest)
         return TransportedObject(
-            bytes: ByteStorage(keeping: object.payload), sha256: object.payloadSHA256,
-            claimedSHA256: object.header.sha256)
+            bytes: ByteStorage(keeping: object.payload), digest: object.payloadDigest,
+            claimed: ContentDigest(.sha256, object.header.sha256))
     }
 
-    public func object(name: String, file: String, size: Int) async throws -> TransportedObject {
-        let object = try await client.get(.get, name: name, expectedLength: size)
-        return TransportedObject(bytes: ByteStorage(keeping: object.payload), sha256: object.payloadSHA256)
+    public func object(name: String, file: String, size: Int, algorithm: DigestAlgorithm) async throws
+        -> TransportedObject
+    {
+        let object = try await client.get(.get, name: name, expectedLength: size, algorithm: algorithm)
+        return TransportedObject(bytes: ByteStorage(keeping: object.payload), digest: object.payloadDigest)
     }
 
     public func close() { client.close() }

@@ -54,14 +54,15 @@ public enum LegacyChunkSet {
                 tensors[tensorName] = ChunkManifest.TensorEntry(
                     dtype: tensor.dtype.rawValue, shape: tensor.shape.dimensions)
             }
+            let entry = bytes.withUnsafeBytes { ChunkManifest.FileEntry(describing: Array($0)) }
             chunks[name] = ChunkManifest.Chunk(
-                file: file, size: bytes.count, sha256: digest(bytes), sizeMB: Double(bytes.count) / 1_048_576,
-                tensors: tensors)
+                file: file, size: bytes.count, sha256: entry.sha256, blake3: entry.blake3,
+                sizeMB: Double(bytes.count) / 1_048_576, tensors: tensors)
         }
         var extra: [String: ChunkManifest.FileEntry] = [:]
         for name in ["config.json"] + HubDownloader.tokenizerFiles {
             guard let bytes = try? await storage.read(name, size: nil) else { continue }
-            extra[name] = ChunkManifest.FileEntry(size: bytes.count, sha256: digest(bytes))
+            extra[name] = bytes.withUnsafeBytes { ChunkManifest.FileEntry(describing: Array($0)) }
         }
         let layerCount =
             root["num_layers"]?.integerValue.map(Int.init) ?? chunks.keys.filter { $0.hasPrefix("layer_") }.count
@@ -69,10 +70,6 @@ public enum LegacyChunkSet {
             modelName: root["model_name"]?.stringValue ?? "", modelType: root["model_type"]?.stringValue ?? "bert",
             numLayers: layerCount, dtype: (storedDType ?? .float32).pythonName, compression: "none", chunks: chunks,
             files: extra)
-    }
-
-    private static func digest(_ bytes: ByteStorage) -> String {
-        TransportedObject(hashing: bytes).sha256.hexString
     }
 
     /// What a legacy request asks for.

@@ -58,8 +58,8 @@ public final class WeightClient: Sendable {
         public var header: WireMessage.Header
         /// The payload: a slice of the received message, not a copy.
         public var payload: ArraySlice<UInt8>
-        /// The payload's SHA-256, computed while it arrived.
-        public var payloadSHA256: [UInt8]
+        /// The payload's digest by the algorithm asked for, computed while it arrived.
+        public var payloadDigest: ContentDigest
     }
 
     /// A response cut off by a lost connection: what arrived of its payload, and the digest
@@ -70,15 +70,22 @@ public final class WeightClient: Sendable {
         let digest: UnsafeSendable<StreamingDigest>
     }
 
-    /// A response and, for a successful one, its payload's SHA-256.
-    private typealias Answer = (response: WireMessage.Response, payloadSHA256: OneShot<[UInt8]>?)
+    /// A response and, for a successful one, its payload's digest.
+    private typealias Answer = (response: WireMessage.Response, payloadDigest: OneShot<[UInt8]>?)
+
+    /// What a request's answer must be: at most `length` payload bytes (when known), hashed
+    /// with `algorithm`.
+    struct Expectation: Sendable {
+        var length: Int?
+        var algorithm: DigestAlgorithm
+    }
 
     /// One connection and the requests waiting on it.
     private final class Link: Sendable {
         let connection: WebSocketConnection
         let pending = Locked<[Int: CheckedContinuation<Answer, any Error>]?>([:])
-        /// The most payload bytes each request may be answered with, by id.
-        let expectedLengths = Locked<[Int: Int]>([:])
+        /// What each request's answer must be, by id.
+        let expectations = Locked<[Int: Expectation]>([:])
 
         init(connection: WebSocketConnection) {
             self.connection = connection
@@ -121,18 +128,19 @@ public final class WeightClient: Sendable {
     }
 
     /// Sends a request and returns the object: its header, its payload and the payload's
-    /// SHA-256 (hashed beside the connection's reader thread as the bytes arrived, so a large
-    /// object's hash is ready about when its last byte is).
+    /// digest by `algorithm` (hashed beside the connection's reader thread as the bytes
+    /// arrived, so a large object's digest is ready about when its last byte is).
     ///
     /// Retries on a lost or refused connection and on `rate_limited` or `internal` answers,
     /// waiting ``Configuration/retryDelay`` (doubling) between tries.
     /// - Parameter expectedLength: the most payload bytes the answer may have (the manifest's
     ///   size): a response whose header claims more is refused as soon as its header arrives.
+    /// - Parameter algorithm: how to hash the payload: the manifest's digest's algorithm.
     /// - Throws: ``Failure`` when no connection could be made or kept or the answer was too
     ///   large, or the server's ``WireError`` (`not_found`, `bad_request`, ...) for the request.
     public func get(
         _ operation: WireMessage.Request.Operation, name: String? = nil, offset: Int? = nil, length: Int? = nil,
-        expectedLength: Int? = nil
+        expectedLength: Int? = nil, algorithm: DigestAlgorithm = .sha256
     ) async throws -> Object {
         var delay = configuration.retryDelay
         var attempt = 1
@@ -154,13 +162,15 @@ public final class WeightClient: Sendable {
                     expected = expectedLength.map { $0 - received.bytes.count }
                     seeds.withLock { $0[id] = received.digest }
                 }
-                let answer = try await send(request, expectedLength: expected)
+                let answer = try await send(request, expectation: Expectation(length: expected, algorithm: algorithm))
                 switch answer.response {
                 case .success(var header, let payload):
-                    let digest = await answer.payloadSHA256?.value
+                    let digest = await answer.payloadDigest?.value
                     guard let received else {
                         return Object(
-                            header: header, payload: payload, payloadSHA256: digest ?? Digest.sha256(payload))
+                            header: header, payload: payload,
+                            payloadDigest: ContentDigest(
+                                algorithm, (digest ?? Digest.hash(payload, with: algorithm)).hexString))
                     }
                     // The resumed range completes the bytes that arrived before.
                     let whole = Array(received.bytes) + payload
@@ -168,7 +178,8 @@ public final class WeightClient: Sendable {
                     header.length = whole.count
                     return Object(
                         header: header, payload: whole[...],
-                        payloadSHA256: digest ?? Digest.sha256(whole))
+                        payloadDigest: ContentDigest(
+                            algorithm, (digest ?? Digest.hash(whole, with: algorithm)).hexString))
                 case .failure(_, let error): throw error
                 }
             } catch let interrupted as Interrupted {
@@ -209,7 +220,7 @@ public final class WeightClient: Sendable {
         }
     }
 
-    private func send(_ request: WireMessage.Request, expectedLength: Int?) async throws -> Answer {
+    private func send(_ request: WireMessage.Request, expectation: Expectation) async throws -> Answer {
         let current = try await currentLink()
         // The answer is made on the reader thread, which takes `pending` to hand it over; taking
         // `pending` again once woken makes that hand-over an edge ThreadSanitizer sees (it
@@ -221,7 +232,7 @@ public final class WeightClient: Sendable {
                 pending?[request.id] = continuation
                 return true
             }
-            if let expectedLength { current.expectedLengths.withLock { $0[request.id] = expectedLength } }
+            current.expectations.withLock { $0[request.id] = expectation }
             guard registered else {
                 return continuation.resume(throwing: Failure.connectionLost(url: configuration.url))
             }
@@ -243,17 +254,19 @@ public final class WeightClient: Sendable {
             if let current = link.withLock({ $0 }) { return current }
             let connection = try await connect()
             let fresh = Link(connection: connection)
-            let digester = PayloadDigester(expectedLengths: fresh.expectedLengths, seeds: seeds)
+            let digester = PayloadDigester(expectations: fresh.expectations, seeds: seeds)
             connection.messageObserver = digester
             link.withLock { $0 = fresh }
             let reader = Thread { [self] in
-                while case .binary(let message)? = try? connection.receive() {
+                while case .binary(let message)? = try? StageClock.measure(.receive, { try connection.receive() }) {
                     let digest = digester.takeDigest()
                     do {
                         let response = try WireMessage.parseResponse(message)
                         switch response {
                         case .success(let header, _): fresh.deliver((response, digest), id: header.id)
-                        case .failure(let id, _): fresh.deliver((response, nil), id: id)
+                        case .failure(let id, _):
+                            if let id { fresh.expectations.withLock { _ = $0.removeValue(forKey: id) } }
+                            fresh.deliver((response, nil), id: id)
                         }
                     } catch {
                         logger?.error("\(configuration.url) sent a malformed response: \(error)")
@@ -359,15 +372,17 @@ private final class PayloadDigester: WebSocketMessageObserver, @unchecked Sendab
     /// how many payload bytes have gone to the digest.
     private var current: (header: WireMessage.Header, payloadStart: Int, hashed: Int)?
     private let queue = DispatchQueue(label: "weight-client payload digest")
-    private let expectedLengths: Locked<[Int: Int]>
+    private let expectations: Locked<[Int: WeightClient.Expectation]>
     /// Digests to continue rather than start, by request id: a resumed request's payload
     /// follows the bytes an interrupted one delivered.
     private let seeds: Locked<[Int: UnsafeSendable<StreamingDigest>]>
     /// The response refused for claiming more than its request's expected length.
     private(set) var refusal: (header: WireMessage.Header, expected: Int)?
 
-    init(expectedLengths: Locked<[Int: Int]>, seeds: Locked<[Int: UnsafeSendable<StreamingDigest>]>) {
-        self.expectedLengths = expectedLengths
+    init(
+        expectations: Locked<[Int: WeightClient.Expectation]>, seeds: Locked<[Int: UnsafeSendable<StreamingDigest>]>
+    ) {
+        self.expectations = expectations
         self.seeds = seeds
     }
 
@@ -378,26 +393,26 @@ private final class PayloadDigester: WebSocketMessageObserver, @unchecked Sendab
             finished = nil
             if let layout = WireMessage.responseLayout(from: fragment) {
                 let id = layout.header.id
-                if let expected = expectedLengths.withLock({ $0.removeValue(forKey: id) }),
-                    layout.header.length > expected
-                {
+                let expectation = expectations.withLock { $0.removeValue(forKey: id) }
+                if let expected = expectation?.length, layout.header.length > expected {
                     refusal = (layout.header, expected)
                     throw WebSocketError.tooLarge(size: UInt64(layout.size), limit: layout.payloadStart + expected)
                 }
                 let started =
-                    seeds.withLock { $0.removeValue(forKey: id) } ?? UnsafeSendable(StreamingDigest(.sha256))
-                queue.async { started.value.update(fragment[layout.payloadStart...]) }
+                    seeds.withLock { $0.removeValue(forKey: id) }
+                    ?? UnsafeSendable(StreamingDigest(expectation?.algorithm ?? .sha256))
+                queue.async { StageClock.measure(.hash) { started.value.update(fragment[layout.payloadStart...]) } }
                 digest = started
                 pending = OneShot<[UInt8]>()
                 current = (layout.header, layout.payloadStart, fragment.count - layout.payloadStart)
                 size = layout.size
             }
         } else if let digest {
-            queue.async { fragment.withUnsafeBytes { digest.value.update($0) } }
+            queue.async { StageClock.measure(.hash) { fragment.withUnsafeBytes { digest.value.update($0) } } }
             current?.hashed += fragment.count
         }
         if last, let digest, let pending {
-            queue.async { pending.fulfil(digest.value.finalize()) }
+            queue.async { pending.fulfil(StageClock.measure(.hash) { digest.value.finalize() }) }
             finished = pending
             self.digest = nil
             self.pending = nil
@@ -419,7 +434,7 @@ private final class PayloadDigester: WebSocketMessageObserver, @unchecked Sendab
             header: current.header, received: partial[current.payloadStart...], digest: digest)
     }
 
-    /// The SHA-256 of the payload of the message just received, if it had one.
+    /// The digest of the payload of the message just received, if it had one.
     func takeDigest() -> OneShot<[UInt8]>? {
         defer { finished = nil }
         return finished

@@ -65,6 +65,7 @@ public final class WeightServer: Sendable {
         let key: String
         let size: Int
         let sha256: String
+        var blake3: String? = nil
         let encoding: String
     }
 
@@ -260,11 +261,11 @@ public final class WeightServer: Sendable {
         }
         if let chunk = manifest.chunks[name] {
             return Entry(
-                key: chunk.file, size: chunk.size, sha256: chunk.sha256,
+                key: chunk.file, size: chunk.size, sha256: chunk.sha256, blake3: chunk.blake3,
                 encoding: chunk.file.hasSuffix(".gz") ? "gzip" : "identity")
         }
         if let file = manifest.files[name] {
-            return Entry(key: name, size: file.size, sha256: file.sha256, encoding: "identity")
+            return Entry(key: name, size: file.size, sha256: file.sha256, blake3: file.blake3, encoding: "identity")
         }
         return nil
     }
@@ -440,7 +441,7 @@ public final class WeightServer: Sendable {
         }
         let header = WireMessage.Header(
             id: request.id, name: request.name ?? entry.key, size: bytes.count, sha256: entry.sha256,
-            encoding: entry.encoding, offset: offset, length: length)
+            blake3: entry.blake3, encoding: entry.encoding, offset: offset, length: length)
         let prefix = WireMessage.prefix(for: header)
         counters.withLock {
             $0.requests += 1
@@ -502,7 +503,7 @@ final class ResponseWriter: @unchecked Sendable {
             }
             guard let next else { return }
             do {
-                try next(connection)
+                try StageClock.measure(.send) { try next(connection) }
             } catch {
                 // The connection broke or closed: what is left cannot be delivered.
                 condition.withLock { queue.removeAll() }

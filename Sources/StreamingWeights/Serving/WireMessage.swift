@@ -112,6 +112,9 @@ public enum WireMessage {
         public var size: Int
         /// The SHA-256 of the whole object as stored (lower-case hex).
         public var sha256: String
+        /// The BLAKE3 of the whole object as stored (lower-case hex), when the manifest lists
+        /// one; absent otherwise, and from servers older than BLAKE3.
+        public var blake3: String?
         /// `identity` or `gzip`: how the stored bytes are encoded.
         public var encoding: String
         /// Where the payload starts within the object (0 unless a range was asked for).
@@ -119,11 +122,15 @@ public enum WireMessage {
         /// The payload's length.
         public var length: Int
 
-        public init(id: Int, name: String, size: Int, sha256: String, encoding: String, offset: Int, length: Int) {
+        public init(
+            id: Int, name: String, size: Int, sha256: String, blake3: String? = nil, encoding: String, offset: Int,
+            length: Int
+        ) {
             self.id = id
             self.name = name
             self.size = size
             self.sha256 = sha256
+            self.blake3 = blake3
             self.encoding = encoding
             self.offset = offset
             self.length = length

@@ -1,24 +1,27 @@
 import Foundation
 
-/// An object's bytes as received, with their SHA-256.
+/// An object's bytes as received, with their digest.
 public struct TransportedObject: Sendable {
     public var bytes: ByteStorage
-    /// The SHA-256 of ``bytes``, computed as they arrived or after.
-    public var sha256: [UInt8]
-    /// The SHA-256 the sender claims for them, when it sends one.
-    public var claimedSHA256: String?
+    /// The digest of ``bytes`` with the algorithm asked for, computed as they arrived or after.
+    public var digest: ContentDigest
+    /// The digest the sender claims for them with the same algorithm, when it sends one.
+    public var claimed: ContentDigest?
 
-    public init(bytes: ByteStorage, sha256: [UInt8], claimedSHA256: String? = nil) {
+    public init(bytes: ByteStorage, digest: ContentDigest, claimed: ContentDigest? = nil) {
         self.bytes = bytes
-        self.sha256 = sha256
-        self.claimedSHA256 = claimedSHA256
+        self.digest = digest
+        self.claimed = claimed
     }
 
-    /// `bytes` with their SHA-256 computed now.
-    public init(hashing bytes: ByteStorage) {
-        let digest = StreamingDigest(.sha256)
-        bytes.withUnsafeBytes { digest.update($0) }
-        self.init(bytes: bytes, sha256: digest.finalize())
+    /// `bytes` with their digest computed now.
+    public init(hashing bytes: ByteStorage, with algorithm: DigestAlgorithm) {
+        let digest = StreamingDigest(algorithm)
+        let value = StageClock.measure(.hash) {
+            bytes.withUnsafeBytes { digest.update($0) }
+            return digest.finalize()
+        }
+        self.init(bytes: bytes, digest: ContentDigest(algorithm, value.hexString))
     }
 }
 
@@ -32,16 +35,16 @@ public protocol ChunkObjectReader: Sendable {
     /// checks what arrived.
     func read(_ key: String, size: Int?) async throws -> ByteStorage
 
-    /// Object `key` of `size` bytes with its SHA-256, which a reader may compute as the bytes
-    /// arrive.
-    func readHashed(_ key: String, size: Int) async throws -> TransportedObject
+    /// Object `key` of `size` bytes with its digest by `algorithm`, which a reader may compute
+    /// as the bytes arrive.
+    func readHashed(_ key: String, size: Int, algorithm: DigestAlgorithm) async throws -> TransportedObject
 }
 
 extension ChunkObjectReader {
     /// Reads, then hashes off the cooperative threads.
-    public func readHashed(_ key: String, size: Int) async throws -> TransportedObject {
+    public func readHashed(_ key: String, size: Int, algorithm: DigestAlgorithm) async throws -> TransportedObject {
         let bytes = try await read(key, size: size)
-        return try await runBlocking { TransportedObject(hashing: bytes) }
+        return try await runBlocking { TransportedObject(hashing: bytes, with: algorithm) }
     }
 }
 

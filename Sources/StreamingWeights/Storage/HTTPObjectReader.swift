@@ -75,10 +75,12 @@ public struct HTTPObjectReader: ChunkObjectReader {
         return try await runBlocking { try download.read(size: size, get: get) }
     }
 
-    public func readHashed(_ key: String, size: Int) async throws -> TransportedObject {
+    public func readHashed(_ key: String, size: Int, algorithm: DigestAlgorithm) async throws -> TransportedObject {
         let (download, get) = try download(key)
-        let (bytes, digest) = try await runBlocking { try download.readHashed(size: size, get: get) }
-        return TransportedObject(bytes: bytes, sha256: digest)
+        let (bytes, digest) = try await runBlocking {
+            try download.readHashed(size: size, get: get, algorithm: algorithm)
+        }
+        return TransportedObject(bytes: bytes, digest: digest)
     }
 
     /// How object `key` is read: its ranges, and one GET of a range.

@@ -88,21 +88,44 @@ struct ModelChunkerTests {
             abs(manifest.totalSizeMB - manifest.chunks.values.reduce(0) { $0 + Double($1.size) } / 1_048_576) < 1e-9)
     }
 
-    @Test("sha256sum of every file agrees with the manifest, and verify finds nothing wrong")
-    func hashesAgreeWithSha256sum() async throws {
+    @Test("sha256sum and b3sum of every file agree with the manifest, and verify finds nothing wrong")
+    func hashesAgreeWithSha256sumAndB3sum() async throws {
         let directory = try TemporaryDirectory()
         let manifest = try await Self.chunk(into: directory.path, compress: true)
-        var expected: [String: String] = [:]
-        for chunk in manifest.chunks.values { expected[chunk.file] = chunk.sha256 }
-        for (name, entry) in manifest.files { expected[name] = entry.sha256 }
-        let result = try ProcessRunner.run("/usr/bin/sha256sum", expected.keys.sorted().map { directory.file($0) })
-        #expect(result.status == 0)
-        for line in result.outputText.split(separator: "\n") {
-            let parts = line.split(separator: " ", maxSplits: 1)
-            let file = (String(parts[1]).trimmingCharacters(in: .whitespaces) as NSString).lastPathComponent
-            #expect(expected[file] == String(parts[0]), "\(file)")
+        var sha256: [String: String] = [:]
+        var blake3: [String: String] = [:]
+        for chunk in manifest.chunks.values { (sha256[chunk.file], blake3[chunk.file]) = (chunk.sha256, chunk.blake3) }
+        for (name, entry) in manifest.files { (sha256[name], blake3[name]) = (entry.sha256, entry.blake3) }
+        #expect(blake3.count == sha256.count, "every file has a BLAKE3 digest")
+        for (tool, expected) in [("/usr/bin/sha256sum", sha256), ("/usr/bin/b3sum", blake3)] {
+            let result = try ProcessRunner.run(tool, expected.keys.sorted().map { directory.file($0) })
+            #expect(result.status == 0, "\(tool): \(result.standardError)")
+            let lines = result.outputText.split(separator: "\n")
+            #expect(lines.count == expected.count)
+            for line in lines {
+                let parts = line.split(separator: " ", maxSplits: 1)
+                let file = (String(parts[1]).trimmingCharacters(in: .whitespaces) as NSString).lastPathComponent
+                #expect(expected[file] == String(parts[0]), "\(tool) \(file)")
+            }
         }
         #expect(try await ChunkVerifier(storage: FileSystemBackend(root: directory.path)).verify().isEmpty)
+    }
+
+    @Test("verify catches a BLAKE3 digest that disagrees with the file (its SHA-256 intact), naming both")
+    func verifyChecksBlake3() async throws {
+        let directory = try TemporaryDirectory()
+        var manifest = try await Self.chunk(into: directory.path, compress: false)
+        let listed = try #require(manifest.chunks["layer_0"]?.blake3)
+        let wrong = String(repeating: "0", count: 64)
+        manifest.chunks["layer_0"]?.blake3 = wrong
+        try Data(try manifest.encoded()).write(to: URL(fileURLWithPath: directory.file(ChunkManifest.fileName)))
+        let problems = try await ChunkVerifier(storage: FileSystemBackend(root: directory.path)).verify().map {
+            "\($0)"
+        }
+        #expect(
+            problems == [
+                "'layer_0.safetensors' fails its checksum: the manifest says BLAKE3 \(wrong), the file has BLAKE3 \(listed)"
+            ])
     }
 
     @Test("gzip -d of a compressed chunk gives the uncompressed chunk byte for byte")
@@ -263,6 +286,7 @@ struct ModelChunkerTests {
         let pooler = try Data(contentsOf: URL(fileURLWithPath: directory.file("pooler.safetensors")))
         edited.chunks["pooler"]?.size = pooler.count
         edited.chunks["pooler"]?.sha256 = Digest.sha256(pooler).hexString
+        edited.chunks["pooler"]?.blake3 = Digest.blake3(pooler).hexString
         try Data(try edited.encoded()).write(to: URL(fileURLWithPath: directory.file("chunk_info.json")))
 
         let problems = try await ChunkVerifier(storage: FileSystemBackend(root: directory.path)).verify().map {

@@ -263,13 +263,15 @@ public final class S3Backend: StorageBackend, @unchecked Sendable {
         return try await runBlocking { try download.read(size: size, get: self.ranged(key)) }
     }
 
-    /// The object's `size` bytes (the manifest's) with their SHA-256, computed as they arrive
-    /// when the object is one range.
-    public func readHashed(_ key: String, size: Int) async throws -> TransportedObject {
+    /// The object's `size` bytes (the manifest's) with their digest by `algorithm`, computed
+    /// as they arrive when the object is one range.
+    public func readHashed(_ key: String, size: Int, algorithm: DigestAlgorithm) async throws -> TransportedObject {
         try StorageError.validate(key)
         let download = download(key)
-        let (bytes, digest) = try await runBlocking { try download.readHashed(size: size, get: self.ranged(key)) }
-        return TransportedObject(bytes: bytes, sha256: digest)
+        let (bytes, digest) = try await runBlocking {
+            try download.readHashed(size: size, get: self.ranged(key), algorithm: algorithm)
+        }
+        return TransportedObject(bytes: bytes, digest: digest)
     }
 
     public func read(_ key: String, range: Range<Int>) async throws -> [UInt8] {
