@@ -30,6 +30,10 @@ static void widen_float16(const void *source, float *destination, long count) {
     widen_float16_scalar(source, destination, count);
 }
 
+static void pack(const void *const *rows, long count, long depth, int dtype, float *packed) {
+    pack_panels(rows, count, depth, dtype, packed, NR, widen_float16);
+}
+
 static const sw_kernel_set set = {
     .name = "portable",
     .description = "portable C, 4x16 tile",
@@ -41,6 +45,7 @@ static const sw_kernel_set set = {
     .softmax = softmax,
     .widen_float16 = widen_float16,
     .widen_bfloat16 = widen_bfloat16,
+    .pack = pack,
     .all_finite = all_finite,
 };
 

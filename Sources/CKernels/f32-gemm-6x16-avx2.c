@@ -11,6 +11,7 @@
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 
 #define SW_HAS_FMA 1
+#define SW_HAS_HALF_VECTORS 1
 #include "vector.h"
 
 enum { MR = 6, NR = 16 };
@@ -66,6 +67,10 @@ static void widen_float16(const void *source, float *destination, long count) {
     widen_float16_scalar(bytes + 2 * i, destination + i, count - i);
 }
 
+static void pack(const void *const *rows, long count, long depth, int dtype, float *packed) {
+    pack_panels(rows, count, depth, dtype, packed, NR, widen_float16);
+}
+
 #pragma clang attribute pop
 
 static const sw_kernel_set set = {
@@ -79,6 +84,7 @@ static const sw_kernel_set set = {
     .softmax = softmax,
     .widen_float16 = widen_float16,
     .widen_bfloat16 = widen_bfloat16,
+    .pack = pack,
     .all_finite = all_finite,
 };
 

@@ -9,6 +9,7 @@
 #include <arm_neon.h>
 
 #define SW_HAS_FMA 1
+#define SW_HAS_HALF_VECTORS 1
 #include "vector.h"
 
 enum { MR = 6, NR = 16 };
@@ -62,6 +63,10 @@ static void widen_float16(const void *source, float *destination, long count) {
     widen_float16_scalar(bytes + 2 * i, destination + i, count - i);
 }
 
+static void pack(const void *const *rows, long count, long depth, int dtype, float *packed) {
+    pack_panels(rows, count, depth, dtype, packed, NR, widen_float16);
+}
+
 static const sw_kernel_set set = {
     .name = "neon",
     .description = "NEON, 6x16 tile",
@@ -73,6 +78,7 @@ static const sw_kernel_set set = {
     .softmax = softmax,
     .widen_float16 = widen_float16,
     .widen_bfloat16 = widen_bfloat16,
+    .pack = pack,
     .all_finite = all_finite,
 };
 

@@ -239,4 +239,93 @@ static int all_finite(const float *values, long count) {
     return sum16(accumulator) + tail == 0.0f;
 }
 
+/* Packing a Linear weight into panels (see sw_pack_function), 16 x 16 values at a time: 16 rows'
+   next 16 values are loaded (widened from float16 or bfloat16 on the way), transposed in
+   registers, and stored as 16 depth steps of 16 lanes. */
+
+/* Exchanges bit `s` of the row and column indices between rows i and i + s (rows with bit s clear
+   in i): after s = 8, 4, 2 and 1, every value has moved from (row, column) to (column, row). */
+#define SW_EXCHANGE(s, i0, i1, i2, i3, i4, i5, i6, i7, i8, i9, i10, i11, i12, i13, i14, i15,                      \
+                    j0, j1, j2, j3, j4, j5, j6, j7, j8, j9, j10, j11, j12, j13, j14, j15)                           \
+    for (int row = 0; row < 16; row++) {                                                                           \
+        if (row & (s)) continue;                                                                                   \
+        const v16f low = m[row], high = m[row + (s)];                                                              \
+        m[row] = __builtin_shufflevector(low, high, i0, i1, i2, i3, i4, i5, i6, i7, i8, i9, i10, i11, i12, i13,   \
+                                         i14, i15);                                                                \
+        m[row + (s)] = __builtin_shufflevector(low, high, j0, j1, j2, j3, j4, j5, j6, j7, j8, j9, j10, j11, j12,  \
+                                               j13, j14, j15);                                                     \
+    }
+
+SW_INLINE void transpose16(v16f m[16]) {
+    /* Row i keeps its columns with bit s clear and takes row i + s's columns with bit s clear
+       (shifted up by s); row i + s takes row i's columns with bit s set and keeps its own. */
+    SW_EXCHANGE(8, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23,
+                8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31)
+    SW_EXCHANGE(4, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27,
+                4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31)
+    SW_EXCHANGE(2, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29,
+                2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31)
+    SW_EXCHANGE(1, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30,
+                1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31)
+}
+
+#undef SW_EXCHANGE
+
+/* Values [k, k + 16) of a row of `dtype` (0 float32, 1 float16, 2 bfloat16) as floats; only the
+   first `valid` are read, the rest are 0. Whole float16 blocks convert in registers where the
+   set has half-precision conversions (SW_HAS_HALF_VECTORS: F16C, NEON), bfloat16 ones by a
+   shift everywhere. */
+SW_INLINE v16f load_row16(const unsigned char *row, long k, long valid, int dtype,
+                          void (*widen_float16)(const void *, float *, long)) {
+    if (valid == 16) {
+        if (dtype == 0) return load16((const float *)(const void *)(row + 4 * k));
+#ifdef SW_HAS_HALF_VECTORS
+        if (dtype == 1) {
+            typedef _Float16 v16h __attribute__((vector_size(32)));
+            v16h halves;
+            memcpy(&halves, row + 2 * k, sizeof halves);
+            return __builtin_convertvector(halves, v16f);
+        }
+#endif
+        if (dtype == 2) {
+            typedef uint16_t v16s __attribute__((vector_size(32)));
+            v16s halves;
+            memcpy(&halves, row + 2 * k, sizeof halves);
+            return (v16f)(__builtin_convertvector(halves, v16u) << 16);
+        }
+    }
+    float values[16] = {0};
+    if (dtype == 0) {
+        memcpy(values, row + 4 * k, (size_t)valid * 4);
+    } else if (dtype == 1) {
+        widen_float16(row + 2 * k, values, valid);
+    } else {
+        widen_bfloat16(row + 2 * k, values, valid);
+    }
+    return load16(values);
+}
+
+/* sw_pack_function for panels `width` wide (a multiple of 16). */
+SW_INLINE void pack_panels(const void *const *rows, long count, long depth, int dtype, float *packed, long width,
+                           void (*widen_float16)(const void *, float *, long)) {
+    const long panels = (count + width - 1) / width;
+    for (long panel = 0; panel < panels; panel++) {
+        float *out = packed + panel * width * depth;
+        for (long group = 0; group < width; group += 16) {
+            const long first = panel * width + group;
+            for (long k = 0; k < depth; k += 16) {
+                const long valid = depth - k < 16 ? depth - k : 16;
+                v16f m[16];
+                for (int lane = 0; lane < 16; lane++) {
+                    m[lane] = first + lane < count
+                                  ? load_row16(rows[first + lane], k, valid, dtype, widen_float16)
+                                  : splat16(0);
+                }
+                transpose16(m);
+                for (long step = 0; step < valid; step++) store16(out + (k + step) * width + group, m[step]);
+            }
+        }
+    }
+}
+
 #endif

@@ -171,6 +171,55 @@ static void test_widening(const sw_kernel_set *set) {
     free(out);
 }
 
+/* Packing against the layout written out by hand: float32 rows (1 byte off alignment), and
+   float16 and bfloat16 rows whose widened values are compared through widen_float16 and the
+   bfloat16 bit shift. Every value compared exactly, padding lanes included. */
+static void test_pack(const sw_kernel_set *set, long count, long depth) {
+    const long width = set->panel_width, panels = (count + width - 1) / width;
+    const size_t floats = (size_t)(panels * width * depth);
+    unsigned char *storage = malloc((size_t)(count * depth) * 4 + 1);
+    unsigned char *base = storage + 1;
+    const void **rows = malloc(sizeof(void *) * (size_t)(count ? count : 1));
+    float *packed = malloc(floats * sizeof(float) + 4);
+    float *expected = malloc(floats * sizeof(float) + 4);
+    float *widened = malloc(sizeof(float) * (size_t)(depth ? depth : 1));
+    for (int dtype = 0; dtype < 3; dtype++) {
+        const long size = dtype == 0 ? 4 : 2;
+        for (long i = 0; i < count * depth; i++) {
+            if (dtype == 0) {
+                const float value = random_float(10);
+                memcpy(base + 4 * i, &value, 4);
+            } else {
+                /* Finite halves only: a random exponent below 31, and any sign and mantissa. */
+                uint16_t bits = (uint16_t)(rand() & 0xffff);
+                if (dtype == 1 && ((bits >> 10) & 0x1f) == 0x1f) bits &= 0xbfff;
+                memcpy(base + 2 * i, &bits, 2);
+            }
+        }
+        for (long n = 0; n < count; n++) rows[n] = base + n * depth * size;
+        for (size_t i = 0; i < floats; i++) expected[i] = 0;
+        for (long n = 0; n < count; n++) {
+            if (dtype == 0) memcpy(widened, rows[n], (size_t)depth * 4);
+            else if (dtype == 1) sw_kernels_portable()->widen_float16(rows[n], widened, depth);
+            else sw_kernels_portable()->widen_bfloat16(rows[n], widened, depth);
+            for (long k = 0; k < depth; k++) expected[(n / width) * width * depth + k * width + n % width] = widened[k];
+        }
+        for (size_t i = 0; i < floats; i++) packed[i] = NAN;
+        set->pack(rows, count, depth, dtype, packed);
+        long wrong = 0;
+        for (size_t i = 0; i < floats; i++) {
+            if (memcmp(&packed[i], &expected[i], 4) != 0) wrong++;
+        }
+        check(wrong == 0, set->name, dtype == 0 ? "pack float32" : dtype == 1 ? "pack float16" : "pack bfloat16", count,
+              depth, 0, (double)wrong);
+    }
+    free(storage);
+    free(rows);
+    free(packed);
+    free(expected);
+    free(widened);
+}
+
 static void test_all_finite(const sw_kernel_set *set) {
     float values[100];
     for (long count = 0; count <= 100; count += 17) {
@@ -205,6 +254,10 @@ int main(void) {
         for (long width = 1; width <= 130; width += 43) test_layer_norm(set, 5, width);
         for (long width = 1; width <= 130; width += 43) test_softmax(set, 4, width);
         test_widening(set);
+        static const long pack_shapes[][2] = {{1, 1}, {16, 16}, {17, 15}, {31, 33}, {32, 384}, {100, 7}, {1536, 384}};
+        for (size_t i = 0; i < sizeof pack_shapes / sizeof pack_shapes[0]; i++) {
+            test_pack(set, pack_shapes[i][0], pack_shapes[i][1]);
+        }
         test_all_finite(set);
         printf("%s (%s): %s\n", set->name, set->description, failures == before ? "every check passed" : "FAILED");
         tested++;

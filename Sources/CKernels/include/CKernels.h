@@ -44,6 +44,14 @@ typedef void (*sw_softmax_function)(float *scores, long rows, long width, long s
 /* `count` little-endian float16 or bfloat16 values (2 bytes each, any alignment) widened to float32. */
 typedef void (*sw_widen_function)(const void *source, float *destination, long count);
 
+/* Packs a Linear weight for the gemm: `count` rows (B's columns, the output features) of `depth`
+   values each, rows[n] pointing at row n's values stored as `dtype` (0 float32, 1 float16, 2
+   bfloat16; little-endian, any alignment), become panels of panel_width columns, each `depth`
+   rows of panel_width floats (column n at panel n / panel_width, lane n % panel_width; lanes past
+   `count` are 0). `packed` holds ceil(count / panel_width) * panel_width * depth floats. Narrow
+   values are widened on the way: no float32 copy of the weight is made. */
+typedef void (*sw_pack_function)(const void *const *rows, long count, long depth, int dtype, float *packed);
+
 /* 1 when every one of `count` floats is finite, 0 when one is NaN or infinite. */
 typedef int (*sw_all_finite_function)(const float *values, long count);
 
@@ -63,6 +71,7 @@ typedef struct sw_kernel_set {
     sw_softmax_function softmax;
     sw_widen_function widen_float16;
     sw_widen_function widen_bfloat16;
+    sw_pack_function pack;
     sw_all_finite_function all_finite;
 } sw_kernel_set;
 

@@ -19,37 +19,45 @@ public struct Linear: Sendable {
     /// Several linear layers over the same input fused into one: the layers `layers` (views
     /// holding `weight` and `bias`), each with `outFeatures` outputs, side by side.
     ///
-    /// float32 weights are packed straight from the stored bytes, aligned or not; other dtypes
-    /// are widened one tensor at a time, so loading never holds a second copy of the weights.
+    /// float32, float16 and bfloat16 weights are packed straight from the stored bytes, aligned
+    /// or not, narrow ones widened inside the pack; other dtypes (and weights of mixed dtypes)
+    /// are widened one tensor at a time first, so loading never holds a second copy of the
+    /// weights.
     ///
     /// - Throws: ``ModelError`` for a missing tensor or a shape that disagrees.
     init(concatenating layers: [ComponentTensors], inFeatures: Int, outFeatures: Int, kernels: KernelSet) throws {
         let weights = try layers.map { try $0.tensor("weight", shape: [outFeatures, inFeatures]) }
         bias = try layers.flatMap { try $0.floats("bias", shape: [outFeatures]) }
-        weight = try Self.withRows(of: weights[...], width: inFeatures, after: []) { rows in
-            PackedWeights(rows: rows, inFeatures: inFeatures, for: kernels)
+        let stored = weights.first?.dtype ?? .float32
+        let packed =
+            weights.allSatisfy { $0.dtype == stored } && PackedWeights.packedDTypes[stored] != nil ? stored : nil
+        weight = try Self.withRows(of: weights[...], width: inFeatures, stored: packed, after: []) { rows in
+            PackedWeights(rows: rows, dtype: packed ?? .float32, inFeatures: inFeatures, for: kernels)
         }
     }
 
-    /// Calls `body` with a pointer to every row of `weights`, in order: float32 rows where they
-    /// are stored, other rows from a widened copy alive for the call.
+    /// Calls `body` with a pointer to every row of `weights`, in order: rows where they are
+    /// stored when `stored` (their dtype) is given, else rows from a float32 copy alive for the
+    /// call.
     private static func withRows<Result>(
         of weights: ArraySlice<Tensor>,
         width: Int,
+        stored: DType?,
         after earlier: [UnsafeRawPointer],
         _ body: ([UnsafeRawPointer]) -> Result
     ) throws -> Result {
         guard let weight = weights.first else { return body(earlier) }
         let rest = weights.dropFirst()
-        let rowBytes = width * MemoryLayout<Float>.size
+        let rowBytes = width * (stored?.byteCount ?? MemoryLayout<Float>.size)
         let rows = 0..<(weight.elementCount / width)
         func next(_ bytes: UnsafeRawBufferPointer) throws -> Result {
             // swift-format-ignore: NeverForceUnwrap
             // A weight's shape was checked non-empty, so it has storage.
             let base = bytes.baseAddress!
-            return try withRows(of: rest, width: width, after: earlier + rows.map { base + $0 * rowBytes }, body)
+            return try withRows(
+                of: rest, width: width, stored: stored, after: earlier + rows.map { base + $0 * rowBytes }, body)
         }
-        if weight.dtype == .float32 { return try weight.withUnsafeBytes(next) }
+        if stored != nil { return try weight.withUnsafeBytes(next) }
         return try weight.floatValues().withUnsafeBytes(next)
     }
 

@@ -94,26 +94,25 @@ public final class PackedWeights: @unchecked Sendable {
         self.init(rows: (0..<outFeatures).map { base + $0 * inFeatures * 4 }, inFeatures: inFeatures, for: kernels)
     }
 
-    /// Packs a `Linear` weight given row by row for `kernels`: `rows[n]` points at the
-    /// `inFeatures` float32 weights of output n, not necessarily aligned (a tensor inside a
-    /// received message), so the rows of several weights are packed side by side where they
-    /// lie, without a copy.
-    public init(rows: [UnsafeRawPointer], inFeatures: Int, for kernels: KernelSet) {
-        let width = kernels.panelWidth
+    /// The dtypes ``init(rows:dtype:inFeatures:for:)`` packs from, with the kernels' code for each.
+    static let packedDTypes: [DType: Int32] = [.float32: 0, .float16: 1, .bfloat16: 2]
+
+    /// Packs a `Linear` weight given row by row for `kernels`.
+    ///
+    /// `rows[n]` points at the `inFeatures` weights of output n stored as `dtype` (float32,
+    /// float16 or bfloat16), not necessarily aligned (a tensor inside a received message), so
+    /// the rows of several weights are packed side by side where they lie, narrow ones widened
+    /// on the way: no float32 copy is made. The kernel set's pack transposes 16 x 16 blocks in
+    /// registers.
+    public init(rows: [UnsafeRawPointer], dtype: DType = .float32, inFeatures: Int, for kernels: KernelSet) {
+        guard let code = Self.packedDTypes[dtype] else {
+            preconditionFailure("weights of \(dtype) are packed after widening them to float32")
+        }
         let count = PackedPanels.floatCount(depth: inFeatures, columns: rows.count, kernels: kernels)
         let memory = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
             .bindMemory(to: Float.self, capacity: count)
-        // Only the last panel's lanes past the last column are padding: zero those, not the
-        // whole buffer (a layer's weights are megabytes, and every byte else is written below).
-        let valid = rows.count % width
-        if valid != 0 {
-            let last = memory + (rows.count / width) * width * inFeatures
-            for k in 0..<inFeatures { (last + k * width + valid).update(repeating: 0, count: width - valid) }
-        }
-        for (n, row) in rows.enumerated() {
-            // Column n of B goes down panel n / width, at lane n % width.
-            let lane = memory + (n / width) * width * inFeatures + n % width
-            for k in 0..<inFeatures { lane[k * width] = row.loadUnaligned(fromByteOffset: k * 4, as: Float.self) }
+        rows.map(Optional.some).withUnsafeBufferPointer { pointers in
+            kernels.functions.pack(pointers.baseAddress, rows.count, inFeatures, code, memory)
         }
         panels = PackedPanels(kernels: kernels, base: memory, depth: inFeatures, columns: rows.count)
     }

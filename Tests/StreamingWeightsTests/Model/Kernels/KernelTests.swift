@@ -203,4 +203,36 @@ struct KernelTests {
             }
         }
     }
+
+    @Test("float16 and bfloat16 weights packed as stored equal the same weights widened first, with every set")
+    func packNarrowWeights() throws {
+        let (outFeatures, inFeatures) = (37, 45)
+        let wide = Tensor(
+            float32: randomFloats(outFeatures * inFeatures, seed: 21, range: 4), shape: [outFeatures, inFeatures])
+        for set in Self.sets {
+            for dtype in [DType.float16, .bfloat16] {
+                let narrow = try wide.converted(to: dtype)
+                let widened = try narrow.floatValues()
+                let fromNarrow = narrow.withUnsafeBytes { bytes in
+                    // swift-format-ignore: NeverForceUnwrap
+                    let base = bytes.baseAddress!
+                    return PackedWeights(
+                        rows: (0..<outFeatures).map { base + $0 * inFeatures * 2 }, dtype: dtype,
+                        inFeatures: inFeatures,
+                        for: set)
+                }
+                let fromWide = widened.withUnsafeBufferPointer {
+                    // swift-format-ignore: NeverForceUnwrap
+                    PackedWeights(
+                        linearWeight: $0.baseAddress!, outFeatures: outFeatures, inFeatures: inFeatures, for: set)
+                }
+                let count = fromWide.byteCount / 4
+                #expect(fromNarrow.byteCount == fromWide.byteCount)
+                #expect(
+                    Array(UnsafeBufferPointer(start: fromNarrow.panels.base, count: count))
+                        == Array(UnsafeBufferPointer(start: fromWide.panels.base, count: count)), "\(set.name) \(dtype)"
+                )
+            }
+        }
+    }
 }
