@@ -352,7 +352,8 @@ def kernels(ours, native, debug_infer):
     this one; a debug build's first embedding."""
     info = run_json([ours, "kernels"])
     minilm = MODELS["all-MiniLM-L6-v2"]
-    results = {"cpu": info["cpu"], "selected": info["selected"], "descriptions": info["descriptions"], "sets": {}}
+    results = {"cpu": info["cpu"], "machine": machine_name(), "selected": info["selected"],
+               "descriptions": info["descriptions"], "sets": {}}
     # One thread pinned to one core, as the figures to reach say. The machine is shared: ours and
     # OpenBLAS alternate three times and each keeps its best (noise only ever slows a run down).
     pin = ["taskset", "-c", "1"] if shutil.which("taskset") and os.cpu_count() > 1 else []
@@ -405,10 +406,35 @@ def kernels(ours, native, debug_infer):
     return results
 
 
+# Microarchitectures by vendor, family and model (/proc/cpuinfo), for the machines the team meets;
+# the brand string alone does not tell them apart in a VM ("AMD EPYC" is Zen 4 and Zen 5 alike).
+MICROARCHITECTURES = {
+    ("AuthenticAMD", 23): "Zen / Zen 2", ("AuthenticAMD", 26): "Zen 5",
+    ("GenuineIntel", 6, 85): "Skylake-SP / Cascade Lake", ("GenuineIntel", 6, 106): "Ice Lake-SP",
+    ("GenuineIntel", 6, 143): "Sapphire Rapids", ("GenuineIntel", 6, 207): "Emerald Rapids",
+}
+
+
+def machine_name():
+    """The CPU's brand string with its family, model and, when known, microarchitecture: what a machine's figures
+    are filed under in docs/machines.json."""
+    fields = {}
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    name = fields.get("model name") or platform.processor()
+    vendor, family, model = fields.get("vendor_id", ""), int(fields.get("cpu family", 0)), int(fields.get("model", 0))
+    arch = MICROARCHITECTURES.get((vendor, family, model)) or MICROARCHITECTURES.get((vendor, family))
+    if vendor == "AuthenticAMD" and family == 25:
+        arch = "Zen 4" if model in range(0x10, 0x20) or model in range(0x60, 0x80) or model in range(0xA0, 0xB0) \
+            else "Zen 3"
+    return f"{name} (family {family}, model {model}{', ' + arch if arch else ''})"
+
+
 def machines_table(results):
     """Updates docs/machines.json with this machine's kernel figures and renders every machine's."""
     kernels = results["kernels"]
-    cpu = kernels["cpu"] or platform.processor()
+    cpu = kernels.get("machine") or machine_name()
     machines = json.loads(MACHINES.read_text()) if MACHINES.exists() else {}
     machines[cpu] = {
         "measured": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "selected": kernels["selected"],
@@ -698,8 +724,7 @@ def main():
     print(body + "\n\n## Targets\n\n" + goals)
     if args.no_write:
         return
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = results["kernels"].get("machine") or machine_name()
     flags = Path("/proc/cpuinfo").read_text()
     isa = "AVX-512" if "avx512f" in flags else ("AVX2" if "avx2" in flags else "SSE")
     pvn = results["kernels"]["plain_vs_native"]
