@@ -31,9 +31,10 @@ public struct PackedPanels {
     /// Packs the matrix whose element (k, n) is `source[n * columnStride + k * depthStride]` into
     /// `destination`, which must hold ``floatCount(depth:columns:kernels:)`` floats.
     ///
-    /// A PyTorch `Linear` weight `[outFeatures, inFeatures]` is packed as B = Wᵀ with
-    /// `columnStride: inFeatures, depthStride: 1`; a row-major `[K, N]` matrix with leading
-    /// dimension `ld` with `columnStride: 1, depthStride: ld`.
+    /// One of the strides is 1: `depthStride: 1` when each column lies contiguous in the source
+    /// (a PyTorch `Linear` weight `[outFeatures, inFeatures]` as B = Wᵀ, attention's key vectors),
+    /// packed by the kernel set's transposing pack; `columnStride: 1` for a row-major `[K, N]`
+    /// matrix with leading dimension `depthStride` (attention's values), copied row by row.
     public init(
         packing source: UnsafePointer<Float>,
         depth: Int,
@@ -43,31 +44,22 @@ public struct PackedPanels {
         for kernels: KernelSet,
         into destination: UnsafeMutablePointer<Float>
     ) {
+        precondition(depthStride == 1 || columnStride == 1, "one of the strides must be 1")
         self.init(kernels: kernels, base: destination, depth: depth, columns: columns)
+        if depthStride == 1 {
+            let rows = (0..<columns).map { Optional(UnsafeRawPointer(source + $0 * columnStride)) }
+            rows.withUnsafeBufferPointer { kernels.functions.pack($0.baseAddress, columns, depth, 0, destination) }
+            return
+        }
         let width = self.width
         for panel in 0..<panelCount {
             let panelBase = destination + panel * width * depth
             let firstColumn = panel * width
             let valid = min(width, columns - firstColumn)
-            if columnStride == 1 {
-                for k in 0..<depth {
-                    let row = source + k * depthStride + firstColumn
-                    let out = panelBase + k * width
-                    out.update(from: row, count: valid)
-                    if valid < width { (out + valid).update(repeating: 0, count: width - valid) }
-                }
-            } else {
-                // Columns are contiguous in the source (a weight row, a key vector): read each
-                // one straight through and scatter it down the panel.
-                for j in 0..<valid {
-                    let column = source + (firstColumn + j) * columnStride
-                    for k in 0..<depth {
-                        panelBase[k * width + j] = column[k * depthStride]
-                    }
-                }
-                if valid < width {
-                    for k in 0..<depth { (panelBase + k * width + valid).update(repeating: 0, count: width - valid) }
-                }
+            for k in 0..<depth {
+                let out = panelBase + k * width
+                out.update(from: source + k * depthStride + firstColumn, count: valid)
+                if valid < width { (out + valid).update(repeating: 0, count: width - valid) }
             }
         }
     }
