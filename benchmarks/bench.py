@@ -286,6 +286,71 @@ def streaming(ours, chunker, server_binary, infer):
     return results
 
 
+class ShapedLink:
+    """A network namespace joined to this one by a veth pair, both ends shaped by tc's token bucket filter to `rate`
+    (tc's spelling: 1gbit, 10gbit): a real link's rate between the weight server (at `address`, inside) and the
+    client (outside). Needs root, iproute2 and tc."""
+
+    NAMESPACE, HOST, PEER, address = "sw-bench-link", "swbench0", "swbench1", "10.77.0.2"
+
+    def __init__(self, rate, bits_per_second):
+        self.rate, self.bytes_per_second = rate, bits_per_second / 8
+
+    def run(self, *command, inside=False):
+        prefix = ["ip", "netns", "exec", self.NAMESPACE] if inside else []
+        subprocess.run(prefix + list(command), check=True, capture_output=True)
+
+    def __enter__(self):
+        subprocess.run(["ip", "netns", "del", self.NAMESPACE], capture_output=True)  # one a killed run left
+        self.run("ip", "netns", "add", self.NAMESPACE)
+        self.run("ip", "link", "add", self.HOST, "type", "veth", "peer", "name", self.PEER)
+        self.run("ip", "link", "set", self.PEER, "netns", self.NAMESPACE)
+        self.run("ip", "addr", "add", "10.77.0.1/24", "dev", self.HOST)
+        self.run("ip", "link", "set", self.HOST, "up")
+        self.run("ip", "addr", "add", f"{self.address}/24", "dev", self.PEER, inside=True)
+        self.run("ip", "link", "set", self.PEER, "up", inside=True)
+        self.run("ip", "link", "set", "lo", "up", inside=True)
+        # A bucket of 10 ms at the rate: smaller ones cannot reach the rate between timer ticks.
+        burst = str(int(self.bytes_per_second / 100))
+        for device, inside in ((self.HOST, False), (self.PEER, True)):
+            self.run("tc", "qdisc", "add", "dev", device, "root", "tbf", "rate", self.rate, "burst", burst,
+                     "latency", "50ms", inside=inside)
+        return self
+
+    def __exit__(self, *_):
+        subprocess.run(["ip", "netns", "del", self.NAMESPACE], capture_output=True)
+
+
+def shaped_link(ours, chunker, server_binary):
+    """Issue 18: MiniLM streamed (cache 2, prefetch 1, 1 thread) from a weight server behind a link shaped to 1 and
+    10 Gbit/s, against the floor that link implies: max(local compute, bytes per pass / rate)."""
+    if os.geteuid() != 0 or not shutil.which("tc"):
+        log("shaped link: skipped (needs root and tc to make a network namespace)")
+        return {}
+    log("streaming all-MiniLM-L6-v2 through a shaped link: 1 and 10 Gbit/s")
+    results = {}
+    with tempfile.TemporaryDirectory() as work:
+        chunks = Path(work) / "minilm"
+        subprocess.run([chunker, str(MODELS["all-MiniLM-L6-v2"]), "--output-dir", str(chunks)], check=True,
+                       capture_output=True)
+        for rate, bits in (("1gbit", 1e9), ("10gbit", 1e10)):
+            with ShapedLink(rate, bits) as link:
+                server = subprocess.Popen(["ip", "netns", "exec", link.NAMESPACE, server_binary, "--chunks-dir",
+                                           str(chunks), "--host", link.address, "--port", "0"],
+                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                try:
+                    url = server.stdout.readline().strip()
+                    row = run_json([ours, "streaming-forward", "--server", url, "--chunks-dir", str(chunks), "--seq",
+                                    "128", "--cache-size", "2", "--prefetch", "1", "--cold-runs", "1", "--seconds", "4",
+                                    "--server-pid", str(server.pid)])
+                finally:
+                    server.terminate()
+                    server.wait(timeout=30)
+            row["link_floor_ms"] = max(row["local_ms"], row["bytes_per_pass"] / link.bytes_per_second * 1000)
+            results[rate] = row
+    return results
+
+
 class Cluster:
     """streaming_weights_testing.cluster in the background: N weight servers reading one bucket, nginx in front."""
 
@@ -552,6 +617,17 @@ def report(results):
               "| bytes | seconds | aggregate MB/s | server peak RSS (MiB) |", "|---|---|---|---|",
               f"| {st['pull']['bytes']:,} | {st['pull']['seconds']:.2f} | {st['pull']['mb_per_s']:.0f} | "
               f"{st['pull']['server_peak_rss_mib']:.0f} |"]
+    link = results.get("link") or {}
+    if link:
+        lines += ["", "## Streaming all-MiniLM-L6-v2 through a shaped link (issue 18)", "",
+                  "The weight server in a network namespace behind a veth pair shaped by tc's token bucket filter; "
+                  "seq 128, cache 2, prefetch 1, 1 thread. The link's floor is max(local compute, bytes per pass / rate).",
+                  "", "| link | MB per pass | link floor (ms) | streamed (ms) | streamed / floor | waited for layers (ms) |",
+                  "|---|---|---|---|---|---|"]
+        for rate, row in link.items():
+            lines.append(f"| {rate.replace('gbit', ' Gbit/s')} | {row['bytes_per_pass'] / 1e6:.1f} | "
+                         f"{row['link_floor_ms']:.1f} | {row['streamed_ms']:.1f} | "
+                         f"{row['streamed_ms'] / row['link_floor_ms']:.2f} | {row['wait_ms_per_pass']:.1f} |")
     cl = results["cluster"]
     lines += ["", "## A cluster on loopback: weight servers reading one SeaweedFS bucket, nginx in front (issue 9)", "",
               "16 clients, each pulling every all-MiniLM-L6-v2 chunk (hashes checked) through nginx; the servers' "
@@ -631,6 +707,9 @@ def targets(results):
                    1.5))
     checks.append(("streaming BERT-large shape: infer peak RSS MiB <= bound", st["memory"]["streamed_peak_mib"],
                    st["memory"]["bound_mib"]))
+    for rate, row in (results.get("link") or {}).items():
+        checks.append((f"streaming MiniLM through a {rate} link: streamed / link floor <= 1.1",
+                       row["streamed_ms"] / row["link_floor_ms"], 1.1))
     return ["| target | measured | met |", "|---|---|---|"] + [
         f"| {name} | {value:.3g} | {'yes' if value <= limit else 'NO'} |" for name, value, limit in checks]
 
@@ -696,7 +775,7 @@ def main():
     parser.add_argument("--infer", required=True)
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--only", choices=["forward", "matmul", "kernels", "tokenize", "accuracy", "chunking", "s3",
-                                           "websocket", "streaming", "cluster"],
+                                           "websocket", "streaming", "link", "cluster"],
                         help="run one section and print its results as JSON (nothing is written)")
     parser.add_argument("--from-results", type=Path,
                         help="render the report from a saved run (.build-bench/last-run.json) instead of measuring")
@@ -707,6 +786,7 @@ def main():
                 "chunking": lambda: chunking(args.chunker), "s3": lambda: s3(args.ours),
                 "websocket": lambda: websocket(args.ours),
                 "streaming": lambda: streaming(args.ours, args.chunker, args.server, args.infer),
+                "link": lambda: shaped_link(args.ours, args.chunker, args.server),
                 "cluster": lambda: cluster(args.ours, args.chunker, args.server)}
     if args.only:
         print(json.dumps(sections[args.only](), indent=2, default=str))

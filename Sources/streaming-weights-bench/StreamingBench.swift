@@ -127,6 +127,7 @@ struct StreamingForwardBench: AsyncParsableCommand {
             "layer_fetches": stats.layerFetches,
             "prefetch_hits": stats.prefetchHits, "runs": streamedTimes.count,
             "wait_ms_per_pass": (stats.layerWaitTime - statsBefore.layerWaitTime) * 1000 / passes,
+            "bytes_per_pass": Double(stats.bytesFetched - statsBefore.bytesFetched) / passes,
             "core_ms_per_pass": perPass, "floor_ms": floorMs, "cores": System.coreCount,
             "hash": DigestAlgorithm.blake3Implementation,
             "digest": streamed.source.manifest.chunks["layer_0"].map { "\($0.digest.algorithm)" } ?? "",
