@@ -7,7 +7,10 @@ import Synchronization
 /// waking threads through the system for each (as `concurrentPerform` does) cost more than a
 /// tenth of the work on 2 cores. Workers here spin for a short while after each region, so
 /// back-to-back regions start without a system call, then sleep on a condition variable so an
-/// idle process uses no CPU.
+/// idle process uses no CPU. Every spin yields the core now and then: a streamed pass's receiver
+/// and hasher share the cores with the workers, and a spinning thread that never yields holds a
+/// core they, or a preempted worker the spinner waits for, need (with 2 compute threads on 2
+/// cores, a streamed MiniLM pass used ~35 more core-ms spinning and its receive stage doubled).
 final class WorkerPool: @unchecked Sendable {
     /// One worker per core beyond the caller's.
     static let shared = WorkerPool(workerCount: max(0, System.coreCount - 1))
@@ -59,7 +62,11 @@ final class WorkerPool: @unchecked Sendable {
             condition.broadcast()
             condition.unlock()
             body(0)
-            while remaining.load(ordering: .acquiring) > 0 {}
+            var spins = 0
+            while remaining.load(ordering: .acquiring) > 0 {
+                spins += 1
+                if spins & 1023 == 0 { sched_yield() }
+            }
             work = nil
         }
     }
@@ -72,6 +79,7 @@ final class WorkerPool: @unchecked Sendable {
             while generation.load(ordering: .acquiring) == seen {
                 spins += 1
                 guard spins & 1023 == 0 else { continue }
+                sched_yield()
                 let now = DispatchTime.now().uptimeNanoseconds
                 if spinStart == 0 {
                     spinStart = now
