@@ -266,9 +266,21 @@ def streaming(ours, chunker, server_binary, infer):
                 results[f"cache_{cache}_prefetch_{prefetch}"] = run_json(
                     [ours, "streaming-forward", "--server", server.url, "--chunks-dir", str(chunks), "--seq", "128",
                      "--cache-size", str(cache), "--prefetch", str(prefetch), "--server-pid", str(server.pid)])
+            log("the same with 2 compute threads")
+            results["cache_2_prefetch_1_threads_2"] = run_json(
+                [ours, "streaming-forward", "--server", server.url, "--chunks-dir", str(chunks), "--seq", "128",
+                 "--cache-size", "2", "--prefetch", "1", "--threads", "2", "--server-pid", str(server.pid)])
             log("32 clients pulling every MiniLM chunk at once")
             results["pull"] = run_json([ours, "pull", "--server", server.url, "--clients", "32"])
             results["pull"]["server_peak_rss_mib"] = server.peak_rss_mib()
+        log("float16 chunks streamed against the same float16 chunks in memory")
+        half = Path(work) / "minilm-f16"
+        subprocess.run([chunker, str(MODELS["all-MiniLM-L6-v2"]), "--output-dir", str(half), "--dtype", "float16"],
+                       check=True, capture_output=True)
+        with WeightServer(server_binary, half) as server:
+            results["float16_cache_2_prefetch_1"] = run_json(
+                [ours, "streaming-forward", "--server", server.url, "--chunks-dir", str(half), "--seq", "128",
+                 "--cache-size", "2", "--prefetch", "1", "--server-pid", str(server.pid)])
         log("a BERT-large-shaped model (24 x 1024, random weights) streamed with cacheSize 2, prefetch 1")
         large = Path(work) / "large-model"
         subprocess.run([PYTHON, str(ROOT / "Fixtures" / "generators" / "make_synthetic_bert.py"), str(large)], check=True)
@@ -584,9 +596,14 @@ def report(results):
     lines += ["", "## Streaming all-MiniLM-L6-v2 from a weight server on loopback (seq 128, batch 1, 1 thread)", "",
               "| cache size, prefetch | local in memory (ms) | streamed (ms) | streamed / local | layer fetches | prefetch hits |",
               "|---|---|---|---|---|---|"]
-    for cache, prefetch in ((2, 1), (2, 0), (6, 1)):
-        row = st[f"cache_{cache}_prefetch_{prefetch}"]
-        lines.append(f"| {cache}, {prefetch} | {row['local_ms']:.2f} | {row['streamed_ms']:.2f} | "
+    rows = [(f"{c}, {p}", f"cache_{c}_prefetch_{p}") for c, p in ((2, 1), (2, 0), (6, 1))]
+    rows += [("2, 1, 2 compute threads", "cache_2_prefetch_1_threads_2"),
+             ("2, 1, float16 chunks (local float16 too)", "float16_cache_2_prefetch_1")]
+    for label, key in rows:
+        if key not in st:
+            continue
+        row = st[key]
+        lines.append(f"| {label} | {row['local_ms']:.2f} | {row['streamed_ms']:.2f} | "
                      f"{row['streamed_ms'] / row['local_ms']:.2f} | {row['layer_fetches']} | {row['prefetch_hits']} |")
     lines += ["", "Where a streamed pass's core time goes (core-ms per pass, steady state; `compute` is the local pass's "
               "time on the same thread; `client other` is the client's core time beyond its measured stages and compute: "
@@ -595,10 +612,12 @@ def report(results):
               "| cache size, prefetch | waited for layers (ms) | receive | hash | decode | pack | compute | client other | "
               "client total | server total | floor (ms) | streamed (ms) | streamed / floor |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for cache, prefetch in ((2, 1), (2, 0), (6, 1)):
-        row = st[f"cache_{cache}_prefetch_{prefetch}"]
+    for label, key in rows:
+        if key not in st:
+            continue
+        row = st[key]
         core = row["core_ms_per_pass"]
-        lines.append(f"| {cache}, {prefetch} | {row['wait_ms_per_pass']:.2f} | " + " | ".join(
+        lines.append(f"| {label} | {row['wait_ms_per_pass']:.2f} | " + " | ".join(
             f"{core[k]:.1f}" for k in ("receive", "hash", "decode", "pack", "compute", "client_other", "client", "server"))
             + f" | {row['floor_ms']:.2f} | {row['streamed_ms']:.2f} | {row['streamed_ms'] / row['floor_ms']:.2f} |")
     lines += ["", f"Objects verified with {st['cache_2_prefetch_1']['digest']} (BLAKE3 path "
@@ -705,6 +724,10 @@ def targets(results):
                    1.15))
     checks.append(("streaming MiniLM cold start: streamed / local <= 1.5", steady["streamed_cold_s"] / steady["local_cold_s"],
                    1.5))
+    if "float16_cache_2_prefetch_1" in st:
+        half = st["float16_cache_2_prefetch_1"]
+        checks.append(("streaming MiniLM float16 chunks, cache 2, prefetch 1: streamed / local <= 1.05",
+                       half["streamed_ms"] / half["local_ms"], 1.05))
     checks.append(("streaming BERT-large shape: infer peak RSS MiB <= bound", st["memory"]["streamed_peak_mib"],
                    st["memory"]["bound_mib"]))
     for rate, row in (results.get("link") or {}).items():
