@@ -312,8 +312,15 @@ class ShapedLink:
         prefix = ["ip", "netns", "exec", self.NAMESPACE] if inside else []
         subprocess.run(prefix + list(command), check=True, capture_output=True)
 
+    def remove(self):
+        # The host's end first: deleting it removes the pair at once, where deleting the namespace
+        # leaves the kernel to remove its devices a moment later (the next link then found its
+        # name taken).
+        subprocess.run(["ip", "link", "del", self.HOST], capture_output=True)
+        subprocess.run(["ip", "netns", "del", self.NAMESPACE], capture_output=True)
+
     def __enter__(self):
-        subprocess.run(["ip", "netns", "del", self.NAMESPACE], capture_output=True)  # one a killed run left
+        self.remove()  # what a killed run left
         self.run("ip", "netns", "add", self.NAMESPACE)
         self.run("ip", "link", "add", self.HOST, "type", "veth", "peer", "name", self.PEER)
         self.run("ip", "link", "set", self.PEER, "netns", self.NAMESPACE)
@@ -330,7 +337,7 @@ class ShapedLink:
         return self
 
     def __exit__(self, *_):
-        subprocess.run(["ip", "netns", "del", self.NAMESPACE], capture_output=True)
+        self.remove()
 
 
 def shaped_link(ours, chunker, server_binary):
@@ -817,10 +824,13 @@ def main():
     if args.from_results:
         results = json.loads(args.from_results.read_text(), object_hook=integer_keys)
     else:
-        results = {name: run() for name, run in sections.items()}
-        # Saved before anything is rendered, so that a fault in the report costs a rerender, not a rerun.
+        # Saved after each section and before anything is rendered, so that a fault costs a rerender
+        # or the sections after it, not the run.
+        results = {}
         (ROOT / ".build-bench").mkdir(exist_ok=True)
-        (ROOT / ".build-bench" / "last-run.json").write_text(json.dumps(results, default=str, indent=1))
+        for name, run in sections.items():
+            results[name] = run()
+            (ROOT / ".build-bench" / "last-run.json").write_text(json.dumps(results, default=str, indent=1))
     body = report(results)
     machines = machines_table(results)
     goals = "\n".join(targets(results))
