@@ -132,6 +132,24 @@ struct StreamingBertModelTests {
         }
     }
 
+    @Test(
+        "A manifest whose BLAKE3 disagrees with its SHA-256 (the file intact by SHA-256): the stream fails naming the file and its BLAKE3"
+    )
+    func manifestWithWrongBlake3() async throws {
+        let directory = try TemporaryDirectory()
+        var manifest = try await ModelChunkerTests.chunk(ModelChunkerTests.tiny, into: directory.path, compress: false)
+        let wrong = String(repeating: "ab", count: 32)
+        let actual = try #require(manifest.chunks["layer_1"]?.blake3)
+        manifest.chunks["layer_1"]?.blake3 = wrong
+        try Data(try manifest.encoded()).write(to: URL(fileURLWithPath: directory.file(ChunkManifest.fileName)))
+        await #expect {
+            _ = try await BertModel(loadingFrom: RemoteTensorSource(chunkDirectory: directory.path))
+        } throws: { error in
+            "\(error)".hasPrefix("layer_1 from ") && "\(error)".contains("with BLAKE3 \(wrong)")
+                && "\(error)".contains("with BLAKE3 \(actual)")
+        }
+    }
+
     @Test("Damage deep inside a large object (the 16 MB embeddings) is caught")
     func damagedLargeChunk() async throws {
         let served = try await ServedChunks()
