@@ -231,6 +231,12 @@ def websocket_load(ours):
         server.wait(timeout=10)
 
 
+def chunk(chunker, model, output, *options):
+    """`chunker MODEL --output-dir OUTPUT OPTIONS...`, quietly; returns OUTPUT."""
+    subprocess.run([chunker, str(model), "--output-dir", str(output), *options], check=True, capture_output=True)
+    return output
+
+
 class WeightServer:
     """`weight-server --chunks-dir DIR --port 0` in the background; `url` and `pid` while it runs."""
 
@@ -258,9 +264,7 @@ def streaming(ours, chunker, server_binary, infer):
     log("streaming all-MiniLM-L6-v2 from a weight server on loopback")
     results = {}
     with tempfile.TemporaryDirectory() as work:
-        chunks = Path(work) / "minilm"
-        subprocess.run([chunker, str(MODELS["all-MiniLM-L6-v2"]), "--output-dir", str(chunks)], check=True,
-                       capture_output=True)
+        chunks = chunk(chunker, MODELS["all-MiniLM-L6-v2"], Path(work) / "minilm")
         with WeightServer(server_binary, chunks) as server:
             for cache, prefetch in ((2, 1), (2, 0), (6, 1)):
                 results[f"cache_{cache}_prefetch_{prefetch}"] = run_json(
@@ -274,9 +278,7 @@ def streaming(ours, chunker, server_binary, infer):
             results["pull"] = run_json([ours, "pull", "--server", server.url, "--clients", "32"])
             results["pull"]["server_peak_rss_mib"] = server.peak_rss_mib()
         log("float16 chunks streamed against the same float16 chunks in memory")
-        half = Path(work) / "minilm-f16"
-        subprocess.run([chunker, str(MODELS["all-MiniLM-L6-v2"]), "--output-dir", str(half), "--dtype", "float16"],
-                       check=True, capture_output=True)
+        half = chunk(chunker, MODELS["all-MiniLM-L6-v2"], Path(work) / "minilm-f16", "--dtype", "float16")
         with WeightServer(server_binary, half) as server:
             results["float16_cache_2_prefetch_1"] = run_json(
                 [ours, "streaming-forward", "--server", server.url, "--chunks-dir", str(half), "--seq", "128",
@@ -284,8 +286,7 @@ def streaming(ours, chunker, server_binary, infer):
         log("a BERT-large-shaped model (24 x 1024, random weights) streamed with cacheSize 2, prefetch 1")
         large = Path(work) / "large-model"
         subprocess.run([PYTHON, str(ROOT / "Fixtures" / "generators" / "make_synthetic_bert.py"), str(large)], check=True)
-        large_chunks = Path(work) / "large"
-        subprocess.run([chunker, str(large), "--output-dir", str(large_chunks)], check=True, capture_output=True)
+        large_chunks = chunk(chunker, large, Path(work) / "large")
         manifest = json.loads((large_chunks / "chunk_info.json").read_text())
         mib = {name: chunk["size"] / 1048576 for name, chunk in manifest["chunks"].items()}
         text = " ".join(["word"] * 126)  # 128 tokens with [CLS] and [SEP]
@@ -349,9 +350,7 @@ def shaped_link(ours, chunker, server_binary):
     log("streaming all-MiniLM-L6-v2 through a shaped link: 1 and 10 Gbit/s")
     results = {}
     with tempfile.TemporaryDirectory() as work:
-        chunks = Path(work) / "minilm"
-        subprocess.run([chunker, str(MODELS["all-MiniLM-L6-v2"]), "--output-dir", str(chunks)], check=True,
-                       capture_output=True)
+        chunks = chunk(chunker, MODELS["all-MiniLM-L6-v2"], Path(work) / "minilm")
         for rate, bits in (("1gbit", 1e9), ("10gbit", 1e10)):
             with ShapedLink(rate, bits) as link:
                 server = subprocess.Popen(["ip", "netns", "exec", link.NAMESPACE, server_binary, "--chunks-dir",
@@ -411,9 +410,7 @@ def cluster(ours, chunker, server_binary):
     results = {}
     bin_dir = Path(server_binary).parent
     with tempfile.TemporaryDirectory() as work:
-        chunks = Path(work) / "minilm"
-        subprocess.run([chunker, str(MODELS["all-MiniLM-L6-v2"]), "--output-dir", str(chunks)], check=True,
-                       capture_output=True)
+        chunks = chunk(chunker, MODELS["all-MiniLM-L6-v2"], Path(work) / "minilm")
         for servers in (1, 3):
             with Cluster(chunks, bin_dir, servers) as c:
                 # The first pull fills the servers' caches from the bucket; the second is measured.

@@ -66,9 +66,10 @@ public struct ChunkManifest: Codable, Sendable, Equatable {
             self.blake3 = blake3
         }
 
-        /// `bytes`' size and digests.
-        public init(describing bytes: [UInt8]) {
-            self.init(size: bytes.count, sha256: Digest.sha256(bytes).hexString, blake3: Digest.blake3(bytes).hexString)
+        /// `bytes`' size and digests (read once, where they lie).
+        public init(describing bytes: UnsafeRawBufferPointer) {
+            let digests = Digest.hashes(of: bytes, with: [.sha256, .blake3])
+            self.init(size: bytes.count, sha256: digests[0].hexString, blake3: digests[1].hexString)
         }
 
         /// The digest a reader checks (``ContentDigest/preferred(sha256:blake3:)``).

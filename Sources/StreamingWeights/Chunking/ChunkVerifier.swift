@@ -1,7 +1,8 @@
 /// Re-reads a chunk set and checks it against its manifest: every file present, of the listed
-/// size, SHA-256 and BLAKE3 (when listed); every chunk a valid safetensors file (after gunzip when compressed) holding
-/// exactly the tensors, dtypes and shapes listed; no file beside them that the manifest does not
-/// list (a leftover of another chunk set, which a client could mistake for part of this one).
+/// size, SHA-256 and BLAKE3 (when listed); every chunk a valid safetensors file (after gunzip
+/// when compressed) holding exactly the tensors, dtypes and shapes listed; no file beside them
+/// that the manifest does not list (a leftover of another chunk set, which a client could
+/// mistake for part of this one).
 public struct ChunkVerifier: Sendable {
     public let storage: any StorageBackend
 
@@ -80,10 +81,10 @@ public struct ChunkVerifier: Sendable {
             throw ChunkingError.sizeMismatch(file: file, expected: size, actual: actualSize)
         }
         let bytes = try await storage.read(file)
-        for expected in [ContentDigest(.sha256, sha256)] + (blake3.map { [ContentDigest(.blake3, $0)] } ?? []) {
-            let digest = StreamingDigest(expected.algorithm)
-            bytes.withUnsafeBytes { digest.update($0) }
-            let actual = ContentDigest(expected.algorithm, digest.finalize().hexString)
+        let listed = [ContentDigest(.sha256, sha256)] + (blake3.map { [ContentDigest(.blake3, $0)] } ?? [])
+        let digests = bytes.withUnsafeBytes { Digest.hashes(of: $0, with: listed.map(\.algorithm)) }
+        for (expected, digest) in zip(listed, digests) {
+            let actual = ContentDigest(expected.algorithm, digest.hexString)
             guard actual == expected else {
                 throw ChunkingError.checksumMismatch(file: file, expected: "\(expected)", actual: "\(actual)")
             }

@@ -149,7 +149,7 @@ public struct ModelChunker: Sendable {
                             throw FileError(path: source, operation: "read", code: EIO)
                         }
                         try await storage.write(data, to: name)
-                        return .file(name, ChunkManifest.FileEntry(describing: Array(data)))
+                        return .file(name, data.withUnsafeBytes { ChunkManifest.FileEntry(describing: $0) })
                     }
                 case nil:
                     return

@@ -28,16 +28,18 @@ public enum Digest {
     ///
     /// - Throws: ``FileError`` naming the path.
     public static func sha256(ofFileAtPath path: String) throws -> [UInt8] {
-        try hash(ofFileAtPath: path, with: [.sha256])[0]
+        let digest = StreamingDigest(.sha256)
+        try FileReader.forEachBlock(ofFileAtPath: path) { digest.update($0) }
+        return digest.finalize()
     }
 
-    /// The digests of the file at `path` with each of `algorithms`, in one read in blocks.
-    ///
-    /// - Throws: ``FileError`` naming the path.
-    public static func hash(ofFileAtPath path: String, with algorithms: [DigestAlgorithm]) throws -> [[UInt8]] {
+    /// The digests of `bytes` with each of `algorithms`, in one pass: each 1 MiB piece goes to
+    /// every hash while it is in cache, rather than megabytes being read once per hash.
+    public static func hashes(of bytes: UnsafeRawBufferPointer, with algorithms: [DigestAlgorithm]) -> [[UInt8]] {
         let digests = algorithms.map(StreamingDigest.init)
-        try FileReader.forEachBlock(ofFileAtPath: path) { block in
-            for digest in digests { digest.update(block) }
+        for start in stride(from: 0, to: bytes.count, by: 1 << 20) {
+            let piece = UnsafeRawBufferPointer(rebasing: bytes[start..<min(start + (1 << 20), bytes.count)])
+            for digest in digests { digest.update(piece) }
         }
         return digests.map { $0.finalize() }
     }

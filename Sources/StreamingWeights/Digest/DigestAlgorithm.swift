@@ -2,7 +2,7 @@ import CKernels
 import COpenSSL
 
 /// A hash function: SHA-1 and SHA-256 from OpenSSL's libcrypto, BLAKE3 of our own (CKernels).
-public enum DigestAlgorithm: String, Sendable, Hashable, CustomStringConvertible {
+public enum DigestAlgorithm: Sendable, Hashable, CustomStringConvertible {
     /// SHA-1, for the WebSocket handshake (RFC 6455 section 4.2.2) only.
     case sha1
     /// SHA-256, for chunk integrity (manifests before BLAKE3, `sha256sum`, S3 checksums) and

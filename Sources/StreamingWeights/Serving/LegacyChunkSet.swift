@@ -54,7 +54,7 @@ public enum LegacyChunkSet {
                 tensors[tensorName] = ChunkManifest.TensorEntry(
                     dtype: tensor.dtype.rawValue, shape: tensor.shape.dimensions)
             }
-            let entry = bytes.withUnsafeBytes { ChunkManifest.FileEntry(describing: Array($0)) }
+            let entry = bytes.withUnsafeBytes { ChunkManifest.FileEntry(describing: $0) }
             chunks[name] = ChunkManifest.Chunk(
                 file: file, size: bytes.count, sha256: entry.sha256, blake3: entry.blake3,
                 sizeMB: Double(bytes.count) / 1_048_576, tensors: tensors)
@@ -62,7 +62,7 @@ public enum LegacyChunkSet {
         var extra: [String: ChunkManifest.FileEntry] = [:]
         for name in ["config.json"] + HubDownloader.tokenizerFiles {
             guard let bytes = try? await storage.read(name, size: nil) else { continue }
-            extra[name] = bytes.withUnsafeBytes { ChunkManifest.FileEntry(describing: Array($0)) }
+            extra[name] = bytes.withUnsafeBytes { ChunkManifest.FileEntry(describing: $0) }
         }
         let layerCount =
             root["num_layers"]?.integerValue.map(Int.init) ?? chunks.keys.filter { $0.hasPrefix("layer_") }.count

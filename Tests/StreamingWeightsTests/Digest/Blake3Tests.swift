@@ -60,4 +60,14 @@ struct Blake3Tests {
             }
         }
     }
+
+    @Test("Hashing with several algorithms in one pass of 1 MiB pieces gives each one's digest of the whole")
+    func severalAlgorithmsInOnePass() {
+        var generator = SplitMix(seed: 99)
+        for length in [0, 5, 1 << 20, (3 << 20) + 7] {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let digests = bytes.withUnsafeBytes { Digest.hashes(of: $0, with: [.sha256, .blake3]) }
+            #expect(digests == [Digest.sha256(bytes), Digest.blake3(bytes)], "\(length) bytes")
+        }
+    }
 }
