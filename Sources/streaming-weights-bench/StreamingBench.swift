@@ -174,7 +174,7 @@ struct PullBench: AsyncParsableCommand {
                     let client = WeightClient(configuration: WeightClient.Configuration(url: url))
                     defer { client.close() }
                     let manifestBytes = try await client.get(.manifest).payload
-                    let manifest = try ChunkManifest(json: Array(manifestBytes), source: url)
+                    let manifest = try ChunkManifest(json: manifestBytes.withUnsafeBytes { Array($0) }, source: url)
                     var total = 0
                     for name in manifest.orderedChunkNames {
                         guard let expected = manifest.chunks[name]?.digest else { continue }

@@ -35,17 +35,55 @@ public enum Stage: Int, CaseIterable, Sendable, CustomStringConvertible {
 /// `scripts/bench` splits a streamed pass's cost by. Reading a thread's CPU clock costs about a system call, so stages are measured per
 /// fragment or per object, never per byte.
 public enum StageClock {
-    private static let totals = Locked([Int](repeating: 0, count: Stage.allCases.count))
+    fileprivate static let totals = Locked([Int](repeating: 0, count: Stage.allCases.count))
 
-    /// Runs `body`, adding the calling thread's CPU time during it to `stage`.
+    /// Runs `body`, adding the calling thread's CPU time during it to `stage`; time `body`
+    /// spends in a nested `measure` counts for the nested stage only.
     public static func measure<T, E: Error>(_ stage: Stage, _ body: () throws(E) -> T) throws(E) -> T {
+        let enclosing = nestedNanoseconds
+        nestedNanoseconds = 0
         let start = threadNanoseconds()
         defer {
             let spent = threadNanoseconds() - start
-            totals.withLock { $0[stage.rawValue] += spent }
+            let nested = nestedNanoseconds
+            totals.withLock { $0[stage.rawValue] += spent - nested }
+            nestedNanoseconds = enclosing + spent
         }
         return try body()
     }
+
+    /// The core time of a thread that runs one stage for long, between points it marks: a
+    /// weight client's reader thread, whose `receive()` returns only for some messages.
+    /// Time in a nested ``StageClock/measure(_:_:)`` counts for that stage only.
+    public struct Lap {
+        private var start = StageClock.threadNanoseconds()
+        private var nestedAtStart = StageClock.nestedNanoseconds
+
+        /// Starts timing the calling thread.
+        public init() {}
+
+        /// Adds the calling thread's time since the last mark (or the start) to `stage`.
+        public mutating func mark(_ stage: Stage) {
+            let now = StageClock.threadNanoseconds()
+            let nested = StageClock.nestedNanoseconds
+            let spent = now - start - (nested - nestedAtStart)
+            totals.withLock { $0[stage.rawValue] += spent }
+            start = now
+            nestedAtStart = nested
+        }
+    }
+
+    /// The calling thread's time in stages measured inside the innermost `measure` running on it.
+    fileprivate static var nestedNanoseconds: Int {
+        get { Int(bitPattern: pthread_getspecific(nestedKey)) }
+        set { pthread_setspecific(nestedKey, UnsafeRawPointer(bitPattern: newValue)) }
+    }
+
+    private static let nestedKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
 
     /// Core milliseconds spent in each stage so far.
     public static var milliseconds: [Stage: Double] {
@@ -61,7 +99,7 @@ public enum StageClock {
         return ms(usage.ru_utime) + ms(usage.ru_stime)
     }
 
-    private static func threadNanoseconds() -> Int {
+    fileprivate static func threadNanoseconds() -> Int {
         var time = timespec()
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
         return time.tv_sec * 1_000_000_000 + time.tv_nsec

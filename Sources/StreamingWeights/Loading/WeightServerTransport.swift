@@ -14,7 +14,7 @@ public struct WeightServerTransport: ChunkTransport {
     public func manifest() async throws -> TransportedObject {
         let object = try await client.get(.manifest)
         return TransportedObject(
-            bytes: ByteStorage(keeping: object.payload), digest: object.payloadDigest,
+            bytes: object.payload, digest: object.payloadDigest,
             claimed: ContentDigest(.sha256, object.header.sha256))
     }
 
@@ -22,7 +22,7 @@ public struct WeightServerTransport: ChunkTransport {
         -> TransportedObject
     {
         let object = try await client.get(.get, name: name, expectedLength: size, algorithm: algorithm)
-        return TransportedObject(bytes: ByteStorage(keeping: object.payload), digest: object.payloadDigest)
+        return TransportedObject(bytes: object.payload, digest: object.payloadDigest)
     }
 
     public func close() { client.close() }

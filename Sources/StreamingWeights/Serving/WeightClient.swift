@@ -56,22 +56,54 @@ public final class WeightClient: Sendable {
     /// An object as the server sent it.
     public struct Object: Sendable {
         public var header: WireMessage.Header
-        /// The payload: a slice of the received message, not a copy.
-        public var payload: ArraySlice<UInt8>
-        /// The payload's digest by the algorithm asked for, computed while it arrived.
+        /// The payload, read from the socket straight into this 64-byte-aligned buffer (from
+        /// ``BufferPool/shared``): the only copy made on this side.
+        public var payload: ByteStorage
+        /// The payload's digest by the algorithm asked for, computed on the reader thread as
+        /// each piece arrived, while it was in the cache.
         public var payloadDigest: ContentDigest
     }
 
-    /// A response cut off by a lost connection: what arrived of its payload, and the digest
-    /// of that, so the rest can be asked for as a range.
-    struct Interrupted: Error, @unchecked Sendable {
+    /// What has arrived of an object: its bytes, in the buffer the rest goes into if the
+    /// connection is lost before the end, and their digest so far. Touched by one reader
+    /// thread at a time, handed between them through a request's continuation.
+    final class PartialObject: @unchecked Sendable {
+        /// The first response's header: the object's name, and the range asked for.
         let header: WireMessage.Header
-        let received: ArraySlice<UInt8>
-        let digest: UnsafeSendable<StreamingDigest>
+        let memory: BufferPool.Memory
+        /// The bytes of `memory` received.
+        var filled = 0
+        /// The bytes of `memory` hashed (at most `filled`).
+        var hashed = 0
+        let digest: StreamingDigest
+
+        init(header: WireMessage.Header, algorithm: DigestAlgorithm) {
+            self.header = header
+            memory = BufferPool.shared.take(header.length)
+            digest = StreamingDigest(algorithm)
+        }
+
+        /// Hashes the bytes received and not hashed yet.
+        func hashReceived() {
+            guard filled > hashed else { return }
+            StageClock.measure(.hash) {
+                digest.update(UnsafeRawBufferPointer(rebasing: memory.buffer[hashed..<filled]))
+            }
+            hashed = filled
+        }
     }
 
-    /// A response and, for a successful one, its payload's digest.
-    private typealias Answer = (response: WireMessage.Response, payloadDigest: OneShot<[UInt8]>?)
+    /// A response cut off by a lost connection: what arrived of the object, so the rest can
+    /// be asked for as a range and received after it.
+    struct Interrupted: Error, @unchecked Sendable {
+        let partial: PartialObject
+    }
+
+    /// What a request is answered with.
+    fileprivate enum Answer: @unchecked Sendable {
+        case object(Object)
+        case failure(WireError)
+    }
 
     /// What a request's answer must be: at most `length` payload bytes (when known), hashed
     /// with `algorithm`.
@@ -117,8 +149,8 @@ public final class WeightClient: Sendable {
     public let configuration: Configuration
     private let logger: Logger?
     private let link = Locked<Link?>(nil)
-    /// Digests that resumed requests continue (``PayloadDigester``), shared by every link.
-    private let seeds = Locked<[Int: UnsafeSendable<StreamingDigest>]>([:])
+    /// Objects that resumed requests continue (``ResponseReceiver``), shared by every link.
+    private let seeds = Locked<[Int: PartialObject]>([:])
     private let nextID = Atomic<Int>(1)
     private let connecting = AsyncLock()
 
@@ -128,8 +160,8 @@ public final class WeightClient: Sendable {
     }
 
     /// Sends a request and returns the object: its header, its payload and the payload's
-    /// digest by `algorithm` (hashed beside the connection's reader thread as the bytes
-    /// arrived, so a large object's digest is ready about when its last byte is).
+    /// digest by `algorithm` (hashed on the connection's reader thread piece by piece as the
+    /// bytes arrived, so a large object's digest is ready when its last byte is).
     ///
     /// Retries on a lost or refused connection and on `rate_limited` or `internal` answers,
     /// waiting ``Configuration/retryDelay`` (doubling) between tries.
@@ -144,9 +176,9 @@ public final class WeightClient: Sendable {
     ) async throws -> Object {
         var delay = configuration.retryDelay
         var attempt = 1
-        // What arrived of the object before a connection was lost, and its digest so far: the
-        // next try asks only for the rest.
-        var received: (bytes: ArraySlice<UInt8>, digest: UnsafeSendable<StreamingDigest>, header: WireMessage.Header)?
+        // What arrived of the object before a connection was lost: the next try asks only for
+        // the rest, received after it.
+        var partial: PartialObject?
         while true {
             let id = nextID.add(1, ordering: .relaxed).oldValue
             do {
@@ -154,40 +186,23 @@ public final class WeightClient: Sendable {
                 var request = WireMessage.Request(
                     id: id, operation: operation, name: name, offset: offset, length: length)
                 var expected = expectedLength
-                if let received {
+                if let partial {
                     request = WireMessage.Request(
-                        id: id, operation: .get, name: received.header.name,
-                        offset: received.header.offset + received.bytes.count,
-                        length: received.header.length - received.bytes.count)
-                    expected = expectedLength.map { $0 - received.bytes.count }
-                    seeds.withLock { $0[id] = received.digest }
+                        id: id, operation: .get, name: partial.header.name,
+                        offset: partial.header.offset + partial.filled, length: partial.header.length - partial.filled)
+                    expected = expectedLength.map { $0 - partial.filled }
+                    seeds.withLock { $0[id] = partial }
                 }
-                let answer = try await send(request, expectation: Expectation(length: expected, algorithm: algorithm))
-                switch answer.response {
-                case .success(var header, let payload):
-                    let digest = await answer.payloadDigest?.value
-                    guard let received else {
-                        return Object(
-                            header: header, payload: payload,
-                            payloadDigest: ContentDigest(
-                                algorithm, (digest ?? Digest.hash(payload, with: algorithm)).hexString))
-                    }
-                    // The resumed range completes the bytes that arrived before.
-                    let whole = Array(received.bytes) + payload
-                    header.offset = received.header.offset
-                    header.length = whole.count
-                    return Object(
-                        header: header, payload: whole[...],
-                        payloadDigest: ContentDigest(
-                            algorithm, (digest ?? Digest.hash(whole, with: algorithm)).hexString))
-                case .failure(_, let error): throw error
+                switch try await send(request, expectation: Expectation(length: expected, algorithm: algorithm)) {
+                case .object(let object): return object
+                case .failure(let error): throw error
                 }
             } catch let interrupted as Interrupted {
-                let header = received?.header ?? interrupted.header
-                received = ((received?.bytes ?? []) + interrupted.received, interrupted.digest, header)
+                partial = interrupted.partial
+                let header = interrupted.partial.header
                 guard attempt < configuration.attempts else { throw Failure.connectionLost(url: configuration.url) }
                 logger?.info(
-                    "\(configuration.url): the connection was lost \(received?.bytes.count ?? 0) bytes into \(header.name); asking for the rest (\(attempt) of \(configuration.attempts))"
+                    "\(configuration.url): the connection was lost \(interrupted.partial.filled) bytes into \(header.name); asking for the rest (\(attempt) of \(configuration.attempts))"
                 )
             } catch let error as WireError where ![.rateLimited, .internal].contains(error.code) {
                 throw error
@@ -196,9 +211,9 @@ public final class WeightClient: Sendable {
                 case .refused, .oversizedResponse, .tls: throw failure
                 case .unreachable: break
                 case .connectionLost:
-                    // Part of a resumed range may have reached the digest without being kept:
-                    // start the object over rather than trust it.
-                    received = nil
+                    // A reader may still be adding to the bytes kept: start the object over
+                    // rather than trust them.
+                    partial = nil
                 }
                 guard attempt < configuration.attempts else { throw failure }
                 logger?.info("\(failure); trying again in \(delay) s (\(attempt) of \(configuration.attempts))")
@@ -254,35 +269,57 @@ public final class WeightClient: Sendable {
             if let current = link.withLock({ $0 }) { return current }
             let connection = try await connect()
             let fresh = Link(connection: connection)
-            let digester = PayloadDigester(expectations: fresh.expectations, seeds: seeds)
-            connection.messageObserver = digester
+            let receiver = ResponseReceiver(expectations: fresh.expectations, seeds: seeds) { [weak fresh] in
+                fresh?.deliver($0, id: $1)
+            }
+            connection.messageObserver = receiver
             link.withLock { $0 = fresh }
             let reader = Thread { [self] in
-                while case .binary(let message)? = try? StageClock.measure(.receive, { try connection.receive() }) {
-                    let digest = digester.takeDigest()
+                // Successful responses go to `receiver`; what comes here are failures, and
+                // responses whose header did not fit in their first frame.
+                receiver.lap = StageClock.Lap()
+                while case .binary(let message)? = try? connection.receive() {
+                    receiver.lap?.mark(.receive)
                     do {
                         let response = try WireMessage.parseResponse(message)
+                        let id: Int? =
+                            switch response {
+                            case .success(let header, _): header.id
+                            case .failure(let id, _): id
+                            }
+                        let expectation = id.flatMap { id in fresh.expectations.withLock { $0.removeValue(forKey: id) } }
                         switch response {
-                        case .success(let header, _): fresh.deliver((response, digest), id: header.id)
-                        case .failure(let id, _):
-                            if let id { fresh.expectations.withLock { _ = $0.removeValue(forKey: id) } }
-                            fresh.deliver((response, nil), id: id)
+                        case .success(let header, let payload):
+                            if let expected = expectation?.length, header.length > expected {
+                                fresh.fail(
+                                    id: header.id,
+                                    Failure.oversizedResponse(
+                                        url: configuration.url, name: header.name, claimed: header.length,
+                                        expected: expected))
+                                continue
+                            }
+                            let algorithm = expectation?.algorithm ?? .sha256
+                            let object = Object(
+                                header: header, payload: ByteStorage(payload),
+                                payloadDigest: ContentDigest(
+                                    algorithm,
+                                    StageClock.measure(.hash) { Digest.hash(payload, with: algorithm) }.hexString))
+                            fresh.deliver(.object(object), id: header.id)
+                        case .failure(let id, let error): fresh.deliver(.failure(error), id: id)
                         }
                     } catch {
                         logger?.error("\(configuration.url) sent a malformed response: \(error)")
                         break
                     }
                 }
-                if let (header, expected) = digester.refusal {
+                if let (header, expected) = receiver.refusal {
                     fresh.fail(
                         id: header.id,
                         Failure.oversizedResponse(
                             url: configuration.url, name: header.name, claimed: header.length, expected: expected))
-                } else if let partial = connection.takePartialMessage(),
-                    let interrupted = digester.interrupted(partial: partial)
-                {
+                } else if let (id, partial) = receiver.takeInterrupted() {
                     // Its waiter asks for the rest on the next connection.
-                    fresh.fail(id: interrupted.header.id, interrupted)
+                    fresh.fail(id: id, Interrupted(partial: partial))
                 }
                 drop(fresh)
             }
@@ -361,82 +398,106 @@ extension WeightClient {
     }
 }
 
-/// Hashes each response's payload while its fragments arrive, on a queue of its own: the
-/// reader thread goes on receiving while another core hashes.
-private final class PayloadDigester: WebSocketMessageObserver, @unchecked Sendable {
-    // Touched only by the thread in the connection's `receive()`.
-    private var digest: UnsafeSendable<StreamingDigest>?
-    private var pending: OneShot<[UInt8]>?
-    private var finished: OneShot<[UInt8]>?
-    /// The response arriving now: its header, where its payload starts in the message, and
-    /// how many payload bytes have gone to the digest.
-    private var current: (header: WireMessage.Header, payloadStart: Int, hashed: Int)?
-    private let queue = DispatchQueue(label: "weight-client payload digest")
+/// Receives each successful response's payload straight into the object's buffer (the
+/// connection diverts it here from the socket), hashing each piece as it lands, and hands the
+/// object to its waiter when the last byte has.
+private final class ResponseReceiver: WebSocketMessageObserver, @unchecked Sendable {
     private let expectations: Locked<[Int: WeightClient.Expectation]>
-    /// Digests to continue rather than start, by request id: a resumed request's payload
+    /// Objects to continue rather than start, by request id: a resumed request's payload
     /// follows the bytes an interrupted one delivered.
-    private let seeds: Locked<[Int: UnsafeSendable<StreamingDigest>]>
+    private let seeds: Locked<[Int: WeightClient.PartialObject]>
+    private let deliver: (WeightClient.Answer, Int) -> Void
+    // Touched only by the thread in the connection's `receive()`.
+    /// The response arriving now.
+    private var current: Sink?
     /// The response refused for claiming more than its request's expected length.
     private(set) var refusal: (header: WireMessage.Header, expected: Int)?
+    /// The reader thread's time, marked as receiving once per message (set by that thread).
+    var lap: StageClock.Lap?
 
     init(
-        expectations: Locked<[Int: WeightClient.Expectation]>, seeds: Locked<[Int: UnsafeSendable<StreamingDigest>]>
+        expectations: Locked<[Int: WeightClient.Expectation]>, seeds: Locked<[Int: WeightClient.PartialObject]>,
+        deliver: @escaping (WeightClient.Answer, Int) -> Void
     ) {
         self.expectations = expectations
         self.seeds = seeds
+        self.deliver = deliver
     }
 
-    func observe(fragment: [UInt8], first: Bool, last: Bool) throws(WebSocketError) -> Int? {
-        var size: Int?
-        if first {
-            digest = nil
-            finished = nil
-            if let layout = WireMessage.responseLayout(from: fragment) {
-                let id = layout.header.id
-                let expectation = expectations.withLock { $0.removeValue(forKey: id) }
-                if let expected = expectation?.length, layout.header.length > expected {
-                    refusal = (layout.header, expected)
-                    throw WebSocketError.tooLarge(size: UInt64(layout.size), limit: layout.payloadStart + expected)
-                }
-                let started =
-                    seeds.withLock { $0.removeValue(forKey: id) }
-                    ?? UnsafeSendable(StreamingDigest(expectation?.algorithm ?? .sha256))
-                queue.async { StageClock.measure(.hash) { started.value.update(fragment[layout.payloadStart...]) } }
-                digest = started
-                pending = OneShot<[UInt8]>()
-                current = (layout.header, layout.payloadStart, fragment.count - layout.payloadStart)
-                size = layout.size
-            }
-        } else if let digest {
-            queue.async { StageClock.measure(.hash) { fragment.withUnsafeBytes { digest.value.update($0) } } }
-            current?.hashed += fragment.count
+    /// One response's payload on its way into its object's buffer.
+    final class Sink: WebSocketPayloadSink {
+        /// The response's header (for a resumed request, the rest's).
+        let header: WireMessage.Header
+        let partial: WeightClient.PartialObject
+        private unowned let receiver: ResponseReceiver
+
+        /// Payload bytes gathered before they are hashed: enough for the hash's widest SIMD
+        /// path, few enough to be hashed while still in the cache.
+        private static let hashPiece = 64 * 1024
+
+        init(header: WireMessage.Header, partial: WeightClient.PartialObject, receiver: ResponseReceiver) {
+            self.header = header
+            self.partial = partial
+            self.receiver = receiver
         }
-        if last, let digest, let pending {
-            queue.async { pending.fulfil(StageClock.measure(.hash) { digest.value.finalize() }) }
-            finished = pending
-            self.digest = nil
-            self.pending = nil
-            current = nil
+
+        var space: UnsafeMutableRawBufferPointer {
+            UnsafeMutableRawBufferPointer(rebasing: partial.memory.buffer[partial.filled...])
         }
-        return size
+
+        func received(_ count: Int) {
+            partial.filled += count
+            if partial.filled - partial.hashed >= Self.hashPiece { partial.hashReceived() }
+        }
+
+        func finish() {
+            partial.hashReceived()
+            receiver.finished(self)
+        }
     }
 
-    /// The response that was arriving when the connection ended, if `partial` (the message's
-    /// bytes so far) holds exactly the payload the digest has seen: its header, the payload so
-    /// far, and the digest of it, ready to go on.
-    func interrupted(partial: [UInt8]) -> WeightClient.Interrupted? {
-        guard let current, let digest, partial.count == current.payloadStart + current.hashed else { return nil }
-        queue.sync {}  // every update queued so far has run
-        self.current = nil
-        self.digest = nil
-        pending = nil
-        return WeightClient.Interrupted(
-            header: current.header, received: partial[current.payloadStart...], digest: digest)
+    func observe(fragment: [UInt8], first: Bool, last: Bool) throws(WebSocketError) -> WebSocketMessageRoute {
+        guard first, let layout = WireMessage.responseLayout(from: fragment) else { return .assemble(size: nil) }
+        let header = layout.header
+        let expectation = expectations.withLock { $0.removeValue(forKey: header.id) }
+        let seed = seeds.withLock { $0.removeValue(forKey: header.id) }
+        // A resumed object's buffer has room for the rest it asked for.
+        let room = seed.map { $0.memory.count - $0.filled }
+        if let expected = expectation?.length ?? room, header.length > expected {
+            refusal = (header, expected)
+            throw WebSocketError.tooLarge(size: UInt64(layout.size), limit: layout.payloadStart + expected)
+        }
+        let partial = seed ?? WeightClient.PartialObject(header: header, algorithm: expectation?.algorithm ?? .sha256)
+        let sink = Sink(header: header, partial: partial, receiver: self)
+        // The payload's first bytes, when they came in the header's frame.
+        let early = fragment[layout.payloadStart...].prefix(sink.space.count)
+        if !early.isEmpty {
+            early.withUnsafeBytes { sink.space.copyMemory(from: $0) }
+            sink.received(early.count)
+        }
+        current = sink
+        return .divert(size: layout.size, into: sink)
     }
 
-    /// The digest of the payload of the message just received, if it had one.
-    func takeDigest() -> OneShot<[UInt8]>? {
-        defer { finished = nil }
-        return finished
+    /// Hands a whole object to its waiter.
+    fileprivate func finished(_ sink: Sink) {
+        lap?.mark(.receive)
+        current = nil
+        let partial = sink.partial
+        var header = sink.header
+        header.offset = partial.header.offset
+        header.length = partial.filled
+        let digest = StageClock.measure(.hash) { partial.digest.finalize() }
+        let object = WeightClient.Object(
+            header: header, payload: ByteStorage(pooled: partial.memory, count: partial.filled),
+            payloadDigest: ContentDigest(partial.digest.algorithm, digest.hexString))
+        deliver(.object(object), header.id)
+    }
+
+    /// After the connection ended, the response that was arriving, if one was: its request's
+    /// id and what had arrived of the object.
+    func takeInterrupted() -> (id: Int, partial: WeightClient.PartialObject)? {
+        defer { current = nil }
+        return current.map { ($0.header.id, $0.partial) }
     }
 }

@@ -21,6 +21,8 @@ public final class ByteStorage: @unchecked Sendable {
         case none
         /// Bytes of a Swift array kept alive, read through the array itself.
         case array(ArraySlice<UInt8>)
+        /// A buffer of a ``BufferPool``, given back when the storage goes.
+        case pooled(BufferPool.Memory)
     }
 
     /// The first byte; `nil` only when `count` is zero.
@@ -46,6 +48,12 @@ public final class ByteStorage: @unchecked Sendable {
     /// kept, unchanged, for as long as the storage lives.
     public convenience init(keeping bytes: ArraySlice<UInt8>) {
         self.init(baseAddress: nil, count: bytes.count, ownership: .array(bytes))
+    }
+
+    /// The first `count` bytes of `memory`, which the caller filled and no longer writes.
+    public convenience init(pooled memory: BufferPool.Memory, count: Int) {
+        precondition(count >= 0 && count <= memory.count, "byte count outside the buffer")
+        self.init(baseAddress: count > 0 ? UnsafeRawPointer(memory.base) : nil, count: count, ownership: .pooled(memory))
     }
 
     /// Allocates `count` bytes and lets `initialize` fill them, the only time they can be written.
@@ -75,7 +83,7 @@ public final class ByteStorage: @unchecked Sendable {
             UnsafeMutableRawPointer(mutating: baseAddress).deallocate()
         case .mapped:
             munmap(UnsafeMutableRawPointer(mutating: baseAddress), count)
-        case .none, .array:
+        case .none, .array, .pooled:
             break
         }
     }

@@ -52,13 +52,16 @@ public final class WebSocketConnection: @unchecked Sendable {
     private var assembler: WebSocketMessageAssembler
     private var pending: [WebSocketFrame] = []
     private var pendingIndex = 0
-    /// Bytes that arrived with the handshake, decoded by the first ``receive()``.
-    private var buffered: [UInt8]
-    /// Where the socket is read into.
+    /// Where the socket is read into (and the bytes that arrived with the handshake are put).
     ///
     /// 64 KiB stays in the CPU's cache between the kernel's copy and ours: with 128 KiB and
     /// 256 KiB buffers, `streaming-weights-bench websocket-throughput` measured 20-30% less.
-    private let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 64)
+    private let readBuffer: UnsafeMutableRawBufferPointer
+    /// The bytes of `readBuffer` not decoded yet.
+    private var unread: Range<Int>
+    /// Where the payload of the message arriving now goes, when its observer diverted it, and
+    /// the message's size so far and in all.
+    private var sink: (destination: any WebSocketPayloadSink, received: Int, size: Int)?
     private var lastInput: Double
     private var lastMessage: Double
     private var keepalivePingSent: Double?
@@ -83,7 +86,9 @@ public final class WebSocketConnection: @unchecked Sendable {
         self.timeouts = timeouts
         decoder = WebSocketFrameDecoder(expectsMasked: isServer, maximumFrameSize: limits.frame)
         assembler = WebSocketMessageAssembler(maximumMessageSize: limits.message)
-        self.buffered = buffered
+        readBuffer = .allocate(byteCount: max(64 * 1024, buffered.count), alignment: 64)
+        readBuffer.copyBytes(from: buffered)
+        unread = 0..<buffered.count
         lastInput = Self.now()
         lastMessage = lastInput
         socket.setTimeouts(read: nil, write: timeouts.send)
@@ -130,22 +135,25 @@ public final class WebSocketConnection: @unchecked Sendable {
                 return nil
             }
             do {
-                guard try awaitInput() else { continue }
-                let count: Int
-                if buffered.isEmpty {
-                    count = try socket.read(into: readBuffer)
+                if let remaining = decoder.divertedRemaining {
+                    try receiveDiverted(remaining)
+                } else if !unread.isEmpty {
+                    let input = UnsafeRawBufferPointer(rebasing: readBuffer[unread])
+                    let (frames, consumed) = try decoder.decode(input, divertingContinuations: sink != nil)
+                    unread = (unread.lowerBound + consumed)..<unread.upperBound
+                    pending = frames
+                    pendingIndex = 0
+                } else {
+                    guard try awaitInput() else { continue }
+                    let count = try socket.read(into: readBuffer)
                     guard count > 0 else {
                         finish()
                         return nil
                     }
-                    pending = try decoder.decode(UnsafeRawBufferPointer(rebasing: readBuffer[..<count]))
-                } else {
-                    pending = try decoder.decode(buffered)
-                    buffered = []
+                    unread = 0..<count
+                    lastInput = Self.now()
+                    keepalivePingSent = nil
                 }
-                pendingIndex = 0
-                lastInput = Self.now()
-                keepalivePingSent = nil
             } catch WebSocketError.keepaliveTimeout(let seconds) {
                 // The peer is gone: no close frame, which could only wait behind a stuck write.
                 finish()
@@ -162,10 +170,52 @@ public final class WebSocketConnection: @unchecked Sendable {
         }
     }
 
+    /// The most payload bytes read from the socket at once into a sink: few enough to still be
+    /// in the core's cache when the sink works on them (hashes them, say).
+    private static let divertedReadSize = 256 * 1024
+
+    /// Puts up to `remaining` payload bytes of the diverted frame into the sink: the undecoded
+    /// bytes already read, else bytes read from the socket straight into the sink's buffer.
+    private func receiveDiverted(_ remaining: Int) throws {
+        // swift-format-ignore: NeverForceUnwrap
+        // The decoder diverts only while a sink is set.
+        let (destination, received, size) = sink!
+        let count: Int
+        if !unread.isEmpty {
+            count = min(remaining, unread.count)
+            guard received + count <= size else {
+                throw WebSocketError.tooLarge(size: UInt64(received + remaining), limit: size)
+            }
+            destination.space.copyMemory(
+                from: UnsafeRawBufferPointer(rebasing: readBuffer[unread.lowerBound..<(unread.lowerBound + count)]))
+            unread = (unread.lowerBound + count)..<unread.upperBound
+        } else {
+            guard received + remaining <= size else {
+                throw WebSocketError.tooLarge(size: UInt64(received + remaining), limit: size)
+            }
+            guard try awaitInput() else { return }
+            let space = destination.space
+            count = try socket.read(
+                into: UnsafeMutableRawBufferPointer(rebasing: space[..<min(remaining, Self.divertedReadSize)]))
+            guard count > 0 else {
+                finish()
+                return
+            }
+            lastInput = Self.now()
+            keepalivePingSent = nil
+        }
+        sink = (destination, received + count, size)
+        destination.received(count)
+        if let frame = decoder.deliverDiverted(count) {
+            pending = [frame]
+            pendingIndex = 0
+        }
+    }
+
     /// Waits for input until the next deadline (keepalive, idle, close); false when a deadline
     /// passed first and was dealt with.
     private func awaitInput() throws -> Bool {
-        guard buffered.isEmpty else { return true }
+        guard unread.isEmpty else { return true }
         let now = Self.now()
         var deadline = Double.infinity
         var onDeadline: () throws -> Void = {}
@@ -199,11 +249,32 @@ public final class WebSocketConnection: @unchecked Sendable {
     /// Acts on one frame; returns it when it completes a data message for the caller.
     private func handle(_ frame: WebSocketFrame) -> Message? {
         let event: WebSocketMessageAssembler.Event?
-        do {
+        do throws(WebSocketError) {
             var sizeHint: Int?
-            if let observer, [.text, .binary, .continuation].contains(frame.opcode) {
-                sizeHint = try observer.observe(
+            if !frame.opcode.isControl, sink != nil {
+                try continueDiverted(frame)
+                return nil
+            }
+            if let observer, !frame.opcode.isControl {
+                let route = try observer.observe(
                     fragment: frame.payload, first: frame.opcode != .continuation, last: frame.fin)
+                switch route {
+                case .assemble(let size): sizeHint = size
+                case .divert(let size, let destination):
+                    guard size <= assembler.maximumMessageSize else {
+                        throw WebSocketError.tooLarge(size: UInt64(size), limit: assembler.maximumMessageSize)
+                    }
+                    guard frame.opcode != .continuation else { break }
+                    guard !assembler.isAssembling else {
+                        throw WebSocketError.unexpectedContinuation("a new message began before the last one ended")
+                    }
+                    guard frame.payload.count <= size else {
+                        throw WebSocketError.tooLarge(size: UInt64(frame.payload.count), limit: size)
+                    }
+                    sink = (destination, frame.payload.count, size)
+                    if frame.fin { finishDiverted() }
+                    return nil
+                }
             }
             event = try assembler.receive(frame, sizeHint: sizeHint)
         } catch {
@@ -226,6 +297,31 @@ public final class WebSocketConnection: @unchecked Sendable {
             finish()
             return nil
         }
+    }
+
+    /// Takes a frame of a diverted message after its first: a continuation, whose payload the
+    /// decoder diverted into the sink unless it came whole.
+    private func continueDiverted(_ frame: WebSocketFrame) throws(WebSocketError) {
+        guard frame.opcode == .continuation, let (destination, received, size) = sink else {
+            throw WebSocketError.unexpectedContinuation("a new message began before the last one ended")
+        }
+        if !frame.payload.isEmpty {
+            guard received + frame.payload.count <= size else {
+                throw WebSocketError.tooLarge(size: UInt64(received + frame.payload.count), limit: size)
+            }
+            frame.payload.withUnsafeBytes { destination.space.copyMemory(from: $0) }
+            sink = (destination, received + frame.payload.count, size)
+            destination.received(frame.payload.count)
+        }
+        if frame.fin { finishDiverted() }
+    }
+
+    /// Ends the diverted message: its sink is told, and the connection stops diverting.
+    private func finishDiverted() {
+        let destination = sink?.destination
+        sink = nil
+        lastMessage = Self.now()
+        destination?.finish()
     }
 
     /// A data message for the caller; after our close frame, messages still arriving are
@@ -343,14 +439,40 @@ public final class WebSocketConnection: @unchecked Sendable {
 }
 
 /// Sees a data message's frames as they arrive, before the message is whole: to work on the
-/// bytes while the rest is still on its way (a weight client hashes a payload this way), and
-/// to tell the message's size from its start when the protocol above WebSocket says it.
+/// bytes while the rest is still on its way, and to tell from its start the message's size, or
+/// where its payload should go, when the protocol above WebSocket says it.
 public protocol WebSocketMessageObserver: AnyObject, Sendable {
     /// Called for each frame of a data message, in order, on the thread in
-    /// ``WebSocketConnection/receive()``; for a message's first frame, returns the whole
-    /// message's size when it is known, so the message is assembled in one buffer.
+    /// ``WebSocketConnection/receive()`` (not for the frames after the first of a message it
+    /// diverted); for a message's first frame, says what to do with the message.
     ///
     /// - Throws: ``WebSocketError`` to refuse the message (a size past what the protocol above
     ///   allows, say): the connection is then failed with its close code, before the rest arrives.
-    func observe(fragment: [UInt8], first: Bool, last: Bool) throws(WebSocketError) -> Int?
+    func observe(fragment: [UInt8], first: Bool, last: Bool) throws(WebSocketError) -> WebSocketMessageRoute
+}
+
+/// What a connection does with a data message, as its observer says from the first frame.
+public enum WebSocketMessageRoute {
+    /// Assemble it and return it from ``WebSocketConnection/receive()``; `size` is the whole
+    /// message's size when known, so it is assembled in one buffer.
+    case assemble(size: Int?)
+    /// Put the payload of its frames after the first into `sink`, reading them from the socket
+    /// straight into the sink's buffer; ``WebSocketConnection/receive()`` does not return the
+    /// message. `size` is the whole message's size, first frame included: a message longer than
+    /// that fails the connection (1009).
+    case divert(size: Int, into: any WebSocketPayloadSink)
+}
+
+/// Where a diverted message's payload goes (``WebSocketMessageRoute/divert(size:into:)``).
+///
+/// Its methods are called on the thread in ``WebSocketConnection/receive()``.
+public protocol WebSocketPayloadSink: AnyObject {
+    /// The part of the destination not written yet: at least as large as the rest of the
+    /// message's declared size.
+    var space: UnsafeMutableRawBufferPointer { get }
+    /// `count` bytes were written at the start of ``space``.
+    func received(_ count: Int)
+    /// The message's last frame has arrived. A sink that is never finished was cut off: the
+    /// connection ended first.
+    func finish()
 }

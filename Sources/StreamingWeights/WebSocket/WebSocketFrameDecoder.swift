@@ -14,6 +14,8 @@ public struct WebSocketFrameDecoder: Sendable {
         case maskingKey
         /// `remaining` bytes of payload.
         case payload(remaining: Int)
+        /// `remaining` bytes of payload that the caller takes itself (``deliverDiverted(_:)``).
+        case diverted(remaining: Int)
     }
 
     /// Whether frames must be masked: true on a server (frames from clients), false on a client.
@@ -30,6 +32,8 @@ public struct WebSocketFrameDecoder: Sendable {
     private var length: UInt64 = 0
     private var mask: [UInt8] = [0, 0, 0, 0]
     private var payload: [UInt8] = []
+    /// Whether the ``decode(_:divertingContinuations:)`` running diverts continuation payloads.
+    private var divertsContinuations = false
 
     public init(expectsMasked: Bool, maximumFrameSize: Int = 16 << 20) {
         self.expectsMasked = expectsMasked
@@ -52,21 +56,66 @@ public struct WebSocketFrameDecoder: Sendable {
     ///
     /// - Throws: ``WebSocketError`` for the first violation; the stream is then unusable.
     public mutating func decode(_ input: UnsafeRawBufferPointer) throws -> [WebSocketFrame] {
+        try decode(input, divertingContinuations: false, stoppingAfterData: false).frames
+    }
+
+    /// Feeds bytes up to the end of the next data frame, so the caller can act on each data
+    /// frame before the next is decoded; returns the frames decoded and how many bytes of
+    /// `input` were used (the rest is to be fed again).
+    ///
+    /// With `divertingContinuations`, it also stops at the payload of an unmasked continuation
+    /// frame of one byte or more: the payload is then left to the caller, who places the bytes
+    /// where they belong (reading them from the socket straight into their destination, say)
+    /// and reports them with ``deliverDiverted(_:)``; ``divertedRemaining`` says how many are
+    /// still to come. Violations are handled as ``decode(_:)-(UnsafeRawBufferPointer)`` does.
+    public mutating func decode(_ input: UnsafeRawBufferPointer, divertingContinuations: Bool) throws -> (
+        frames: [WebSocketFrame], consumed: Int
+    ) {
+        try decode(input, divertingContinuations: divertingContinuations, stoppingAfterData: true)
+    }
+
+    /// The payload bytes of the diverted frame still to come, while one is diverted.
+    public var divertedRemaining: Int? {
+        if case .diverted(let remaining) = state { remaining } else { nil }
+    }
+
+    /// Counts `count` more bytes of the diverted frame's payload as delivered by the caller;
+    /// returns the frame, with an empty payload, once the last has been.
+    public mutating func deliverDiverted(_ count: Int) -> WebSocketFrame? {
+        guard case .diverted(let remaining) = state, count > 0, count <= remaining else {
+            preconditionFailure("\(count) diverted bytes delivered where \(state) was expected")
+        }
+        guard count == remaining else {
+            state = .diverted(remaining: remaining - count)
+            return nil
+        }
+        state = .header
+        return WebSocketFrame(fin: fin, opcode: opcode)
+    }
+
+    private mutating func decode(
+        _ input: UnsafeRawBufferPointer, divertingContinuations: Bool, stoppingAfterData: Bool
+    ) throws -> (frames: [WebSocketFrame], consumed: Int) {
         if let violation { throw violation }
+        divertsContinuations = divertingContinuations
         var frames: [WebSocketFrame] = []
+        var consumed = 0
         do {
-            try decode(input, into: &frames)
+            consumed = try decode(input, into: &frames, stoppingAfterData: stoppingAfterData)
         } catch let error as WebSocketError {
             violation = error
             if frames.isEmpty { throw error }
         }
-        return frames
+        return (frames, consumed)
     }
 
     /// The violation found after the frames the last ``decode(_:)-(UnsafeRawBufferPointer)`` returned, if any.
     public private(set) var violation: WebSocketError?
 
-    private mutating func decode(_ input: UnsafeRawBufferPointer, into frames: inout [WebSocketFrame]) throws {
+    /// Decodes frames into `frames`; returns how many bytes of `input` it used.
+    private mutating func decode(
+        _ input: UnsafeRawBufferPointer, into frames: inout [WebSocketFrame], stoppingAfterData: Bool
+    ) throws -> Int {
         var position = 0
         /// The next `count` header bytes, once they have all arrived (from `partial` and `input`).
         func take(_ count: Int) -> [UInt8]? {
@@ -81,7 +130,7 @@ public struct WebSocketFrameDecoder: Sendable {
         while true {
             switch state {
             case .header:
-                guard let header = take(2) else { return }
+                guard let header = take(2) else { return position }
                 let first = header[0]
                 let second = header[1]
                 guard first & 0x70 == 0 else { throw WebSocketError.reservedBitsSet }
@@ -107,13 +156,13 @@ public struct WebSocketFrameDecoder: Sendable {
                     try startPayload()
                 }
             case .extendedLength(let count):
-                guard let bytes = take(count) else { return }
+                guard let bytes = take(count) else { return position }
                 length = bytes.reduce(0) { $0 << 8 | UInt64($1) }
                 guard length >> 63 == 0 else { throw WebSocketError.invalidLength(length) }
                 guard count == 2 ? length >= 126 : length > 0xFFFF else { throw WebSocketError.invalidLength(length) }
                 try startPayload()
             case .maskingKey:
-                guard let key = take(4) else { return }
+                guard let key = take(4) else { return position }
                 mask = key
                 state = .payload(remaining: Int(length))
             case .payload(let remaining):
@@ -132,11 +181,14 @@ public struct WebSocketFrameDecoder: Sendable {
                 }
                 guard available == remaining else {
                     state = .payload(remaining: remaining - available)
-                    return
+                    return position
                 }
                 frames.append(WebSocketFrame(fin: fin, opcode: opcode, payload: payload))
                 payload = []
                 state = .header
+                if stoppingAfterData, !opcode.isControl { return position }
+            case .diverted:
+                return position
             }
         }
     }
@@ -146,8 +198,12 @@ public struct WebSocketFrameDecoder: Sendable {
         guard length <= UInt64(maximumFrameSize) else {
             throw WebSocketError.tooLarge(size: length, limit: maximumFrameSize)
         }
-        state = masked ? .maskingKey : .payload(remaining: Int(length))
         payload = []
+        if divertsContinuations, !masked, opcode == .continuation, length > 0 {
+            state = .diverted(remaining: Int(length))
+            return
+        }
+        state = masked ? .maskingKey : .payload(remaining: Int(length))
         payload.reserveCapacity(Int(length))
     }
 }

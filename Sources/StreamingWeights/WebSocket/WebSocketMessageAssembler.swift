@@ -20,6 +20,9 @@ public struct WebSocketMessageAssembler: Sendable {
         self.maximumMessageSize = maximumMessageSize
     }
 
+    /// Whether a fragmented message has begun and not ended.
+    public var isAssembling: Bool { fragmentOpcode != nil }
+
     /// The close codes a peer may send (section 7.4.1 and the IANA registry).
     public static func isValidCloseCode(_ code: UInt16) -> Bool {
         (1000...1003).contains(code) || (1007...1014).contains(code) || (3000...4999).contains(code)

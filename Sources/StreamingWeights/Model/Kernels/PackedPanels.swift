@@ -77,6 +77,8 @@ public struct PackedPanels {
 public final class PackedWeights: @unchecked Sendable {
     /// The packed panels.
     public let panels: PackedPanels
+    /// Their memory, from the shared pool: a streamed layer's panels reuse an evicted one's.
+    private let storage: BufferPool.Memory
 
     /// Packs a PyTorch `Linear` weight `[outFeatures, inFeatures]` (B = Wᵀ) for `kernels`.
     public convenience init(
@@ -101,17 +103,14 @@ public final class PackedWeights: @unchecked Sendable {
             preconditionFailure("weights of \(dtype) are packed after widening them to float32")
         }
         let count = PackedPanels.floatCount(depth: inFeatures, columns: rows.count, kernels: kernels)
-        let memory = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
-            .bindMemory(to: Float.self, capacity: count)
+        storage = BufferPool.shared.take(count * 4)
+        let memory = storage.base.bindMemory(to: Float.self, capacity: count)
         rows.map(Optional.some).withUnsafeBufferPointer { pointers in
             kernels.functions.pack(pointers.baseAddress, rows.count, inFeatures, code, memory)
         }
         panels = PackedPanels(kernels: kernels, base: memory, depth: inFeatures, columns: rows.count)
     }
 
-    deinit {
-        UnsafeMutableRawPointer(panels.base).deallocate()
-    }
 
     /// The bytes held.
     public var byteCount: Int {
