@@ -47,6 +47,33 @@ enum Harness: String, CaseIterable {
                 }
             }
         }
+        divertedFrames(bytes, split: split)
+    }
+
+    /// The input decoded as a client does while a message's payload is diverted: the diverted
+    /// bytes taken from each read, at most `split` at a time.
+    private static func divertedFrames(_ bytes: [UInt8], split: Int) {
+        var decoder = WebSocketFrameDecoder(expectsMasked: false, maximumFrameSize: 1 << 20)
+        var taken = 0
+        var used = 0
+        bytes.withUnsafeBytes { input in
+            while used < input.count {
+                if let remaining = decoder.divertedRemaining {
+                    let count = min(remaining, input.count - used, max(split, 1))
+                    _ = decoder.deliverDiverted(count)
+                    taken += count
+                    used += count
+                } else {
+                    guard
+                        let (_, consumed) = try? decoder.decode(
+                            UnsafeRawBufferPointer(rebasing: input[used...]), divertingContinuations: true),
+                        consumed > 0
+                    else { break }
+                    used += consumed
+                }
+            }
+        }
+        precondition(taken <= bytes.count)
     }
 
     private static func safetensors(_ bytes: [UInt8]) {

@@ -52,8 +52,9 @@ public enum StageClock {
         return try body()
     }
 
-    /// The core time of a thread that runs one stage for long, between points it marks: a
-    /// weight client's reader thread, whose `receive()` returns only for some messages.
+    /// The core time of a thread that runs one stage for long, between points it marks.
+    ///
+    /// For a weight client's reader thread, whose `receive()` returns only for some messages.
     /// Time in a nested ``StageClock/measure(_:_:)`` counts for that stage only.
     public struct Lap {
         private var start = StageClock.threadNanoseconds()

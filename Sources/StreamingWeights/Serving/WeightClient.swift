@@ -64,9 +64,11 @@ public final class WeightClient: Sendable {
         public var payloadDigest: ContentDigest
     }
 
-    /// What has arrived of an object: its bytes, in the buffer the rest goes into if the
-    /// connection is lost before the end, and their digest so far. Touched by one reader
-    /// thread at a time, handed between them through a request's continuation.
+    /// What has arrived of an object: its bytes, and their digest so far.
+    ///
+    /// The bytes are in the buffer the rest goes into if the connection is lost before the
+    /// end. Touched by one reader thread at a time, handed between them through a request's
+    /// continuation.
     final class PartialObject: @unchecked Sendable {
         /// The first response's header: the object's name, and the range asked for.
         let header: WireMessage.Header
@@ -287,7 +289,8 @@ public final class WeightClient: Sendable {
                             case .success(let header, _): header.id
                             case .failure(let id, _): id
                             }
-                        let expectation = id.flatMap { id in fresh.expectations.withLock { $0.removeValue(forKey: id) } }
+                        let expectation = id.flatMap { id in fresh.expectations.withLock { $0.removeValue(forKey: id) }
+                        }
                         switch response {
                         case .success(let header, let payload):
                             if let expected = expectation?.length, header.length > expected {

@@ -82,9 +82,10 @@ public final class BufferPool: Sendable {
     /// How many requests a kept buffer served, and how many needed a new mapping.
     public var counts: (reused: Int, mapped: Int) { state.withLock { ($0.reused, $0.mapped) } }
 
-    /// `count` bytes, 64-byte aligned (page-aligned from ``minimumPooled`` on): a free buffer of
-    /// the pool that fits (no more than an eighth larger), else a new mapping; below
-    /// ``minimumPooled``, an ordinary allocation. Their contents are unspecified.
+    /// `count` bytes, 64-byte aligned (page-aligned from ``minimumPooled`` on).
+    ///
+    /// A free buffer of the pool that fits (no more than an eighth larger), else a new mapping;
+    /// below ``minimumPooled``, an ordinary allocation. Their contents are unspecified.
     public func take(_ count: Int) -> Memory {
         precondition(count >= 0, "negative byte count")
         guard count >= Self.minimumPooled else {

@@ -53,7 +53,8 @@ public final class ByteStorage: @unchecked Sendable {
     /// The first `count` bytes of `memory`, which the caller filled and no longer writes.
     public convenience init(pooled memory: BufferPool.Memory, count: Int) {
         precondition(count >= 0 && count <= memory.count, "byte count outside the buffer")
-        self.init(baseAddress: count > 0 ? UnsafeRawPointer(memory.base) : nil, count: count, ownership: .pooled(memory))
+        self.init(
+            baseAddress: count > 0 ? UnsafeRawPointer(memory.base) : nil, count: count, ownership: .pooled(memory))
     }
 
     /// Allocates `count` bytes and lets `initialize` fill them, the only time they can be written.

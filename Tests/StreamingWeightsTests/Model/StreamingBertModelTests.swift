@@ -15,14 +15,14 @@ struct StreamingBertModelTests {
     }
 
     @Test(
-        "Streamed outputs equal the local model's exactly, for cache sizes 1, 2 and all layers, with and without prefetch",
+        "Streamed outputs equal the local model's exactly, for cache sizes 1, 2 and all layers, prefetch 0, 1 and 2",
         arguments: [ModelChunkerTests.tiny, miniLMDirectory])
     func equalsLocal(model: String) async throws {
         let served = try await ServedChunks(model: model)
         let (batch, expected) = try await Self.expected(served.directory.path)
         let layerCount = served.manifest.numLayers
         for cacheSize in [1, 2, layerCount] {
-            for prefetch in [0, 1] {
+            for prefetch in [0, 1, 2] {
                 let streamed = try await StreamingBertModel(
                     serverURL: served.url, cacheSize: cacheSize, prefetchDepth: prefetch)
                 var firstPass: StreamingBertModel.InferenceStats?

@@ -61,6 +61,53 @@ struct WebSocketFrameTests {
         }
     }
 
+    @Test(
+        "Diverted continuation payloads reach the caller byte for byte, the frames around them unchanged, split anywhere"
+    )
+    func divertedPayloads() throws {
+        let frames = [
+            WebSocketFrame(fin: false, opcode: .binary, payload: Array("head".utf8)),
+            WebSocketFrame(opcode: .ping, payload: [1, 2]),
+            WebSocketFrame(fin: false, opcode: .continuation, payload: (0..<1000).map { UInt8($0 % 251) }),
+            WebSocketFrame(fin: false, opcode: .continuation),
+            WebSocketFrame(fin: true, opcode: .continuation, payload: (0..<70000).map { UInt8($0 % 241) }),
+            WebSocketFrame(opcode: .text, payload: Array("next".utf8)),
+        ]
+        let bytes = frames.flatMap { $0.encoded() }
+        // What the caller sees: payloads of continuations of one byte or more are diverted.
+        let expected = frames.map { $0.opcode == .continuation ? WebSocketFrame(fin: $0.fin, opcode: $0.opcode) : $0 }
+        let divertedBytes = frames[2].payload + frames[4].payload
+        for piece in [1, 3, 7, 100, 4096, bytes.count] {
+            var decoder = WebSocketFrameDecoder(expectsMasked: false)
+            var decoded: [WebSocketFrame] = []
+            var diverted: [UInt8] = []
+            var start = 0
+            while start < bytes.count {
+                let input = Array(bytes[start..<min(start + piece, bytes.count)])
+                var used = 0
+                while used < input.count {
+                    if let remaining = decoder.divertedRemaining {
+                        // The caller takes at most what is left of the frame, in two steps.
+                        let count = min(remaining, input.count - used, max(1, remaining / 2))
+                        diverted += input[used..<(used + count)]
+                        used += count
+                        if let frame = decoder.deliverDiverted(count) { decoded.append(frame) }
+                        continue
+                    }
+                    let (frames, consumed) = try input[used...].withUnsafeBytes {
+                        try decoder.decode($0, divertingContinuations: true)
+                    }
+                    decoded += frames
+                    used += consumed
+                    #expect(frames.count <= 2, "stops after each data frame")
+                }
+                start += piece
+            }
+            #expect(decoded == expected, "pieces of \(piece)")
+            #expect(diverted == divertedBytes, "pieces of \(piece)")
+        }
+    }
+
     @Test("Frames before a violation in the same bytes are returned first; the violation comes next")
     func framesBeforeViolation() throws {
         var decoder = WebSocketFrameDecoder(expectsMasked: false)

@@ -1,12 +1,6 @@
 import Foundation
 import Testing
 
-#if DEBUG
-    private let isReleaseBuild = false
-#else
-    private let isReleaseBuild = true
-#endif
-
 /// Run by scripts/test on its own, after the other tests: it keeps both cores busy for about
 /// 30 seconds, which would starve the timing-sensitive tests running beside it.
 @Suite(
@@ -15,14 +9,6 @@ import Testing
         if: isReleaseBuild, "256 clients x 100 MB take many minutes in a debug build; scripts/test runs it in release")
 )
 struct WebSocketLoadTests {
-    /// The peak resident memory of process `pid`, in MiB (`VmHWM`).
-    static func peakResidentMiB(_ pid: Int32) throws -> Double {
-        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") })
-        let kilobytes = try #require(Double(line.split(separator: " ", omittingEmptySubsequences: true)[1]))
-        return kilobytes / 1024
-    }
-
     @Test("256 clients each exchange 100 messages of 1 MB with the echo server: every byte checked, memory bounded")
     func manyClients() throws {
         let bench = Executables.path("streaming-weights-bench")
@@ -37,7 +23,7 @@ struct WebSocketLoadTests {
         #expect(report["bytes_checked"] as? Int == 256 * 100 * 1_000_000)
         // Per connection the server holds one message being assembled and its 64 KiB read
         // buffer; sends are not copied. The bound allows twice that, plus the runtime.
-        let peak = try Self.peakResidentMiB(server.process.processIdentifier)
+        let peak = try ProcessStatus.mebibytes("VmHWM", of: server.process.processIdentifier)
         #expect(peak < 256 * 2 * 1.25 + 100, "peak RSS \(peak) MiB")
         print("websocket load: \(report["seconds"] ?? 0) s, server peak RSS \(Int(peak)) MiB")
     }

@@ -111,7 +111,6 @@ public final class PackedWeights: @unchecked Sendable {
         panels = PackedPanels(kernels: kernels, base: memory, depth: inFeatures, columns: rows.count)
     }
 
-
     /// The bytes held.
     public var byteCount: Int {
         PackedPanels.floatCount(depth: panels.depth, columns: panels.columns, kernels: panels.kernels) * 4
