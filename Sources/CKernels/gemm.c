@@ -56,3 +56,50 @@ void sw_gemm(const sw_kernel_set *set, const float *a, long a_stride, long rows,
         }
     }
 }
+
+/* sw_gemm with the roles of the operands turned: the weights stay as stored and A is packed.
+   Each tile is C's transpose for `row_block` weight rows (output columns) by a panel of A's
+   rows, so the micro-kernel is the same; the tiles go through a scratch block, starting from the
+   bias (or zero) as sw_gemm's do, and are transposed into C. Every result is the bias plus the
+   products in order of depth, in the same depth blocks, as in sw_gemm: the same bits.
+
+   Loop order: one block of weight rows at a time (read from memory once), against every panel
+   of A (which stays in L2). A's panels are taken `GROUP` at a time so the scratch fits on the
+   stack. */
+enum { GROUP = 8 };
+
+void sw_gemm_stored(const sw_kernel_set *set, const float *a_packed, long rows, const float *weights,
+                    long weight_stride, long depth, long column_begin, long column_end, const float *bias, int gelu,
+                    float *c, long c_stride) {
+    const long row_block = set->row_block;
+    const long width = set->panel_width;
+    const long panels = (rows + width - 1) / width;
+    float scratch[16 * GROUP * 64];
+    for (long group = 0; group < panels; group += GROUP) {
+        const long group_panels = panels - group < GROUP ? panels - group : GROUP;
+        const long scratch_stride = group_panels * width;
+        const long first_row = group * width;
+        const long group_rows = rows - first_row < scratch_stride ? rows - first_row : scratch_stride;
+        for (long column = column_begin; column < column_end; column += row_block) {
+            const long count = column_end - column < row_block ? column_end - column : row_block;
+            for (long r = 0; r < count; r++) {
+                const float start = bias ? bias[column + r] : 0.0f;
+                for (long j = 0; j < scratch_stride; j++) scratch[r * scratch_stride + j] = start;
+            }
+            for (long depth_start = 0; depth_start < depth; depth_start += set->depth_block) {
+                const long depth_length =
+                    depth - depth_start < set->depth_block ? depth - depth_start : set->depth_block;
+                const int last = depth_start + depth_length == depth;
+                for (long panel = 0; panel < group_panels; panel++) {
+                    const float *block = a_packed + (group + panel) * width * depth + depth_start * width;
+                    set->tile(weights + column * weight_stride + depth_start, weight_stride, count, block, depth_length,
+                              scratch + panel * width, scratch_stride, NULL, 1, last && gelu);
+                }
+            }
+            for (long row = 0; row < group_rows; row++) {
+                float *out = c + (first_row + row) * c_stride + column;
+                for (long r = 0; r < count; r++) out[r] = scratch[r * scratch_stride + row];
+            }
+        }
+    }
+}

@@ -98,6 +98,17 @@ const char *sw_cpu_model(void);
 void sw_gemm(const sw_kernel_set *set, const float *a, long a_stride, long rows, const float *packed, long depth,
              long columns, long panel_begin, long panel_end, const float *bias, int gelu, float *c, long c_stride);
 
+/* The same product as sw_gemm, bit for bit, with B as stored instead of packed and A packed
+   instead: B's column n (a Linear weight's row n, the output feature n) is `depth` floats at
+   weights + n * weight_stride; A's `rows` rows are packed as set->pack packs a weight's rows
+   (panels of panel_width rows, `depth` deep, lanes past `rows` zero). Computes C's columns
+   [column_begin, column_end): threads give each call disjoint ranges, multiples of row_block
+   apart. For weights that arrive to be used once (a streamed layer): the panels of A cost
+   rows x depth floats per product, packing B would cost columns x depth. */
+void sw_gemm_stored(const sw_kernel_set *set, const float *a_packed, long rows, const float *weights,
+                    long weight_stride, long depth, long column_begin, long column_end, const float *bias, int gelu,
+                    float *c, long c_stride);
+
 #ifdef __cplusplus
 }
 #endif

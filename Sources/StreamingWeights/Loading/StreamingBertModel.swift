@@ -154,7 +154,7 @@ public final class StreamingBertModel: Sendable {
             return try await budget.run(bytes: bytes) {
                 let tensors = try await source.tensors(of: .layer(index))
                 return try StageClock.measure(.pack) {
-                    try BertLayer(tensors, configuration: configuration, kernels: kernels)
+                    try BertLayer(tensors, configuration: configuration, kernels: kernels, weights: .stored)
                 }
             }
         }

@@ -5,11 +5,14 @@ struct BertAttention: Sendable {
     /// `output` (`BertSelfOutput`): dense, then LayerNorm with the layer's input added.
     let output: BertOutput
 
-    init(_ tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet) throws {
-        selfAttention = try BertSelfAttention(tensors.scoped("self"), configuration: configuration, kernels: kernels)
+    init(
+        _ tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet, weights: WeightLayout
+    ) throws {
+        selfAttention = try BertSelfAttention(
+            tensors.scoped("self"), configuration: configuration, kernels: kernels, weights: weights)
         output = try BertOutput(
             tensors.scoped("output"), inFeatures: configuration.hiddenSize, configuration: configuration,
-            kernels: kernels)
+            kernels: kernels, weights: weights)
     }
 
     /// attention_output `[rows, hidden]` = LayerNorm(dense(self-attention(`hidden`)) + `hidden`).

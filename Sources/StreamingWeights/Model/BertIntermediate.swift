@@ -3,10 +3,12 @@
 struct BertIntermediate: Sendable {
     let dense: Linear
 
-    init(_ tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet) throws {
+    init(
+        _ tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet, weights: WeightLayout
+    ) throws {
         dense = try Linear(
             tensors.scoped("dense"), inFeatures: configuration.hiddenSize, outFeatures: configuration.intermediateSize,
-            kernels: kernels)
+            kernels: kernels, weights: weights)
     }
 
     /// output `[rows, intermediate]` = GELU(dense(input `[rows, hidden]`)).

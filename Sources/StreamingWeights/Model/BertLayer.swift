@@ -12,19 +12,24 @@ public struct BertLayer: Sendable {
     /// `output`: dense + residual + LayerNorm.
     let output: BertOutput
 
-    /// Loads a `layer_i` component, whose 16 tensors are named relative to the layer, packed
-    /// for `kernels` (by default ``KernelSet/selected(environment:)``).
+    /// Loads a `layer_i` component, whose 16 tensors are named relative to the layer, for
+    /// `kernels` (by default ``KernelSet/selected(environment:)``), its weights held as
+    /// `weights` says.
     ///
     /// - Throws: ``ModelError`` naming the tensor that is missing or has the wrong shape,
     ///   ``KernelSetError``.
-    public init(_ tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet? = nil) throws {
+    public init(
+        _ tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet? = nil,
+        weights: WeightLayout = .packed
+    ) throws {
         let kernels = try kernels ?? KernelSet.selected()
-        attention = try BertAttention(tensors.scoped("attention"), configuration: configuration, kernels: kernels)
+        attention = try BertAttention(
+            tensors.scoped("attention"), configuration: configuration, kernels: kernels, weights: weights)
         intermediate = try BertIntermediate(
-            tensors.scoped("intermediate"), configuration: configuration, kernels: kernels)
+            tensors.scoped("intermediate"), configuration: configuration, kernels: kernels, weights: weights)
         output = try BertOutput(
             tensors.scoped("output"), inFeatures: configuration.intermediateSize, configuration: configuration,
-            kernels: kernels)
+            kernels: kernels, weights: weights)
     }
 
     /// Replaces `hidden` `[rows, hiddenSize]` with the layer's output, using `workspace` for the

@@ -9,10 +9,12 @@ struct BertOutput: Sendable {
     let layerNorm: LayerNorm
 
     init(
-        _ tensors: ComponentTensors, inFeatures: Int, configuration: BertConfiguration, kernels: KernelSet
+        _ tensors: ComponentTensors, inFeatures: Int, configuration: BertConfiguration, kernels: KernelSet,
+        weights: WeightLayout
     ) throws {
         let hidden = configuration.hiddenSize
-        dense = try Linear(tensors.scoped("dense"), inFeatures: inFeatures, outFeatures: hidden, kernels: kernels)
+        dense = try Linear(
+            tensors.scoped("dense"), inFeatures: inFeatures, outFeatures: hidden, kernels: kernels, weights: weights)
         layerNorm = try LayerNorm(
             tensors.scoped("LayerNorm"), width: hidden, epsilon: configuration.layerNormEpsilon, kernels: kernels)
     }

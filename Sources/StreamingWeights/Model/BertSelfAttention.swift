@@ -17,11 +17,14 @@ public struct BertSelfAttention: Sendable {
 
     /// Loads `{query,key,value}.{weight,bias}` of the view (a layer's `attention.self`), packed
     /// for `kernels`.
-    init(_ tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet) throws {
+    init(
+        _ tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet,
+        weights: WeightLayout = .packed
+    ) throws {
         let hidden = configuration.hiddenSize
         queryKeyValue = try Linear(
             concatenating: ["query", "key", "value"].map { tensors.scoped($0) }, inFeatures: hidden,
-            outFeatures: hidden, kernels: kernels)
+            outFeatures: hidden, kernels: kernels, weights: weights)
         headCount = configuration.attentionHeadCount
         headSize = configuration.headSize
         self.kernels = kernels

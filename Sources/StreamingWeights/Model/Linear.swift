@@ -1,19 +1,41 @@
-/// A fully connected layer, y = x Wᵀ + b, as `torch.nn.Linear`, with its weight packed once.
+/// How a layer's `Linear` weights are held once loaded.
+public enum WeightLayout: Sendable {
+    /// Packed into the kernels' panels at load: for weights used many times (a model loaded
+    /// once and run for many passes).
+    case packed
+    /// float32 weights left where they lie (a streamed layer's received buffer) and multiplied
+    /// in place, the activations packed instead: for weights used for a pass or two, where
+    /// packing them would cost more than it saves. The results are the same bits as `packed`'s.
+    /// Products of fewer rows than a panel (short inputs) pack the weights at first use; weights
+    /// of other dtypes, or not 4-byte aligned, are packed at load.
+    case stored
+}
+
+/// A fully connected layer, y = x Wᵀ + b, as `torch.nn.Linear`.
 public struct Linear: Sendable {
-    /// The packed weight, `[outFeatures, inFeatures]` as stored.
-    let weight: PackedWeights
+    /// The weight `[outFeatures, inFeatures]`, packed or as stored.
+    let weight: Weight
     /// `[outFeatures]`.
     let bias: [Float]
+    public let inFeatures: Int
+    public let outFeatures: Int
 
-    public var inFeatures: Int { weight.panels.depth }
-    public var outFeatures: Int { weight.panels.columns }
+    enum Weight {
+        case packed(PackedWeights)
+        case stored(StoredWeights)
+    }
 
     /// Loads `weight` `[outFeatures, inFeatures]` and `bias` `[outFeatures]` of `tensors`' view,
-    /// packed for `kernels`.
+    /// for `kernels`, held as `weights` says.
     ///
     /// - Throws: ``ModelError`` for a missing tensor or a shape that disagrees.
-    init(_ tensors: ComponentTensors, inFeatures: Int, outFeatures: Int, kernels: KernelSet) throws {
-        try self.init(concatenating: [tensors], inFeatures: inFeatures, outFeatures: outFeatures, kernels: kernels)
+    init(
+        _ tensors: ComponentTensors, inFeatures: Int, outFeatures: Int, kernels: KernelSet,
+        weights: WeightLayout = .packed
+    ) throws {
+        try self.init(
+            concatenating: [tensors], inFeatures: inFeatures, outFeatures: outFeatures, kernels: kernels,
+            weights: weights)
     }
 
     /// Several linear layers over the same input fused into one: the layers `layers` (views
@@ -25,13 +47,29 @@ public struct Linear: Sendable {
     /// weights.
     ///
     /// - Throws: ``ModelError`` for a missing tensor or a shape that disagrees.
-    init(concatenating layers: [ComponentTensors], inFeatures: Int, outFeatures: Int, kernels: KernelSet) throws {
+    init(
+        concatenating layers: [ComponentTensors], inFeatures: Int, outFeatures: Int, kernels: KernelSet,
+        weights layout: WeightLayout = .packed
+    ) throws {
         let weights = try layers.map { try $0.tensor("weight", shape: [outFeatures, inFeatures]) }
         bias = try layers.flatMap { try $0.floats("bias", shape: [outFeatures]) }
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures * layers.count
+        if layout == .stored, let stored = StoredWeights(weights, inFeatures: inFeatures, kernels: kernels) {
+            weight = .stored(stored)
+            return
+        }
+        weight = .packed(try Self.pack(weights[...], inFeatures: inFeatures, kernels: kernels))
+    }
+
+    /// `weights`' rows packed side by side for `kernels`.
+    fileprivate static func pack(_ weights: ArraySlice<Tensor>, inFeatures: Int, kernels: KernelSet) throws
+        -> PackedWeights
+    {
         let stored = weights.first?.dtype ?? .float32
         let packed =
             weights.allSatisfy { $0.dtype == stored } && PackedWeights.packedDTypes[stored] != nil ? stored : nil
-        weight = try Self.withRows(of: weights[...], width: inFeatures, stored: packed, after: []) { rows in
+        return try Self.withRows(of: weights, width: inFeatures, stored: packed, after: []) { rows in
             PackedWeights(rows: rows, dtype: packed ?? .float32, inFeatures: inFeatures, for: kernels)
         }
     }
@@ -70,20 +108,72 @@ public struct Linear: Sendable {
         threads: ComputeThreads
     ) {
         bias.withUnsafeBufferPointer { bias in
-            Matmul.multiply(
-                input,
-                aStride: inFeatures,
-                rows: rows,
-                by: weight.panels,
-                bias: bias.baseAddress,
-                epilogue: epilogue,
-                into: output,
-                cStride: outFeatures,
-                threads: threads
-            )
+            switch weight {
+            case .stored(let stored) where rows >= stored.kernels.panelWidth:
+                Matmul.multiply(
+                    input, aStride: inFeatures, rows: rows, byStored: stored, bias: bias.baseAddress,
+                    epilogue: epilogue, into: output, cStride: outFeatures, threads: threads)
+            case .stored(let stored):
+                Matmul.multiply(
+                    input, aStride: inFeatures, rows: rows, by: stored.packed.panels, bias: bias.baseAddress,
+                    epilogue: epilogue, into: output, cStride: outFeatures, threads: threads)
+            case .packed(let packed):
+                Matmul.multiply(
+                    input, aStride: inFeatures, rows: rows, by: packed.panels, bias: bias.baseAddress,
+                    epilogue: epilogue, into: output, cStride: outFeatures, threads: threads)
+            }
         }
     }
 
-    /// The bytes the packed weights and bias hold.
-    var byteCount: Int { weight.byteCount + bias.count * 4 }
+    /// The bytes the weights (packed or as stored) and bias hold.
+    var byteCount: Int {
+        switch weight {
+        case .packed(let packed): packed.byteCount + bias.count * 4
+        case .stored(let stored): stored.byteCount + bias.count * 4
+        }
+    }
+}
+
+/// float32 `Linear` weights used where they lie: runs of rows (one per fused weight), each
+/// `inFeatures` floats apart, kept alive by their tensors (``WeightLayout/stored``).
+public final class StoredWeights: @unchecked Sendable {
+    /// Each weight's first row and row count, in output order.
+    public let segments: [(base: UnsafePointer<Float>, rows: Int)]
+    public let inFeatures: Int
+    public let kernels: KernelSet
+    private let tensors: [Tensor]
+    /// The weights packed, made the first time a product of few rows needs them.
+    private let packedOnce = Locked<PackedWeights?>(nil)
+
+    /// `weights` (each `[rows, inFeatures]`) as stored, side by side, or `nil` when they cannot
+    /// be used in place: not float32, not 4-byte aligned (the multiply loads whole floats), or
+    /// in a Swift array's memory, which has no fixed address.
+    public init?(_ weights: [Tensor], inFeatures: Int, kernels: KernelSet) {
+        var segments: [(base: UnsafePointer<Float>, rows: Int)] = []
+        for weight in weights {
+            guard weight.dtype == .float32, let base = weight.storageAddress,
+                Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0
+            else { return nil }
+            segments.append((base.assumingMemoryBound(to: Float.self), weight.elementCount / inFeatures))
+        }
+        self.segments = segments
+        self.inFeatures = inFeatures
+        self.kernels = kernels
+        tensors = weights
+    }
+
+    /// The weights packed (at the first call).
+    public var packed: PackedWeights {
+        packedOnce.withLock { packed in
+            if let packed { return packed }
+            // swift-format-ignore: NeverUseForceTry
+            // The tensors were checked float32 and whole when this was made.
+            let made = try! Linear.pack(tensors[...], inFeatures: inFeatures, kernels: kernels)
+            packed = made
+            return made
+        }
+    }
+
+    /// The bytes of the weights as stored.
+    public var byteCount: Int { tensors.reduce(0) { $0 + $1.byteCount } }
 }

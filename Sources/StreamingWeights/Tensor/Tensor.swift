@@ -49,6 +49,12 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
         self.byteRange = 0..<storage.count
     }
 
+    /// The address of the tensor's first byte, for a tensor whose storage holds its memory at a
+    /// fixed address for its lifetime (allocated, mapped or pooled; not a Swift array's).
+    public var storageAddress: UnsafeRawPointer? {
+        storage.baseAddress.map { $0 + byteRange.lowerBound }
+    }
+
     /// The number of bytes the tensor's data takes.
     public var byteCount: Int { byteRange.count }
 

@@ -5,9 +5,14 @@ import Testing
 @Suite("BERT streamed from a weight server")
 struct StreamingBertModelTests {
     static let texts = ["Hello, world!", "The weights live elsewhere.", ""]
+    /// Two texts whose batch has more rows (tokens) than a kernel panel is wide, so streamed
+    /// layers multiply their weights as stored rather than packing them.
+    static let longTexts = [String(repeating: "The weights live elsewhere, fetched when needed. ", count: 4), "Short."]
 
-    /// The chunk set's tokenizer, a batch of ``texts``, and the local model's output for it.
-    static func expected(_ directory: String) async throws -> (batch: EncodedBatch, output: BertModelOutput) {
+    /// The chunk set's tokenizer, a batch of `texts`, and the local model's output for it.
+    static func expected(_ directory: String, texts: [String] = texts) async throws -> (
+        batch: EncodedBatch, output: BertModelOutput
+    ) {
         let tokenizer = try BertTokenizer(directory: directory)
         let batch = try tokenizer.encodeBatch(texts.map { try tokenizer.encode($0) })
         let local = try await BertModel(loadingFrom: RemoteTensorSource(chunkDirectory: directory))
@@ -19,14 +24,20 @@ struct StreamingBertModelTests {
         arguments: [ModelChunkerTests.tiny, miniLMDirectory])
     func equalsLocal(model: String) async throws {
         let served = try await ServedChunks(model: model)
-        let (batch, expected) = try await Self.expected(served.directory.path)
+        // The first pass's batch is short (weights packed at first use), the second's long
+        // (weights multiplied as received).
+        let batches = [
+            try await Self.expected(served.directory.path),
+            try await Self.expected(served.directory.path, texts: Self.longTexts),
+        ]
+        #expect(batches[1].batch.batchSize * batches[1].batch.sequenceLength >= 64)
         let layerCount = served.manifest.numLayers
         for cacheSize in [1, 2, layerCount] {
             for prefetch in [0, 1, 2] {
                 let streamed = try await StreamingBertModel(
                     serverURL: served.url, cacheSize: cacheSize, prefetchDepth: prefetch)
                 var firstPass: StreamingBertModel.InferenceStats?
-                for _ in 0..<2 {
+                for (batch, expected) in batches {
                     let output = try await streamed.forward(batch)
                     #expect(
                         output.lastHiddenState == expected.lastHiddenState, "cache \(cacheSize), prefetch \(prefetch)")

@@ -132,6 +132,19 @@ public struct KernelSet: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+extension KernelSet {
+    /// The driver for weights as stored (``WeightLayout/stored``): output columns `columns` of
+    /// C = A · Wᵀ + bias, A packed as weights are, W's rows `depth` floats apart.
+    func gemmStored(
+        packedA: UnsafePointer<Float>, rows: Int, weights: UnsafePointer<Float>, depth: Int, columns: Range<Int>,
+        bias: UnsafePointer<Float>?, gelu: Bool, into c: UnsafeMutablePointer<Float>, cStride: Int
+    ) {
+        sw_gemm_stored(
+            table.value, packedA, rows, weights, depth, depth, columns.lowerBound, columns.upperBound, bias,
+            gelu ? 1 : 0, c, cStride)
+    }
+}
+
 /// A kernel set that `STREAMING_WEIGHTS_KERNELS` asks for and cannot have.
 public enum KernelSetError: Error, Hashable, CustomStringConvertible {
     /// A name that is no kernel set.

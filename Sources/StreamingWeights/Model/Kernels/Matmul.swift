@@ -42,4 +42,45 @@ public enum Matmul {
             )
         }
     }
+
+    /// output `[rows, columns]` = A `[rows, depth]` · Wᵀ + bias, then `epilogue`, with the
+    /// weights `weights` as stored: A is packed instead (into a pooled buffer, once per call),
+    /// and the result is the same bits as with the weights packed.
+    public static func multiply(
+        _ a: UnsafePointer<Float>,
+        aStride: Int,
+        rows: Int,
+        byStored weights: StoredWeights,
+        bias: UnsafePointer<Float>?,
+        epilogue: Epilogue = .none,
+        into c: UnsafeMutablePointer<Float>,
+        cStride: Int,
+        threads: ComputeThreads
+    ) {
+        let depth = weights.inFeatures
+        let kernels = weights.kernels
+        precondition(depth > 0 && aStride >= depth, "matmul shapes disagree")
+        guard rows > 0 else { return }
+        let count = PackedPanels.floatCount(depth: depth, columns: rows, kernels: kernels)
+        let memory = BufferPool.shared.take(count * 4)
+        let packedA = PackedPanels(
+            packing: a, depth: depth, columns: rows, columnStride: aStride, depthStride: 1, for: kernels,
+            into: memory.base.bindMemory(to: Float.self, capacity: count))
+        let gelu = epilogue == .gelu
+        let rowBlock = kernels.rowBlock
+        var column = 0
+        for segment in weights.segments {
+            let shared = UnsafeSendable((packedA.base, segment.base, bias.map { $0 + column }, c + column))
+            let blocks = (segment.rows + rowBlock - 1) / rowBlock
+            threads.forEachRange(of: blocks, work: rows * depth * segment.rows) { range in
+                let (packedA, weights, bias, c) = shared.value
+                kernels.gemmStored(
+                    packedA: packedA, rows: rows, weights: weights, depth: depth,
+                    columns: (range.lowerBound * rowBlock)..<min(range.upperBound * rowBlock, segment.rows), bias: bias,
+                    gelu: gelu, into: c, cStride: cStride)
+            }
+            column += segment.rows
+        }
+        withExtendedLifetime(memory) {}
+    }
 }

@@ -72,6 +72,54 @@ struct KernelTests {
         }
     }
 
+    @Test(
+        "Weights multiplied as stored give the same bits as packed ones, fused or not, with every set",
+        arguments: [
+            (1, 1, 1), (32, 32, 32), (33, 33, 31), (70, 300, 65), (128, 384, 384), (300, 513, 20), (40, 1537, 9),
+            (257, 16, 7), (31, 12, 16),
+        ]
+    )
+    func storedWeights(rows: Int, depth: Int, columns: Int) throws {
+        let a = randomFloats(rows * depth, seed: 6)
+        let weights = [randomFloats(columns * depth, seed: 7), randomFloats(columns * depth, seed: 8)]
+        let tensors = weights.map { Tensor(float32: $0, shape: [columns, depth]) }
+        let bias = randomFloats(2 * columns, seed: 9)
+        for set in Self.sets {
+            for fused in [tensors, [tensors[0]]] {
+                let stored = try #require(StoredWeights(fused, inFeatures: depth, kernels: set))
+                let width = fused.count * columns
+                for threads in [ComputeThreads.single, ComputeThreads(count: 2, minimumWorkPerThread: 1)] {
+                    for epilogue in [Matmul.Epilogue.none, .gelu] {
+                        for withBias in [true, false] {
+                            var expected = [Float](repeating: .nan, count: rows * width)
+                            var c = [Float](repeating: .nan, count: rows * width)
+                            a.withUnsafeBufferPointer { a in
+                                bias.withUnsafeBufferPointer { bias in
+                                    let bias = withBias ? bias.baseAddress : nil
+                                    expected.withUnsafeMutableBufferPointer { c in
+                                        Matmul.multiply(
+                                            a.baseAddress!, aStride: depth, rows: rows, by: stored.packed.panels,
+                                            bias: bias, epilogue: epilogue, into: c.baseAddress!, cStride: width,
+                                            threads: threads)
+                                    }
+                                    c.withUnsafeMutableBufferPointer { c in
+                                        Matmul.multiply(
+                                            a.baseAddress!, aStride: depth, rows: rows, byStored: stored, bias: bias,
+                                            epilogue: epilogue, into: c.baseAddress!, cStride: width, threads: threads)
+                                    }
+                                }
+                            }
+                            #expect(
+                                c.map(\.bitPattern) == expected.map(\.bitPattern),
+                                "\(set.name) \(rows)x\(depth)x\(width) \(epilogue) bias \(withBias) threads \(threads.count)"
+                            )
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test("Matmul writes only its rows and columns of strided, unaligned operands, with every set")
     func matmulStrides() {
         let (rows, depth, columns, aStride, cStride) = (14, 40, 37, 51, 45)
