@@ -68,6 +68,38 @@ void sw_gemm(const sw_kernel_set *set, const float *a, long a_stride, long rows,
    stack. */
 enum { GROUP = 8 };
 
+/* Four floats, any alignment: clang's vector extension, which SSE2 and NEON both carry. */
+typedef float float4 __attribute__((ext_vector_type(4), aligned(4)));
+
+/* out[j * out_stride + i] = in[i * in_stride + j] for i < rows, j < columns: 4 x 4 blocks
+   transposed in registers, the edges one by one. */
+static void transpose_into(const float *in, long in_stride, long rows, long columns, float *out, long out_stride) {
+    long i = 0;
+    for (; i + 4 <= rows; i += 4) {
+        long j = 0;
+        for (; j + 4 <= columns; j += 4) {
+            const float4 a = *(const float4 *)(in + i * in_stride + j);
+            const float4 b = *(const float4 *)(in + (i + 1) * in_stride + j);
+            const float4 c = *(const float4 *)(in + (i + 2) * in_stride + j);
+            const float4 d = *(const float4 *)(in + (i + 3) * in_stride + j);
+            const float4 ab_low = __builtin_shufflevector(a, b, 0, 4, 1, 5);
+            const float4 ab_high = __builtin_shufflevector(a, b, 2, 6, 3, 7);
+            const float4 cd_low = __builtin_shufflevector(c, d, 0, 4, 1, 5);
+            const float4 cd_high = __builtin_shufflevector(c, d, 2, 6, 3, 7);
+            *(float4 *)(out + j * out_stride + i) = __builtin_shufflevector(ab_low, cd_low, 0, 1, 4, 5);
+            *(float4 *)(out + (j + 1) * out_stride + i) = __builtin_shufflevector(ab_low, cd_low, 2, 3, 6, 7);
+            *(float4 *)(out + (j + 2) * out_stride + i) = __builtin_shufflevector(ab_high, cd_high, 0, 1, 4, 5);
+            *(float4 *)(out + (j + 3) * out_stride + i) = __builtin_shufflevector(ab_high, cd_high, 2, 3, 6, 7);
+        }
+        for (; j < columns; j++) {
+            for (long k = i; k < i + 4; k++) out[j * out_stride + k] = in[k * in_stride + j];
+        }
+    }
+    for (; i < rows; i++) {
+        for (long j = 0; j < columns; j++) out[j * out_stride + i] = in[i * in_stride + j];
+    }
+}
+
 void sw_gemm_stored(const sw_kernel_set *set, const float *a_packed, long rows, const float *weights,
                     long weight_stride, long depth, long column_begin, long column_end, const float *bias, int gelu,
                     float *c, long c_stride) {
@@ -96,10 +128,7 @@ void sw_gemm_stored(const sw_kernel_set *set, const float *a_packed, long rows, 
                               scratch + panel * width, scratch_stride, NULL, 1, last && gelu);
                 }
             }
-            for (long row = 0; row < group_rows; row++) {
-                float *out = c + (first_row + row) * c_stride + column;
-                for (long r = 0; r < count; r++) out[r] = scratch[r * scratch_stride + row];
-            }
+            transpose_into(scratch, scratch_stride, count, group_rows, c + first_row * c_stride + column, c_stride);
         }
     }
 }
