@@ -36,7 +36,6 @@ let package = Package(
         // The compute kernels, one file per instruction set (docs/ARCHITECTURE.md): C, because
         // a function there can be compiled for AVX-512 or AVX2 whatever flags the build has.
         .target(name: "CKernels"),
-        .target(name: "CAllocator"),
         .target(
             name: "StreamingWeights",
             dependencies: [
@@ -51,7 +50,6 @@ let package = Package(
             name: "CommandSupport",
             dependencies: [
                 "StreamingWeights",
-                "CAllocator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -50,7 +50,6 @@ struct Infer: AsyncParsableCommand {
     }
 
     func run() async throws {
-        Allocator.returnLargeBuffersPromptly()
         let encoder: TextEncoder
         let modelName: String
         var streaming: StreamingBertModel?
