@@ -96,6 +96,22 @@ struct StreamingBertModelTests {
         #expect(try await streamed.forward(batch).lastHiddenState == expected.lastHiddenState)
     }
 
+    @Test(
+        "float16 and bfloat16 chunks stream to the local model's output exactly, short and long batches",
+        arguments: [DType.float16, .bfloat16])
+    func narrowChunks(dtype: DType) async throws {
+        let served = try await ServedChunks(model: miniLMDirectory, dtype: dtype)
+        let streamed = try await StreamingBertModel(serverURL: served.url, cacheSize: 2, prefetchDepth: 1)
+        for texts in [Self.texts, Self.longTexts] {
+            let (batch, expected) = try await Self.expected(served.directory.path, texts: texts)
+            let output = try await streamed.forward(batch)
+            #expect(
+                output.lastHiddenState == expected.lastHiddenState,
+                "\(dtype), \(batch.batchSize * batch.sequenceLength) rows")
+            #expect(output.poolerOutput == expected.poolerOutput)
+        }
+    }
+
     @Test("A chunk altered on disk fails the forward pass naming it and its checksum; the server keeps serving")
     func damagedChunk() async throws {
         let served = try await ServedChunks()

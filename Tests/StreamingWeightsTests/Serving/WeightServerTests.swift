@@ -15,9 +15,11 @@ final class ServedChunks: ServedChunkSet, @unchecked Sendable {
     private var process: BackgroundProcess
     private let arguments: [String]
 
-    init(model: String = ModelChunkerTests.tiny, compress: Bool = false, arguments: [String] = []) async throws {
+    init(
+        model: String = ModelChunkerTests.tiny, compress: Bool = false, dtype: DType? = nil, arguments: [String] = []
+    ) async throws {
         directory = try TemporaryDirectory()
-        manifest = try await ModelChunkerTests.chunk(model, into: directory.path, compress: compress)
+        manifest = try await ModelChunkerTests.chunk(model, into: directory.path, compress: compress, dtype: dtype)
         self.arguments = ["--chunks-dir", directory.path] + arguments
         process = try BackgroundProcess(Executables.path("weight-server"), self.arguments + ["--port", "0"])
         url = try process.firstLine()
