@@ -137,6 +137,27 @@ def chunking(chunker):
             "largest_chunk_mib": largest, "total_mib": manifest["total_size_mb"]}
 
 
+def hashing(binary):
+    """Issue 18: BLAKE3 through the library (one update over 43 MB in memory, one thread) against Python's blake3 (the
+    official Rust crate, max_threads=1) on the same bytes, alternating three times, each side's best of 5 per turn;
+    SHA-256 (OpenSSL, through the library) beside them."""
+    import blake3
+    log("hashing 43 MB: our BLAKE3 and SHA-256 against Python's blake3, one thread")
+    length = 43_000_000
+    data = (bytes(range(251)) * (length // 251 + 1))[:length]
+    ours, reference = [], []
+    for _ in range(3):
+        ours.append(run_json([binary, "hash", "--bytes", str(length), "--runs", "5"]))
+        best = min((lambda start: (blake3.blake3(data, max_threads=1).digest(), time.perf_counter() - start)[1])(
+            time.perf_counter()) for _ in range(5))
+        reference.append(length / best / 1e9)
+    if ours[0]["blake3_hex"] != blake3.blake3(data).hexdigest():
+        sys.exit(f"{binary} hash: BLAKE3 differs from Python's blake3")
+    return {"ours_blake3_gb_per_s": max(r["blake3_gb_per_s"] for r in ours),
+            "ours_sha256_gb_per_s": max(r["sha256_gb_per_s"] for r in ours),
+            "python_blake3_gb_per_s": max(reference), "path": ours[0]["blake3_path"]}
+
+
 def s3(ours):
     """100 MiB to and from SeaweedFS on loopback: ours with 1 and 8 parallel ranges, and curl."""
     log("S3 throughput against SeaweedFS, ours and curl")
@@ -572,6 +593,15 @@ def report(results):
     if theirs_lps:
         lines.append(f"| Hugging Face tokenizers `encode()` | {theirs_lps:.0f} | |")
         lines += ["", f"ours / tokenizers: {mine['lines_per_second'] / theirs_lps:.2f}"]
+    if "hashing" in results:
+        digest = results["hashing"]
+        lines += ["", "## Hashing 43 MB in memory, one thread (best of 3 x 5, alternating)", "",
+                  "| | GB/s | / Python blake3 |", "|---|---|---|",
+                  f"| our BLAKE3 (path `{digest['path']}`) | {digest['ours_blake3_gb_per_s']:.2f} | "
+                  f"{digest['ours_blake3_gb_per_s'] / digest['python_blake3_gb_per_s']:.2f} |",
+                  f"| Python blake3 (the Rust crate), max_threads=1 | {digest['python_blake3_gb_per_s']:.2f} | 1.00 |",
+                  f"| our SHA-256 (OpenSSL) | {digest['ours_sha256_gb_per_s']:.2f} | "
+                  f"{digest['ours_sha256_gb_per_s'] / digest['python_blake3_gb_per_s']:.2f} |"]
     chunk = results["chunking"]
     lines += ["", "## Chunking all-MiniLM-L6-v2 to a local directory (median of 5)", "",
               "| | seconds | speed vs cp | peak RSS MiB |", "|---|---|---|---|",
@@ -708,6 +738,10 @@ def targets(results):
     theirs_lps = reference_lines_per_second(results["tokenize"]["theirs"])
     if theirs_lps:
         checks.append(("tokenizer: tokenizers / ours <= 1.0", theirs_lps / results["tokenize"]["ours"]["lines_per_second"], 1.0))
+    if "hashing" in results:
+        digest = results["hashing"]
+        checks.append(("BLAKE3, 43 MB, 1 thread: Python blake3 / ours <= 1 / 0.9 (ours >= 0.9x)",
+                       digest["python_blake3_gb_per_s"] / digest["ours_blake3_gb_per_s"], 1 / 0.9))
     chunk = results["chunking"]
     checks.append(("chunking MiniLM: cp time / chunker time >= 0.5 (shown as chunker / cp <= 2)",
                    chunk["ours_s"] / chunk["cp_s"], 2.0))
@@ -801,7 +835,7 @@ def main():
     parser.add_argument("--server", required=True)
     parser.add_argument("--infer", required=True)
     parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--only", choices=["forward", "matmul", "kernels", "tokenize", "accuracy", "chunking", "s3",
+    parser.add_argument("--only", choices=["forward", "matmul", "kernels", "tokenize", "accuracy", "chunking", "hashing", "s3",
                                            "websocket", "streaming", "link", "cluster"],
                         help="run one section and print its results as JSON (nothing is written)")
     parser.add_argument("--from-results", type=Path,
@@ -810,7 +844,8 @@ def main():
     sections = {"forward": lambda: forward(args.ours), "matmul": lambda: matmul(args.ours),
                 "kernels": lambda: kernels(args.ours, args.native_ours, args.debug_infer),
                 "tokenize": lambda: tokenize(args.ours), "accuracy": lambda: accuracy(args.ours),
-                "chunking": lambda: chunking(args.chunker), "s3": lambda: s3(args.ours),
+                "chunking": lambda: chunking(args.chunker), "hashing": lambda: hashing(args.ours),
+                "s3": lambda: s3(args.ours),
                 "websocket": lambda: websocket(args.ours),
                 "streaming": lambda: streaming(args.ours, args.chunker, args.server, args.infer),
                 "link": lambda: shaped_link(args.ours, args.chunker, args.server),
@@ -848,7 +883,7 @@ with `scripts/bench`.
 
 ![latency against sequence length](latency.svg)
 
-## Targets (issues 3, 4, 6, 7, 16)
+## Targets (issues 3, 4, 6, 7, 16, 18)
 
 {goals}
 

@@ -15,7 +15,7 @@ struct Bench: AsyncParsableCommand {
             KernelsInfo.self, MatmulBench.self, ForwardBench.self, TokenizeBench.self, AccuracyBench.self, S3Bench.self,
             EchoServer.self,
             EchoClient.self, WebSocketThroughput.self, WebSocketLoad.self, StreamingForwardBench.self,
-            PullBench.self, SoakClients.self,
+            PullBench.self, SoakClients.self, HashBench.self,
         ]
     )
 }
@@ -64,6 +64,44 @@ struct KernelsInfo: ParsableCommand {
             "supported": KernelSet.supported.map(\.name), "selected": selected.name, "cpu": KernelSet.cpuModel,
             "descriptions": Dictionary(uniqueKeysWithValues: KernelSet.supported.map { ($0.name, $0.description) }),
         ])
+    }
+}
+
+struct HashBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hash",
+        abstract: "GB/s of BLAKE3 and SHA-256 over one buffer in memory, one thread, through the library."
+    )
+
+    @Option(help: "Bytes to hash (byte i is i % 251, as BLAKE3's test vectors).")
+    var bytes = 43_000_000
+
+    @Option(help: "Runs per algorithm; the best is reported.")
+    var runs = 5
+
+    func run() throws {
+        let input = (0..<bytes).map { UInt8($0 % 251) }
+        var results: [String: Any] = ["bytes": bytes, "blake3_path": DigestAlgorithm.blake3Implementation]
+        for (name, algorithm) in [("blake3", DigestAlgorithm.blake3), ("sha256", .sha256)] {
+            var best = Double.infinity
+            for _ in 0..<runs {
+                let start = DispatchTime.now().uptimeNanoseconds
+                let digest = input.withUnsafeBytes { StreamingDigest.oneShot($0, algorithm) }
+                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                results["\(name)_hex"] = digest.hexString
+            }
+            results["\(name)_gb_per_s"] = Double(bytes) / best / 1e9
+        }
+        try printJSON(results)
+    }
+}
+
+extension StreamingDigest {
+    /// The digest of `bytes` in one update.
+    fileprivate static func oneShot(_ bytes: UnsafeRawBufferPointer, _ algorithm: DigestAlgorithm) -> [UInt8] {
+        let digest = StreamingDigest(algorithm)
+        digest.update(bytes)
+        return digest.finalize()
     }
 }
 
