@@ -95,7 +95,7 @@ struct Infer: AsyncParsableCommand {
                 streaming: streaming)
         } else {
             OutputFormat.printText(
-                results, pooling: embedding.pooling.rawValue, showStats: output.stats, kernels: encoder.kernels,
+                results, pooling: results.pooling.rawValue, showStats: output.stats, kernels: encoder.kernels,
                 streaming: streaming)
         }
     }
@@ -143,11 +143,17 @@ struct CacheOptions: ParsableArguments {
 
 /// How token states become an embedding, and how the pass runs.
 struct EmbeddingOptions: ParsableArguments {
-    @Option(help: "How to turn token states into one embedding.")
-    var pooling: Pooling = .cls
+    @Option(
+        help: ArgumentHelp(
+            "How to turn token states into one embedding (default: the model's own, from its sentence-transformers files, else cls).",
+            valueName: Pooling.allCases.map(\.rawValue).joined(separator: "|")))
+    var pooling: Pooling?
 
-    @Flag(help: "Scale each embedding to unit length (as sentence-transformers models do with mean pooling).")
-    var normalize = false
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Scale each embedding to unit length (default: as the model's sentence-transformers files say, else not)."
+    )
+    var normalize: Bool?
 
     @Option(help: "Run the forward pass this many times and report its median and minimum time.")
     var `repeat` = 1

@@ -4,7 +4,7 @@ import StreamingWeights
 /// How `infer` prints its results.
 enum OutputFormat {
     /// The JSON shape the tools keep across versions:
-    /// `{"model", "results": [{"text", "tokens", "input_ids", "embedding"}], "stats"}`.
+    /// `{"model", "pooling", "normalized", "results": [{"text", "tokens", "input_ids", "embedding"}], "stats"}`.
     struct Document: Encodable {
         struct Result: Encodable {
             let text: String
@@ -44,6 +44,9 @@ enum OutputFormat {
         }
 
         let model: String
+        /// How the embeddings were pooled (`cls`, `mean`, `pooler`), and whether normalized.
+        let pooling: String
+        let normalized: Bool
         let results: [Result]
         let stats: Stats
         /// Cosine similarity of every pair of embeddings, when there are several texts.
@@ -84,6 +87,8 @@ enum OutputFormat {
     ) throws {
         let document = Document(
             model: model,
+            pooling: results.pooling.rawValue,
+            normalized: results.normalized,
             results: results.texts.map { text in
                 Document.Result(
                     text: text.text,

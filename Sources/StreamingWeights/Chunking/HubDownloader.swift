@@ -12,6 +12,15 @@ import Foundation
 public struct HubDownloader: Sendable {
     /// The files a chunk set needs besides the weights, when the repository has them.
     static let tokenizerFiles = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
+
+    /// Whether `file` is one of the sentence-transformers settings a model may have
+    /// (``SentenceEmbeddingSettings``): `modules.json`, `sentence_bert_config.json`, a pooling
+    /// module's `N_Pooling/config.json`.
+    static func isSentenceTransformerFile(_ file: String) -> Bool {
+        if [SentenceEmbeddingSettings.modulesFile, "sentence_bert_config.json"].contains(file) { return true }
+        let parts = file.split(separator: "/")
+        return parts.count == 2 && parts[0].hasSuffix("_Pooling") && parts[1] == "config.json"
+    }
     /// Attempts per file before a transport failure is final.
     static let attempts = 4
 
@@ -54,7 +63,9 @@ public struct HubDownloader: Sendable {
             throw HubError.missingFile(repository: repository, file: "config.json")
         }
 
-        var wanted = ["config.json"] + Self.tokenizerFiles.filter(files.contains)
+        var wanted =
+            ["config.json"] + Self.tokenizerFiles.filter(files.contains)
+            + files.filter(Self.isSentenceTransformerFile).sorted()
         if files.contains("model.safetensors") {
             wanted.append("model.safetensors")
         } else if files.contains("model.safetensors.index.json") {

@@ -108,7 +108,7 @@ public struct ModelChunker: Sendable {
         let components = try plan(checkpoint: checkpoint, configuration: configuration)
         let extraFiles =
             ["config.json"]
-            + HubDownloader.tokenizerFiles.filter {
+            + (HubDownloader.tokenizerFiles + sentenceTransformerFiles(path)).filter {
                 FileManager.default.fileExists(atPath: path($0))
             }
         let previous = try await filesToReplace(modelName: name)
@@ -197,6 +197,17 @@ public struct ModelChunker: Sendable {
     /// (no manifest), or ``overwrite`` is set.
     ///
     /// - Throws: ``ChunkingError/outputNotEmpty(location:files:holds:)`` otherwise.
+    /// The sentence-transformers files a model directory has (`path` turns a name into its
+    /// path): `modules.json` and the configuration files it names, carried into the chunk set so
+    /// that a streamed model pools as its authors meant. Which modules can run is for the
+    /// reader to say (``SentenceEmbeddingSettings``).
+    private func sentenceTransformerFiles(_ path: (String) -> String) -> [String] {
+        let modules = SentenceEmbeddingSettings.modulesFile
+        guard let bytes = FileManager.default.contents(atPath: path(modules)) else { return [] }
+        let named = (try? SentenceEmbeddingSettings.configurationFiles(modules: Array(bytes), location: "")) ?? []
+        return [modules, "sentence_bert_config.json"] + named
+    }
+
     private func filesToReplace(modelName: String) async throws -> [String] {
         let existing = try await storage.list(prefix: "")
         guard !existing.isEmpty, !overwrite else { return existing }

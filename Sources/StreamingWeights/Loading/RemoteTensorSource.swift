@@ -142,6 +142,37 @@ public final class RemoteTensorSource: TensorSource {
         }
     }
 
+    /// The sentence-transformers settings the chunk set carries (`modules.json` and the files it
+    /// names, each verified): `nil` when the manifest lists no `modules.json`, a failure when the
+    /// settings are not ones this library follows (so that flags can still override them).
+    ///
+    /// - Throws: a fetch error, or ``ModelError`` for a file the manifest lacks or a damaged one.
+    public func sentenceEmbeddingSettings() async throws -> Result<SentenceEmbeddingSettings, SentenceEmbeddingError>? {
+        let modulesName = SentenceEmbeddingSettings.modulesFile
+        guard let entry = manifest.files[modulesName] else { return nil }
+        let location = transport.location
+        var files: [String: [UInt8]] = [:]
+        files[modulesName] = try await Self.fetch(
+            modulesName, file: modulesName, size: entry.size, digest: entry.digest, transport: transport,
+            transfer: transfer, logger: logger
+        ).withUnsafeBytes { Array($0) }
+        do {
+            for name in try SentenceEmbeddingSettings.configurationFiles(
+                modules: files[modulesName] ?? [], location: location)
+            {
+                // One the manifest lacks is reported by the settings themselves.
+                guard let entry = manifest.files[name] else { continue }
+                files[name] = try await Self.fetch(
+                    name, file: name, size: entry.size, digest: entry.digest, transport: transport, transfer: transfer,
+                    logger: logger
+                ).withUnsafeBytes { Array($0) }
+            }
+            return .success(try SentenceEmbeddingSettings(files: files, location: location))
+        } catch let error as SentenceEmbeddingError {
+            return .failure(error)
+        }
+    }
+
     /// The tokenizer from the manifest's files (``tokenizerFiles()``).
     ///
     /// - Throws: what ``tokenizerFiles()`` throws, or ``TokenizerError``.

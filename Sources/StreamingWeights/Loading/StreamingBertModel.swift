@@ -65,6 +65,9 @@ public final class StreamingBertModel: Sendable {
 
     public let configuration: BertConfiguration
     public let tokenizer: BertTokenizer
+    /// The sentence-transformers settings the chunk set carries, if any
+    /// (``RemoteTensorSource/sentenceEmbeddingSettings()``).
+    public let sentenceEmbedding: Result<SentenceEmbeddingSettings, SentenceEmbeddingError>?
     public let source: RemoteTensorSource
     /// The model: embeddings and pooler resident, layers streamed.
     public let model: BertModel
@@ -139,6 +142,7 @@ public final class StreamingBertModel: Sendable {
         // overlaps the large transfers; then the embeddings, the pooler and the first layers
         // are asked for together, pipelined on one connection.
         let tokenizerFiles = try await source.tokenizerFiles()
+        sentenceEmbedding = try await source.sentenceEmbeddingSettings()
         async let loadedTokenizer = BertTokenizer(
             files: tokenizerFiles, location: source.transport.location,
             maximumPositions: configuration.maximumPositions)

@@ -6,11 +6,19 @@ public struct TextEncoder: Sendable {
     public let configuration: BertConfiguration
     /// The kernels the model computes with.
     public let kernels: KernelSet
+    /// The sentence-transformers settings the model came with (`modules.json`), if any: the
+    /// pooling and normalization ``encode(_:pooling:normalize:threads:repeatCount:)`` uses when
+    /// not told; a failure when they are ones this library does not follow yet.
+    public let sentenceEmbedding: Result<SentenceEmbeddingSettings, SentenceEmbeddingError>?
     /// The model's forward pass: local, or streamed from a weight server.
     private let forward: @Sendable (EncodedBatch, ComputeThreads) async throws -> BertModelOutput
 
-    public init(tokenizer: BertTokenizer, model: BertModel) {
+    public init(
+        tokenizer: BertTokenizer, model: BertModel,
+        sentenceEmbedding: Result<SentenceEmbeddingSettings, SentenceEmbeddingError>? = nil
+    ) {
         self.tokenizer = tokenizer
+        self.sentenceEmbedding = sentenceEmbedding
         configuration = model.configuration
         kernels = model.kernels
         forward = { try await model.forward($0, threads: $1) }
@@ -19,6 +27,7 @@ public struct TextEncoder: Sendable {
     /// A model streamed from a weight server, with the tokenizer it fetched.
     public init(streaming model: StreamingBertModel) {
         tokenizer = model.tokenizer
+        sentenceEmbedding = model.sentenceEmbedding
         configuration = model.configuration
         kernels = model.kernels
         forward = { try await model.forward($0, threads: $1) }
@@ -28,7 +37,35 @@ public struct TextEncoder: Sendable {
     public init(modelDirectory directory: String) async throws {
         let model = try await BertModel(loadingFrom: CheckpointTensorSource(directory: directory))
         let tokenizer = try BertTokenizer(directory: directory, maximumPositions: model.configuration.maximumPositions)
-        self.init(tokenizer: tokenizer, model: model)
+        self.init(
+            tokenizer: tokenizer, model: model, sentenceEmbedding: try Self.sentenceEmbedding(directory: directory))
+    }
+
+    /// The sentence-transformers settings in a model directory: `nil` without `modules.json`.
+    ///
+    /// - Throws: ``FileError`` for a file that cannot be read.
+    static func sentenceEmbedding(directory: String) throws -> Result<
+        SentenceEmbeddingSettings, SentenceEmbeddingError
+    >? {
+        let modulesName = SentenceEmbeddingSettings.modulesFile
+        func read(_ name: String) throws -> [UInt8]? {
+            let path = (directory as NSString).appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: path) else { return nil }
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw FileError(path: path, operation: "read", code: EIO)
+            }
+            return Array(data)
+        }
+        guard let modules = try read(modulesName) else { return nil }
+        var files = [modulesName: modules]
+        do {
+            for name in try SentenceEmbeddingSettings.configurationFiles(modules: modules, location: directory) {
+                files[name] = try read(name)
+            }
+            return .success(try SentenceEmbeddingSettings(files: files, location: directory))
+        } catch let error as SentenceEmbeddingError {
+            return .failure(error)
+        }
     }
 
     /// Loads a chunk directory (docs/FORMAT.md) whole, checked exactly as a streamed chunk set
@@ -47,7 +84,7 @@ public struct TextEncoder: Sendable {
     public init(loading source: RemoteTensorSource) async throws {
         let model = try await BertModel(loadingFrom: source)
         let tokenizer = try await source.tokenizer(maximumPositions: model.configuration.maximumPositions)
-        self.init(tokenizer: tokenizer, model: model)
+        self.init(tokenizer: tokenizer, model: model, sentenceEmbedding: try await source.sentenceEmbeddingSettings())
     }
 
     /// One text's result.
@@ -68,21 +105,34 @@ public struct TextEncoder: Sendable {
     /// The results of one run.
     public struct Results: Sendable {
         public let texts: [TextResult]
+        /// How the embeddings were pooled, and whether they were normalized.
+        public let pooling: Pooling
+        public let normalized: Bool
         /// The time of each forward pass, in milliseconds, sorted.
         public let forwardTimes: [Double]
     }
 
     /// Tokenizes `texts` into one padded batch and runs the model `repeatCount` times.
     ///
+    /// - Parameters:
+    ///   - pooling: how to pool the token states (by default the model's own, as its
+    ///     sentence-transformers files say, else `.cls`);
+    ///   - normalize: whether to scale embeddings to unit length (by default as the model's files
+    ///     say, else not).
     /// - Throws: ``TokenizerError/emptyBatch`` for no texts, ``PoolingError/noPooler`` for
-    ///   `.pooler` on a model without a pooler, or what the forward pass throws.
+    ///   `.pooler` on a model without a pooler, ``SentenceEmbeddingError`` when a default is
+    ///   needed from settings this library does not follow, or what the forward pass throws.
     public func encode(
         _ texts: [String],
-        pooling: Pooling,
-        normalize: Bool = false,
+        pooling: Pooling? = nil,
+        normalize: Bool? = nil,
         threads: ComputeThreads = ComputeThreads(),
         repeatCount: Int = 1
     ) async throws -> Results {
+        var settings: SentenceEmbeddingSettings?
+        if pooling == nil || normalize == nil, let sentenceEmbedding { settings = try sentenceEmbedding.get() }
+        let pooling = pooling ?? settings?.pooling ?? .cls
+        let normalize = normalize ?? settings?.normalize ?? false
         let encodings = try texts.map { try tokenizer.encode($0) }
         let batch = try tokenizer.encodeBatch(encodings)
         var output: BertModelOutput?
@@ -109,6 +159,6 @@ public struct TextEncoder: Sendable {
                 poolerOutput: output.poolerOutput.map { Array($0[(item * hidden)..<((item + 1) * hidden)]) }
             )
         }
-        return Results(texts: results, forwardTimes: times.sorted())
+        return Results(texts: results, pooling: pooling, normalized: normalize, forwardTimes: times.sorted())
     }
 }

@@ -22,6 +22,12 @@ struct ModelSourceTests {
                 try FileManager.default.copyItem(
                     atPath: ModelSourceTests.tiny + "/" + name, toPath: repository + "/" + name)
             }
+            // sentence-transformers' settings, in a folder of their own as on the hub.
+            try FileManager.default.createDirectory(
+                atPath: repository + "/1_Pooling", withIntermediateDirectories: true)
+            for (name, bytes) in SentenceEmbeddingTests.files(modes: ["pooling_mode_mean_tokens": true]) {
+                try Data(bytes).write(to: URL(fileURLWithPath: repository + "/" + name))
+            }
             var arguments = [
                 "-m", "streaming_weights_testing.hub_mirror", "--root", root.path, "--port", "0", "--redirect-over",
                 "100000",
@@ -86,6 +92,14 @@ struct ModelSourceTests {
         let reference = try String(
             contentsOfFile: cache.file("models--prajjwal1--bert-tiny/refs/main"), encoding: .utf8)
         #expect(reference == commit)
+        // The sentence-transformers files come too, so the model pools as its authors meant.
+        #expect(
+            try SentenceEmbeddingSettings(
+                files: [
+                    "modules.json": Array(Data(contentsOf: URL(fileURLWithPath: source.directory + "/modules.json"))),
+                    "1_Pooling/config.json": Array(
+                        Data(contentsOf: URL(fileURLWithPath: source.directory + "/1_Pooling/config.json"))),
+                ], location: source.directory) == SentenceEmbeddingSettings(pooling: .mean, normalize: true))
         let weights = try FileManager.default.destinationOfSymbolicLink(atPath: source.directory + "/model.safetensors")
         #expect(weights.hasPrefix("../../blobs/"))
         #expect(

@@ -211,7 +211,7 @@ struct InferCommandTests {
             (["--model", "/nonexistent", "x"], "cannot read the model configuration '/nonexistent/config.json'"),
             (
                 ["--model", Repository.path("Fixtures/bert-tiny"), "--pooling", "max", "x"],
-                "The value 'max' is invalid for '--pooling <pooling>'. Please provide one of 'cls', 'mean' or 'pooler'."
+                "The value 'max' is invalid for '--pooling <cls|mean|pooler>'. Please provide one of 'cls', 'mean' or 'pooler'."
             ),
             (
                 ["--model", Repository.path("Fixtures/bert-tiny"), "--input", "/nonexistent/texts.txt"],

@@ -1,0 +1,181 @@
+/// How a sentence-transformers model turns token states into a sentence embedding, as its own
+/// files say: `modules.json` (the modules after the transformer, in order) and the `Pooling`
+/// module's `config.json` (all-MiniLM-L6-v2: `1_Pooling/config.json`, mean pooling, then
+/// `Normalize`).
+///
+/// Follows sentence-transformers' `models.Pooling` and `models.Normalize`; a module this library
+/// does not run yet (`Dense`, max pooling, ...) is an error naming it, never skipped.
+public struct SentenceEmbeddingSettings: Sendable, Equatable {
+    public var pooling: Pooling
+    /// Whether the embedding is scaled to unit length (a `Normalize` module).
+    public var normalize: Bool
+
+    /// The file that lists the modules.
+    public static let modulesFile = "modules.json"
+
+    /// The module types read, by sentence-transformers' class name.
+    static let transformer = "sentence_transformers.models.Transformer"
+    static let poolingModule = "sentence_transformers.models.Pooling"
+    static let normalizeModule = "sentence_transformers.models.Normalize"
+    static let supportedModules = [transformer, poolingModule, normalizeModule]
+
+    /// `Pooling`'s modes this library computes, by their key in the module's `config.json`.
+    static let modes: [(key: String, pooling: Pooling)] = [
+        ("pooling_mode_cls_token", .cls), ("pooling_mode_mean_tokens", .mean),
+    ]
+    /// `Pooling`'s other modes: known to sentence-transformers, not computed here yet.
+    static let otherModes = [
+        "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens",
+        "pooling_mode_lasttoken",
+    ]
+
+    public init(pooling: Pooling, normalize: Bool) {
+        self.pooling = pooling
+        self.normalize = normalize
+    }
+
+    /// The files besides `modules.json` that the modules it lists (`modules`, its bytes) read:
+    /// each `Pooling` module's `config.json`.
+    ///
+    /// - Throws: ``SentenceEmbeddingError`` for a `modules.json` that is not a list of modules.
+    public static func configurationFiles(modules: [UInt8], location: String) throws -> [String] {
+        try Self.modules(modules, location: location).filter { $0.type == poolingModule }.map {
+            $0.path.isEmpty ? "config.json" : $0.path + "/config.json"
+        }
+    }
+
+    /// The settings from `files`: `modules.json` and the files it names (paths relative to the
+    /// model), read from `location` (for messages).
+    ///
+    /// - Throws: ``SentenceEmbeddingError`` naming the file and what is wrong: a module type
+    ///   or pooling mode not supported, no pooling mode or several, a file missing or malformed.
+    public init(files: [String: [UInt8]], location: String) throws {
+        guard let listing = files[Self.modulesFile] else {
+            throw SentenceEmbeddingError.missingFile(Self.modulesFile, location: location)
+        }
+        var pooling: Pooling?
+        var normalize = false
+        for module in try Self.modules(listing, location: location) {
+            switch module.type {
+            case Self.transformer:
+                continue
+            case Self.poolingModule:
+                let name = module.path.isEmpty ? "config.json" : module.path + "/config.json"
+                guard let bytes = files[name] else {
+                    throw SentenceEmbeddingError.missingFile(name, location: location)
+                }
+                pooling = try Self.poolingMode(bytes, file: name, location: location)
+            case Self.normalizeModule:
+                normalize = true
+            default:
+                throw SentenceEmbeddingError.unsupportedModule(
+                    module.type, path: module.path, location: location, supported: Self.supportedModules)
+            }
+        }
+        guard let pooling else {
+            throw SentenceEmbeddingError.malformed(
+                file: Self.modulesFile, location: location, reason: "it lists no \(Self.poolingModule) module")
+        }
+        self.init(pooling: pooling, normalize: normalize)
+    }
+
+    /// The (type, path) of each module `modules.json` lists, in order.
+    private static func modules(_ bytes: [UInt8], location: String) throws -> [(type: String, path: String)] {
+        let file = modulesFile
+        let value: JSONValue
+        do {
+            value = try bytes.withUnsafeBytes { try JSONParser.parse($0) }
+        } catch {
+            throw SentenceEmbeddingError.malformed(file: file, location: location, reason: "\(error)")
+        }
+        guard let list = value.arrayValue else {
+            throw SentenceEmbeddingError.malformed(
+                file: file, location: location, reason: "it is \(value.kindDescription), not a list of modules")
+        }
+        return try list.enumerated().map { index, entry in
+            guard let object = entry.objectValue, let type = object["type"]?.stringValue else {
+                throw SentenceEmbeddingError.malformed(
+                    file: file, location: location, reason: "module \(index) has no \"type\" string")
+            }
+            let path = object["path"]?.stringValue ?? ""
+            guard !path.split(separator: "/").contains("..") else {
+                throw SentenceEmbeddingError.malformed(
+                    file: file, location: location, reason: "module \(index)'s path \"\(path)\" leaves the model")
+            }
+            return (type, path)
+        }
+    }
+
+    /// The one pooling mode a `Pooling` module's `config.json` turns on.
+    private static func poolingMode(_ bytes: [UInt8], file: String, location: String) throws -> Pooling {
+        let value: JSONValue
+        do {
+            value = try bytes.withUnsafeBytes { try JSONParser.parse($0) }
+        } catch {
+            throw SentenceEmbeddingError.malformed(file: file, location: location, reason: "\(error)")
+        }
+        guard let object = value.objectValue else {
+            throw SentenceEmbeddingError.malformed(
+                file: file, location: location, reason: "it is \(value.kindDescription), not an object")
+        }
+        var chosen: [String] = []
+        for (key, setting) in object.members where key.hasPrefix("pooling_mode") {
+            guard modes.contains(where: { $0.key == key }) || otherModes.contains(key) else {
+                throw SentenceEmbeddingError.unknownPoolingMode(
+                    key, file: file, location: location, supported: modes.map(\.key))
+            }
+            guard case .bool(let on) = setting else {
+                throw SentenceEmbeddingError.malformed(
+                    file: file, location: location, reason: "\"\(key)\" is \(setting.kindDescription), not a boolean")
+            }
+            if on { chosen.append(key) }
+        }
+        guard chosen.count == 1, let key = chosen.first else {
+            throw SentenceEmbeddingError.poolingModes(chosen, file: file, location: location)
+        }
+        guard let mode = modes.first(where: { $0.key == key }) else {
+            throw SentenceEmbeddingError.unsupportedPoolingMode(
+                key, file: file, location: location, supported: modes.map(\.key))
+        }
+        return mode.pooling
+    }
+}
+
+/// A sentence-transformers configuration this library cannot follow.
+public enum SentenceEmbeddingError: Error, Hashable, CustomStringConvertible {
+    /// A file the settings need is not there.
+    case missingFile(String, location: String)
+    /// A file that is not what sentence-transformers writes.
+    case malformed(file: String, location: String, reason: String)
+    /// A module type this library does not run (yet): `Dense`, `LayerNorm`, ...
+    case unsupportedModule(String, path: String, location: String, supported: [String])
+    /// A `pooling_mode_*` key sentence-transformers does not have.
+    case unknownPoolingMode(String, file: String, location: String, supported: [String])
+    /// A pooling mode sentence-transformers has and this library does not compute yet.
+    case unsupportedPoolingMode(String, file: String, location: String, supported: [String])
+    /// No pooling mode turned on, or several (sentence-transformers concatenates them).
+    case poolingModes([String], file: String, location: String)
+
+    public var description: String {
+        switch self {
+        case .missingFile(let file, let location):
+            "\(location) has no \(file), which its sentence-transformers modules need"
+        case .malformed(let file, let location, let reason):
+            "\(location) \(file) is not a sentence-transformers configuration: \(reason)"
+        case .unsupportedModule(let type, let path, let location, let supported):
+            "\(location) modules.json lists \(type) (at \"\(path)\"), which is not supported yet; supported: "
+                + supported.joined(separator: ", ") + " (give --pooling to use the transformer's states anyway)"
+        case .unknownPoolingMode(let key, let file, let location, let supported):
+            "\(location) \(file) names the pooling mode \"\(key)\", which sentence-transformers does not have; "
+                + "supported: " + supported.joined(separator: ", ")
+        case .unsupportedPoolingMode(let key, let file, let location, let supported):
+            "\(location) \(file) asks for \"\(key)\", which is not supported yet; supported: "
+                + supported.joined(separator: ", ") + " (or give --pooling)"
+        case .poolingModes(let keys, let file, let location):
+            keys.isEmpty
+                ? "\(location) \(file) turns on no pooling mode"
+                : "\(location) \(file) turns on several pooling modes (\(keys.joined(separator: ", "))), "
+                    + "whose concatenation is not supported; give --pooling"
+        }
+    }
+}
