@@ -154,6 +154,11 @@ def safe_name(name):
     return isinstance(name, str) and name and "/" not in name and "\\" not in name and name not in (".", "..")
 
 
+def safe_relative_name(name):
+    """A `files` key: a plain name, or plain names joined by "/" (sentence-transformers' 1_Pooling/config.json)."""
+    return isinstance(name, str) and all(safe_name(part) for part in name.split("/"))
+
+
 def read_chunk_bytes(path, compression, problem):
     data = path.read_bytes()
     if compression != "gzip":
@@ -407,8 +412,8 @@ def main():
             continue
         size = check_type(entry, "size", int, problem, where)
         digest = check_type(entry, "sha256", str, problem, where)
-        if not safe_name(name):
-            problem(f"{where}: {name!r} is not a plain file name")
+        if not safe_relative_name(name):
+            problem(f"{where}: {name!r} is not a plain file name or a relative path of plain names")
             continue
         path = args.chunk_dir / name
         if not path.is_file():
