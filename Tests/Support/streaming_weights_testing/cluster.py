@@ -41,10 +41,12 @@ def log(message: str) -> None:
 def upload(info: dict, directory: str, prefix: str) -> int:
     client = boto3_client("s3", info["endpoint"], info["access_key"], info["secret_key"])
     total = 0
-    for name in sorted(os.listdir(directory)):
-        path = os.path.join(directory, name)
-        if os.path.isfile(path):
-            client.upload_file(path, info["bucket"], f"{prefix}/{name}")
+    # Every file, those in folders too (a sentence-transformers model's 1_Pooling/config.json), under its relative path.
+    for folder, _, names in sorted(os.walk(directory)):
+        for name in sorted(names):
+            path = os.path.join(folder, name)
+            key = os.path.relpath(path, directory).replace(os.sep, "/")
+            client.upload_file(path, info["bucket"], f"{prefix}/{key}")
             total += os.path.getsize(path)
     return total
 
