@@ -15,14 +15,23 @@ public struct BertModelOutput: Sendable {
     }
 }
 
-/// How a text's token states become one embedding.
+/// How a text's token states become one embedding: sentence-transformers' `Pooling` modes, and
+/// BERT's pooler.
 public enum Pooling: String, Sendable, CaseIterable {
     /// The `[CLS]` token's hidden state.
     case cls
-    /// The mean of the real tokens' hidden states (what sentence-transformers models use).
+    /// The mean of the real tokens' hidden states (what most sentence-transformers models use).
     case mean
     /// The pooler's output, tanh(dense(`[CLS]`)).
     case pooler
+    /// The largest value of each feature over the real tokens.
+    case max
+    /// The sum of the real tokens' states divided by the square root of their number.
+    case meanSqrtLength = "mean-sqrt-len"
+    /// The mean weighted by position (1 for the first token, 2 for the second, ...).
+    case weightedMean = "weighted-mean"
+    /// The last real token's state.
+    case lastToken = "last-token"
 }
 
 /// The reasons an embedding cannot be pooled.
@@ -50,16 +59,28 @@ extension BertModelOutput {
         case .pooler:
             guard let poolerOutput else { throw PoolingError.noPooler }
             vector = Array(poolerOutput[(item * hiddenSize)..<((item + 1) * hiddenSize)])
-        case .mean:
+        case .mean, .meanSqrtLength, .weightedMean:
+            // As sentence-transformers: masked sums, the weights clamped away from zero.
             vector = [Float](repeating: 0, count: hiddenSize)
-            var count = 0
-            for position in 0..<sequenceLength where batch.attentionMask[item * sequenceLength + position] != 0 {
+            var total: Float = 0
+            for position in realPositions(ofRow: item, in: batch) {
+                let weight: Float = pooling == .weightedMean ? Float(position + 1) : 1
                 let start = (item * sequenceLength + position) * hiddenSize
-                for j in 0..<hiddenSize { vector[j] += lastHiddenState[start + j] }
-                count += 1
+                for j in 0..<hiddenSize { vector[j] += lastHiddenState[start + j] * weight }
+                total += weight
             }
-            let divisor = Float(max(count, 1))
-            vector = vector.map { $0 / divisor }
+            let divisor = pooling == .meanSqrtLength ? total.squareRoot() : total
+            vector = vector.map { $0 / Swift.max(divisor, 1e-9) }
+        case .max:
+            vector = [Float](repeating: -.infinity, count: hiddenSize)
+            for position in realPositions(ofRow: item, in: batch) {
+                let start = (item * sequenceLength + position) * hiddenSize
+                for j in 0..<hiddenSize { vector[j] = Swift.max(vector[j], lastHiddenState[start + j]) }
+            }
+        case .lastToken:
+            let last = realPositions(ofRow: item, in: batch).last ?? 0
+            let start = (item * sequenceLength + last) * hiddenSize
+            vector = Array(lastHiddenState[start..<(start + hiddenSize)])
         }
         if normalize {
             let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
@@ -67,5 +88,10 @@ extension BertModelOutput {
             vector = vector.map { $0 * scale }
         }
         return vector
+    }
+
+    /// The positions of row `item` that hold real tokens (the attention mask's ones).
+    private func realPositions(ofRow item: Int, in batch: EncodedBatch) -> [Int] {
+        (0..<sequenceLength).filter { batch.attentionMask[item * sequenceLength + $0] != 0 }
     }
 }

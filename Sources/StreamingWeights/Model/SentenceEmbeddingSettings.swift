@@ -3,8 +3,8 @@
 /// module's `config.json` (all-MiniLM-L6-v2: `1_Pooling/config.json`, mean pooling, then
 /// `Normalize`).
 ///
-/// Follows sentence-transformers' `models.Pooling` and `models.Normalize`; a module this library
-/// does not run yet (`Dense`, max pooling, ...) is an error naming it, never skipped.
+/// Follows sentence-transformers' `models.Pooling` (every mode) and `models.Normalize`; a module
+/// this library does not run yet (`Dense`, ...) is an error naming it, never skipped.
 public struct SentenceEmbeddingSettings: Sendable, Equatable {
     public var pooling: Pooling
     /// Whether the embedding is scaled to unit length (a `Normalize` module).
@@ -19,14 +19,11 @@ public struct SentenceEmbeddingSettings: Sendable, Equatable {
     static let normalizeModule = "sentence_transformers.models.Normalize"
     static let supportedModules = [transformer, poolingModule, normalizeModule]
 
-    /// `Pooling`'s modes this library computes, by their key in the module's `config.json`.
+    /// `Pooling`'s modes, by their key in the module's `config.json`.
     static let modes: [(key: String, pooling: Pooling)] = [
-        ("pooling_mode_cls_token", .cls), ("pooling_mode_mean_tokens", .mean),
-    ]
-    /// `Pooling`'s other modes: known to sentence-transformers, not computed here yet.
-    static let otherModes = [
-        "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens",
-        "pooling_mode_lasttoken",
+        ("pooling_mode_cls_token", .cls), ("pooling_mode_mean_tokens", .mean), ("pooling_mode_max_tokens", .max),
+        ("pooling_mode_mean_sqrt_len_tokens", .meanSqrtLength), ("pooling_mode_weightedmean_tokens", .weightedMean),
+        ("pooling_mode_lasttoken", .lastToken),
     ]
 
     public init(pooling: Pooling, normalize: Bool) {
@@ -120,7 +117,7 @@ public struct SentenceEmbeddingSettings: Sendable, Equatable {
         }
         var chosen: [String] = []
         for (key, setting) in object.members where key.hasPrefix("pooling_mode") {
-            guard modes.contains(where: { $0.key == key }) || otherModes.contains(key) else {
+            guard modes.contains(where: { $0.key == key }) else {
                 throw SentenceEmbeddingError.unknownPoolingMode(
                     key, file: file, location: location, supported: modes.map(\.key))
             }
@@ -130,12 +127,8 @@ public struct SentenceEmbeddingSettings: Sendable, Equatable {
             }
             if on { chosen.append(key) }
         }
-        guard chosen.count == 1, let key = chosen.first else {
+        guard chosen.count == 1, let mode = modes.first(where: { $0.key == chosen.first }) else {
             throw SentenceEmbeddingError.poolingModes(chosen, file: file, location: location)
-        }
-        guard let mode = modes.first(where: { $0.key == key }) else {
-            throw SentenceEmbeddingError.unsupportedPoolingMode(
-                key, file: file, location: location, supported: modes.map(\.key))
         }
         return mode.pooling
     }
@@ -151,8 +144,6 @@ public enum SentenceEmbeddingError: Error, Hashable, CustomStringConvertible {
     case unsupportedModule(String, path: String, location: String, supported: [String])
     /// A `pooling_mode_*` key sentence-transformers does not have.
     case unknownPoolingMode(String, file: String, location: String, supported: [String])
-    /// A pooling mode sentence-transformers has and this library does not compute yet.
-    case unsupportedPoolingMode(String, file: String, location: String, supported: [String])
     /// No pooling mode turned on, or several (sentence-transformers concatenates them).
     case poolingModes([String], file: String, location: String)
 
@@ -168,9 +159,6 @@ public enum SentenceEmbeddingError: Error, Hashable, CustomStringConvertible {
         case .unknownPoolingMode(let key, let file, let location, let supported):
             "\(location) \(file) names the pooling mode \"\(key)\", which sentence-transformers does not have; "
                 + "supported: " + supported.joined(separator: ", ")
-        case .unsupportedPoolingMode(let key, let file, let location, let supported):
-            "\(location) \(file) asks for \"\(key)\", which is not supported yet; supported: "
-                + supported.joined(separator: ", ") + " (or give --pooling)"
         case .poolingModes(let keys, let file, let location):
             keys.isEmpty
                 ? "\(location) \(file) turns on no pooling mode"

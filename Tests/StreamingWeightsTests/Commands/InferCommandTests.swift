@@ -210,8 +210,8 @@ struct InferCommandTests {
         arguments: [
             (["--model", "/nonexistent", "x"], "cannot read the model configuration '/nonexistent/config.json'"),
             (
-                ["--model", Repository.path("Fixtures/bert-tiny"), "--pooling", "max", "x"],
-                "The value 'max' is invalid for '--pooling <cls|mean|pooler>'. Please provide one of 'cls', 'mean' or 'pooler'."
+                ["--model", Repository.path("Fixtures/bert-tiny"), "--pooling", "median", "x"],
+                "The value 'median' is invalid for '--pooling <cls|mean|pooler|max|mean-sqrt-len|weighted-mean|last-token>'."
             ),
             (
                 ["--model", Repository.path("Fixtures/bert-tiny"), "--input", "/nonexistent/texts.txt"],

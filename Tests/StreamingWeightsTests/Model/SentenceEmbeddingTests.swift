@@ -82,6 +82,53 @@ struct SentenceEmbeddingTests {
             ])
     }
 
+    @Test("Every pooling mode of sentence-transformers is read")
+    func everyMode() throws {
+        let expected: [String: Pooling] = [
+            "pooling_mode_cls_token": .cls, "pooling_mode_mean_tokens": .mean, "pooling_mode_max_tokens": .max,
+            "pooling_mode_mean_sqrt_len_tokens": .meanSqrtLength, "pooling_mode_weightedmean_tokens": .weightedMean,
+            "pooling_mode_lasttoken": .lastToken,
+        ]
+        for (key, pooling) in expected {
+            var modes = Dictionary(uniqueKeysWithValues: expected.keys.map { ($0, false) })
+            modes[key] = true
+            #expect(try SentenceEmbeddingSettings(files: Self.files(modes: modes), location: "m").pooling == pooling)
+        }
+    }
+
+    @Test(
+        "Each pooling mode computes sentence-transformers' definition on all-MiniLM-L6-v2's padded batch (against transformers' states)"
+    )
+    func poolingModes() async throws {
+        let model = try await BertModel(loadingFrom: CheckpointTensorSource(directory: miniLMDirectory))
+        let golden = try GoldenOutputs("all-MiniLM-L6-v2")
+        let batch = try golden.batch()
+        let output = try await model.forward(batch)
+        let states = try golden.floats("last_hidden_state")
+        let (length, width) = (batch.sequenceLength, 384)
+        for item in 0..<batch.batchSize {
+            let real = (0..<length).filter { batch.attentionMask[item * length + $0] != 0 }
+            /// Feature j of the token at `position`, as transformers computed it.
+            func value(_ position: Int, _ j: Int) -> Float { states[(item * length + position) * width + j] }
+            func weighted(_ weight: (Int) -> Float, _ divisor: Float) -> [Float] {
+                (0..<width).map { j in real.reduce(0) { $0 + value($1, j) * weight($1) } / divisor }
+            }
+            let count = Float(real.count)
+            let last = real.last ?? 0
+            let references: [Pooling: [Float]] = [
+                .mean: weighted({ _ in 1 }, count),
+                .meanSqrtLength: weighted({ _ in 1 }, count.squareRoot()),
+                .weightedMean: weighted({ Float($0 + 1) }, real.reduce(0) { $0 + Float($1 + 1) }),
+                .max: (0..<width).map { j in real.map { value($0, j) }.max() ?? 0 },
+                .lastToken: (0..<width).map { value(last, $0) },
+            ]
+            for (pooling, reference) in references {
+                let ours = try output.embedding(ofRow: item, in: batch, pooling: pooling, normalize: false)
+                #expect(maximumDifference(ours, reference) <= 1e-4, "\(pooling), sentence \(item)")
+            }
+        }
+    }
+
     @Test("Settings this library does not follow are errors naming what is wrong")
     func badSettings() throws {
         func error(_ files: [String: [UInt8]]) -> SentenceEmbeddingError? {
@@ -97,10 +144,12 @@ struct SentenceEmbeddingTests {
             unknown
                 == .unknownPoolingMode(
                     "pooling_mode_median_tokens", file: "1_Pooling/config.json", location: "model",
-                    supported: ["pooling_mode_cls_token", "pooling_mode_mean_tokens"]))
+                    supported: [
+                        "pooling_mode_cls_token", "pooling_mode_mean_tokens", "pooling_mode_max_tokens",
+                        "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens",
+                        "pooling_mode_lasttoken",
+                    ]))
         #expect("\(unknown.map { "\($0)" } ?? "")".contains("pooling_mode_median_tokens"))
-        let max = error(Self.files(modes: ["pooling_mode_max_tokens": true, "pooling_mode_mean_tokens": false]))
-        #expect("\(max.map { "\($0)" } ?? "")".contains("\"pooling_mode_max_tokens\", which is not supported yet"))
         #expect(
             error(Self.files(modes: ["pooling_mode_cls_token": true, "pooling_mode_mean_tokens": true]))
                 == .poolingModes(
