@@ -91,4 +91,43 @@ struct WeightClientTests {
         #expect(
             object.payloadDigest == ContentDigest(.sha256, Digest.sha256([UInt8](repeating: 7, count: 3000)).hexString))
     }
+
+    @Test(
+        "A response whose header is split across frames (as a proxy may frame it) is assembled, hashed and delivered whole"
+    )
+    func headerSplitAcrossFrames() async throws {
+        var configuration = WebSocketServer.Configuration()
+        configuration.subprotocols = [WireMessage.subprotocol]
+        let payload = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        let server = try WebSocketServer(configuration: configuration) { connection in
+            while case .text(let text)? = try? connection.receive() {
+                guard let request = try? WireMessage.Request(parsing: text) else { return }
+                let header = WireMessage.Header(
+                    id: request.id, name: request.name ?? "", size: payload.count,
+                    sha256: Digest.sha256(payload).hexString, encoding: "identity", offset: 0, length: payload.count)
+                let prefix = WireMessage.prefix(for: header)
+                // Three bytes first: too few for the client to read the header from the first frame.
+                try? prefix.withUnsafeBytes { head in
+                    try payload.withUnsafeBytes {
+                        try connection.send(
+                            binaryParts: [
+                                UnsafeRawBufferPointer(rebasing: head[..<3]),
+                                UnsafeRawBufferPointer(rebasing: head[3...]),
+                                $0,
+                            ])
+                    }
+                }
+            }
+        }
+        server.start()
+        defer { server.stop() }
+        let client = WeightClient(configuration: WeightClient.Configuration(url: "ws://127.0.0.1:\(server.port)"))
+        defer { client.close() }
+        for algorithm in [DigestAlgorithm.sha256, .blake3] {
+            let object = try await client.get(
+                .get, name: "layer_0", expectedLength: payload.count, algorithm: algorithm)
+            #expect(object.payload.withUnsafeBytes { Array($0) } == payload)
+            #expect(object.payloadDigest == ContentDigest(algorithm, Digest.hash(payload, with: algorithm).hexString))
+        }
+    }
 }
