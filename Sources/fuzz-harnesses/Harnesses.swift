@@ -43,7 +43,7 @@ enum Harness: String, CaseIterable {
             for part in [bytes[..<split], bytes[split...]] {
                 guard let frames = try? decoder.decode(part) else { break }
                 for frame in frames {
-                    guard (try? assembler.receive(frame, sizeHint: frame.payload.count * 3)) != nil else { break }
+                    guard (try? assembler.receive(frame)) != nil else { break }
                 }
             }
         }

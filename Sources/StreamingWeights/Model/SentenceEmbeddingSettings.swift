@@ -76,15 +76,19 @@ public struct SentenceEmbeddingSettings: Sendable, Equatable {
         self.init(pooling: pooling, normalize: normalize)
     }
 
-    /// The (type, path) of each module `modules.json` lists, in order.
-    private static func modules(_ bytes: [UInt8], location: String) throws -> [(type: String, path: String)] {
-        let file = modulesFile
-        let value: JSONValue
+    /// `bytes` (the file `file`) parsed as JSON.
+    private static func json(_ bytes: [UInt8], file: String, location: String) throws -> JSONValue {
         do {
-            value = try bytes.withUnsafeBytes { try JSONParser.parse($0) }
+            return try bytes.withUnsafeBytes { try JSONParser.parse($0) }
         } catch {
             throw SentenceEmbeddingError.malformed(file: file, location: location, reason: "\(error)")
         }
+    }
+
+    /// The (type, path) of each module `modules.json` lists, in order.
+    private static func modules(_ bytes: [UInt8], location: String) throws -> [(type: String, path: String)] {
+        let file = modulesFile
+        let value = try json(bytes, file: file, location: location)
         guard let list = value.arrayValue else {
             throw SentenceEmbeddingError.malformed(
                 file: file, location: location, reason: "it is \(value.kindDescription), not a list of modules")
@@ -105,12 +109,7 @@ public struct SentenceEmbeddingSettings: Sendable, Equatable {
 
     /// The one pooling mode a `Pooling` module's `config.json` turns on.
     private static func poolingMode(_ bytes: [UInt8], file: String, location: String) throws -> Pooling {
-        let value: JSONValue
-        do {
-            value = try bytes.withUnsafeBytes { try JSONParser.parse($0) }
-        } catch {
-            throw SentenceEmbeddingError.malformed(file: file, location: location, reason: "\(error)")
-        }
+        let value = try json(bytes, file: file, location: location)
         guard let object = value.objectValue else {
             throw SentenceEmbeddingError.malformed(
                 file: file, location: location, reason: "it is \(value.kindDescription), not an object")

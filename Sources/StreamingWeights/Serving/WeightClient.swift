@@ -460,7 +460,7 @@ private final class ResponseReceiver: WebSocketMessageObserver, @unchecked Senda
     }
 
     func observe(fragment: [UInt8], first: Bool, last: Bool) throws(WebSocketError) -> WebSocketMessageRoute {
-        guard first, let layout = WireMessage.responseLayout(from: fragment) else { return .assemble(size: nil) }
+        guard first, let layout = WireMessage.responseLayout(from: fragment) else { return .assemble }
         let header = layout.header
         let expectation = expectations.withLock { $0.removeValue(forKey: header.id) }
         let seed = seeds.withLock { $0.removeValue(forKey: header.id) }

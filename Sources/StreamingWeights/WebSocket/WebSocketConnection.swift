@@ -114,13 +114,6 @@ public final class WebSocketConnection: @unchecked Sendable {
         try readLock.withLock { try receiveLocked() }
     }
 
-    /// After ``receive()`` has ended (the connection broke or closed), the binary message that
-    /// was arriving when it did, as far as it got, so that a protocol with ranges can ask for
-    /// the rest elsewhere.
-    public func takePartialMessage() -> [UInt8]? {
-        readLock.withLock { assembler.takePartialBinary() }
-    }
-
     private func receiveLocked() throws -> Message? {
         while true {
             if pendingIndex < pending.count {
@@ -250,7 +243,6 @@ public final class WebSocketConnection: @unchecked Sendable {
     private func handle(_ frame: WebSocketFrame) -> Message? {
         let event: WebSocketMessageAssembler.Event?
         do throws(WebSocketError) {
-            var sizeHint: Int?
             if !frame.opcode.isControl, sink != nil {
                 try continueDiverted(frame)
                 return nil
@@ -258,13 +250,10 @@ public final class WebSocketConnection: @unchecked Sendable {
             if let observer, !frame.opcode.isControl {
                 let route = try observer.observe(
                     fragment: frame.payload, first: frame.opcode != .continuation, last: frame.fin)
-                switch route {
-                case .assemble(let size): sizeHint = size
-                case .divert(let size, let destination):
+                if case .divert(let size, let destination) = route, frame.opcode != .continuation {
                     guard size <= assembler.maximumMessageSize else {
                         throw WebSocketError.tooLarge(size: UInt64(size), limit: assembler.maximumMessageSize)
                     }
-                    guard frame.opcode != .continuation else { break }
                     guard !assembler.isAssembling else {
                         throw WebSocketError.unexpectedContinuation("a new message began before the last one ended")
                     }
@@ -276,7 +265,7 @@ public final class WebSocketConnection: @unchecked Sendable {
                     return nil
                 }
             }
-            event = try assembler.receive(frame, sizeHint: sizeHint)
+            event = try assembler.receive(frame)
         } catch {
             fail(error)
             return nil
@@ -453,9 +442,8 @@ public protocol WebSocketMessageObserver: AnyObject, Sendable {
 
 /// What a connection does with a data message, as its observer says from the first frame.
 public enum WebSocketMessageRoute {
-    /// Assemble it and return it from ``WebSocketConnection/receive()``; `size` is the whole
-    /// message's size when known, so it is assembled in one buffer.
-    case assemble(size: Int?)
+    /// Assemble it and return it from ``WebSocketConnection/receive()``.
+    case assemble
     /// Put the payload of its frames after the first into `sink`, reading them from the socket
     /// straight into the sink's buffer; ``WebSocketConnection/receive()`` does not return the
     /// message. `size` is the whole message's size, first frame included: a message longer than

@@ -28,23 +28,10 @@ public struct WebSocketMessageAssembler: Sendable {
         (1000...1003).contains(code) || (1007...1014).contains(code) || (3000...4999).contains(code)
     }
 
-    /// The binary message received in part, when the connection ended in the middle of one:
-    /// its bytes so far (the assembler then starts afresh).
-    public mutating func takePartialBinary() -> [UInt8]? {
-        guard fragmentOpcode == .binary, !fragments.isEmpty else { return nil }
-        defer {
-            fragmentOpcode = nil
-            fragments = []
-        }
-        return fragments
-    }
-
     /// Takes one frame; returns the message or control event it completes, if any.
     ///
-    /// - Parameter sizeHint: with a message's first fragment, the whole message's size when the
-    ///   caller's protocol says it (the buffer is then allocated once).
     /// - Throws: ``WebSocketError`` naming the violation (its ``WebSocketError/closeCode`` is the answer).
-    public mutating func receive(_ frame: WebSocketFrame, sizeHint: Int? = nil) throws(WebSocketError) -> Event? {
+    public mutating func receive(_ frame: WebSocketFrame) throws(WebSocketError) -> Event? {
         switch frame.opcode {
         case .ping: return .ping(frame.payload)
         case .pong: return .pong(frame.payload)
@@ -86,16 +73,7 @@ public struct WebSocketMessageAssembler: Sendable {
                 size: UInt64(fragments.count + frame.payload.count), limit: maximumMessageSize)
         }
         if fragmentOpcode == .text, !validator.feed(frame.payload) { throw WebSocketError.invalidUTF8 }
-        if fragments.isEmpty {
-            // The first fragment becomes the message; room for the rest is made once when the
-            // caller can tell the size from it (never past the limit), else the buffer doubles.
-            fragments = frame.payload
-            if let size = sizeHint, size > fragments.count {
-                fragments.reserveCapacity(min(size, maximumMessageSize))
-            }
-        } else {
-            fragments += frame.payload
-        }
+        fragments += frame.payload
         guard frame.fin else { return nil }
         defer {
             fragmentOpcode = nil

@@ -147,18 +147,6 @@ struct WebSocketFrameTests {
         } throws: { ($0 as? WebSocketError)?.closeCode == 1009 }
     }
 
-    @Test("A size told with the first fragment sizes the buffer once; a wrong one changes nothing but the buffer")
-    func sizeHint() throws {
-        for (hint, limit) in [(6, 64), (2, 64), (1 << 40, 64), (nil, 64)] as [(Int?, Int)] {
-            var assembler = WebSocketMessageAssembler(maximumMessageSize: limit)
-            let first = WebSocketFrame(fin: false, opcode: .binary, payload: [1, 2, 3])
-            #expect(try assembler.receive(first, sizeHint: hint) == nil)
-            #expect(try assembler.receive(WebSocketFrame(fin: false, opcode: .continuation, payload: [4, 5])) == nil)
-            let event = try assembler.receive(WebSocketFrame(fin: true, opcode: .continuation, payload: [6]))
-            #expect(event == .binary([1, 2, 3, 4, 5, 6]))
-        }
-    }
-
     @Test(
         "Close frames: codes checked, reasons UTF-8",
         arguments: [
