@@ -12,7 +12,10 @@ upstream to the client on that connection, and apply to the first K connections 
 1; --connections K), so that a client that reconnects gets a clean link.
   --latency MS            hold every piece in both directions for MS milliseconds (all connections)
   --bandwidth BYTES       at most BYTES per second from upstream to the client (all connections)
-  --cut-after N           after N bytes to the client, close both sides abruptly (TCP RST)
+  --cut-after N           after N bytes to the client, close both sides abruptly (TCP RST: the
+                          client's kernel drops what it had received and not yet read)
+  --close-after N         after N bytes to the client, close both sides in order (FIN: the client
+                          reads all N bytes, then the end of the stream)
   --flip-at N             flip the lowest bit of the byte at offset N to the client
   --stall-after N         after N bytes to the client, stop copying in both directions but keep
                           both connections open (a half-open link: the client hears nothing)
@@ -77,15 +80,16 @@ class Proxy:
                         index = options.flip_at - sent
                         data = data[:index] + bytes([data[index] ^ 1]) + data[index + 1:]
                         log(f"#{number}: flipped a bit at byte {options.flip_at}")
-                    for limit, kind in ((options.cut_after, "cut"), (options.stall_after, "stall")):
+                    for limit, kind in ((options.cut_after, "cut"), (options.close_after, "close"),
+                                        (options.stall_after, "stall")):
                         if limit is not None and sent <= limit < end:
                             writer.write(data[:limit - sent])
                             await writer.drain()
-                            if kind == "cut":
-                                log(f"#{number}: cut after {limit} bytes")
+                            if kind in ("cut", "close"):
+                                log(f"#{number}: {kind} after {limit} bytes")
                                 for stream in (writer, other):
                                     sock = stream.get_extra_info("socket")
-                                    if sock is not None:
+                                    if sock is not None and kind == "cut":
                                         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                                     stream.close()
                                 return
@@ -116,6 +120,7 @@ async def main():
     parser.add_argument("--latency", type=float, default=0)
     parser.add_argument("--bandwidth", type=float, default=0)
     parser.add_argument("--cut-after", type=int)
+    parser.add_argument("--close-after", type=int)
     parser.add_argument("--flip-at", type=int)
     parser.add_argument("--stall-after", type=int)
     parser.add_argument("--connections", type=int, default=1)
