@@ -206,7 +206,7 @@ struct TokenizeBench: ParsableCommand {
     var seconds = 1.5
 
     func run() throws {
-        let tokenizer = try BertTokenizer(directory: vocabDir)
+        let tokenizer = try TokenizerLoader.load(directory: vocabDir)
         guard let data = FileManager.default.contents(atPath: corpus) else {
             throw ValidationError("Cannot read --corpus '\(corpus)'.")
         }
@@ -216,7 +216,7 @@ struct TokenizeBench: ParsableCommand {
         var tokens = 0
         let times = try measure(seconds: seconds) {
             tokens = 0
-            for line in lines { tokens += try tokenizer.encode(line, truncate: false).ids.count }
+            for line in lines { tokens += try tokenizer.encode(line, truncating: false).ids.count }
         }
         let median = times[times.count / 2] / 1000
         let bytes = lines.reduce(0) { $0 + $1.utf8.count }

@@ -67,7 +67,7 @@ struct StreamingForwardBench: AsyncParsableCommand {
         for _ in 0..<coldRuns {
             var start = DispatchTime.now().uptimeNanoseconds
             let local = try await BertModel(loadingFrom: RemoteTensorSource(chunkDirectory: chunksDir))
-            _ = try BertTokenizer(directory: chunksDir, maximumPositions: local.configuration.maximumPositions)
+            _ = try TokenizerLoader.load(directory: chunksDir, maximumPositions: local.configuration.maximumPositions)
             _ = try await local.forward(batch, threads: computeThreads)
             localColds.append(elapsedSeconds(since: start))
             start = DispatchTime.now().uptimeNanoseconds
@@ -219,7 +219,7 @@ struct SoakClients: AsyncParsableCommand {
     var seconds = 60.0
 
     func run() async throws {
-        let tokenizer = try BertTokenizer(directory: chunksDir)
+        let tokenizer = try TokenizerLoader.load(directory: chunksDir)
         let texts = ["A weight server under load.", "Every output is checked.", "short"]
         let batch = try tokenizer.encodeBatch(texts.map { try tokenizer.encode($0) })
         let local = try await BertModel(loadingFrom: RemoteTensorSource(chunkDirectory: chunksDir))

@@ -127,7 +127,7 @@ public final class RemoteTensorSource: TensorSource {
             throw ModelError.noTokenizer(source: transport.location)
         }
         return try await withThrowingTaskGroup(of: (String, [UInt8]).self) { group in
-            for name in BertTokenizer.fileNames {
+            for name in TokenizerLoader.fileNames {
                 guard let entry = manifest.files[name] else { continue }
                 group.addTask { [self] in
                     let bytes = try await Self.fetch(
@@ -176,8 +176,8 @@ public final class RemoteTensorSource: TensorSource {
     /// The tokenizer from the manifest's files (``tokenizerFiles()``).
     ///
     /// - Throws: what ``tokenizerFiles()`` throws, or ``TokenizerError``.
-    public func tokenizer(maximumPositions: Int) async throws -> BertTokenizer {
-        try BertTokenizer(
+    public func tokenizer(maximumPositions: Int) async throws -> any TextTokenizer {
+        try TokenizerLoader.load(
             files: try await tokenizerFiles(), location: transport.location, maximumPositions: maximumPositions)
     }
 

@@ -64,7 +64,7 @@ public final class StreamingBertModel: Sendable {
     private let inferences = Locked<(count: Int, seconds: Double)>((0, 0))
 
     public let configuration: BertConfiguration
-    public let tokenizer: BertTokenizer
+    public let tokenizer: any TextTokenizer
     /// The sentence-transformers settings the chunk set carries, if any
     /// (``RemoteTensorSource/sentenceEmbeddingSettings()``).
     public let sentenceEmbedding: Result<SentenceEmbeddingSettings, SentenceEmbeddingError>?
@@ -143,7 +143,7 @@ public final class StreamingBertModel: Sendable {
         // are asked for together, pipelined on one connection.
         let tokenizerFiles = try await source.tokenizerFiles()
         sentenceEmbedding = try await source.sentenceEmbeddingSettings()
-        async let loadedTokenizer = BertTokenizer(
+        async let loadedTokenizer = TokenizerLoader.load(
             files: tokenizerFiles, location: source.transport.location,
             maximumPositions: configuration.maximumPositions)
         // Bounds the layers being received and built at once: two fetches in flight keep both

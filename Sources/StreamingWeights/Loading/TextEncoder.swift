@@ -2,7 +2,7 @@ import Foundation
 
 /// Texts in, embeddings out: a tokenizer and a BERT model together.
 public struct TextEncoder: Sendable {
-    public let tokenizer: BertTokenizer
+    public let tokenizer: any TextTokenizer
     public let configuration: BertConfiguration
     /// The kernels the model computes with.
     public let kernels: KernelSet
@@ -14,7 +14,7 @@ public struct TextEncoder: Sendable {
     private let forward: @Sendable (EncodedBatch, ComputeThreads) async throws -> BertModelOutput
 
     public init(
-        tokenizer: BertTokenizer, model: BertModel,
+        tokenizer: any TextTokenizer, model: BertModel,
         sentenceEmbedding: Result<SentenceEmbeddingSettings, SentenceEmbeddingError>? = nil
     ) {
         self.tokenizer = tokenizer
@@ -36,7 +36,8 @@ public struct TextEncoder: Sendable {
     /// Loads a Hugging Face model directory (`config.json`, `model.safetensors`, tokenizer files).
     public init(modelDirectory directory: String) async throws {
         let model = try await BertModel(loadingFrom: CheckpointTensorSource(directory: directory))
-        let tokenizer = try BertTokenizer(directory: directory, maximumPositions: model.configuration.maximumPositions)
+        let tokenizer = try TokenizerLoader.load(
+            directory: directory, maximumPositions: model.configuration.maximumPositions)
         self.init(
             tokenizer: tokenizer, model: model, sentenceEmbedding: try Self.sentenceEmbedding(directory: directory))
     }

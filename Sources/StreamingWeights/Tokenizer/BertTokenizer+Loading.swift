@@ -11,17 +11,14 @@ extension BertTokenizer {
     /// - Throws: ``TokenizerError`` naming the file and what is wrong with it.
     public init(directory: String, maximumPositions: Int? = nil) throws {
         var files: [String: [UInt8]] = [:]
-        for name in Self.fileNames {
+        for name in TokenizerLoader.fileNames {
             let path = (directory as NSString).appendingPathComponent(name)
             if let data = FileManager.default.contents(atPath: path) { files[name] = Array(data) }
         }
         try self.init(files: files, location: directory, maximumPositions: maximumPositions)
     }
 
-    /// The files a tokenizer is read from, by name.
-    public static let fileNames = ["vocab.txt", "tokenizer_config.json", "tokenizer.json"]
-
-    /// Loads a tokenizer from the contents of its files (``fileNames``), by name: those of a
+    /// Loads a tokenizer from the contents of its files (``TokenizerLoader/fileNames``), by name: those of a
     /// streamed chunk set, already verified, with no temporary directory.
     ///
     /// - Parameter location: where the files came from, for messages (`location/vocab.txt`).

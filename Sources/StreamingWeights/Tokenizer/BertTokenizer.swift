@@ -6,7 +6,7 @@ import Foundation
 /// written in the text are kept whole, the rest goes through ``BasicTokenizer`` and
 /// ``WordPieceTokenizer``. Configured from a model directory's `vocab.txt`, `tokenizer_config.json`
 /// and, when present, `tokenizer.json` (which wins, as it does for the fast tokenizer).
-public struct BertTokenizer: Sendable {
+public struct BertTokenizer: TextTokenizer {
     public let vocabulary: Vocabulary
     public let basic: BasicTokenizer
     public let wordPiece: WordPieceTokenizer
@@ -112,14 +112,7 @@ public struct BertTokenizer: Sendable {
     }
 
     /// One encoded text (or pair), before padding.
-    public struct Encoding: Sendable, Equatable {
-        /// `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`.
-        public var ids: [Int32]
-        /// 0 for `[CLS] a [SEP]`, 1 for `b [SEP]`.
-        public var tokenTypeIDs: [Int32]
-        /// How many tokens truncation removed.
-        public var truncatedCount: Int
-    }
+    public typealias Encoding = TokenEncoding
 
     /// Encodes `text` (and `pair`) with the special tokens, truncated to ``maximumLength``.
     ///
@@ -127,7 +120,7 @@ public struct BertTokenizer: Sendable {
     /// `longest_first` does.
     /// - Throws: ``TokenizerError/tooLong(tokens:maximum:)`` when `truncate` is false and the
     ///   encoding is longer than the maximum.
-    public func encode(_ text: String, pair: String? = nil, truncate: Bool = true) throws -> Encoding {
+    public func encode(_ text: String, pair: String? = nil, truncate: Bool = true) throws -> TokenEncoding {
         var first = tokenize(text)
         var second = pair.map(tokenize)
         let specials = second == nil ? 2 : 3
@@ -151,25 +144,6 @@ public struct BertTokenizer: Sendable {
             types += [Int32](repeating: 1, count: second.count + 1)
         }
         return Encoding(ids: ids, tokenTypeIDs: types, truncatedCount: truncated)
-    }
-
-    /// Encodes texts (or pairs) and pads them to the longest, with an attention mask.
-    ///
-    /// - Throws: ``TokenizerError/emptyBatch`` for no texts, or what ``encode(_:pair:truncate:)`` throws.
-    public func encodeBatch(_ encodings: [Encoding]) throws -> EncodedBatch {
-        guard !encodings.isEmpty else { throw TokenizerError.emptyBatch }
-        let length = encodings.map(\.ids.count).max() ?? 0
-        var ids: [Int32] = []
-        var types: [Int32] = []
-        var mask: [Int32] = []
-        for encoding in encodings {
-            let padding = length - encoding.ids.count
-            ids += encoding.ids + [Int32](repeating: paddingID, count: padding)
-            types += encoding.tokenTypeIDs + [Int32](repeating: 0, count: padding)
-            mask += [Int32](repeating: 1, count: encoding.ids.count) + [Int32](repeating: 0, count: padding)
-        }
-        return EncodedBatch(
-            batchSize: encodings.count, sequenceLength: length, inputIDs: ids, tokenTypeIDs: types, attentionMask: mask)
     }
 
     /// The tokens of `ids`, as strings.

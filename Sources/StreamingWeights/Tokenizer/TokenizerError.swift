@@ -8,6 +8,8 @@ public enum TokenizerError: Error, Hashable, CustomStringConvertible {
     case missingSpecialToken(String, source: String)
     /// A tokenizer configuration file is malformed.
     case invalidConfiguration(path: String, problem: String)
+    /// A `tokenizer.json` component of a type this does not run.
+    case unsupportedComponent(path: String, place: String, type: String, supported: [String])
     /// A text longer than the maximum, with truncation turned off.
     case tooLong(tokens: Int, maximum: Int)
     /// Nothing to encode.
@@ -23,6 +25,8 @@ public enum TokenizerError: Error, Hashable, CustomStringConvertible {
             "\(source) has no '\(token)' token, which BERT needs"
         case .invalidConfiguration(let path, let problem):
             "the tokenizer configuration '\(path)' is invalid: \(problem)"
+        case .unsupportedComponent(let path, let place, let type, let supported):
+            "\(path): \(place) has type '\(type)', which is not supported (supported: \(supported.joined(separator: ", ")))"
         case .tooLong(let tokens, let maximum):
             "the text is \(tokens) tokens long, over the maximum of \(maximum), and truncation is off"
         case .emptyBatch:

@@ -123,6 +123,21 @@ struct ByteTrie: Sendable {
     @inline(__always)
     func tokenID(at node: Int32) -> Int32 { terminal[Int(node)] }
 
+    /// Calls `body` with the id and length in bytes of every token that `bytes[start...]`
+    /// begins with, shortest first.
+    @inline(__always)
+    func forEachPrefix(of bytes: UnsafeBufferPointer<UInt8>, from start: Int, _ body: (Int32, Int) -> Void) {
+        var node: Int32 = 0
+        var index = start
+        while index < bytes.count {
+            node = child(of: node, byte: bytes[index])
+            if node < 0 { return }
+            index += 1
+            let id = terminal[Int(node)]
+            if id >= 0 { body(id, index - start) }
+        }
+    }
+
     /// The longest token that `bytes[start...]` begins with, starting from `node` (the root, or
     /// the node of a prefix such as `##`): its id and its length in bytes, or `nil`.
     @inline(__always)
