@@ -17,6 +17,9 @@ public struct BytePairModel: Sendable {
     public let byteFallback: Bool
     /// Whether a word that is itself a token skips the merges.
     public let ignoresMerges: Bool
+    /// The id of each scalar below 512 as a token of its own (-1: none), when there is no
+    /// prefix or suffix to add: every scalar of a byte-level model is one of these.
+    private let scalarIDs: [Int32]
 
     /// What is wrong with a merge list.
     public enum MergeError: Error, Hashable {
@@ -51,6 +54,11 @@ public struct BytePairModel: Sendable {
         self.fusesUnknown = fusesUnknown
         self.byteFallback = byteFallback
         self.ignoresMerges = ignoresMerges
+        let plain = (continuingSubwordPrefix ?? "").isEmpty && (endOfWordSuffix ?? "").isEmpty
+        scalarIDs = (0..<512).map { value in
+            guard plain, let scalar = Unicode.Scalar(UInt32(value)) else { return -1 }
+            return vocabulary.id(of: String(scalar)) ?? -1
+        }
     }
 
     /// Appends the ids of `word` to `ids`.
@@ -66,9 +74,15 @@ public struct BytePairModel: Sendable {
         // byte-fallback success does not end it).
         var pendingUnknown = false
         for (index, scalar) in word.enumerated() {
+            if scalar.value < 512, scalarIDs[Int(scalar.value)] >= 0 {
+                if pendingUnknown, let unknownID { symbols.append(unknownID) }
+                pendingUnknown = false
+                symbols.append(scalarIDs[Int(scalar.value)])
+                continue
+            }
             var text = String(scalar)
-            if index > 0, let prefix = continuingSubwordPrefix { text = prefix + text }
-            if index == word.count - 1, let suffix = endOfWordSuffix { text += suffix }
+            if index > 0, let prefix = continuingSubwordPrefix, !prefix.isEmpty { text = prefix + text }
+            if index == word.count - 1, let suffix = endOfWordSuffix, !suffix.isEmpty { text += suffix }
             if let id = vocabulary.id(of: text) {
                 if pendingUnknown, let unknownID { symbols.append(unknownID) }
                 pendingUnknown = false
@@ -87,20 +101,34 @@ public struct BytePairModel: Sendable {
             pendingUnknown = true
         }
         if pendingUnknown, let unknownID { symbols.append(unknownID) }
-        // Merge the best-ranked pair, leftmost among equals, until none is listed.
-        while symbols.count > 1 {
-            var best: (rank: Int32, result: Int32, index: Int)?
-            for index in 0..<(symbols.count - 1) {
-                let key = UInt64(UInt32(symbols[index])) << 32 | UInt64(UInt32(symbols[index + 1]))
-                if let merge = merges[key], best == nil || merge.rank < best?.rank ?? .max {
-                    best = (merge.rank, merge.result, index)
-                }
+        // Merge the best-ranked pair, leftmost among equals, until none is listed; only the
+        // pairs next to a merge change rank.
+        guard symbols.count > 1 else {
+            ids += symbols
+            return
+        }
+        var ranks = (0..<(symbols.count - 1)).map { merge(symbols[$0], symbols[$0 + 1]) }
+        while true {
+            var best = -1
+            var bestRank = Int32.max
+            for (index, merge) in ranks.enumerated() where merge.rank < bestRank {
+                best = index
+                bestRank = merge.rank
             }
-            guard let best else { break }
-            symbols[best.index] = best.result
-            symbols.remove(at: best.index + 1)
+            guard best >= 0 else { break }
+            symbols[best] = ranks[best].result
+            symbols.remove(at: best + 1)
+            ranks.remove(at: best)
+            if best > 0 { ranks[best - 1] = merge(symbols[best - 1], symbols[best]) }
+            if best < ranks.count { ranks[best] = merge(symbols[best], symbols[best + 1]) }
         }
         ids += symbols
+    }
+
+    /// The rank and result of merging `left` and `right`, rank `Int32.max` when it is not listed.
+    @inline(__always)
+    private func merge(_ left: Int32, _ right: Int32) -> (rank: Int32, result: Int32) {
+        merges[UInt64(UInt32(left)) << 32 | UInt64(UInt32(right))] ?? (.max, -1)
     }
 
     private static func string(_ scalars: ArraySlice<Unicode.Scalar>) -> String {

@@ -43,8 +43,8 @@ public struct PipelineTokenizer: TextTokenizer {
     public let paddingID: Int32
     /// The added tokens matched in the raw text, then those matched in normalised text (by
     /// their normalised content).
-    private let rawTokens: [(content: [Unicode.Scalar], token: AddedToken)]
-    private let normalizedTokens: [(content: [Unicode.Scalar], token: AddedToken)]
+    private let rawTokens: AddedTokenSet
+    private let normalizedTokens: AddedTokenSet
     private let addedTokenTexts: [Int32: String]
 
     public init(
@@ -58,12 +58,13 @@ public struct PipelineTokenizer: TextTokenizer {
         self.addedTokens = addedTokens
         self.maximumLength = maximumLength
         self.paddingID = paddingID
-        rawTokens = addedTokens.filter { !$0.normalized && !$0.content.isEmpty }
-            .map { (Array($0.content.unicodeScalars), $0) }
-        normalizedTokens = addedTokens.filter { $0.normalized && !$0.content.isEmpty }.map { token in
-            let scalars = Array(token.content.unicodeScalars)
-            return (normalizer?.normalize(scalars) ?? scalars, token)
-        }
+        rawTokens = AddedTokenSet(
+            addedTokens.filter { !$0.normalized }.map { (Array($0.content.unicodeScalars), $0) })
+        normalizedTokens = AddedTokenSet(
+            addedTokens.filter(\.normalized).map { token in
+                let scalars = Array(token.content.unicodeScalars)
+                return (normalizer?.normalize(scalars) ?? scalars, token)
+            })
         var texts: [Int32: String] = [:]
         for token in addedTokens { texts[token.id] = token.content }
         addedTokenTexts = texts
@@ -104,14 +105,9 @@ public struct PipelineTokenizer: TextTokenizer {
     private func append(word: [Unicode.Scalar], to ids: inout [Int32]) {
         switch model {
         case .wordPiece(let wordPiece):
-            var utf8 = String.UnicodeScalarView()
-            utf8.append(contentsOf: word)
-            var string = String(utf8)
-            string.withUTF8 { wordPiece.append(word: $0, scalarCount: word.count, to: &ids) }
+            word.utf8Bytes.withUnsafeBufferPointer { wordPiece.append(word: $0, scalarCount: word.count, to: &ids) }
         case .unigram(let unigram):
-            var utf8 = String.UnicodeScalarView()
-            utf8.append(contentsOf: word)
-            unigram.append(word: Array(String(utf8).utf8), to: &ids)
+            unigram.append(word: word.utf8Bytes, to: &ids)
         case .bytePair(let bytePair):
             bytePair.append(word: word, to: &ids)
         }
@@ -120,28 +116,33 @@ public struct PipelineTokenizer: TextTokenizer {
     /// `text` cut around the added tokens in `tokens`: the leftmost match, longest among those
     /// starting there, then on after it, as `tokenizers`' leftmost-longest automaton; a
     /// single-word token touching a word character is passed over; strips take white space.
-    private static func split(
-        _ text: [Unicode.Scalar], startsText: Bool, at tokens: [(content: [Unicode.Scalar], token: AddedToken)]
-    ) -> [Segment] {
-        guard !tokens.isEmpty, !text.isEmpty else { return text.isEmpty ? [] : [.text(text, startsText: startsText)] }
+    private static func split(_ text: [Unicode.Scalar], startsText: Bool, at tokens: AddedTokenSet) -> [Segment] {
+        guard !tokens.contents.isEmpty, !text.isEmpty else {
+            return text.isEmpty ? [] : [.text(text, startsText: startsText)]
+        }
         var segments: [Segment] = []
         var kept = 0  // the end of what segments cover
         var index = 0
         while index < text.count {
-            var best: (length: Int, token: AddedToken)?
-            for (content, token) in tokens where content.count > best?.length ?? 0 && content.first == text[index] {
+            guard tokens.mayBegin(with: text[index]) else {
+                index += 1
+                continue
+            }
+            var best = -1
+            for (candidate, content) in tokens.contents.enumerated()
+            where content.count > (best < 0 ? 0 : tokens.contents[best].count) && content.first == text[index] {
                 if index + content.count <= text.count, text[index..<(index + content.count)].elementsEqual(content) {
-                    best = (content.count, token)
+                    best = candidate
                 }
             }
-            guard let best else {
+            guard best >= 0 else {
                 index += 1
                 continue
             }
             var start = index
-            var stop = index + best.length
+            var stop = index + tokens.contents[best].count
             index = stop
-            let token = best.token
+            let token = tokens.tokens[best]
             if token.singleWord {
                 let wordBefore = start > 0 && isWordCharacter(text[start - 1])
                 let wordAfter = stop < text.count && isWordCharacter(text[stop])
@@ -211,5 +212,40 @@ public struct PipelineTokenizer: TextTokenizer {
     /// The id of `token`: an added token's, or the model's.
     public func id(of token: String) -> Int32? {
         addedTokens.first { $0.content == token }?.id ?? model.vocabulary.id(of: token)
+    }
+}
+
+/// Added tokens to find in text, with the scalars they may begin with for a quick rejection.
+private struct AddedTokenSet: Sendable {
+    let contents: [[Unicode.Scalar]]
+    let tokens: [PipelineTokenizer.AddedToken]
+    private let firstASCII: (UInt64, UInt64)
+    private let firstOther: Set<Unicode.Scalar>
+
+    init(_ entries: [([Unicode.Scalar], PipelineTokenizer.AddedToken)]) {
+        let kept = entries.filter { !$0.0.isEmpty }
+        contents = kept.map(\.0)
+        tokens = kept.map(\.1)
+        var ascii: (UInt64, UInt64) = (0, 0)
+        var other: Set<Unicode.Scalar> = []
+        for content in contents {
+            guard let first = content.first else { continue }
+            switch first.value {
+            case 0..<64: ascii.0 |= 1 << UInt64(first.value)
+            case 64..<128: ascii.1 |= 1 << UInt64(first.value - 64)
+            default: other.insert(first)
+            }
+        }
+        firstASCII = ascii
+        firstOther = other
+    }
+
+    @inline(__always)
+    func mayBegin(with scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0..<64: firstASCII.0 & (1 << UInt64(scalar.value)) != 0
+        case 64..<128: firstASCII.1 & (1 << UInt64(scalar.value - 64)) != 0
+        default: firstOther.contains(scalar)
+        }
     }
 }

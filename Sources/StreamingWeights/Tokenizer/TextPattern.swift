@@ -2,12 +2,15 @@
 /// expression (`{"String": ...}` or `{"Regex": ...}`).
 ///
 /// Regular expressions run on Swift's `Regex` with Unicode-scalar semantics, which reads the
-/// Oniguruma syntax `tokenizers` models use (`\p{L}`, `\s`, look-ahead); `ByteLevel`'s own GPT-2
-/// pattern is written out by hand in ``PreTokenizer`` for speed.
+/// Oniguruma syntax `tokenizers` models use (`\p{L}`, `\s`, look-ahead), except a run of one
+/// character (`" {2,}"`, which XLM-R's normalizer replaces, or `"x+"`), matched by hand for
+/// speed; `ByteLevel`'s own GPT-2 pattern is written out in ``PreTokenizer``.
 public struct TextPattern: @unchecked Sendable {
     private enum Kind {
         case literal([Unicode.Scalar])
         case regex(Regex<AnyRegexOutput>)
+        /// `minimum` or more of `scalar`, as many as there are.
+        case run(Unicode.Scalar, minimum: Int)
     }
     private let kind: Kind
     /// The pattern as written, for messages.
@@ -23,8 +26,34 @@ public struct TextPattern: @unchecked Sendable {
     ///
     /// - Throws: the `Regex` parser's error when `pattern` is not one.
     public init(regex pattern: String) throws {
-        kind = .regex(try Regex(pattern).matchingSemantics(.unicodeScalar))
         source = pattern
+        if let run = Self.run(pattern) {
+            kind = .run(run.scalar, minimum: run.minimum)
+            return
+        }
+        kind = .regex(try Regex(pattern).matchingSemantics(.unicodeScalar))
+    }
+
+    /// `pattern` as a run of one literal character (`c+`, `c{n,}`, `\\c+`...), when it is one.
+    private static func run(_ pattern: String) -> (scalar: Unicode.Scalar, minimum: Int)? {
+        var scalars = Array(pattern.unicodeScalars)
+        let special = Set(".^$|?*+()[]{}\\".unicodeScalars)
+        guard let first = scalars.first else { return nil }
+        var scalar = first
+        if first == "\\" {
+            guard scalars.count > 1, special.contains(scalars[1]) else { return nil }
+            scalar = scalars[1]
+            scalars.removeFirst(2)
+        } else {
+            guard !special.contains(first) else { return nil }
+            scalars.removeFirst()
+        }
+        let quantifier = String(String.UnicodeScalarView(scalars))
+        if quantifier == "+" { return (scalar, 1) }
+        guard quantifier.hasPrefix("{"), quantifier.hasSuffix(",}"),
+            let minimum = Int(quantifier.dropFirst().dropLast(2)), minimum >= 1
+        else { return nil }
+        return (scalar, minimum)
     }
 
     /// The non-overlapping matches in `text`, left to right, as scalar offsets; empty matches
@@ -42,6 +71,20 @@ public struct TextPattern: @unchecked Sendable {
                 } else {
                     index += 1
                 }
+            }
+            return matches
+        case .run(let scalar, let minimum):
+            var matches: [Range<Int>] = []
+            var index = 0
+            while index < text.count {
+                guard text[index] == scalar else {
+                    index += 1
+                    continue
+                }
+                var end = index + 1
+                while end < text.count, text[end] == scalar { end += 1 }
+                if end - index >= minimum { matches.append(index..<end) }
+                index = end
             }
             return matches
         case .regex(let regex):

@@ -29,32 +29,26 @@ public struct UnigramModel: Sendable {
         guard !word.isEmpty else { return }
         word.withUnsafeBufferPointer { bytes in
             // For each byte offset: the best path's score up to it, where its last piece
-            // starts, and that piece's id (-1: not reached).
-            var score = [Double](repeating: 0, count: bytes.count + 1)
-            var start = [Int](repeating: -1, count: bytes.count + 1)
-            var pieceID = [Int32](repeating: -1, count: bytes.count + 1)
+            // starts (-1: not reached) and that piece's id.
+            var best = [(score: Double, start: Int32, id: Int32)](repeating: (0, -1, -1), count: bytes.count + 1)
             var position = 0
             while position < bytes.count {
-                let here = score[position]
+                let here = best[position].score
                 let scalarLength = Self.scalarLength(bytes[position])
                 var coversScalar = false
                 vocabulary.trie.forEachPrefix(of: bytes, from: position) { id, length in
                     let end = position + length
                     let candidate = scores[Int(id)] + here
-                    if start[end] < 0 || candidate > score[end] {
-                        score[end] = candidate
-                        start[end] = position
-                        pieceID[end] = id
+                    if best[end].start < 0 || candidate > best[end].score {
+                        best[end] = (candidate, Int32(position), id)
                     }
                     if length == scalarLength { coversScalar = true }
                 }
                 if !coversScalar {
                     let end = min(position + scalarLength, bytes.count)
                     let candidate = unknownScore + here
-                    if start[end] < 0 || candidate > score[end] {
-                        score[end] = candidate
-                        start[end] = position
-                        pieceID[end] = unknownID
+                    if best[end].start < 0 || candidate > best[end].score {
+                        best[end] = (candidate, Int32(position), unknownID)
                     }
                 }
                 position += scalarLength
@@ -63,14 +57,14 @@ public struct UnigramModel: Sendable {
             var pieces: [(range: Range<Int>, id: Int32)] = []
             var end = bytes.count
             while end > 0 {
-                let begin = start[end]
+                let begin = Int(best[end].start)
                 guard begin >= 0 else { break }
-                if pieceID[end] == unknownID, let last = pieces.last, last.id == unknownID,
+                if best[end].id == unknownID, let last = pieces.last, last.id == unknownID,
                     last.range.lowerBound == end
                 {
                     pieces[pieces.count - 1].range = begin..<last.range.upperBound
                 } else {
-                    pieces.append((begin..<end, pieceID[end]))
+                    pieces.append((begin..<end, best[end].id))
                 }
                 end = begin
             }

@@ -54,8 +54,9 @@ public struct Vocabulary: Sendable {
 
 /// A trie over byte strings, each node marked with the id of the token ending there.
 ///
-/// Nodes keep their children sorted by byte in one flat array, so a lookup is a short scan; the
-/// root, which has the most children, has a direct 256-entry table.
+/// Nodes keep their children sorted by byte in one flat array, so a lookup is a short scan;
+/// the root and every node with many children (XLM-R's `▁` has hundreds) have a direct
+/// 256-entry table instead.
 struct ByteTrie: Sendable {
     /// For node n: the token id ending here, or -1.
     private var terminal: [Int32] = [-1]
@@ -63,7 +64,11 @@ struct ByteTrie: Sendable {
     private var firstEdge: [Int32] = []
     private var edgeBytes: [UInt8] = []
     private var edgeTargets: [Int32] = []
-    private var rootTable = [Int32](repeating: -1, count: 256)
+    /// For node n: the start of its 256-entry table in `tables`, or -1 when it has none.
+    private var tableStart: [Int32] = []
+    private var tables: [Int32] = []
+    /// Nodes with more children than this get a table.
+    private static let tableThreshold = 12
 
     init(_ tokens: [String]) {
         // Build with dictionaries, then flatten.
@@ -85,10 +90,13 @@ struct ByteTrie: Sendable {
         }
         for (node, edges) in children.enumerated() {
             firstEdge.append(Int32(edgeBytes.count))
+            let dense = node == 0 || edges.count > Self.tableThreshold
+            tableStart.append(dense ? Int32(tables.count) : -1)
+            if dense { tables += [Int32](repeating: -1, count: 256) }
             for (byte, target) in edges.sorted(by: { $0.key < $1.key }) {
                 edgeBytes.append(byte)
                 edgeTargets.append(target)
-                if node == 0 { rootTable[Int(byte)] = target }
+                if dense { tables[tables.count - 256 + Int(byte)] = target }
             }
         }
         firstEdge.append(Int32(edgeBytes.count))
@@ -97,7 +105,8 @@ struct ByteTrie: Sendable {
     /// The node reached from `node` by `byte`, or -1.
     @inline(__always)
     func child(of node: Int32, byte: UInt8) -> Int32 {
-        if node == 0 { return rootTable[Int(byte)] }
+        let table = tableStart[Int(node)]
+        if table >= 0 { return tables[Int(table) + Int(byte)] }
         var edge = Int(firstEdge[Int(node)])
         let end = Int(firstEdge[Int(node) + 1])
         while edge < end {

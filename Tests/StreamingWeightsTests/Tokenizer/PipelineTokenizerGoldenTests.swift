@@ -118,3 +118,22 @@ struct PipelineTokenizerGoldenTests {
         }
     }
 }
+
+@Suite("tokenizer.json patterns")
+struct TextPatternTests {
+    @Test("A run of one character matched by hand (' {2,}', 'x+', '\\\\++') replaces as Swift's Regex does")
+    func runs() throws {
+        var generator = SplitMix(seed: 19)
+        let alphabet: [Unicode.Scalar] = [" ", " ", "x", "+", "a", "\u{2581}"]
+        for (fast, regex) in [(" {2,}", "  +"), ("x+", "(?:x)+"), ("\\++", "(?:\\+)+"), ("a{3,}", "aaa+")] {
+            let byHand = TextNormalizer.replace(try TextPattern(regex: fast), with: ["_"])
+            let byRegex = TextNormalizer.replace(try TextPattern(regex: regex), with: ["_"])
+            for _ in 0..<200 {
+                let text = (0..<Int(generator.next() % 24)).map { _ in alphabet[Int(generator.next() % 6)] }
+                #expect(
+                    byHand.normalize(text) == byRegex.normalize(text),
+                    "\(fast) on \(String(String.UnicodeScalarView(text)).debugDescription)")
+            }
+        }
+    }
+}
