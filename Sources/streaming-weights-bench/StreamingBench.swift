@@ -67,7 +67,8 @@ struct StreamingForwardBench: AsyncParsableCommand {
         for _ in 0..<coldRuns {
             var start = DispatchTime.now().uptimeNanoseconds
             let local = try await BertModel(loadingFrom: RemoteTensorSource(chunkDirectory: chunksDir))
-            _ = try TokenizerLoader.load(directory: chunksDir, maximumPositions: local.configuration.maximumPositions)
+            _ = try TokenizerLoader.load(
+                directory: chunksDir, maximumPositions: local.configuration.maximumSequenceLength)
             _ = try await local.forward(batch, threads: computeThreads)
             localColds.append(elapsedSeconds(since: start))
             start = DispatchTime.now().uptimeNanoseconds

@@ -247,15 +247,9 @@ public struct ModelChunker: Sendable {
     private func plan(checkpoint: Checkpoint, configuration: BertConfiguration) throws -> [(ModelComponent, [String])] {
         var components: [ModelComponent] = [.embeddings] + (0..<configuration.layerCount).map { .layer($0) }
         let required: [ModelComponent: [String]] = [
-            .embeddings: [
-                "word_embeddings.weight", "position_embeddings.weight", "token_type_embeddings.weight",
-                "LayerNorm.weight", "LayerNorm.bias",
-            ],
-            .layer(0): [
-                "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
-                "attention.output.LayerNorm", "intermediate.dense", "output.dense", "output.LayerNorm",
-            ]
-            .flatMap { ["\($0).weight", "\($0).bias"] },
+            .embeddings: ["word_embeddings.weight", "position_embeddings.weight", "LayerNorm.weight", "LayerNorm.bias"]
+                + (configuration.typeVocabularySize > 0 ? ["token_type_embeddings.weight"] : []),
+            .layer(0): configuration.layerTensorNames.required,
         ]
         if checkpoint.tensorNames.contains(where: { $0.hasPrefix("pooler.") }) { components.append(.pooler) }
         var plan: [(ModelComponent, [String])] = []

@@ -5,7 +5,8 @@ import Foundation
 ///
 /// Reads `model.safetensors`, a sharded `model.safetensors.index.json`, or (through
 /// ``PyTorchCheckpoint``, which never executes code) `pytorch_model.bin`, in that order of
-/// preference. Names are normalised as docs/FORMAT.md says: a `bert.` prefix dropped,
+/// preference. Names are normalised as docs/FORMAT.md says: a `bert.`, `roberta.` or `distilbert.`
+/// prefix dropped, DistilBERT's `transformer.layer.` read as `encoder.layer.`,
 /// `gamma`/`beta` read as `weight`/`bias`; tensors outside the encoder (`cls.*` heads, the
 /// `embeddings.position_ids` buffer, task heads) are listed in ``skippedNames`` instead.
 public struct Checkpoint: Sendable {
@@ -117,7 +118,11 @@ public struct Checkpoint: Sendable {
     /// A checkpoint name as the chunk format names it.
     public static func normalized(_ name: String) -> String {
         var name = name
-        if name.hasPrefix("bert.") { name.removeFirst(5) }
+        for prefix in ["bert.", "roberta.", "distilbert."] where name.hasPrefix(prefix) {
+            name.removeFirst(prefix.count)
+        }
+        // DistilBERT's layers are `transformer.layer.N`, the others' `encoder.layer.N`.
+        if name.hasPrefix("transformer.layer.") { name = "encoder." + name.dropFirst("transformer.".count) }
         if name.hasSuffix(".gamma") { name = String(name.dropLast(6)) + ".weight" }
         if name.hasSuffix(".beta") { name = String(name.dropLast(5)) + ".bias" }
         return name
@@ -126,7 +131,7 @@ public struct Checkpoint: Sendable {
     /// Whether a normalised name belongs to the encoder: embeddings (but not the position id
     /// buffer), encoder layers, pooler.
     static func isEncoderTensor(_ name: String) -> Bool {
-        guard name != "embeddings.position_ids" else { return false }
+        guard name != "embeddings.position_ids", name != "embeddings.token_type_ids" else { return false }
         return name.hasPrefix("embeddings.") || name.hasPrefix("encoder.layer.") || name.hasPrefix("pooler.")
     }
 

@@ -145,7 +145,7 @@ public final class StreamingBertModel: Sendable {
         sentenceEmbedding = try await source.sentenceEmbeddingSettings()
         async let loadedTokenizer = TokenizerLoader.load(
             files: tokenizerFiles, location: source.transport.location,
-            maximumPositions: configuration.maximumPositions)
+            maximumPositions: configuration.maximumSequenceLength)
         // Bounds the layers being received and built at once: two fetches in flight keep both
         // the network and the hashing busy, but each holds its received bytes beside the layer
         // being built from them, so small layers (MiniLM's 7 MB) go two at a time, large ones

@@ -37,7 +37,7 @@ public struct TextEncoder: Sendable {
     public init(modelDirectory directory: String) async throws {
         let model = try await BertModel(loadingFrom: CheckpointTensorSource(directory: directory))
         let tokenizer = try TokenizerLoader.load(
-            directory: directory, maximumPositions: model.configuration.maximumPositions)
+            directory: directory, maximumPositions: model.configuration.maximumSequenceLength)
         self.init(
             tokenizer: tokenizer, model: model, sentenceEmbedding: try Self.sentenceEmbedding(directory: directory))
     }
@@ -84,7 +84,7 @@ public struct TextEncoder: Sendable {
     /// - Throws: ``ModelError`` for a damaged or missing chunk, a fetch error, or ``TokenizerError``.
     public init(loading source: RemoteTensorSource) async throws {
         let model = try await BertModel(loadingFrom: source)
-        let tokenizer = try await source.tokenizer(maximumPositions: model.configuration.maximumPositions)
+        let tokenizer = try await source.tokenizer(maximumPositions: model.configuration.maximumSequenceLength)
         self.init(tokenizer: tokenizer, model: model, sentenceEmbedding: try await source.sentenceEmbeddingSettings())
     }
 

@@ -5,14 +5,17 @@ struct BertAttention: Sendable {
     /// `output` (`BertSelfOutput`): dense, then LayerNorm with the layer's input added.
     let output: BertOutput
 
+    /// Loads from `layer`, the view of a whole layer, under `names`.
     init(
-        _ tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet, weights: WeightLayout
+        layer: ComponentTensors, names: LayerTensorNames, configuration: BertConfiguration, kernels: KernelSet,
+        weights: WeightLayout
     ) throws {
         selfAttention = try BertSelfAttention(
-            tensors.scoped("self"), configuration: configuration, kernels: kernels, weights: weights)
+            query: layer.scoped(names.query), key: layer.scoped(names.key), value: layer.scoped(names.value),
+            configuration: configuration, kernels: kernels, weights: weights)
         output = try BertOutput(
-            tensors.scoped("output"), inFeatures: configuration.hiddenSize, configuration: configuration,
-            kernels: kernels, weights: weights)
+            dense: layer.scoped(names.attentionOutput), layerNorm: layer.scoped(names.attentionLayerNorm),
+            inFeatures: configuration.hiddenSize, configuration: configuration, kernels: kernels, weights: weights)
     }
 
     /// attention_output `[rows, hidden]` = LayerNorm(dense(self-attention(`hidden`)) + `hidden`).

@@ -5,8 +5,14 @@ import Foundation
 /// Mirrors transformers' `BertConfig`; only what inference uses is kept, and options this
 /// implementation does not support are rejected rather than ignored.
 public struct BertConfiguration: Sendable, Equatable {
-    /// The model types that load: their checkpoints share BERT's module names and math.
-    public static let supportedModelTypes = ["bert"]
+    /// The model types that load, each computing BERT's encoder layer.
+    ///
+    /// RoBERTa's family
+    /// (`roberta`, `xlm-roberta`, `camembert`) differs in its position ids
+    /// (``positionsFollowPadding``); DistilBERT in its names (``layerTensorNames``), its
+    /// `config.json` keys and having no token types or pooler.
+    public static let supportedModelTypes = ["bert", "roberta", "xlm-roberta", "camembert", "distilbert"]
+    private static let robertaFamily: Set = ["roberta", "xlm-roberta", "camembert"]
 
     public var modelType: String
     public var vocabularySize: Int
@@ -15,12 +21,30 @@ public struct BertConfiguration: Sendable, Equatable {
     public var attentionHeadCount: Int
     public var intermediateSize: Int
     public var maximumPositions: Int
+    /// Token types the embeddings know; 0 when the model has none (DistilBERT), and then the
+    /// batch's token type ids are not used.
     public var typeVocabularySize: Int
     public var layerNormEpsilon: Float
     public var padTokenID: Int
 
     /// The width of one attention head.
     public var headSize: Int { hiddenSize / attentionHeadCount }
+
+    /// What the checkpoint calls each part of a layer.
+    public var layerTensorNames: LayerTensorNames {
+        modelType == "distilbert" ? .distilBert : .bert
+    }
+
+    /// Whether position ids count real tokens from `padTokenID + 1` and padding sits at
+    /// `padTokenID`, as transformers' `create_position_ids_from_input_ids` does for RoBERTa's
+    /// family, rather than running 0..<L.
+    public var positionsFollowPadding: Bool { Self.robertaFamily.contains(modelType) }
+
+    /// The longest sequence the position embeddings cover: RoBERTa's family spends the first
+    /// `padTokenID + 1` rows on the padding offset.
+    public var maximumSequenceLength: Int {
+        positionsFollowPadding ? maximumPositions - padTokenID - 1 : maximumPositions
+    }
 
     /// A configuration with explicit sizes (defaults as transformers' `BertConfig`).
     public init(
@@ -88,22 +112,28 @@ public struct BertConfiguration: Sendable, Equatable {
         guard Self.supportedModelTypes.contains(modelType) else {
             throw ModelError.unsupportedModelType(modelType, supported: Self.supportedModelTypes)
         }
-        let activation = try string("hidden_act", default: "gelu")
+        // DistilBERT's config.json has keys of its own (`modeling_distilbert.py`'s `DistilBertConfig`).
+        let distil = modelType == "distilbert"
+        let activation = try string(distil ? "activation" : "hidden_act", default: "gelu")
         guard activation == "gelu" else {
-            throw ModelError.unsupportedOption(key: "hidden_act", value: activation, supported: ["gelu"])
+            throw ModelError.unsupportedOption(
+                key: distil ? "activation" : "hidden_act", value: activation, supported: ["gelu"])
         }
         let positionType = try string("position_embedding_type", default: "absolute")
         guard positionType == "absolute" else {
             throw ModelError.unsupportedOption(
                 key: "position_embedding_type", value: positionType, supported: ["absolute"])
         }
+        if distil, case .bool(true)? = object["sinusoidal_pos_embds"] {
+            throw ModelError.unsupportedOption(key: "sinusoidal_pos_embds", value: "true", supported: ["false"])
+        }
         vocabularySize = try integer("vocab_size")
-        hiddenSize = try integer("hidden_size")
-        layerCount = try integer("num_hidden_layers")
-        attentionHeadCount = try integer("num_attention_heads")
-        intermediateSize = try integer("intermediate_size")
+        hiddenSize = try integer(distil ? "dim" : "hidden_size")
+        layerCount = try integer(distil ? "n_layers" : "num_hidden_layers")
+        attentionHeadCount = try integer(distil ? "n_heads" : "num_attention_heads")
+        intermediateSize = try integer(distil ? "hidden_dim" : "intermediate_size")
         maximumPositions = try integer("max_position_embeddings", default: 512)
-        typeVocabularySize = try integer("type_vocab_size", default: 2)
+        typeVocabularySize = distil ? 0 : try integer("type_vocab_size", default: 2)
         padTokenID = try integer("pad_token_id", default: 0)
         switch object["layer_norm_eps"] {
         case nil: layerNormEpsilon = 1e-12

@@ -3,11 +3,12 @@
 struct BertIntermediate: Sendable {
     let dense: Linear
 
+    /// Loads the projection from the view `dense` (a BERT layer's `intermediate.dense`).
     init(
-        _ tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet, weights: WeightLayout
+        dense tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet, weights: WeightLayout
     ) throws {
         dense = try Linear(
-            tensors.scoped("dense"), inFeatures: configuration.hiddenSize, outFeatures: configuration.intermediateSize,
+            tensors, inFeatures: configuration.hiddenSize, outFeatures: configuration.intermediateSize,
             kernels: kernels, weights: weights)
     }
 

@@ -12,7 +12,8 @@ public struct BertLayer: Sendable {
     /// `output`: dense + residual + LayerNorm.
     let output: BertOutput
 
-    /// Loads a `layer_i` component, whose 16 tensors are named relative to the layer, for
+    /// Loads a `layer_i` component, whose 16 tensors are named relative to the layer as the
+    /// architecture names them (``BertConfiguration/layerTensorNames``), for
     /// `kernels` (by default ``KernelSet/selected(environment:)``), its weights held as
     /// `weights` says.
     ///
@@ -23,13 +24,15 @@ public struct BertLayer: Sendable {
         weights: WeightLayout = .packed
     ) throws {
         let kernels = try kernels ?? KernelSet.selected()
+        let names = configuration.layerTensorNames
         attention = try BertAttention(
-            tensors.scoped("attention"), configuration: configuration, kernels: kernels, weights: weights)
+            layer: tensors, names: names, configuration: configuration, kernels: kernels, weights: weights)
         intermediate = try BertIntermediate(
-            tensors.scoped("intermediate"), configuration: configuration, kernels: kernels, weights: weights)
+            dense: tensors.scoped(names.intermediate), configuration: configuration, kernels: kernels, weights: weights)
         output = try BertOutput(
-            tensors.scoped("output"), inFeatures: configuration.intermediateSize, configuration: configuration,
-            kernels: kernels, weights: weights)
+            dense: tensors.scoped(names.output), layerNorm: tensors.scoped(names.outputLayerNorm),
+            inFeatures: configuration.intermediateSize, configuration: configuration, kernels: kernels,
+            weights: weights)
     }
 
     /// Replaces `hidden` `[rows, hiddenSize]` with the layer's output, using `workspace` for the

@@ -92,13 +92,15 @@ public final class BertForwardPass {
         batch: EncodedBatch, configuration: BertConfiguration, threads: ComputeThreads, kernels: KernelSet
     ) throws {
         guard batch.batchSize > 0 else { throw ModelError.emptyBatch }
-        guard batch.sequenceLength <= configuration.maximumPositions else {
-            throw ModelError.sequenceTooLong(length: batch.sequenceLength, maximum: configuration.maximumPositions)
+        guard batch.sequenceLength <= configuration.maximumSequenceLength else {
+            throw ModelError.sequenceTooLong(length: batch.sequenceLength, maximum: configuration.maximumSequenceLength)
         }
         if let id = batch.inputIDs.first(where: { $0 < 0 || Int($0) >= configuration.vocabularySize }) {
             throw ModelError.idOutOfRange(kind: "token id", id: id, limit: configuration.vocabularySize)
         }
-        if let id = batch.tokenTypeIDs.first(where: { $0 < 0 || Int($0) >= configuration.typeVocabularySize }) {
+        if configuration.typeVocabularySize > 0,
+            let id = batch.tokenTypeIDs.first(where: { $0 < 0 || Int($0) >= configuration.typeVocabularySize })
+        {
             throw ModelError.idOutOfRange(kind: "token type id", id: id, limit: configuration.typeVocabularySize)
         }
         self.batch = batch

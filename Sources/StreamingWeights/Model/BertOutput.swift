@@ -8,15 +8,17 @@ struct BertOutput: Sendable {
     let dense: Linear
     let layerNorm: LayerNorm
 
+    /// Loads the projection from the view `dense` and the norm from `layerNorm` (a BERT layer's
+    /// `output.dense` and `output.LayerNorm`; other architectures name them otherwise).
     init(
-        _ tensors: ComponentTensors, inFeatures: Int, configuration: BertConfiguration, kernels: KernelSet,
-        weights: WeightLayout
+        dense denseTensors: ComponentTensors, layerNorm layerNormTensors: ComponentTensors, inFeatures: Int,
+        configuration: BertConfiguration, kernels: KernelSet, weights: WeightLayout
     ) throws {
         let hidden = configuration.hiddenSize
         dense = try Linear(
-            tensors.scoped("dense"), inFeatures: inFeatures, outFeatures: hidden, kernels: kernels, weights: weights)
+            denseTensors, inFeatures: inFeatures, outFeatures: hidden, kernels: kernels, weights: weights)
         layerNorm = try LayerNorm(
-            tensors.scoped("LayerNorm"), width: hidden, epsilon: configuration.layerNormEpsilon, kernels: kernels)
+            layerNormTensors, width: hidden, epsilon: configuration.layerNormEpsilon, kernels: kernels)
     }
 
     /// output `[rows, hidden]` = LayerNorm(dense(`input` `[rows, inFeatures]`) + `residual`);

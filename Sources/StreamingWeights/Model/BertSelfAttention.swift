@@ -15,15 +15,15 @@ public struct BertSelfAttention: Sendable {
     /// extended attention mask uses (`torch.finfo(float32).min`).
     public static let maskedValue = -Float.greatestFiniteMagnitude
 
-    /// Loads `{query,key,value}.{weight,bias}` of the view (a layer's `attention.self`), packed
-    /// for `kernels`.
+    /// Loads `weight` and `bias` of the three projections' views (a BERT layer's
+    /// `attention.self.query`, `.key`, `.value`), packed for `kernels`.
     init(
-        _ tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet,
-        weights: WeightLayout = .packed
+        query: ComponentTensors, key: ComponentTensors, value: ComponentTensors, configuration: BertConfiguration,
+        kernels: KernelSet, weights: WeightLayout = .packed
     ) throws {
         let hidden = configuration.hiddenSize
         queryKeyValue = try Linear(
-            concatenating: ["query", "key", "value"].map { tensors.scoped($0) }, inFeatures: hidden,
+            concatenating: [query, key, value], inFeatures: hidden,
             outFeatures: hidden, kernels: kernels, weights: weights)
         headCount = configuration.attentionHeadCount
         headSize = configuration.headSize

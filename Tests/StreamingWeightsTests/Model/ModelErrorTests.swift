@@ -95,7 +95,9 @@ struct ModelErrorTests {
     func unsupportedModelType() async throws {
         let directory = try TemporaryDirectory()
         let error = await Self.loadError(try Self.modelDirectory(directory, changes: ["model_type": "gpt2"]))
-        #expect(error == "model_type 'gpt2' is not supported (supported: bert)")
+        #expect(
+            error == "model_type 'gpt2' is not supported (supported: bert, roberta, xlm-roberta, camembert, distilbert)"
+        )
         let other = try TemporaryDirectory()
         let activation = await Self.loadError(try Self.modelDirectory(other, changes: ["hidden_act": "relu"]))
         #expect(activation == "hidden_act 'relu' is not supported (supported: gelu)")
