@@ -85,9 +85,9 @@ public struct ChunkManifest: Codable, Sendable, Equatable {
         case totalSizeMB = "total_size_mb"
     }
 
-    /// The chunk names in order: embeddings, the layers, the pooler.
+    /// The chunk names in order: embeddings, shared parameters, the layers, the pooler.
     public var orderedChunkNames: [String] {
-        (["embeddings"] + (0..<numLayers).map { "layer_\($0)" } + ["pooler"]).filter { chunks[$0] != nil }
+        (["embeddings", "shared"] + (0..<numLayers).map { "layer_\($0)" } + ["pooler"]).filter { chunks[$0] != nil }
     }
 
     /// Decodes a manifest (through the strict ``JSONValueDecoder``: a key written twice is an

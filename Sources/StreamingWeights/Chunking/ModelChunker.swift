@@ -238,7 +238,7 @@ public struct ModelChunker: Sendable {
             ? name.dropLast(".safetensors.gz".count)
             : name.hasSuffix(".safetensors") ? name.dropLast(".safetensors".count) : nil
         guard let stem else { return false }
-        if stem == "embeddings" || stem == "pooler" { return true }
+        if stem == "embeddings" || stem == "pooler" || stem == "shared" { return true }
         return stem.hasPrefix("layer_") && Int(stem.dropFirst("layer_".count)) != nil
     }
 
@@ -251,6 +251,7 @@ public struct ModelChunker: Sendable {
                 + (configuration.typeVocabularySize > 0 ? ["token_type_embeddings.weight"] : []),
             .layer(0): configuration.layerTensorNames.required,
         ]
+        if configuration.relativeAttentionBuckets != nil { components.insert(.shared, at: 1) }
         if checkpoint.tensorNames.contains(where: { $0.hasPrefix("pooler.") }) { components.append(.pooler) }
         var plan: [(ModelComponent, [String])] = []
         var claimed = Set<String>()
@@ -264,6 +265,7 @@ public struct ModelChunker: Sendable {
             case .embeddings: needed = required[.embeddings] ?? []
             case .layer: needed = required[.layer(0)] ?? []
             case .pooler: needed = ["dense.weight", "dense.bias"]
+            case .shared: needed = ["relative_attention_bias.weight"]
             }
             for name in needed where !names.contains(name) {
                 throw ChunkingError.incompleteModel(

@@ -118,11 +118,13 @@ public struct Checkpoint: Sendable {
     /// A checkpoint name as the chunk format names it.
     public static func normalized(_ name: String) -> String {
         var name = name
-        for prefix in ["bert.", "roberta.", "distilbert."] where name.hasPrefix(prefix) {
+        for prefix in ["bert.", "roberta.", "distilbert.", "mpnet."] where name.hasPrefix(prefix) {
             name.removeFirst(prefix.count)
         }
         // DistilBERT's layers are `transformer.layer.N`, the others' `encoder.layer.N`.
         if name.hasPrefix("transformer.layer.") { name = "encoder." + name.dropFirst("transformer.".count) }
+        // MPNet's position bias serves every layer: the `shared` component.
+        if name.hasPrefix("encoder.relative_attention_bias.") { name = "shared." + name.dropFirst("encoder.".count) }
         if name.hasSuffix(".gamma") { name = String(name.dropLast(6)) + ".weight" }
         if name.hasSuffix(".beta") { name = String(name.dropLast(5)) + ".bias" }
         return name
@@ -133,6 +135,7 @@ public struct Checkpoint: Sendable {
     static func isEncoderTensor(_ name: String) -> Bool {
         guard name != "embeddings.position_ids", name != "embeddings.token_type_ids" else { return false }
         return name.hasPrefix("embeddings.") || name.hasPrefix("encoder.layer.") || name.hasPrefix("pooler.")
+            || name.hasPrefix("shared.")
     }
 
     /// The shard file names of a `model.safetensors.index.json`, each once, in order.

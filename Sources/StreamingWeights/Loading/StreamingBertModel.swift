@@ -164,6 +164,8 @@ public final class StreamingBertModel: Sendable {
         }
         self.layers = layers
         async let embeddingTensors = source.tensors(of: .embeddings)
+        async let sharedTensors: ComponentTensors? =
+            configuration.relativeAttentionBuckets == nil ? nil : source.tensors(of: .shared)
         async let poolerTensors: ComponentTensors? =
             source.manifest.chunks[ModelComponent.pooler.name] == nil ? nil : source.tensors(of: .pooler)
         do {
@@ -172,8 +174,12 @@ public final class StreamingBertModel: Sendable {
             let pooler = try await poolerTensors.map {
                 try BertPooler($0, configuration: configuration, kernels: kernels)
             }
+            let positionBias = try await sharedTensors.map {
+                try RelativePositionBias($0, configuration: configuration)
+            }
             model = BertModel(
-                configuration: configuration, embeddings: embeddings, layers: layers, pooler: pooler, kernels: kernels)
+                configuration: configuration, embeddings: embeddings, positionBias: positionBias, layers: layers,
+                pooler: pooler, kernels: kernels)
             tokenizer = try await loadedTokenizer
         } catch {
             layers.cancel()

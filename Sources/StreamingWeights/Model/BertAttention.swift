@@ -28,6 +28,7 @@ struct BertAttention: Sendable {
             batchSize: workspace.batchSize,
             sequenceLength: workspace.sequenceLength,
             mask: workspace.mask,
+            positionBias: workspace.positionBias,
             queryKeyValueScratch: workspace.queryKeyValue,
             into: workspace.context,
             threads: threads

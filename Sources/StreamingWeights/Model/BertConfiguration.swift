@@ -10,9 +10,12 @@ public struct BertConfiguration: Sendable, Equatable {
     /// RoBERTa's family
     /// (`roberta`, `xlm-roberta`, `camembert`) differs in its position ids
     /// (``positionsFollowPadding``); DistilBERT in its names (``layerTensorNames``), its
-    /// `config.json` keys and having no token types or pooler.
-    public static let supportedModelTypes = ["bert", "roberta", "xlm-roberta", "camembert", "distilbert"]
-    private static let robertaFamily: Set = ["roberta", "xlm-roberta", "camembert"]
+    /// `config.json` keys and having no token types or pooler; MPNet in its names, positions
+    /// like RoBERTa's, no token types, and a relative position bias every layer adds to its
+    /// attention scores (``relativeAttentionBuckets``).
+    public static let supportedModelTypes = ["bert", "roberta", "xlm-roberta", "camembert", "distilbert", "mpnet"]
+    /// The types whose position ids follow the padding id.
+    private static let robertaFamily: Set = ["roberta", "xlm-roberta", "camembert", "mpnet"]
 
     public var modelType: String
     public var vocabularySize: Int
@@ -26,13 +29,20 @@ public struct BertConfiguration: Sendable, Equatable {
     public var typeVocabularySize: Int
     public var layerNormEpsilon: Float
     public var padTokenID: Int
+    /// The rows of MPNet's relative position bias table (``RelativePositionBias``); `nil` for
+    /// the architectures without one.
+    public var relativeAttentionBuckets: Int?
 
     /// The width of one attention head.
     public var headSize: Int { hiddenSize / attentionHeadCount }
 
     /// What the checkpoint calls each part of a layer.
     public var layerTensorNames: LayerTensorNames {
-        modelType == "distilbert" ? .distilBert : .bert
+        switch modelType {
+        case "distilbert": .distilBert
+        case "mpnet": .mpnet
+        default: .bert
+        }
     }
 
     /// Whether position ids count real tokens from `padTokenID + 1` and padding sits at
@@ -133,7 +143,10 @@ public struct BertConfiguration: Sendable, Equatable {
         attentionHeadCount = try integer(distil ? "n_heads" : "num_attention_heads")
         intermediateSize = try integer(distil ? "hidden_dim" : "intermediate_size")
         maximumPositions = try integer("max_position_embeddings", default: 512)
-        typeVocabularySize = distil ? 0 : try integer("type_vocab_size", default: 2)
+        // MPNet has no token types (MPNetConfig has no type_vocab_size).
+        typeVocabularySize = distil || modelType == "mpnet" ? 0 : try integer("type_vocab_size", default: 2)
+        relativeAttentionBuckets =
+            modelType == "mpnet" ? try integer("relative_attention_num_buckets", default: 32) : nil
         padTokenID = try integer("pad_token_id", default: 0)
         switch object["layer_norm_eps"] {
         case nil: layerNormEpsilon = 1e-12

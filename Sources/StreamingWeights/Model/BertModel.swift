@@ -9,16 +9,19 @@ public struct BertModel: Sendable {
     public let embeddings: BertEmbeddings
     public let layers: any LayerProvider
     public let pooler: BertPooler?
+    /// MPNet's relative position bias, which every layer adds to its attention scores.
+    public let positionBias: RelativePositionBias?
     /// The kernels the model computes with.
     public let kernels: KernelSet
 
     /// A model of these parts.
     public init(
-        configuration: BertConfiguration, embeddings: BertEmbeddings, layers: any LayerProvider, pooler: BertPooler?,
-        kernels: KernelSet
+        configuration: BertConfiguration, embeddings: BertEmbeddings, positionBias: RelativePositionBias? = nil,
+        layers: any LayerProvider, pooler: BertPooler?, kernels: KernelSet
     ) {
         self.configuration = configuration
         self.embeddings = embeddings
+        self.positionBias = positionBias
         self.layers = layers
         self.pooler = pooler
         self.kernels = kernels
@@ -35,6 +38,9 @@ public struct BertModel: Sendable {
         let configuration = try await source.configuration()
         let embeddings = try BertEmbeddings(
             try await source.tensors(of: .embeddings), configuration: configuration, kernels: kernels)
+        let positionBias =
+            configuration.relativeAttentionBuckets == nil
+            ? nil : try RelativePositionBias(try await source.tensors(of: .shared), configuration: configuration)
         var layers: [BertLayer] = []
         for index in 0..<configuration.layerCount {
             layers.append(
@@ -46,8 +52,8 @@ public struct BertModel: Sendable {
             ? try BertPooler(try await source.tensors(of: .pooler), configuration: configuration, kernels: kernels)
             : nil
         self.init(
-            configuration: configuration, embeddings: embeddings, layers: ResidentLayers(layers), pooler: pooler,
-            kernels: kernels)
+            configuration: configuration, embeddings: embeddings, positionBias: positionBias,
+            layers: ResidentLayers(layers), pooler: pooler, kernels: kernels)
     }
 
     /// Runs the model on `batch`, asking ``layers`` for each layer in turn.
@@ -58,7 +64,8 @@ public struct BertModel: Sendable {
     public func forward(_ batch: EncodedBatch, threads: ComputeThreads = ComputeThreads()) async throws
         -> BertModelOutput
     {
-        let pass = try BertForwardPass(batch: batch, configuration: configuration, threads: threads, kernels: kernels)
+        let pass = try BertForwardPass(
+            batch: batch, configuration: configuration, positionBias: positionBias, threads: threads, kernels: kernels)
         try pass.embed(embeddings)
         for index in 0..<configuration.layerCount {
             try pass.apply(try await layers.layer(index))
@@ -89,7 +96,8 @@ public final class BertForwardPass {
     /// - Throws: ``ModelError`` for an empty batch, an id or token type out of range, or a
     ///   sequence longer than the model's positions.
     public init(
-        batch: EncodedBatch, configuration: BertConfiguration, threads: ComputeThreads, kernels: KernelSet
+        batch: EncodedBatch, configuration: BertConfiguration, positionBias: RelativePositionBias? = nil,
+        threads: ComputeThreads, kernels: KernelSet
     ) throws {
         guard batch.batchSize > 0 else { throw ModelError.emptyBatch }
         guard batch.sequenceLength <= configuration.maximumSequenceLength else {
@@ -107,7 +115,9 @@ public final class BertForwardPass {
         self.configuration = configuration
         self.threads = threads
         self.kernels = kernels
-        workspace = BertWorkspace(batch: batch, configuration: configuration)
+        workspace = BertWorkspace(
+            batch: batch, configuration: configuration, positionBias: positionBias?.values(length: batch.sequenceLength)
+        )
         hidden = [Float](repeating: 0, count: workspace.rows * configuration.hiddenSize)
     }
 

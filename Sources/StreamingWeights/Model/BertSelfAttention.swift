@@ -35,6 +35,8 @@ public struct BertSelfAttention: Sendable {
     /// - Parameters:
     ///   - hidden: `[rows, hidden]`, rows = batchSize * sequenceLength.
     ///   - mask: `[batchSize, sequenceLength]` additive mask: 0 or ``maskedValue``.
+    ///   - positionBias: `[heads, sequenceLength, sequenceLength]` added to the scaled scores
+    ///     before the mask (MPNet's `position_bias`), or empty.
     ///   - queryKeyValueScratch: `[rows, 3 hidden]`.
     ///   - context: `[rows, hidden]`.
     func forward(
@@ -42,6 +44,7 @@ public struct BertSelfAttention: Sendable {
         batchSize: Int,
         sequenceLength: Int,
         mask: UnsafePointer<Float>,
+        positionBias: [Float] = [],
         queryKeyValueScratch qkv: UnsafeMutablePointer<Float>,
         into context: UnsafeMutablePointer<Float>,
         threads: ComputeThreads
@@ -91,8 +94,20 @@ public struct BertSelfAttention: Sendable {
                     cStride: length,
                     threads: .single
                 )
-                kernels.softmax(
-                    scores, rows: length, width: length, stride: length, scale: scale, mask: mask + item * length)
+                if positionBias.isEmpty {
+                    kernels.softmax(
+                        scores, rows: length, width: length, stride: length, scale: scale, mask: mask + item * length)
+                } else {
+                    // MPNetSelfAttention: scores / sqrt(d) + position_bias, then the mask.
+                    positionBias.withUnsafeBufferPointer { bias in
+                        let start = head * length * length
+                        for index in 0..<(length * length) {
+                            scores[index] = scores[index] * scale + bias[start + index]
+                        }
+                    }
+                    kernels.softmax(
+                        scores, rows: length, width: length, stride: length, scale: 1, mask: mask + item * length)
+                }
                 // context [L, d] = P [L, L] · V [L, d].
                 let packedValues = PackedPanels(
                     packing: rowBase + 2 * width,

@@ -9,9 +9,13 @@ final class BertWorkspace {
     let context: UnsafeMutablePointer<Float>
     let attention: UnsafeMutablePointer<Float>
     let intermediate: UnsafeMutablePointer<Float>
+    /// `[heads, sequenceLength, sequenceLength]`, added to every layer's attention scores
+    /// (MPNet), or empty.
+    let positionBias: [Float]
     private let memory: UnsafeMutableRawPointer
 
-    init(batch: EncodedBatch, configuration: BertConfiguration) {
+    init(batch: EncodedBatch, configuration: BertConfiguration, positionBias: [Float]? = nil) {
+        self.positionBias = positionBias ?? []
         batchSize = batch.batchSize
         sequenceLength = batch.sequenceLength
         rows = batchSize * sequenceLength

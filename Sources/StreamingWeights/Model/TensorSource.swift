@@ -4,13 +4,16 @@ public enum ModelComponent: Hashable, Sendable, CustomStringConvertible {
     /// Encoder layer i, from 0.
     case layer(Int)
     case pooler
+    /// Parameters every layer uses (MPNet's relative position bias).
+    case shared
 
-    /// The chunk name: `embeddings`, `layer_3`, `pooler`.
+    /// The chunk name: `embeddings`, `layer_3`, `pooler`, `shared`.
     public var name: String {
         switch self {
         case .embeddings: "embeddings"
         case .layer(let index): "layer_\(index)"
         case .pooler: "pooler"
+        case .shared: "shared"
         }
     }
 
@@ -20,6 +23,7 @@ public enum ModelComponent: Hashable, Sendable, CustomStringConvertible {
         case .embeddings: "embeddings."
         case .layer(let index): "encoder.layer.\(index)."
         case .pooler: "pooler."
+        case .shared: "shared."
         }
     }
 

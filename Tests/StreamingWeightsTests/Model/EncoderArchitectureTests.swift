@@ -4,9 +4,9 @@ import Testing
 
 /// The encoders beyond BERT (Fixtures/README.md): tiny random-weight models written by
 /// transformers' own classes, each with its tokenizer and transformers' outputs.
-@Suite("RoBERTa, XLM-R and DistilBERT against transformers, locally and streamed")
+@Suite("RoBERTa, XLM-R, DistilBERT and MPNet against transformers, locally and streamed")
 struct EncoderArchitectureTests {
-    static let models = ["xlm-r-tiny", "roberta-tiny", "distilbert-tiny"]
+    static let models = ["xlm-r-tiny", "roberta-tiny", "distilbert-tiny", "mpnet-tiny"]
 
     static func directory(_ name: String) -> String { Repository.path("Fixtures/\(name)") }
 
