@@ -31,6 +31,12 @@ struct Infer: AsyncParsableCommand {
     @Option(help: "Read texts from this file, one per line ('-' for standard input).")
     var input: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Score each text against this query with the model's classification head (a cross-encoder) instead of embedding it.",
+            valueName: "query"))
+    var rerank: String?
+
     @OptionGroup(title: "Weights")
     var weights: SourceOptions
 
@@ -46,6 +52,9 @@ struct Infer: AsyncParsableCommand {
     func validate() throws {
         guard texts.isEmpty || input == nil else {
             throw ValidationError("Give texts as arguments or with --input, not both.")
+        }
+        guard rerank == nil || !output.hidden else {
+            throw ValidationError("--hidden adds token states to embeddings; --rerank prints scores.")
         }
     }
 
@@ -76,6 +85,17 @@ struct Infer: AsyncParsableCommand {
             encoder = TextEncoder(streaming: model)
             modelName = model.source.manifest.modelName
             streaming = model
+        }
+        if let rerank {
+            let scores = try await encoder.rerank(
+                query: rerank, texts: texts, threads: ComputeThreads(count: embedding.threads))
+            for score in scores where score.truncatedCount > 0 {
+                logger.warning(
+                    "truncated \(score.truncatedCount) tokens of the query and \(score.text.prefix(40).debugDescription) to the model's \(encoder.tokenizer.maximumLength)"
+                )
+            }
+            try OutputFormat.printScores(scores, query: rerank, model: modelName, json: output.json)
+            return
         }
         let results = try await encoder.encode(
             texts,

@@ -152,5 +152,36 @@ enum OutputFormat {
         }
     }
 
+    /// `{"model", "query", "results": [{"text", "logits", "score"}]}` (`score` is sigmoid(logit)
+    /// for a one-label head, absent otherwise), or one line per text: score (or logits), text.
+    static func printScores(_ scores: [TextEncoder.Score], query: String, model: String, json: Bool) throws {
+        struct Result: Encodable {
+            let text: String
+            let logits: [Float]
+            let score: Float?
+        }
+        struct Scores: Encodable {
+            let model: String
+            let query: String
+            let results: [Result]
+        }
+        if json {
+            let document = Scores(
+                model: model, query: query,
+                results: scores.map { Result(text: $0.text, logits: $0.logits, score: $0.score) })
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(document), as: UTF8.self))
+            return
+        }
+        print("query: \(query)")
+        for score in scores {
+            let value =
+                score.score.map { String(format: "%.4f (logit %.4f)", $0, score.logits[0]) }
+                ?? "logits [" + score.logits.map(format).joined(separator: ", ") + "]"
+            print("\(value)  \(score.text)")
+        }
+    }
+
     private static func format(_ value: Float) -> String { String(format: "%.4f", value) }
 }

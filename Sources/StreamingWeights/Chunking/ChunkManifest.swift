@@ -85,9 +85,11 @@ public struct ChunkManifest: Codable, Sendable, Equatable {
         case totalSizeMB = "total_size_mb"
     }
 
-    /// The chunk names in order: embeddings, shared parameters, the layers, the pooler.
+    /// The chunk names in order: embeddings, shared parameters, the layers, the pooler, the head.
     public var orderedChunkNames: [String] {
-        (["embeddings", "shared"] + (0..<numLayers).map { "layer_\($0)" } + ["pooler"]).filter { chunks[$0] != nil }
+        (["embeddings", "shared"] + (0..<numLayers).map { "layer_\($0)" } + ["pooler", "head"]).filter {
+            chunks[$0] != nil
+        }
     }
 
     /// Decodes a manifest (through the strict ``JSONValueDecoder``: a key written twice is an

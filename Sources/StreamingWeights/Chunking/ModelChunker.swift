@@ -238,7 +238,7 @@ public struct ModelChunker: Sendable {
             ? name.dropLast(".safetensors.gz".count)
             : name.hasSuffix(".safetensors") ? name.dropLast(".safetensors".count) : nil
         guard let stem else { return false }
-        if stem == "embeddings" || stem == "pooler" || stem == "shared" { return true }
+        if ["embeddings", "pooler", "shared", "head"].contains(stem) { return true }
         return stem.hasPrefix("layer_") && Int(stem.dropFirst("layer_".count)) != nil
     }
 
@@ -253,6 +253,7 @@ public struct ModelChunker: Sendable {
         ]
         if configuration.relativeAttentionBuckets != nil { components.insert(.shared, at: 1) }
         if checkpoint.tensorNames.contains(where: { $0.hasPrefix("pooler.") }) { components.append(.pooler) }
+        if checkpoint.tensorNames.contains(where: { $0.hasPrefix("head.") }) { components.append(.head) }
         var plan: [(ModelComponent, [String])] = []
         var claimed = Set<String>()
         for component in components {
@@ -266,6 +267,10 @@ public struct ModelChunker: Sendable {
             case .layer: needed = required[.layer(0)] ?? []
             case .pooler: needed = ["dense.weight", "dense.bias"]
             case .shared: needed = ["relative_attention_bias.weight"]
+            case .head:
+                needed =
+                    configuration.modelType == "bert"
+                    ? ["weight", "bias"] : ["dense.weight", "dense.bias", "out_proj.weight", "out_proj.bias"]
             }
             for name in needed where !names.contains(name) {
                 throw ChunkingError.incompleteModel(

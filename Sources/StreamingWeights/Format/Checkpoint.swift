@@ -123,6 +123,8 @@ public struct Checkpoint: Sendable {
         }
         // DistilBERT's layers are `transformer.layer.N`, the others' `encoder.layer.N`.
         if name.hasPrefix("transformer.layer.") { name = "encoder." + name.dropFirst("transformer.".count) }
+        // A sequence-classification head is the `head` component.
+        if name.hasPrefix("classifier.") { name = "head." + name.dropFirst("classifier.".count) }
         // MPNet's position bias serves every layer: the `shared` component.
         if name.hasPrefix("encoder.relative_attention_bias.") { name = "shared." + name.dropFirst("encoder.".count) }
         if name.hasSuffix(".gamma") { name = String(name.dropLast(6)) + ".weight" }
@@ -135,7 +137,7 @@ public struct Checkpoint: Sendable {
     static func isEncoderTensor(_ name: String) -> Bool {
         guard name != "embeddings.position_ids", name != "embeddings.token_type_ids" else { return false }
         return name.hasPrefix("embeddings.") || name.hasPrefix("encoder.layer.") || name.hasPrefix("pooler.")
-            || name.hasPrefix("shared.")
+            || name.hasPrefix("shared.") || name.hasPrefix("head.")
     }
 
     /// The shard file names of a `model.safetensors.index.json`, each once, in order.

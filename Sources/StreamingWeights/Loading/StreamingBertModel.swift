@@ -164,6 +164,8 @@ public final class StreamingBertModel: Sendable {
         }
         self.layers = layers
         async let embeddingTensors = source.tensors(of: .embeddings)
+        async let headTensors: ComponentTensors? =
+            source.manifest.chunks[ModelComponent.head.name] == nil ? nil : source.tensors(of: .head)
         async let sharedTensors: ComponentTensors? =
             configuration.relativeAttentionBuckets == nil ? nil : source.tensors(of: .shared)
         async let poolerTensors: ComponentTensors? =
@@ -177,9 +179,13 @@ public final class StreamingBertModel: Sendable {
             let positionBias = try await sharedTensors.map {
                 try RelativePositionBias($0, configuration: configuration)
             }
+            let head = try await headTensors.map {
+                try SequenceClassificationHead($0, configuration: configuration, kernels: kernels)
+            }
+            if let head, head.dense == nil, pooler == nil { throw ModelError.headNeedsPooler }
             model = BertModel(
                 configuration: configuration, embeddings: embeddings, positionBias: positionBias, layers: layers,
-                pooler: pooler, kernels: kernels)
+                pooler: pooler, head: head, kernels: kernels)
             tokenizer = try await loadedTokenizer
         } catch {
             layers.cancel()

@@ -10,6 +10,8 @@ public struct TextEncoder: Sendable {
     /// pooling and normalization ``encode(_:pooling:normalize:threads:repeatCount:)`` uses when
     /// not told; a failure when they are ones this library does not follow yet.
     public let sentenceEmbedding: Result<SentenceEmbeddingSettings, SentenceEmbeddingError>?
+    /// The labels of the model's sequence-classification head, `nil` without one.
+    public let headLabelCount: Int?
     /// The model's forward pass: local, or streamed from a weight server.
     private let forward: @Sendable (EncodedBatch, ComputeThreads) async throws -> BertModelOutput
 
@@ -21,6 +23,7 @@ public struct TextEncoder: Sendable {
         self.sentenceEmbedding = sentenceEmbedding
         configuration = model.configuration
         kernels = model.kernels
+        headLabelCount = model.head?.labelCount
         forward = { try await model.forward($0, threads: $1) }
     }
 
@@ -30,6 +33,7 @@ public struct TextEncoder: Sendable {
         sentenceEmbedding = model.sentenceEmbedding
         configuration = model.configuration
         kernels = model.kernels
+        headLabelCount = model.model.head?.labelCount
         forward = { try await model.forward($0, threads: $1) }
     }
 
@@ -161,5 +165,39 @@ public struct TextEncoder: Sendable {
             )
         }
         return Results(texts: results, pooling: pooling, normalized: normalize, forwardTimes: times.sorted())
+    }
+
+    /// One text's score against a query.
+    public struct Score: Sendable {
+        public let text: String
+        /// The head's raw logits for the pair (one for a cross-encoder).
+        public let logits: [Float]
+        /// sigmoid(logit) for a one-label head, as sentence-transformers' `CrossEncoder` reports
+        /// by default; `nil` for several labels (their logits are the answer).
+        public let score: Float?
+        /// How many tokens truncation removed from the pair (0 when it fit).
+        public let truncatedCount: Int
+    }
+
+    /// Scores each of `texts` against `query` with the model's classification head: each pair
+    /// (`query`, text) is encoded as the tokenizer encodes pairs, all in one padded batch.
+    ///
+    /// - Throws: ``ModelError/noClassificationHead(model:)`` when the model has no head,
+    ///   ``TokenizerError/emptyBatch`` for no texts, or what the forward pass throws.
+    public func rerank(query: String, texts: [String], threads: ComputeThreads = ComputeThreads()) async throws
+        -> [Score]
+    {
+        guard let labels = headLabelCount else {
+            throw ModelError.noClassificationHead(model: "this \(configuration.modelType) model")
+        }
+        let encodings = try texts.map { try tokenizer.encode(query, pair: $0) }
+        let output = try await forward(try tokenizer.encodeBatch(encodings), threads)
+        guard let logits = output.logits else { throw ModelError.noClassificationHead(model: "the model") }
+        return texts.indices.map { item in
+            let row = Array(logits[(item * labels)..<((item + 1) * labels)])
+            return Score(
+                text: texts[item], logits: row, score: labels == 1 ? 1 / (1 + Foundation.exp(-row[0])) : nil,
+                truncatedCount: encodings[item].truncatedCount)
+        }
     }
 }

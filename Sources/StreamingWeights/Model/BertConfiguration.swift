@@ -32,6 +32,9 @@ public struct BertConfiguration: Sendable, Equatable {
     /// The rows of MPNet's relative position bias table (``RelativePositionBias``); `nil` for
     /// the architectures without one.
     public var relativeAttentionBuckets: Int?
+    /// The labels of a sequence-classification head (`id2label`'s count, else `num_labels`),
+    /// when the configuration names any.
+    public var labelCount: Int?
 
     /// The width of one attention head.
     public var headSize: Int { hiddenSize / attentionHeadCount }
@@ -147,6 +150,11 @@ public struct BertConfiguration: Sendable, Equatable {
         typeVocabularySize = distil || modelType == "mpnet" ? 0 : try integer("type_vocab_size", default: 2)
         relativeAttentionBuckets =
             modelType == "mpnet" ? try integer("relative_attention_num_buckets", default: 32) : nil
+        if let labels = object["id2label"]?.objectValue {
+            labelCount = labels.members.count
+        } else if object["num_labels"] != nil {
+            labelCount = try integer("num_labels")
+        }
         padTokenID = try integer("pad_token_id", default: 0)
         switch object["layer_norm_eps"] {
         case nil: layerNormEpsilon = 1e-12

@@ -9,6 +9,8 @@ public struct BertModel: Sendable {
     public let embeddings: BertEmbeddings
     public let layers: any LayerProvider
     public let pooler: BertPooler?
+    /// A sequence-classification head (a cross-encoder's), when the model has one.
+    public let head: SequenceClassificationHead?
     /// MPNet's relative position bias, which every layer adds to its attention scores.
     public let positionBias: RelativePositionBias?
     /// The kernels the model computes with.
@@ -17,9 +19,10 @@ public struct BertModel: Sendable {
     /// A model of these parts.
     public init(
         configuration: BertConfiguration, embeddings: BertEmbeddings, positionBias: RelativePositionBias? = nil,
-        layers: any LayerProvider, pooler: BertPooler?, kernels: KernelSet
+        layers: any LayerProvider, pooler: BertPooler?, head: SequenceClassificationHead? = nil, kernels: KernelSet
     ) {
         self.configuration = configuration
+        self.head = head
         self.embeddings = embeddings
         self.positionBias = positionBias
         self.layers = layers
@@ -51,9 +54,15 @@ public struct BertModel: Sendable {
             try await source.contains(.pooler)
             ? try BertPooler(try await source.tensors(of: .pooler), configuration: configuration, kernels: kernels)
             : nil
+        let head =
+            try await source.contains(.head)
+            ? try SequenceClassificationHead(
+                try await source.tensors(of: .head), configuration: configuration, kernels: kernels)
+            : nil
+        if let head, head.dense == nil, pooler == nil { throw ModelError.headNeedsPooler }
         self.init(
             configuration: configuration, embeddings: embeddings, positionBias: positionBias,
-            layers: ResidentLayers(layers), pooler: pooler, kernels: kernels)
+            layers: ResidentLayers(layers), pooler: pooler, head: head, kernels: kernels)
     }
 
     /// Runs the model on `batch`, asking ``layers`` for each layer in turn.
@@ -70,7 +79,7 @@ public struct BertModel: Sendable {
         for index in 0..<configuration.layerCount {
             try pass.apply(try await layers.layer(index))
         }
-        return try pass.finish(pooler: pooler)
+        return try pass.finish(pooler: pooler, head: head)
     }
 }
 
@@ -147,10 +156,11 @@ public final class BertForwardPass {
         layersApplied += 1
     }
 
-    /// The outputs, pooled by `pooler` when there is one.
+    /// The outputs, pooled by `pooler` and scored by `head` when there are.
     ///
-    /// - Throws: ``ModelError/nonFiniteOutput(component:)`` when the pooler's output is NaN or infinite.
-    public func finish(pooler: BertPooler?) throws -> BertModelOutput {
+    /// - Throws: ``ModelError/nonFiniteOutput(component:)`` when the pooler's output or the
+    ///   logits are NaN or infinite.
+    public func finish(pooler: BertPooler?, head: SequenceClassificationHead? = nil) throws -> BertModelOutput {
         let pooled = pooler.map { pooler in
             hidden.withUnsafeBufferPointer { hidden in
                 // swift-format-ignore: NeverForceUnwrap
@@ -159,12 +169,23 @@ public final class BertForwardPass {
             }
         }
         if let pooled { try checkFinite(pooled, after: ModelComponent.pooler.name) }
+        let logits = head.map { head in
+            hidden.withUnsafeBufferPointer { hidden in
+                // swift-format-ignore: NeverForceUnwrap
+                // The batch is non-empty (checked in init), so the buffer is too.
+                head.forward(
+                    hidden.baseAddress!, pooled: pooled, batchSize: batch.batchSize,
+                    sequenceLength: batch.sequenceLength)
+            }
+        }
+        if let logits { try checkFinite(logits, after: ModelComponent.head.name) }
         return BertModelOutput(
             batchSize: batch.batchSize,
             sequenceLength: batch.sequenceLength,
             hiddenSize: configuration.hiddenSize,
             lastHiddenState: hidden,
-            poolerOutput: pooled
+            poolerOutput: pooled,
+            logits: logits
         )
     }
 

@@ -7,6 +7,8 @@ public struct BertModelOutput: Sendable {
     public let lastHiddenState: [Float]
     /// `[batchSize, hiddenSize]`, or `nil` when the model has no pooler.
     public let poolerOutput: [Float]?
+    /// `[batchSize, labelCount]` classification logits, or `nil` when the model has no head.
+    public var logits: [Float]? = nil
 
     /// The hidden states of row `item`'s first `tokenCount` tokens, `[tokenCount, hiddenSize]`.
     public func hiddenStates(ofRow item: Int, tokenCount: Int) -> ArraySlice<Float> {

@@ -34,6 +34,12 @@ public enum ModelError: Error, Hashable, CustomStringConvertible {
     case modelDirectoryNotChunkSet(directory: String)
     /// A forward pass produced NaN or an infinity, first in the output of `component`.
     case nonFiniteOutput(component: String)
+    /// A classification head whose output rows differ from the configuration's label count.
+    case headLabelsDisagree(labels: Int, weightRows: Int)
+    /// Scores asked of a model without a classification head.
+    case noClassificationHead(model: String)
+    /// BERT's classification head reads the pooler's output, and the model has no pooler.
+    case headNeedsPooler
 
     public var description: String {
         switch self {
@@ -69,6 +75,12 @@ public enum ModelError: Error, Hashable, CustomStringConvertible {
             "'\(directory)' is a model directory (config.json and weights), not a chunk set (it has no chunk_info.json): load it with --model, or chunk it first with: chunker \(directory) --output-dir DIR"
         case .nonFiniteOutput(let component):
             "the forward pass produced NaN or infinite values, first in the output of \(component); the weights were verified, so the model itself is broken (check how it was trained or converted)"
+        case .headLabelsDisagree(let labels, let rows):
+            "the classification head's configuration has \(labels) labels (id2label or num_labels), but its weights have \(rows) rows"
+        case .noClassificationHead(let model):
+            "\(model) has no sequence-classification head, so it cannot score pairs: rerank with a cross-encoder (a *ForSequenceClassification model such as cross-encoder/ms-marco-MiniLM-L6-v2)"
+        case .headNeedsPooler:
+            "BERT's classification head reads the pooler's output, and the model has no pooler"
         case .noTokenizer(let source):
             "the chunk set at \(source) has no vocab.txt or tokenizer.json (the Python tool's chunker wrote none): copy the model's tokenizer files beside its chunks"
         }

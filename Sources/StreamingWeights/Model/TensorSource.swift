@@ -6,6 +6,8 @@ public enum ModelComponent: Hashable, Sendable, CustomStringConvertible {
     case pooler
     /// Parameters every layer uses (MPNet's relative position bias).
     case shared
+    /// A sequence-classification head (`classifier.*` in a checkpoint).
+    case head
 
     /// The chunk name: `embeddings`, `layer_3`, `pooler`, `shared`.
     public var name: String {
@@ -14,6 +16,7 @@ public enum ModelComponent: Hashable, Sendable, CustomStringConvertible {
         case .layer(let index): "layer_\(index)"
         case .pooler: "pooler"
         case .shared: "shared"
+        case .head: "head"
         }
     }
 
@@ -24,6 +27,7 @@ public enum ModelComponent: Hashable, Sendable, CustomStringConvertible {
         case .layer(let index): "encoder.layer.\(index)."
         case .pooler: "pooler."
         case .shared: "shared."
+        case .head: "head."
         }
     }
 

@@ -96,7 +96,8 @@ struct ModelErrorTests {
         let directory = try TemporaryDirectory()
         let error = await Self.loadError(try Self.modelDirectory(directory, changes: ["model_type": "gpt2"]))
         #expect(
-            error == "model_type 'gpt2' is not supported (supported: bert, roberta, xlm-roberta, camembert, distilbert)"
+            error
+                == "model_type 'gpt2' is not supported (supported: bert, roberta, xlm-roberta, camembert, distilbert, mpnet)"
         )
         let other = try TemporaryDirectory()
         let activation = await Self.loadError(try Self.modelDirectory(other, changes: ["hidden_act": "relu"]))

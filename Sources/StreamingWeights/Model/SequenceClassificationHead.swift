@@ -1,0 +1,82 @@
+import Foundation
+
+/// A sequence-classification head: what a cross-encoder (reranker) scores a pair with.
+///
+/// Two reference shapes, by architecture:
+/// - BERT (`BertForSequenceClassification` in `modeling_bert.py`): `classifier(pooler_output)`;
+///   the `head` chunk holds `weight` `[labels, hidden]` and `bias` `[labels]`.
+/// - RoBERTa's family and MPNet (`RobertaClassificationHead`, `MPNetClassificationHead`):
+///   `out_proj(tanh(dense(first token's state)))`; the chunk holds `dense.*` and `out_proj.*`.
+/// Dropout is the identity at inference.
+public struct SequenceClassificationHead: Sendable {
+    /// `dense` of the RoBERTa-shaped head, `nil` for BERT's.
+    let dense: Linear?
+    /// `classifier` (BERT) or `out_proj`.
+    let output: Linear
+    /// How many logits each text gets.
+    public let labelCount: Int
+
+    /// Loads the `head` component for `configuration`'s architecture.
+    ///
+    /// - Throws: ``ModelError/headLabelsDisagree(labels:weightRows:)`` when the configuration's
+    ///   labels (`id2label`, or `num_labels`) and the output weights' rows differ,
+    ///   ``ModelError/unsupportedModelType(_:supported:)`` for an architecture whose head this
+    ///   does not compute, or ``ModelError`` for a missing or misshapen tensor.
+    public init(_ tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet? = nil) throws {
+        let kernels = try kernels ?? KernelSet.selected()
+        let hidden = configuration.hiddenSize
+        let pooled = configuration.modelType == "bert"
+        guard pooled || configuration.positionsFollowPadding else {
+            throw ModelError.unsupportedModelType(
+                "\(configuration.modelType) with a classification head",
+                supported: ["bert", "roberta", "xlm-roberta", "camembert", "mpnet"])
+        }
+        let outputName = pooled ? "weight" : "out_proj.weight"
+        guard let rows = tensors.tensors[outputName]?.shape.dimensions.first else {
+            throw ModelError.missingTensor(component: tensors.component.name, name: outputName, source: tensors.source)
+        }
+        let labels = configuration.labelCount ?? rows
+        guard labels == rows else { throw ModelError.headLabelsDisagree(labels: labels, weightRows: rows) }
+        labelCount = labels
+        dense =
+            pooled
+            ? nil
+            : try Linear(tensors.scoped("dense"), inFeatures: hidden, outFeatures: hidden, kernels: kernels)
+        output = try Linear(
+            pooled ? tensors : tensors.scoped("out_proj"), inFeatures: hidden, outFeatures: labels, kernels: kernels)
+    }
+
+    /// The logits `[batchSize, labelCount]` from the hidden states
+    /// `[batchSize, sequenceLength, hidden]` and, for BERT's head, the pooled output.
+    ///
+    /// - Precondition: BERT's head gets the pooled output.
+    func forward(_ hidden: UnsafePointer<Float>, pooled: [Float]?, batchSize: Int, sequenceLength: Int) -> [Float] {
+        let width = output.inFeatures
+        var input: [Float]
+        if let dense {
+            var first = [Float](repeating: 0, count: batchSize * width)
+            for item in 0..<batchSize {
+                for j in 0..<width { first[item * width + j] = hidden[item * sequenceLength * width + j] }
+            }
+            input = [Float](repeating: 0, count: batchSize * width)
+            Self.apply(dense, to: first, into: &input, rows: batchSize)
+            input = input.map { Foundation.tanh($0) }
+        } else {
+            guard let pooled else { preconditionFailure("BERT's classification head needs the pooler's output") }
+            input = pooled
+        }
+        var logits = [Float](repeating: 0, count: batchSize * labelCount)
+        Self.apply(output, to: input, into: &logits, rows: batchSize)
+        return logits
+    }
+
+    private static func apply(_ linear: Linear, to input: [Float], into output: inout [Float], rows: Int) {
+        input.withUnsafeBufferPointer { input in
+            output.withUnsafeMutableBufferPointer { output in
+                // swift-format-ignore: NeverForceUnwrap
+                // Both arrays hold at least one row (a batch is never empty).
+                linear.forward(input.baseAddress!, rows: rows, into: output.baseAddress!, threads: .single)
+            }
+        }
+    }
+}
