@@ -15,11 +15,13 @@ public struct HubDownloader: Sendable {
 
     /// Whether `file` is one of the sentence-transformers settings a model may have
     /// (``SentenceEmbeddingSettings``): `modules.json`, `sentence_bert_config.json`, a pooling
-    /// module's `N_Pooling/config.json`.
+    /// module's `N_Pooling/config.json`, a dense module's `N_Dense/config.json` and weights.
     static func isSentenceTransformerFile(_ file: String) -> Bool {
         if [SentenceEmbeddingSettings.modulesFile, "sentence_bert_config.json"].contains(file) { return true }
         let parts = file.split(separator: "/")
-        return parts.count == 2 && parts[0].hasSuffix("_Pooling") && parts[1] == "config.json"
+        guard parts.count == 2 else { return false }
+        if parts[0].hasSuffix("_Pooling") { return parts[1] == "config.json" }
+        return parts[0].hasSuffix("_Dense") && (["config.json"] + DenseModule.weightFiles).contains(String(parts[1]))
     }
     /// Attempts per file before a transport failure is final.
     static let attempts = 4

@@ -230,7 +230,9 @@ public struct ModelChunker: Sendable {
 
     /// Whether `name` is a file a chunk set of this chunker holds.
     static func isChunkSetFile(_ name: String) -> Bool {
-        if name == ChunkManifest.fileName || name == "config.json" || HubDownloader.tokenizerFiles.contains(name) {
+        if name == ChunkManifest.fileName || name == "config.json" || HubDownloader.tokenizerFiles.contains(name)
+            || HubDownloader.isSentenceTransformerFile(name)
+        {
             return true
         }
         let stem =

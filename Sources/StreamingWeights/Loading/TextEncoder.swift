@@ -136,6 +136,8 @@ public struct TextEncoder: Sendable {
     ) async throws -> Results {
         var settings: SentenceEmbeddingSettings?
         if pooling == nil || normalize == nil, let sentenceEmbedding { settings = try sentenceEmbedding.get() }
+        // The model's Dense modules belong to its own pooling: a pooling given by hand skips them.
+        let dense = pooling == nil ? settings?.dense ?? [] : []
         let pooling = pooling ?? settings?.pooling ?? .cls
         let normalize = normalize ?? settings?.normalize ?? false
         let encodings = try texts.map { try tokenizer.encode($0) }
@@ -157,7 +159,9 @@ public struct TextEncoder: Sendable {
                 tokens: tokenizer.tokens(encoding.ids),
                 inputIDs: encoding.ids,
                 truncatedCount: encoding.truncatedCount,
-                embedding: try output.embedding(ofRow: item, in: batch, pooling: pooling, normalize: normalize),
+                embedding: try embedding(
+                    output.embedding(ofRow: item, in: batch, pooling: pooling, normalize: dense.isEmpty && normalize),
+                    dense: dense, normalize: normalize),
                 lastHiddenState: stride(from: states.startIndex, to: states.endIndex, by: hidden).map {
                     Array(states[$0..<($0 + hidden)])
                 },
@@ -165,6 +169,14 @@ public struct TextEncoder: Sendable {
             )
         }
         return Results(texts: results, pooling: pooling, normalized: normalize, forwardTimes: times.sorted())
+    }
+
+    /// `pooled` through the `dense` modules, then normalized when asked (when there are modules:
+    /// without them `pooled` came normalized already).
+    private func embedding(_ pooled: [Float], dense: [DenseModule], normalize: Bool) throws -> [Float] {
+        guard !dense.isEmpty else { return pooled }
+        let projected = try dense.reduce(pooled) { try $1.apply($0) }
+        return normalize ? BertModelOutput.normalized(projected) : projected
     }
 
     /// One text's score against a query.

@@ -84,12 +84,14 @@ extension BertModelOutput {
             let start = (item * sequenceLength + last) * hiddenSize
             vector = Array(lastHiddenState[start..<(start + hiddenSize)])
         }
-        if normalize {
-            let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            let scale = 1 / max(norm, 1e-12)
-            vector = vector.map { $0 * scale }
-        }
-        return vector
+        return normalize ? Self.normalized(vector) : vector
+    }
+
+    /// `vector` scaled to unit length, as `torch.nn.functional.normalize` (norm at least 1e-12).
+    public static func normalized(_ vector: [Float]) -> [Float] {
+        let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        let scale = 1 / max(norm, 1e-12)
+        return vector.map { $0 * scale }
     }
 
     /// The positions of row `item` that hold real tokens (the attention mask's ones).

@@ -3,21 +3,26 @@
 /// module's `config.json` (all-MiniLM-L6-v2: `1_Pooling/config.json`, mean pooling, then
 /// `Normalize`).
 ///
-/// Follows sentence-transformers' `models.Pooling` (every mode) and `models.Normalize`; a module
-/// this library does not run yet (`Dense`, ...) is an error naming it, never skipped.
+/// Follows sentence-transformers' `models.Pooling` (every mode), `models.Dense` and
+/// `models.Normalize`; a module this library does not run (`LayerNorm`, `CNN`, ...) is an error
+/// naming it, never skipped.
 public struct SentenceEmbeddingSettings: Sendable, Equatable {
     public var pooling: Pooling
+    /// `Dense` modules applied to the pooled embedding, in order (distiluse's 768 -> 512, tanh).
+    public var dense: [DenseModule]
     /// Whether the embedding is scaled to unit length (a `Normalize` module).
     public var normalize: Bool
 
     /// The file that lists the modules.
     public static let modulesFile = "modules.json"
 
-    /// The module types read, by sentence-transformers' class name.
+    /// The module types read, by sentence-transformers' class name (before 5.4; later versions'
+    /// names, `sentence_transformers.base.modules.dense.Dense` and the like, are read as these).
     static let transformer = "sentence_transformers.models.Transformer"
     static let poolingModule = "sentence_transformers.models.Pooling"
     static let normalizeModule = "sentence_transformers.models.Normalize"
-    static let supportedModules = [transformer, poolingModule, normalizeModule]
+    static let denseModule = "sentence_transformers.models.Dense"
+    static let supportedModules = [transformer, poolingModule, denseModule, normalizeModule]
 
     /// `Pooling`'s modes, by their key in the module's `config.json`.
     static let modes: [(key: String, pooling: Pooling)] = [
@@ -26,18 +31,26 @@ public struct SentenceEmbeddingSettings: Sendable, Equatable {
         ("pooling_mode_lasttoken", .lastToken),
     ]
 
-    public init(pooling: Pooling, normalize: Bool) {
+    public init(pooling: Pooling, dense: [DenseModule] = [], normalize: Bool) {
         self.pooling = pooling
+        self.dense = dense
         self.normalize = normalize
     }
 
     /// The files besides `modules.json` that the modules it lists (`modules`, its bytes) read:
-    /// each `Pooling` module's `config.json`.
+    /// each `Pooling` module's `config.json`, and each `Dense` module's `config.json` and weights
+    /// (`model.safetensors`, or `pytorch_model.bin` as older versions saved them; a model has
+    /// one of the two).
     ///
     /// - Throws: ``SentenceEmbeddingError`` for a `modules.json` that is not a list of modules.
     public static func configurationFiles(modules: [UInt8], location: String) throws -> [String] {
-        try Self.modules(modules, location: location).filter { $0.type == poolingModule }.map {
-            $0.path.isEmpty ? "config.json" : $0.path + "/config.json"
+        try Self.modules(modules, location: location).flatMap { module -> [String] in
+            let prefix = module.path.isEmpty ? "" : module.path + "/"
+            switch module.type {
+            case poolingModule: return [prefix + "config.json"]
+            case denseModule: return [prefix + "config.json"] + DenseModule.weightFiles.map { prefix + $0 }
+            default: return []
+            }
         }
     }
 
@@ -51,6 +64,7 @@ public struct SentenceEmbeddingSettings: Sendable, Equatable {
             throw SentenceEmbeddingError.missingFile(Self.modulesFile, location: location)
         }
         var pooling: Pooling?
+        var dense: [DenseModule] = []
         var normalize = false
         for module in try Self.modules(listing, location: location) {
             switch module.type {
@@ -62,6 +76,15 @@ public struct SentenceEmbeddingSettings: Sendable, Equatable {
                     throw SentenceEmbeddingError.missingFile(name, location: location)
                 }
                 pooling = try Self.poolingMode(bytes, file: name, location: location)
+            case Self.denseModule:
+                guard pooling != nil, !normalize else {
+                    throw SentenceEmbeddingError.malformed(
+                        file: Self.modulesFile, location: location,
+                        reason:
+                            "the Dense module at \"\(module.path)\" does not come after the pooling (and before Normalize)"
+                    )
+                }
+                dense.append(try DenseModule(files: files, path: module.path, location: location))
             case Self.normalizeModule:
                 normalize = true
             default:
@@ -73,11 +96,11 @@ public struct SentenceEmbeddingSettings: Sendable, Equatable {
             throw SentenceEmbeddingError.malformed(
                 file: Self.modulesFile, location: location, reason: "it lists no \(Self.poolingModule) module")
         }
-        self.init(pooling: pooling, normalize: normalize)
+        self.init(pooling: pooling, dense: dense, normalize: normalize)
     }
 
     /// `bytes` (the file `file`) parsed as JSON.
-    private static func json(_ bytes: [UInt8], file: String, location: String) throws -> JSONValue {
+    static func json(_ bytes: [UInt8], file: String, location: String) throws -> JSONValue {
         do {
             return try bytes.withUnsafeBytes { try JSONParser.parse($0) }
         } catch {
@@ -103,16 +126,49 @@ public struct SentenceEmbeddingSettings: Sendable, Equatable {
                 throw SentenceEmbeddingError.malformed(
                     file: file, location: location, reason: "module \(index)'s path \"\(path)\" leaves the model")
             }
-            return (type, path)
+            return (classicName(type), path)
         }
     }
 
-    /// The one pooling mode a `Pooling` module's `config.json` turns on.
+    /// `type` under its name before sentence-transformers 5.4 when it is a later name of a
+    /// supported module (`sentence_transformers.sentence_transformer.modules.pooling.Pooling`),
+    /// else unchanged.
+    private static func classicName(_ type: String) -> String {
+        guard type.hasPrefix("sentence_transformers."), !supportedModules.contains(type),
+            let last = type.split(separator: ".").last
+        else { return type }
+        return supportedModules.first { $0.hasSuffix("." + last) } ?? type
+    }
+
+    /// `Pooling`'s modes as sentence-transformers 5.4 and later name them in `pooling_mode`.
+    static let modeNames: [(name: String, pooling: Pooling)] = [
+        ("cls", .cls), ("mean", .mean), ("max", .max), ("mean_sqrt_len_tokens", .meanSqrtLength),
+        ("weightedmean", .weightedMean), ("lasttoken", .lastToken),
+    ]
+
+    /// The one pooling mode a `Pooling` module's `config.json` turns on: `pooling_mode` (a
+    /// name or a list of one), or one `pooling_mode_*` key set to true (before 5.4).
     private static func poolingMode(_ bytes: [UInt8], file: String, location: String) throws -> Pooling {
         let value = try json(bytes, file: file, location: location)
         guard let object = value.objectValue else {
             throw SentenceEmbeddingError.malformed(
                 file: file, location: location, reason: "it is \(value.kindDescription), not an object")
+        }
+        if let mode = object["pooling_mode"] {
+            guard let names = mode.stringValue.map({ [$0] }) ?? mode.arrayValue?.compactMap(\.stringValue),
+                !names.isEmpty
+            else {
+                throw SentenceEmbeddingError.malformed(
+                    file: file, location: location, reason: "\"pooling_mode\" is not a name or a list of names")
+            }
+            for name in names where !modeNames.contains(where: { $0.name == name }) {
+                throw SentenceEmbeddingError.unknownPoolingMode(
+                    name, file: file, location: location, supported: modeNames.map(\.name))
+            }
+            guard names.count == 1, let chosen = modeNames.first(where: { $0.name == names[0] }) else {
+                throw SentenceEmbeddingError.poolingModes(names, file: file, location: location)
+            }
+            return chosen.pooling
         }
         var chosen: [String] = []
         for (key, setting) in object.members where key.hasPrefix("pooling_mode") {
@@ -145,6 +201,11 @@ public enum SentenceEmbeddingError: Error, Hashable, CustomStringConvertible {
     case unknownPoolingMode(String, file: String, location: String, supported: [String])
     /// No pooling mode turned on, or several (sentence-transformers concatenates them).
     case poolingModes([String], file: String, location: String)
+    /// A `Dense` module's activation that is not one of ``DenseModule/Activation``.
+    case unsupportedActivation(String, file: String, location: String, supported: [String])
+    /// A `Dense` module given an embedding of another size (pooling chosen by hand on a model
+    /// whose `Dense` expects the transformer's).
+    case denseInputSize(expected: Int, actual: Int)
 
     public var description: String {
         switch self {
@@ -158,6 +219,11 @@ public enum SentenceEmbeddingError: Error, Hashable, CustomStringConvertible {
         case .unknownPoolingMode(let key, let file, let location, let supported):
             "\(location) \(file) names the pooling mode \"\(key)\", which sentence-transformers does not have; "
                 + "supported: " + supported.joined(separator: ", ")
+        case .unsupportedActivation(let name, let file, let location, let supported):
+            "\(location) \(file) names the activation \(name), which is not supported; supported: "
+                + supported.joined(separator: ", ")
+        case .denseInputSize(let expected, let actual):
+            "the Dense module takes embeddings of \(expected) values, not \(actual)"
         case .poolingModes(let keys, let file, let location):
             keys.isEmpty
                 ? "\(location) \(file) turns on no pooling mode"

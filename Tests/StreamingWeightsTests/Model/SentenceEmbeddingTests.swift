@@ -158,11 +158,13 @@ struct SentenceEmbeddingTests {
         #expect(
             error(Self.files(modes: ["pooling_mode_mean_tokens": false]))
                 == .poolingModes([], file: "1_Pooling/config.json", location: "model"))
-        let dense = Self.modules.replacingOccurrences(
+        let layerNorm = Self.modules.replacingOccurrences(
             of: "\"2_Normalize\", \"type\": \"sentence_transformers.models.Normalize\"",
-            with: "\"2_Dense\", \"type\": \"sentence_transformers.models.Dense\"")
-        let denseError = error(Self.files(modes: ["pooling_mode_mean_tokens": true], modules: dense))
-        #expect("\(denseError.map { "\($0)" } ?? "")".contains("sentence_transformers.models.Dense (at \"2_Dense\")"))
+            with: "\"2_LayerNorm\", \"type\": \"sentence_transformers.models.LayerNorm\"")
+        let layerNormError = error(Self.files(modes: ["pooling_mode_mean_tokens": true], modules: layerNorm))
+        #expect(
+            "\(layerNormError.map { "\($0)" } ?? "")".contains(
+                "sentence_transformers.models.LayerNorm (at \"2_LayerNorm\")"))
         var missing = Self.files(modes: ["pooling_mode_mean_tokens": true])
         missing["1_Pooling/config.json"] = nil
         #expect(error(missing) == .missingFile("1_Pooling/config.json", location: "model"))
@@ -187,10 +189,10 @@ struct SentenceEmbeddingTests {
                 atPath: (ModelChunkerTests.tiny as NSString).appendingPathComponent(name),
                 toPath: directory.file(name))
         }
-        let dense = Self.modules.replacingOccurrences(
+        let layerNorm = Self.modules.replacingOccurrences(
             of: "\"2_Normalize\", \"type\": \"sentence_transformers.models.Normalize\"",
-            with: "\"2_Dense\", \"type\": \"sentence_transformers.models.Dense\"")
-        for (name, bytes) in Self.files(modes: ["pooling_mode_mean_tokens": true], modules: dense) {
+            with: "\"2_LayerNorm\", \"type\": \"sentence_transformers.models.LayerNorm\"")
+        for (name, bytes) in Self.files(modes: ["pooling_mode_mean_tokens": true], modules: layerNorm) {
             try FileManager.default.createDirectory(
                 atPath: (directory.file(name) as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try Data(bytes).write(to: URL(fileURLWithPath: directory.file(name)))
@@ -199,7 +201,7 @@ struct SentenceEmbeddingTests {
         await #expect {
             _ = try await encoder.encode(["Hello"])
         } throws: { error in
-            "\(error)".contains("sentence_transformers.models.Dense") && "\(error)".contains("--pooling")
+            "\(error)".contains("sentence_transformers.models.LayerNorm") && "\(error)".contains("--pooling")
         }
         let flagged = try await encoder.encode(["Hello"], pooling: .mean, normalize: true)
         #expect(flagged.pooling == .mean && flagged.normalized)
