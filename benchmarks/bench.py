@@ -70,6 +70,78 @@ def forward(ours):
     return rows
 
 
+# The encoder families besides BERT, each as a random-weight model of all-MiniLM-L6-v2's shape
+# (hidden 384, 6 layers, 12 heads, intermediate 1536, vocabulary 30522, 512 usable positions), made
+# once into .build-bench/models/<type>-minilm-shape/ by transformers' own classes. RoBERTa-family and
+# MPNet position ids start after the pad id 1, hence 514 positions; DistilBERT's layer norms have a
+# fixed eps of 1e-12 (no config field).
+MINILM_SHAPE = {"hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12, "intermediate_size": 1536,
+                "vocab_size": 30522}
+ARCHITECTURES = {
+    "xlm-roberta": {**MINILM_SHAPE, "max_position_embeddings": 514, "pad_token_id": 1, "layer_norm_eps": 1e-5},
+    "distilbert": {"dim": 384, "n_layers": 6, "n_heads": 12, "hidden_dim": 1536, "vocab_size": 30522,
+                   "max_position_embeddings": 512},
+    "mpnet": {**MINILM_SHAPE, "max_position_embeddings": 514, "pad_token_id": 1, "layer_norm_eps": 1e-5},
+}
+ARCHITECTURE_SEED = 20261207
+ARCHITECTURE_MODELS = ROOT / ".build-bench" / "models"
+MAKE_ARCHITECTURE = """
+import json, sys, torch, transformers
+from transformers import AutoConfig, AutoModel
+transformers.logging.disable_progress_bar()
+model_type, fields, seed, target = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+torch.manual_seed(seed)
+config = AutoConfig.for_model(model_type, **fields)
+AutoModel.from_config(config, dtype=torch.float32).eval().save_pretrained(target)
+"""
+
+
+def architecture_model(model_type):
+    """.build-bench/models/<type>-minilm-shape/ (config.json + model.safetensors), made unless there with the fields
+    of ARCHITECTURES: in a child process (torch stays out of this one), into a temporary directory renamed when
+    complete."""
+    directory = ARCHITECTURE_MODELS / f"{model_type}-minilm-shape"
+    if (directory / "config.json").exists() and (directory / "model.safetensors").exists():
+        config = json.loads((directory / "config.json").read_text())
+        if all(config.get(key) == value for key, value in ARCHITECTURES[model_type].items()):
+            return directory
+    log(f"architectures: making a random-weight {model_type} of MiniLM's shape in {directory}")
+    ARCHITECTURE_MODELS.mkdir(parents=True, exist_ok=True)
+    partial = ARCHITECTURE_MODELS / f".{directory.name}.{os.getpid()}.tmp"
+    shutil.rmtree(partial, ignore_errors=True)
+    subprocess.run([PYTHON, "-c", MAKE_ARCHITECTURE, model_type, json.dumps(ARCHITECTURES[model_type]),
+                    str(ARCHITECTURE_SEED), str(partial)], check=True, cwd=ROOT)
+    if not (partial / "model.safetensors").exists():
+        sys.exit(f"save_pretrained wrote no model.safetensors for {model_type}: {sorted(os.listdir(partial))}")
+    shutil.rmtree(directory, ignore_errors=True)
+    os.replace(partial, directory)
+    return directory
+
+
+def architectures(ours):
+    """Forward latency of the other encoder families (random weights, MiniLM's shape), seq 128, batch 1, 1 and 2
+    threads: ours against PyTorch and ONNX Runtime, as the forward section does for BERT."""
+    rows = []
+    for model_type in ARCHITECTURES:
+        directory = architecture_model(model_type)
+        log(f"architectures: {model_type}, ours")
+        mine = {threads: run_json([ours, "forward", "--model", directory, "--seq", "128", "--batch", "1",
+                                   "--threads", str(threads)])["ours"]["median_ms"] for threads in THREADS}
+        log(f"architectures: {model_type}, PyTorch and ONNX Runtime")
+        reference = run_json(REFERENCE + ["--what", "forward", "--model", str(directory), "--configs", "128x1",
+                                          "--threads", ",".join(map(str, THREADS))])
+        entries = reference["results"] if "results" in reference else [reference]
+        for entry in entries:
+            threads = entry["threads"]
+            torch_ms, ort_ms = entry["pytorch"]["median_ms"], entry["onnxruntime"]["median_ms"]
+            rows.append({"model_type": model_type, "model": directory.name, "seq": entry["seq"],
+                         "batch": entry["batch"], "threads": threads, "ours": mine[threads], "pytorch": torch_ms,
+                         "onnxruntime": ort_ms, "ours_over_onnxruntime": mine[threads] / ort_ms,
+                         "ours_over_pytorch": mine[threads] / torch_ms,
+                         "ort_max_abs_diff_vs_pytorch": entry["onnxruntime"].get("max_abs_diff_vs_pytorch")})
+    return rows
+
+
 def matmul(ours):
     rows = []
     for threads in THREADS:
@@ -592,6 +664,14 @@ def report(results):
         lines.append(f"| {row['model']} | {row['seq']} x {row['batch']} | {row['threads']} | {row['ours']:.3f} | "
                      f"{row['pytorch']:.3f} | {row['onnxruntime']:.3f} | {row['ours'] / row['onnxruntime']:.2f} | "
                      f"{row['ours'] / row['pytorch']:.2f} |")
+    if results.get("architectures"):  # runs before the section have none
+        lines += ["", "## Other architectures (MiniLM's shape, random weights, seq 128, batch 1)", "",
+                  "| model type | threads | ours ms | PyTorch ms | ORT ms | ours / ORT | ours / PyTorch |",
+                  "|---|---|---|---|---|---|---|"]
+        for row in results["architectures"]:
+            lines.append(f"| {row['model_type']} | {row['threads']} | {row['ours']:.3f} | {row['pytorch']:.3f} | "
+                         f"{row['onnxruntime']:.3f} | {row['ours'] / row['onnxruntime']:.2f} | "
+                         f"{row['ours'] / row['pytorch']:.2f} |")
     kernel = results["matmul"][0]["kernel"] if results["matmul"] else ""
     lines += ["", f"## Matmul (GFLOP/s, median; M x K x N = rows x depth x output features; numpy uses {kernel})", "",
               "| shape | threads | ours | numpy (OpenBLAS) | ours / numpy |", "|---|---|---|---|---|"]
@@ -732,6 +812,15 @@ def targets(results):
     checks.append(("MiniLM seq 128, 1 thread: ours / PyTorch <= 0.7", minilm1["ours"] / minilm1["pytorch"], 0.7))
     checks.append(("MiniLM seq 128, 2 threads: ours / PyTorch <= 0.7", minilm2["ours"] / minilm2["pytorch"], 0.7))
     checks.append(("bert-tiny seq 8, 1 thread: ours / ORT <= 1.0", tiny["ours"] / tiny["onnxruntime"], 1.0))
+    # The other architectures against the same limits as MiniLM (their rows are seq 128, batch 1).
+    for entry in results.get("architectures") or []:
+        threads, model_type = entry["threads"], entry["model_type"]
+        plural = "thread" if threads == 1 else "threads"
+        ort_limit = 0.9 if threads == 1 else 1.0
+        checks.append((f"{model_type} (MiniLM's shape) seq 128, {threads} {plural}: ours / ORT <= {ort_limit}",
+                       entry["ours"] / entry["onnxruntime"], ort_limit))
+        checks.append((f"{model_type} (MiniLM's shape) seq 128, {threads} {plural}: ours / PyTorch <= 0.7",
+                       entry["ours"] / entry["pytorch"], 0.7))
     for shape in ("128x384x384", "128x384x1536", "128x1536x384"):
         entry = next(r for r in results["matmul"] if r["shape"] == shape and r["threads"] == 1)
         checks.append((f"matmul {shape}, 1 thread: numpy / ours <= 1.0", entry["numpy"] / entry["ours"], 1.0))
@@ -853,13 +942,14 @@ def main():
     parser.add_argument("--server", required=True)
     parser.add_argument("--infer", required=True)
     parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--only", choices=["forward", "matmul", "kernels", "tokenize", "accuracy", "chunking", "hashing", "s3",
-                                           "websocket", "streaming", "link", "cluster"],
+    parser.add_argument("--only", choices=["forward", "architectures", "matmul", "kernels", "tokenize", "accuracy",
+                                           "chunking", "hashing", "s3", "websocket", "streaming", "link", "cluster"],
                         help="run one section and print its results as JSON (nothing is written)")
     parser.add_argument("--from-results", type=Path,
                         help="render the report from a saved run (.build-bench/last-run.json) instead of measuring")
     args = parser.parse_args()
-    sections = {"forward": lambda: forward(args.ours), "matmul": lambda: matmul(args.ours),
+    sections = {"forward": lambda: forward(args.ours), "architectures": lambda: architectures(args.ours),
+                "matmul": lambda: matmul(args.ours),
                 "kernels": lambda: kernels(args.ours, args.native_ours, args.debug_infer),
                 "tokenize": lambda: tokenize(args.ours), "accuracy": lambda: accuracy(args.ours),
                 "chunking": lambda: chunking(args.chunker), "hashing": lambda: hashing(args.ours),

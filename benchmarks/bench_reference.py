@@ -5,9 +5,13 @@ Hugging Face `tokenizers` do on this machine, so the Swift figures can be printe
 One configuration per call; prints ONE JSON object on stdout, logs on stderr. Modes:
 
   --what forward  --model DIR --seq N --batch B --threads T [--repeat R] [--engines pytorch,onnxruntime]
-      BertModel forward latency (eval, float32, torch.inference_mode) in PyTorch and in ONNX
-      Runtime (the model exported once to .build-bench/onnx/<model>.onnx, dynamic batch and
-      sequence axes). {"pytorch": {"median_ms", "min_ms", ...}, "onnxruntime": {...}, ...}
+      Encoder forward latency (AutoModel: BERT, RoBERTa, XLM-RoBERTa, CamemBERT, DistilBERT,
+      MPNet; eval, float32, torch.inference_mode) in PyTorch and in ONNX Runtime (the model
+      exported once to .build-bench/onnx/<model>.onnx with the inputs the model takes, dynamic
+      batch and sequence axes). {"pytorch": {"median_ms", "min_ms", ...}, "onnxruntime": {...}, ...}
+      The ids are those streaming-weights-bench feeds (syntheticBatch): 101, then
+      1000 + (i*7919) % 20000 for i in 1..<seq-1, then 102; they must lie inside the vocabulary
+      and avoid the pad id. Models without token_type_ids (DistilBERT, MPNet) get none.
       To save the ~3 s of imports per process, --configs 8x1,128x1,512x1,128x8 (SEQxBATCH) and
       --threads 1,2 measure several configurations in one process; the object then has
       "results": [{"seq", "batch", "threads", "pytorch", "onnxruntime"}, ...] instead.
@@ -43,6 +47,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ONNX_CACHE = REPO_ROOT / ".build-bench" / "onnx"
 CLS_ID, SEP_ID = 101, 102
+# The largest id make_token_ids gives: 1000 + 19999 (the vocabulary must hold it).
+MAX_SYNTHETIC_ID = 1000 + 20000 - 1
 INPUT_NAMES = ["input_ids", "attention_mask", "token_type_ids"]
 OUTPUT_NAMES = ["last_hidden_state", "pooler_output"]
 ONNX_OPSET = 17
@@ -158,7 +164,10 @@ def time_calls(fn, repeat: int | None, target_s: float, min_repeat: int, max_rep
 
 
 def make_token_ids(batch: int, seq: int):
-    """Deterministic ids: [CLS], 1000 + ((i * 7919) % 20000) ..., [SEP]; row b starts at i = b*seq."""
+    """Deterministic ids: [CLS], 1000 + ((i * 7919) % 20000) ..., [SEP]; row b starts at i = b*seq.
+    For batch 1 these are exactly the ids of streaming-weights-bench's syntheticBatch (101, then
+    1000 + (i*7919) % 20000 for i in 1..<seq-1, then 102); for batch > 1 syntheticBatch repeats
+    row 0 in every row where this continues the sequence (same cost, different ids)."""
     import numpy as np
 
     ids = np.empty((batch, seq), dtype=np.int64)
@@ -176,9 +185,48 @@ def file_fingerprint(path: Path) -> dict:
     return {"name": path.name, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def export_onnx(model, model_dir: Path, onnx_path: Path) -> dict:
+def model_inputs(model) -> list[str]:
+    """The inputs of INPUT_NAMES that model.forward takes, in that order (DistilBERT and MPNet
+    take no token_type_ids)."""
+    import inspect
+
+    taken = inspect.signature(model.forward).parameters
+    names = [name for name in INPUT_NAMES if name in taken]
+    if names[:2] != ["input_ids", "attention_mask"]:
+        raise SystemExit(f"{type(model).__name__}.forward does not take input_ids and attention_mask")
+    return names
+
+
+def model_outputs(model, input_names: list[str]) -> list[str]:
+    """last_hidden_state, and pooler_output when the model returns one (BERT, RoBERTa-family and
+    MPNet models with their pooler; not DistilBERT)."""
+    import torch
+
+    ids = torch.from_numpy(make_token_ids(1, 4))
+    example = {"input_ids": ids, "attention_mask": torch.ones_like(ids),
+               "token_type_ids": torch.zeros_like(ids)}
+    with torch.inference_mode():
+        out = model(**{name: example[name] for name in input_names}, return_dict=True)
+    return OUTPUT_NAMES if getattr(out, "pooler_output", None) is not None else ["last_hidden_state"]
+
+
+def check_token_ids(config, ids) -> None:
+    """The synthetic ids must be real tokens of the model: inside the vocabulary, and not its pad
+    id (RoBERTa-family and MPNet position ids skip pad tokens)."""
+    vocab = getattr(config, "vocab_size", None)
+    if vocab is not None and int(ids.max()) >= vocab:
+        raise SystemExit(f"the synthetic ids go up to {int(ids.max())} but the vocabulary has {vocab} "
+                         f"entries: --what forward needs a vocabulary of at least {MAX_SYNTHETIC_ID + 1}")
+    pad = getattr(config, "pad_token_id", None)
+    if pad is not None and bool((ids == pad).any()):
+        raise SystemExit(f"the synthetic ids contain the pad id {pad}")
+
+
+def export_onnx(model, model_dir: Path, onnx_path: Path, input_names: list[str] | None = None,
+                output_names: list[str] | None = None) -> dict:
     """Exports `model` to onnx_path unless a cached export of the same weights and exporter is
-    there. Returns facts about the export for the JSON."""
+    there, with inputs `input_names` and outputs `output_names` (BERT's three and two by
+    default). Returns facts about the export for the JSON."""
     import torch
 
     weights = model_dir / "model.safetensors"
@@ -197,22 +245,27 @@ def export_onnx(model, model_dir: Path, onnx_path: Path) -> dict:
         except (OSError, ValueError):
             pass
 
+    input_names = input_names or INPUT_NAMES
+    output_names = output_names or OUTPUT_NAMES
+
     class Wrapper(torch.nn.Module):
         def __init__(self, inner):
             super().__init__()
             self.inner = inner
 
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            out = self.inner(input_ids=input_ids, attention_mask=attention_mask,
-                             token_type_ids=token_type_ids, return_dict=True)
-            return out.last_hidden_state, out.pooler_output
+        def forward(self, *inputs):
+            out = self.inner(**dict(zip(input_names, inputs)), return_dict=True)
+            return tuple(getattr(out, name) for name in output_names)
 
     # eval() on the wrapper too: the exporter restores the wrapper's training flag afterwards,
     # recursively, and a fresh Module is in training mode (dropout on).
     wrapper = Wrapper(model).eval()
     ids = torch.from_numpy(make_token_ids(2, 16))  # not 1: keep the traced shapes generic
-    dynamic_axes = {name: {0: "batch", 1: "sequence"} for name in INPUT_NAMES + ["last_hidden_state"]}
-    dynamic_axes["pooler_output"] = {0: "batch"}
+    example = {"input_ids": ids, "attention_mask": torch.ones_like(ids),
+               "token_type_ids": torch.zeros_like(ids)}
+    dynamic_axes = {name: {0: "batch", 1: "sequence"} for name in input_names + ["last_hidden_state"]}
+    if "pooler_output" in output_names:
+        dynamic_axes["pooler_output"] = {0: "batch"}
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = onnx_path.with_name(f".{onnx_path.name}.{os.getpid()}.tmp")
     log(f"exporting {model_dir.name} to {onnx_path}")
@@ -222,8 +275,8 @@ def export_onnx(model, model_dir: Path, onnx_path: Path) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            wrapper, (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(tmp_path),
-            dynamo=False, input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
+            wrapper, tuple(example[name] for name in input_names), str(tmp_path),
+            dynamo=False, input_names=input_names, output_names=output_names,
             dynamic_axes=dynamic_axes, opset_version=ONNX_OPSET, do_constant_folding=True)
     model.eval()
     os.replace(tmp_path, onnx_path)
@@ -254,7 +307,7 @@ def run_forward(args) -> dict:
     import numpy as np
     import torch
     import transformers
-    from transformers import BertModel
+    from transformers import AutoModel
 
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
@@ -268,17 +321,25 @@ def run_forward(args) -> dict:
     unknown = set(engines) - {"pytorch", "onnxruntime"}
     if unknown:
         raise SystemExit(f"unknown engine(s) {sorted(unknown)}: use pytorch, onnxruntime")
+    model = AutoModel.from_pretrained(str(model_dir), dtype=torch.float32).eval()
+    model_type = model.config.model_type
+    input_names = model_inputs(model)
+    output_names = model_outputs(model, input_names)
     common: dict = {
         "what": "forward",
         "model": model_dir.name,
-        "inputs": "ids 1000+((i*7919)%20000), [CLS]=101 first, [SEP]=102 last; mask ones; "
-                  "token_type_ids zeros",
-        "outputs": "last_hidden_state and pooler_output",
+        "inputs": "ids 1000+((i*7919)%20000), [CLS]=101 first, [SEP]=102 last; mask ones; " +
+                  ("token_type_ids zeros" if "token_type_ids" in input_names else
+                   "no token_type_ids (the model takes none)"),
+        "outputs": " and ".join(output_names),
         "timing": "median/min over adaptive runs after warm-up; other_cores_busy = CPU used by "
                   "other processes during the measurement, in cores (noise indicator)",
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
     }
-    model = BertModel.from_pretrained(str(model_dir), dtype=torch.float32).eval()
+    if model_type != "bert":  # BERT's JSON as before
+        common["model_type"] = model_type
+        common["model_class"] = type(model).__name__
+        common["input_names"] = input_names
     common["attn_implementation"] = model.config._attn_implementation
     timing = dict(repeat=args.repeat, target_s=args.target_seconds, min_repeat=args.min_repeat,
                   max_repeat=args.max_repeat, warmup_s=args.warmup_seconds, min_warmup=3)
@@ -288,7 +349,7 @@ def run_forward(args) -> dict:
         import onnxruntime as ort
 
         onnx_path = Path(args.onnx_path) if args.onnx_path else ONNX_CACHE / f"{model_dir.name}.onnx"
-        common["onnx_export"] = export_onnx(model, model_dir, onnx_path)
+        common["onnx_export"] = export_onnx(model, model_dir, onnx_path, input_names, output_names)
         common["versions"]["onnxruntime"] = ort.__version__
         common["onnxruntime_options"] = ("CPUExecutionProvider, intra_op_num_threads=T, "
                                          "inter_op_num_threads=1, ORT_SEQUENTIAL, ORT_ENABLE_ALL")
@@ -311,17 +372,19 @@ def run_forward(args) -> dict:
         for seq, batch in configs:
             entry: dict = {"seq": seq, "batch": batch, "threads": threads}
             ids = make_token_ids(batch, seq)
+            check_token_ids(model.config, ids)
             mask = np.ones_like(ids)
             types = np.zeros_like(ids)
-            t_ids, t_mask, t_types = (torch.from_numpy(x) for x in (ids, mask, types))
+            arrays = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            feeds = {name: arrays[name] for name in input_names}
+            t_feeds = {name: torch.from_numpy(value) for name, value in feeds.items()}
             with torch.inference_mode():
-                reference = model(input_ids=t_ids, attention_mask=t_mask,
-                                  token_type_ids=t_types).last_hidden_state.numpy().copy()
+                reference = model(**t_feeds).last_hidden_state.numpy().copy()
 
             if "pytorch" in engines:
                 def torch_forward():
                     with torch.inference_mode():
-                        model(input_ids=t_ids, attention_mask=t_mask, token_type_ids=t_types)
+                        model(**t_feeds)
 
                 log(f"pytorch {model_dir.name} seq={seq} batch={batch} threads={threads}")
                 with CpuMonitor() as monitor:
@@ -331,7 +394,6 @@ def run_forward(args) -> dict:
 
             if "onnxruntime" in engines:
                 session = session_for(threads)
-                feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
                 out = session.run(["last_hidden_state"], feeds)[0]
                 max_diff = float(np.abs(out - reference).max())
                 if max_diff > 1e-3:
