@@ -3,6 +3,7 @@ format, from the fixtures and from the formats' own examples. Run by hand when a
 the seeds are committed, beside the inputs that once crashed a harness (crash-*, replayed by every
 fuzz run and by the tests). Usage: Fixtures/generators/make_fuzz_seeds.py [CHUNK_INFO_JSON] (a real
 manifest to add, e.g. from `chunker Fixtures/bert-tiny --output-dir DIR`)."""
+import base64
 import gzip
 import json
 import struct
@@ -107,6 +108,11 @@ def main():
         b"\xff\xfe broken utf8 \xc3",
         b"[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n##lo\n",
     ])
+    # The Unigram fixture's real SentencePiece charsmap (nmt_nfkc), whole and cut short.
+    unigram = json.loads((ROOT / "Fixtures" / "tokenizer" / "unigram" / "tokenizer.json").read_text())
+    charsmap = next(n["precompiled_charsmap"] for n in unigram["normalizer"]["normalizers"] if n["type"] == "Precompiled")
+    blob = base64.b64decode(charsmap)
+    write("charsmap", [blob, blob[:4], blob[:1024], "ＡＢＣ ﬁ e\u0301 👨‍👩‍👧".encode()])
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import StreamingWeights
 
 /// The parsers under test, by the names `scripts/fuzz NAME` takes.
 enum Harness: String, CaseIterable {
-    case frame, handshake, request, response, safetensors, pickle, manifest, gzip, s3xml, tokenizer
+    case frame, handshake, request, response, safetensors, pickle, manifest, gzip, s3xml, tokenizer, charsmap
 
     func run(_ bytes: [UInt8]) {
         switch self {
@@ -30,6 +30,7 @@ enum Harness: String, CaseIterable {
                 _ = xml.all("ListBucketResult/Contents/Key")
             }
         case .tokenizer: Self.tokenize(bytes)
+        case .charsmap: Self.charsmap(bytes)
         }
     }
 
@@ -101,19 +102,47 @@ enum Harness: String, CaseIterable {
         } catch {}
     }
 
-    /// bert-tiny's tokenizer (FUZZ_TOKENIZER_DIR), loaded once, on the input as text, as a
-    /// pair split at the first zero byte, and as a vocab.txt.
+    /// bert-tiny's tokenizer (FUZZ_TOKENIZER_DIR) and the tokenizer.json pipelines of
+    /// Fixtures/tokenizer (Unigram with a Precompiled charsmap, byte-level BPE, WordPiece),
+    /// loaded once, on the input as text, as a pair split at the first zero byte, and as a
+    /// vocab.txt.
     private static func tokenize(_ bytes: [UInt8]) {
         let text = String(decoding: bytes, as: UTF8.self)
-        _ = try? bertTokenizer.encode(text, truncate: true)
-        if let zero = bytes.firstIndex(of: 0) {
-            let pair = (
-                String(decoding: bytes[..<zero], as: UTF8.self), String(decoding: bytes[(zero + 1)...], as: UTF8.self)
-            )
-            _ = try? bertTokenizer.encode(pair.0, pair: pair.1, truncate: true)
+        let pair: (String, String)? = bytes.firstIndex(of: 0).map {
+            (String(decoding: bytes[..<$0], as: UTF8.self), String(decoding: bytes[($0 + 1)...], as: UTF8.self))
+        }
+        for tokenizer in [bertTokenizer as any TextTokenizer] + pipelineTokenizers {
+            _ = try? tokenizer.encode(text, pair: nil, truncate: true)
+            if let pair { _ = try? tokenizer.encode(pair.0, pair: pair.1, truncate: true) }
         }
         _ = try? Vocabulary(vocabTxt: bytes, source: "fuzz")
     }
+
+    /// The input as a SentencePiece charsmap blob (a hostile trie), normalizing a text that
+    /// holds ASCII, accents, CJK, full-width forms and emoji; and the Unigram fixture's real
+    /// charsmap on the input as text.
+    private static func charsmap(_ bytes: [UInt8]) {
+        let sample = Array("Héllo ＡＢＣ ﬁ 日本 e\u{301} 👨‍👩‍👧 \r\n x".unicodeScalars)
+        if let charsmap = try? PrecompiledCharsmap(blob: bytes) { _ = charsmap.normalize(sample) }
+        for tokenizer in pipelineTokenizers {
+            _ = tokenizer.normalizer?.normalize(Array(String(decoding: bytes, as: UTF8.self).unicodeScalars))
+        }
+    }
+
+    /// The fixture pipelines beside bert-tiny: Fixtures/tokenizer/{unigram,bpe,wordpiece-mpnet}.
+    private static let pipelineTokenizers: [PipelineTokenizer] = {
+        guard let directory = ProcessInfo.processInfo.environment["FUZZ_TOKENIZER_DIR"] else {
+            fatalError("FUZZ_TOKENIZER_DIR must name Fixtures/bert-tiny")
+        }
+        let fixtures = ((directory as NSString).deletingLastPathComponent as NSString).appendingPathComponent("tokenizer")
+        return ["unigram", "bpe", "wordpiece-mpnet"].map { name in
+            let path = (fixtures as NSString).appendingPathComponent(name)
+            guard let data = FileManager.default.contents(atPath: path + "/tokenizer.json"),
+                let tokenizer = try? PipelineTokenizer(files: ["tokenizer.json": Array(data)], location: path)
+            else { fatalError("cannot load the tokenizer fixture \(path)") }
+            return tokenizer
+        }
+    }()
 
     private static let bertTokenizer: BertTokenizer = {
         guard let directory = ProcessInfo.processInfo.environment["FUZZ_TOKENIZER_DIR"],

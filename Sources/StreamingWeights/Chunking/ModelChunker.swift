@@ -198,14 +198,15 @@ public struct ModelChunker: Sendable {
     ///
     /// - Throws: ``ChunkingError/outputNotEmpty(location:files:holds:)`` otherwise.
     /// The sentence-transformers files a model directory has (`path` turns a name into its
-    /// path): `modules.json` and the configuration files it names, carried into the chunk set so
+    /// path): `modules.json` and the configuration files it names (`sentence_bert_config.json`
+    /// among them), carried into the chunk set so
     /// that a streamed model pools as its authors meant. Which modules can run is for the
     /// reader to say (``SentenceEmbeddingSettings``).
     private func sentenceTransformerFiles(_ path: (String) -> String) -> [String] {
         let modules = SentenceEmbeddingSettings.modulesFile
         guard let bytes = FileManager.default.contents(atPath: path(modules)) else { return [] }
         let named = (try? SentenceEmbeddingSettings.configurationFiles(modules: Array(bytes), location: "")) ?? []
-        return [modules, "sentence_bert_config.json"] + named
+        return [modules] + named
     }
 
     private func filesToReplace(modelName: String) async throws -> [String] {

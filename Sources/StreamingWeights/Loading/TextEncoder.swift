@@ -19,7 +19,7 @@ public struct TextEncoder: Sendable {
         tokenizer: any TextTokenizer, model: BertModel,
         sentenceEmbedding: Result<SentenceEmbeddingSettings, SentenceEmbeddingError>? = nil
     ) {
-        self.tokenizer = tokenizer
+        self.tokenizer = Self.limited(tokenizer, by: sentenceEmbedding)
         self.sentenceEmbedding = sentenceEmbedding
         configuration = model.configuration
         kernels = model.kernels
@@ -29,12 +29,24 @@ public struct TextEncoder: Sendable {
 
     /// A model streamed from a weight server, with the tokenizer it fetched.
     public init(streaming model: StreamingBertModel) {
-        tokenizer = model.tokenizer
+        tokenizer = Self.limited(model.tokenizer, by: model.sentenceEmbedding)
         sentenceEmbedding = model.sentenceEmbedding
         configuration = model.configuration
         kernels = model.kernels
         headLabelCount = model.model.head?.labelCount
         forward = { try await model.forward($0, threads: $1) }
+    }
+
+    /// `tokenizer`, truncating at the sentence-transformers model's `max_seq_length` when that is
+    /// shorter, as sentence-transformers does.
+    private static func limited(
+        _ tokenizer: any TextTokenizer, by settings: Result<SentenceEmbeddingSettings, SentenceEmbeddingError>?
+    ) -> any TextTokenizer {
+        var tokenizer = tokenizer
+        if case .success(let settings)? = settings, let length = settings.maximumSequenceLength {
+            tokenizer.maximumLength = min(tokenizer.maximumLength, length)
+        }
+        return tokenizer
     }
 
     /// Loads a Hugging Face model directory (`config.json`, `model.safetensors`, tokenizer files).

@@ -12,6 +12,12 @@ public struct SentenceEmbeddingSettings: Sendable, Equatable {
     public var dense: [DenseModule]
     /// Whether the embedding is scaled to unit length (a `Normalize` module).
     public var normalize: Bool
+    /// The longest input the model's `Transformer` module takes (`sentence_bert_config.json`'s
+    /// `max_seq_length`: 256 for all-MiniLM-L6-v2, 384 for all-mpnet-base-v2), when it says.
+    public var maximumSequenceLength: Int?
+
+    /// The `Transformer` module's settings file.
+    public static let transformerFile = "sentence_bert_config.json"
 
     /// The file that lists the modules.
     public static let modulesFile = "modules.json"
@@ -31,27 +37,30 @@ public struct SentenceEmbeddingSettings: Sendable, Equatable {
         ("pooling_mode_lasttoken", .lastToken),
     ]
 
-    public init(pooling: Pooling, dense: [DenseModule] = [], normalize: Bool) {
+    public init(pooling: Pooling, dense: [DenseModule] = [], normalize: Bool, maximumSequenceLength: Int? = nil) {
         self.pooling = pooling
         self.dense = dense
         self.normalize = normalize
+        self.maximumSequenceLength = maximumSequenceLength
     }
 
     /// The files besides `modules.json` that the modules it lists (`modules`, its bytes) read:
-    /// each `Pooling` module's `config.json`, and each `Dense` module's `config.json` and weights
+    /// `sentence_bert_config.json`, each `Pooling` module's `config.json`, and each `Dense`
+    /// module's `config.json` and weights
     /// (`model.safetensors`, or `pytorch_model.bin` as older versions saved them; a model has
     /// one of the two).
     ///
     /// - Throws: ``SentenceEmbeddingError`` for a `modules.json` that is not a list of modules.
     public static func configurationFiles(modules: [UInt8], location: String) throws -> [String] {
-        try Self.modules(modules, location: location).flatMap { module -> [String] in
-            let prefix = module.path.isEmpty ? "" : module.path + "/"
-            switch module.type {
-            case poolingModule: return [prefix + "config.json"]
-            case denseModule: return [prefix + "config.json"] + DenseModule.weightFiles.map { prefix + $0 }
-            default: return []
+        try [transformerFile]
+            + Self.modules(modules, location: location).flatMap { module -> [String] in
+                let prefix = module.path.isEmpty ? "" : module.path + "/"
+                switch module.type {
+                case poolingModule: return [prefix + "config.json"]
+                case denseModule: return [prefix + "config.json"] + DenseModule.weightFiles.map { prefix + $0 }
+                default: return []
+                }
             }
-        }
     }
 
     /// The settings from `files`: `modules.json` and the files it names (paths relative to the
@@ -96,7 +105,20 @@ public struct SentenceEmbeddingSettings: Sendable, Equatable {
             throw SentenceEmbeddingError.malformed(
                 file: Self.modulesFile, location: location, reason: "it lists no \(Self.poolingModule) module")
         }
-        self.init(pooling: pooling, dense: dense, normalize: normalize)
+        var maximumSequenceLength: Int?
+        if let bytes = files[Self.transformerFile] {
+            let value = try Self.json(bytes, file: Self.transformerFile, location: location)
+            switch value.objectValue?["max_seq_length"] {
+            case nil, .null?: break
+            case .integer(let length)? where length > 0: maximumSequenceLength = Int(length)
+            case let other?:
+                throw SentenceEmbeddingError.malformed(
+                    file: Self.transformerFile, location: location,
+                    reason: "\"max_seq_length\" is \(other.serialized), not a positive integer")
+            }
+        }
+        self.init(
+            pooling: pooling, dense: dense, normalize: normalize, maximumSequenceLength: maximumSequenceLength)
     }
 
     /// `bytes` (the file `file`) parsed as JSON.

@@ -14,7 +14,7 @@ public struct BertTokenizer: TextTokenizer {
     public let separatorID: Int32
     public let paddingID: Int32
     /// The longest encoding, special tokens included.
-    public let maximumLength: Int
+    public var maximumLength: Int
     /// Special tokens matched whole in the input text, longest first.
     private let specialTokens: [(text: String, id: Int32)]
 

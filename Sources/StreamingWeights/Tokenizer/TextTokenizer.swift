@@ -19,8 +19,9 @@ public struct TokenEncoding: Sendable, Equatable {
 /// A tokenizer a model's text goes through: ``BertTokenizer`` (WordPiece, `vocab.txt` or a BERT
 /// `tokenizer.json`) or ``PipelineTokenizer`` (any other `tokenizer.json`).
 public protocol TextTokenizer: Sendable {
-    /// The longest encoding, special tokens included.
-    var maximumLength: Int { get }
+    /// The longest encoding, special tokens included (settable: a sentence-transformers model may
+    /// take less than its tokenizer).
+    var maximumLength: Int { get set }
     /// The id padding positions hold.
     var paddingID: Int32 { get }
     /// Encodes `text` (and `pair`) with the special tokens, truncated to ``maximumLength``.

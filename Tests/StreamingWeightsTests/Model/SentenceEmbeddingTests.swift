@@ -53,6 +53,16 @@ struct SentenceEmbeddingTests {
         // Flags still override the model's settings.
         let cls = try await TextEncoder(streaming: streamed).encode(["Hello"], pooling: .cls, normalize: false)
         #expect(cls.pooling == .cls && !cls.normalized)
+        // sentence_bert_config.json's max_seq_length (256) cuts long texts, as sentence-transformers does,
+        // however the model arrives.
+        for encoder in [
+            try await TextEncoder(modelDirectory: miniLMDirectory),
+            try await TextEncoder(chunksDirectory: served.directory.path), TextEncoder(streaming: streamed),
+        ] {
+            #expect(encoder.tokenizer.maximumLength == 256)
+            let long = try await encoder.encode([String(repeating: "word ", count: 400)]).texts[0]
+            #expect(long.inputIDs.count == 256 && long.truncatedCount == 402 - 256)
+        }
     }
 
     @Test("A model without sentence-transformers files keeps cls pooling, unnormalized")
@@ -78,7 +88,7 @@ struct SentenceEmbeddingTests {
         #expect(cls == SentenceEmbeddingSettings(pooling: .cls, normalize: false))
         #expect(
             try SentenceEmbeddingSettings.configurationFiles(modules: Array(Self.modules.utf8), location: "m") == [
-                "1_Pooling/config.json"
+                "sentence_bert_config.json", "1_Pooling/config.json",
             ])
     }
 
