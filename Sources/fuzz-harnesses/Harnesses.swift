@@ -134,7 +134,8 @@ enum Harness: String, CaseIterable {
         guard let directory = ProcessInfo.processInfo.environment["FUZZ_TOKENIZER_DIR"] else {
             fatalError("FUZZ_TOKENIZER_DIR must name Fixtures/bert-tiny")
         }
-        let fixtures = ((directory as NSString).deletingLastPathComponent as NSString).appendingPathComponent("tokenizer")
+        let fixtures = ((directory as NSString).deletingLastPathComponent as NSString).appendingPathComponent(
+            "tokenizer")
         return ["unigram", "bpe", "wordpiece-mpnet"].map { name in
             let path = (fixtures as NSString).appendingPathComponent(name)
             guard let data = FileManager.default.contents(atPath: path + "/tokenizer.json"),

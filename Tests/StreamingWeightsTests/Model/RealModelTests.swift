@@ -12,7 +12,8 @@ struct RealModelTests {
     func mpnet() async throws {
         let golden = try GoldenOutputs("all-mpnet-base-v2")
         let data = try Data(contentsOf: URL(fileURLWithPath: Repository.path("Fixtures/golden/sentences.json")))
-        let sentences = (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["sentences"] as? [String] ?? []
+        let sentences =
+            (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["sentences"] as? [String] ?? []
         let encoder = try await TextEncoder(modelDirectory: Self.directory)
         #expect(encoder.tokenizer is PipelineTokenizer)
         #expect(encoder.tokenizer.maximumLength == 384)
