@@ -991,7 +991,7 @@ with `scripts/bench`.
 
 ![latency against sequence length](latency.svg)
 
-## Targets (issues 3, 4, 6, 7, 16, 18)
+## Targets (issues 3, 4, 6, 7, 16, 18, 19)
 
 {goals}
 
