@@ -5,8 +5,15 @@ import Foundation
 /// Keeps the keys the Python tool wrote (`model_name`, `num_layers`, `chunks`, `size_mb`,
 /// `total_size_mb`) and adds what a verifier needs; docs/FORMAT.md describes each key.
 public struct ChunkManifest: Codable, Sendable, Equatable {
-    /// The format this code reads and writes.
-    public static let currentFormatVersion = 1
+    /// The newest format this code reads and writes.
+    ///
+    /// Version 2 adds the `shared` and `head` chunks and model types beyond BERT
+    /// (docs/FORMAT.md). A chunk set that needs none of them is written
+    /// as version 1, which readers from before version 2 read too; a chunk set that does is
+    /// version 2, which those readers refuse rather than half-read.
+    public static let currentFormatVersion = 2
+    /// The versions this code reads.
+    public static let readableFormatVersions = 1...2
     /// The object name of the manifest in a chunk set.
     public static let fileName = "chunk_info.json"
 
@@ -104,10 +111,11 @@ public struct ChunkManifest: Codable, Sendable, Equatable {
         } catch {
             throw ChunkingError.invalidManifest(source: source, problem: "\(error)")
         }
-        guard formatVersion == Self.currentFormatVersion else {
+        guard Self.readableFormatVersions.contains(formatVersion) else {
             throw ChunkingError.invalidManifest(
                 source: source,
-                problem: "format_version \(formatVersion) is not one this version reads (\(Self.currentFormatVersion))"
+                problem:
+                    "format_version \(formatVersion) is not one this version reads (\(Self.readableFormatVersions.lowerBound) to \(Self.readableFormatVersions.upperBound))"
             )
         }
     }
@@ -121,7 +129,9 @@ public struct ChunkManifest: Codable, Sendable, Equatable {
         chunks: [String: Chunk],
         files: [String: FileEntry]
     ) {
-        formatVersion = Self.currentFormatVersion
+        // Version 2 only when the chunk set needs it (see ``currentFormatVersion``).
+        let needsVersion2 = modelType != "bert" || chunks["shared"] != nil || chunks["head"] != nil
+        formatVersion = needsVersion2 ? Self.currentFormatVersion : 1
         self.modelName = modelName
         self.modelType = modelType
         self.numLayers = numLayers

@@ -112,6 +112,16 @@ struct PythonChunkCheckTests {
         }
     }
 
+    @Test(
+        "The other architectures' chunks (prefixes, DistilBERT's layers, MPNet's shared bias, heads) match the source in Python",
+        arguments: ["xlm-r-tiny", "distilbert-tiny", "mpnet-tiny", "bert-reranker-tiny", "xlm-r-tiny-reranker"])
+    func otherArchitectures(name: String) async throws {
+        let output = try TemporaryDirectory()
+        let source = Repository.path("Fixtures/\(name)")
+        _ = try await ModelChunker(modelName: source, outputDirectory: output.path).chunkModel()
+        try Self.check(output.path, source: source)
+    }
+
     @Test("all-MiniLM-L6-v2 chunks match the source in Python, and run to transformers' outputs")
     func miniLM() async throws {
         let output = try TemporaryDirectory()

@@ -310,13 +310,22 @@ struct ModelChunkerTests {
     func unknownFormatVersion() throws {
         #expect(
             throws: ChunkingError.invalidManifest(
-                source: "m.json", problem: "format_version 2 is not one this version reads (1)")
+                source: "m.json", problem: "format_version 3 is not one this version reads (1 to 2)")
         ) {
             _ = try ChunkManifest(
                 json: Array(
-                    #"{"format_version": 2, "model_name": "x", "model_type": "bert", "num_layers": 0, "dtype": "float32", "compression": "none", "chunks": {}, "files": {}, "total_size_mb": 0}"#
+                    #"{"format_version": 3, "model_name": "x", "model_type": "bert", "num_layers": 0, "dtype": "float32", "compression": "none", "chunks": {}, "files": {}, "total_size_mb": 0}"#
                         .utf8),
                 source: "m.json")
+        }
+        // Both versions this code writes read back.
+        for version in [1, 2] {
+            let manifest = try ChunkManifest(
+                json: Array(
+                    #"{"format_version": \#(version), "model_name": "x", "model_type": "bert", "num_layers": 0, "dtype": "float32", "compression": "none", "chunks": {}, "files": {}, "total_size_mb": 0}"#
+                        .utf8),
+                source: "m.json")
+            #expect(manifest.formatVersion == version)
         }
         #expect(throws: ChunkingError.invalidManifest(source: "m.json", problem: "'model_name' is missing")) {
             _ = try ChunkManifest(json: Array(#"{"format_version": 1}"#.utf8), source: "m.json")

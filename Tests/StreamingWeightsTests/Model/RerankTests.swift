@@ -52,7 +52,7 @@ struct RerankTests {
     func streamed(name: String) async throws {
         let local = try await TextEncoder(modelDirectory: Self.directory(name))
         let served = try await ServedChunks(model: Self.directory(name))
-        #expect(served.manifest.chunks["head"] != nil)
+        #expect(served.manifest.chunks["head"] != nil && served.manifest.formatVersion == 2)
         let client = WeightClient(configuration: WeightClient.Configuration(url: served.url))
         defer { client.close() }
         let streamed = TextEncoder(streaming: try await StreamingBertModel(client: client, cacheSize: 1))

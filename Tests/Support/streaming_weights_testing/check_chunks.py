@@ -9,7 +9,7 @@ pytorch_model.bin (read with torch.load(weights_only=True)) or pytorch_model.bin
 config.json and the tokenizer files. --dtype is the dtype the chunks should hold; without it, the
 source's floating dtype.
 
-Checks: the manifest's keys and types (format_version 1, model_type, num_layers, dtype,
+Checks: the manifest's keys and types (format_version 1 or 2, model_type, num_layers, dtype,
 compression, chunks, files, total_size_mb); every chunk it lists exists with the size, SHA-256
 and size_mb it states; a `.safetensors.gz` chunk is one gzip member that restores a safetensors
 file; each safetensors file parses, is byte for byte what Python's `safetensors.torch.save` writes
@@ -94,10 +94,17 @@ def load_source(directory):
 
 
 def normalise(name):
-    """The name the chunker uses, or None for a tensor it leaves out."""
-    if name.startswith("bert."):
-        name = name[len("bert."):]
-    if name.startswith("cls.") or name == "embeddings.position_ids":
+    """The name the chunker uses, or None for a tensor it leaves out (docs/FORMAT.md)."""
+    for prefix in ("bert.", "roberta.", "distilbert.", "mpnet."):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+    if name.startswith("transformer.layer."):
+        name = "encoder." + name[len("transformer."):]
+    if name.startswith("classifier."):
+        name = "head." + name[len("classifier."):]
+    if name.startswith("encoder.relative_attention_bias."):
+        name = "shared." + name[len("encoder."):]
+    if name.startswith(("cls.", "lm_head.")) or name in ("embeddings.position_ids", "embeddings.token_type_ids"):
         return None
     if name.endswith(".gamma"):
         name = name[: -len("gamma")] + "weight"
@@ -113,8 +120,9 @@ def place(name):
     match = LAYER_RE.match(name)
     if match:
         return f"layer_{int(match.group(1))}", match.group(2)
-    if name.startswith("pooler."):
-        return "pooler", name[len("pooler."):]
+    for chunk in ("pooler", "shared", "head"):
+        if name.startswith(chunk + "."):
+            return chunk, name[len(chunk) + 1:]
     return None
 
 
@@ -127,7 +135,7 @@ def expected_chunks(source, problem):
             continue
         where = place(name)
         if where is None:
-            problem(f"source tensor {original} belongs to no chunk (not embeddings.*, encoder.layer.N.*, pooler.*)")
+            problem(f"source tensor {original} belongs to no chunk (not embeddings.*, encoder.layer.N.*, pooler.*, shared.*, head.*)")
             continue
         chunk, relative = where
         if relative in chunks.setdefault(chunk, {}):
@@ -286,8 +294,8 @@ def main():
         return finish(problem, args)
 
     version = check_type(manifest, "format_version", int, problem)
-    if version is not None and version != 1:
-        problem(f"chunk_info.json: format_version is {version}, not 1")
+    if version is not None and version not in (1, 2):
+        problem(f"chunk_info.json: format_version is {version}, not 1 or 2")
     check_type(manifest, "model_name", str, problem)
     model_type = check_type(manifest, "model_type", str, problem)
     if model_type is not None and "model_type" in config and model_type != config["model_type"]:
