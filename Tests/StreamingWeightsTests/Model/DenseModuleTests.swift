@@ -68,6 +68,16 @@ struct DenseModuleTests {
         let expected = try await TextEncoder(modelDirectory: Self.directory).encode(sentences)
         let results = try await TextEncoder(modelDirectory: copy.path).encode(sentences)
         #expect(results.texts.map(\.embedding) == expected.texts.map(\.embedding))
+        let median = try Self.copy(changing: [
+            "modules.json": modules, "1_Pooling/config.json": #"{"pooling_mode": "median"}"#,
+        ])
+        await #expect {
+            _ = try await TextEncoder(modelDirectory: median.path).encode(["x"])
+        } throws: { error in
+            guard case .unknownPoolingMode(let name, let file, _, let supported)? = error as? SentenceEmbeddingError
+            else { return false }
+            return name == "median" && file == "1_Pooling/config.json" && supported.contains("mean_sqrt_len_tokens")
+        }
         let several = try Self.copy(changing: [
             "modules.json": modules, "1_Pooling/config.json": #"{"pooling_mode": ["cls", "mean"]}"#,
         ])
