@@ -8,7 +8,8 @@ import StreamingWeights
 struct Chunker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chunker",
-        abstract: "Split a Hugging Face BERT-family model into one safetensors file per component.",
+        abstract:
+            "Split a Hugging Face encoder (BERT, RoBERTa/XLM-R, DistilBERT, MPNet) into one safetensors file per component.",
         version: "chunker \(StreamingWeightsVersion.string), \(KernelSet.versionSummary)",
         subcommands: [Chunk.self, Verify.self],
         defaultSubcommand: Chunk.self

@@ -8,7 +8,8 @@ import StreamingWeights
 struct Infer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "infer",
-        abstract: "Tokenize text and run BERT, streaming each layer's weights as the forward pass needs them.",
+        abstract:
+            "Tokenize text and run an encoder (BERT, RoBERTa/XLM-R, DistilBERT, MPNet), streaming each layer's weights as the forward pass needs them.",
         discussion: """
             Texts come as arguments (after -- when one starts with a dash), or one per line from \
             --input FILE or standard input. Weights stream from --source: a weight server \
