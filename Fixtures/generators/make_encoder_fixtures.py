@@ -1,8 +1,9 @@
 """Regenerates the tiny random-weight encoders of other families than BERT (XLM-R, RoBERTa,
-DistilBERT, MPNet), two sequence-classification (reranker) models (bert-reranker-tiny, a BERT of its
-own, and xlm-r-tiny-reranker, on xlm-r-tiny's encoder), and their golden outputs from Hugging Face
-transformers. Run through scripts/make-fixtures, after make_fixtures.py (DistilBERT and the BERT
-reranker copy Fixtures/bert-tiny's vocabulary and tokenizer settings).
+DistilBERT, MPNet), three sequence-classification (reranker) models (bert-reranker-tiny, a BERT of
+its own, xlm-r-tiny-reranker, on xlm-r-tiny's encoder, and distilbert-reranker-tiny, on
+distilbert-tiny's encoder), and their golden outputs from Hugging Face transformers. Run through
+scripts/make-fixtures, after make_fixtures.py (DistilBERT, its reranker and the BERT reranker copy
+Fixtures/bert-tiny's vocabulary and tokenizer settings).
 
 Every model is built with transformers' own classes (`AutoConfig.for_model` + `AutoModel.from_config`)
 and every parameter is then redrawn as make_fixtures.py does for bert-tiny: weights N(0, 0.08),
@@ -22,7 +23,8 @@ import transformers
 from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer
 from transformers import (AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer,
-                          BertForSequenceClassification, XLMRobertaForSequenceClassification)
+                          BertForSequenceClassification, DistilBertForSequenceClassification,
+                          XLMRobertaForSequenceClassification)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_fixtures  # noqa: E402  (our generator: FIXTURES, SENTENCES and PAIRS)
@@ -40,6 +42,8 @@ SEEDS = {
     "mpnet-tiny": 20261204,
     "bert-reranker-tiny": 20261205,  # every parameter, pooler and classifier included
     "xlm-r-tiny-reranker": 20261206,  # the classification head only; the encoder is xlm-r-tiny's
+    # (20261207 is mpnet-tiny-dense's Dense layer, in make_sentence_transformer_fixtures.py)
+    "distilbert-reranker-tiny": 20261208,  # pre_classifier and classifier only; the encoder is distilbert-tiny's
 }
 
 # Query/passage pairs for the rerankers: a relevant and an unrelated passage per query, of
@@ -126,14 +130,19 @@ def save_model(model: torch.nn.Module, target: Path, tokenizer_files: list[Path]
         raise SystemExit(f"{target}: unexpected files {written}")
 
 
+def bert_tiny_tokenizer_files() -> list[Path]:
+    """bert-tiny's vocabulary and settings, which DistilBERT and the BERT rerankers copy."""
+    files = [BERT_TINY / n for n in ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json")]
+    return files + ([BERT_TINY / "tokenizer.json"] if (BERT_TINY / "tokenizer.json").exists() else [])
+
+
 def make_encoder(name: str, model_type: str, tokenizer_dir: Path | None, auto_class=AutoModel,
                  **config_fields) -> torch.nn.Module:
     config = AutoConfig.for_model(model_type, **config_fields)
     model = auto_class.from_config(config, dtype=torch.float32).eval()
     draw_parameters(model, SEEDS[name])
     if tokenizer_dir is None:  # DistilBERT, bert-reranker-tiny: bert-tiny's vocabulary and settings
-        files = [BERT_TINY / n for n in ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json")]
-        files += [BERT_TINY / "tokenizer.json"] if (BERT_TINY / "tokenizer.json").exists() else []
+        files = bert_tiny_tokenizer_files()
     else:
         files = [tokenizer_dir / "tokenizer.json", tokenizer_dir / "tokenizer_config.json"]
     save_model(model, fresh_dir(FIXTURES / name), files)
@@ -254,9 +263,9 @@ def main() -> None:
 
     xlmr = make_encoder("xlm-r-tiny", "xlm-roberta", TOKENIZERS / "unigram", vocab_size=unigram_vocab, **roberta_like)
     make_encoder("roberta-tiny", "roberta", TOKENIZERS / "bpe", vocab_size=bpe_vocab, **roberta_like)
-    make_encoder("distilbert-tiny", "distilbert", None, vocab_size=30522, dim=32, n_layers=2, n_heads=2,
-                 hidden_dim=64, activation="gelu", max_position_embeddings=512, sinusoidal_pos_embds=False,
-                 pad_token_id=0)
+    distilbert = make_encoder("distilbert-tiny", "distilbert", None, vocab_size=30522, dim=32, n_layers=2,
+                              n_heads=2, hidden_dim=64, activation="gelu", max_position_embeddings=512,
+                              sinusoidal_pos_embds=False, pad_token_id=0)
     make_encoder("mpnet-tiny", "mpnet", TOKENIZERS / "wordpiece-mpnet", vocab_size=mpnet_vocab,
                  relative_attention_num_buckets=32,
                  **{k: v for k, v in roberta_like.items() if k != "type_vocab_size"})
@@ -278,6 +287,16 @@ def main() -> None:
     save_model(xlmr_reranker, fresh_dir(FIXTURES / "xlm-r-tiny-reranker"),
                [TOKENIZERS / "unigram" / n for n in ("tokenizer.json", "tokenizer_config.json")])
 
+    # DistilBERT's head (like distilbert-base-uncased-finetuned-sst-2-english's, with one label) reads the
+    # [CLS] state: classifier(dropout(relu(pre_classifier(h[:, 0])))); no pooler.
+    distilbert_config = AutoConfig.from_pretrained(FIXTURES / "distilbert-tiny", num_labels=1)
+    distilbert_reranker = DistilBertForSequenceClassification(distilbert_config).eval()
+    distilbert_reranker.distilbert.load_state_dict(distilbert.state_dict())  # strict: the same names
+    head = torch.nn.ModuleDict({"pre_classifier": distilbert_reranker.pre_classifier,
+                                "classifier": distilbert_reranker.classifier})
+    draw_parameters(head, SEEDS["distilbert-reranker-tiny"])  # pre_classifier, then classifier
+    save_model(distilbert_reranker, fresh_dir(FIXTURES / "distilbert-reranker-tiny"), bert_tiny_tokenizer_files())
+
     report = {
         "xlm-r-tiny": golden("xlm-r-tiny", AutoModel, sentences, pairs, long_tokens=512),
         "roberta-tiny": golden("roberta-tiny", AutoModel, sentences, pairs),
@@ -286,6 +305,8 @@ def main() -> None:
         "bert-reranker-tiny": golden("bert-reranker-tiny", BertForSequenceClassification, [], RERANK_PAIRS),
         "xlm-r-tiny-reranker": golden("xlm-r-tiny-reranker", XLMRobertaForSequenceClassification, [], RERANK_PAIRS,
                                       uses_token_types=False),
+        "distilbert-reranker-tiny": golden("distilbert-reranker-tiny", DistilBertForSequenceClassification, [],
+                                           RERANK_PAIRS, uses_token_types=False),
     }
     for name, summary in report.items():
         print(name, json.dumps(summary))

@@ -271,9 +271,11 @@ public struct ModelChunker: Sendable {
             case .pooler: needed = ["dense.weight", "dense.bias"]
             case .shared: needed = ["relative_attention_bias.weight"]
             case .head:
-                needed =
-                    configuration.modelType == "bert"
-                    ? ["weight", "bias"] : ["dense.weight", "dense.bias", "out_proj.weight", "out_proj.bias"]
+                switch configuration.modelType {
+                case "bert": needed = ["weight", "bias"]
+                case "distilbert": needed = ["weight", "bias", "pre_classifier.weight", "pre_classifier.bias"]
+                default: needed = ["dense.weight", "dense.bias", "out_proj.weight", "out_proj.bias"]
+                }
             }
             for name in needed where !names.contains(name) {
                 throw ChunkingError.incompleteModel(

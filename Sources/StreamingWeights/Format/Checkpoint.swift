@@ -123,8 +123,10 @@ public struct Checkpoint: Sendable {
         }
         // DistilBERT's layers are `transformer.layer.N`, the others' `encoder.layer.N`.
         if name.hasPrefix("transformer.layer.") { name = "encoder." + name.dropFirst("transformer.".count) }
-        // A sequence-classification head is the `head` component.
+        // A sequence-classification head is the `head` component (DistilBERT's has a
+        // `pre_classifier` before its `classifier`).
         if name.hasPrefix("classifier.") { name = "head." + name.dropFirst("classifier.".count) }
+        if name.hasPrefix("pre_classifier.") { name = "head." + name }
         // MPNet's position bias serves every layer: the `shared` component.
         if name.hasPrefix("encoder.relative_attention_bias.") { name = "shared." + name.dropFirst("encoder.".count) }
         if name.hasSuffix(".gamma") { name = String(name.dropLast(6)) + ".weight" }

@@ -2,15 +2,20 @@ import Foundation
 
 /// A sequence-classification head: what a cross-encoder (reranker) scores a pair with.
 ///
-/// Two reference shapes, by architecture:
+/// Three reference shapes, by architecture:
 /// - BERT (`BertForSequenceClassification` in `modeling_bert.py`): `classifier(pooler_output)`;
 ///   the `head` chunk holds `weight` `[labels, hidden]` and `bias` `[labels]`.
 /// - RoBERTa's family and MPNet (`RobertaClassificationHead`, `MPNetClassificationHead`):
 ///   `out_proj(tanh(dense(first token's state)))`; the chunk holds `dense.*` and `out_proj.*`.
+/// - DistilBERT (`DistilBertForSequenceClassification`): `classifier(relu(pre_classifier(first
+///   token's state)))`; the chunk holds `pre_classifier.*`, `weight` and `bias`.
 /// Dropout is the identity at inference.
 public struct SequenceClassificationHead: Sendable {
-    /// `dense` of the RoBERTa-shaped head, `nil` for BERT's.
+    /// `dense` (RoBERTa, MPNet) or `pre_classifier` (DistilBERT) on the first token's state,
+    /// `nil` for BERT's head.
     let dense: Linear?
+    /// What follows `dense`: tanh, or ReLU for DistilBERT.
+    private let relu: Bool
     /// `classifier` (BERT) or `out_proj`.
     let output: Linear
     /// How many logits each text gets.
@@ -19,31 +24,30 @@ public struct SequenceClassificationHead: Sendable {
     /// Loads the `head` component for `configuration`'s architecture.
     ///
     /// - Throws: ``ModelError/headLabelsDisagree(labels:weightRows:)`` when the configuration's
-    ///   labels (`id2label`, or `num_labels`) and the output weights' rows differ,
-    ///   ``ModelError/unsupportedModelType(_:supported:)`` for an architecture whose head this
-    ///   does not compute, or ``ModelError`` for a missing or misshapen tensor.
+    ///   labels (`id2label`, or `num_labels`) and the output weights' rows differ, or
+    ///   ``ModelError`` for a missing or misshapen tensor.
     public init(_ tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet? = nil) throws {
         let kernels = try kernels ?? KernelSet.selected()
         let hidden = configuration.hiddenSize
         let pooled = configuration.modelType == "bert"
-        guard pooled || configuration.positionsFollowPadding else {
-            throw ModelError.unsupportedModelType(
-                "\(configuration.modelType) with a classification head",
-                supported: ["bert", "roberta", "xlm-roberta", "camembert", "mpnet"])
-        }
-        let outputName = pooled ? "weight" : "out_proj.weight"
+        let distil = configuration.modelType == "distilbert"
+        let outputName = pooled || distil ? "weight" : "out_proj.weight"
         guard let rows = tensors.tensors[outputName]?.shape.dimensions.first else {
             throw ModelError.missingTensor(component: tensors.component.name, name: outputName, source: tensors.source)
         }
         let labels = configuration.labelCount ?? rows
         guard labels == rows else { throw ModelError.headLabelsDisagree(labels: labels, weightRows: rows) }
         labelCount = labels
+        relu = distil
         dense =
             pooled
             ? nil
-            : try Linear(tensors.scoped("dense"), inFeatures: hidden, outFeatures: hidden, kernels: kernels)
+            : try Linear(
+                tensors.scoped(distil ? "pre_classifier" : "dense"), inFeatures: hidden, outFeatures: hidden,
+                kernels: kernels)
         output = try Linear(
-            pooled ? tensors : tensors.scoped("out_proj"), inFeatures: hidden, outFeatures: labels, kernels: kernels)
+            pooled || distil ? tensors : tensors.scoped("out_proj"), inFeatures: hidden, outFeatures: labels,
+            kernels: kernels)
     }
 
     /// The logits `[batchSize, labelCount]` from the hidden states
@@ -60,7 +64,7 @@ public struct SequenceClassificationHead: Sendable {
             }
             input = [Float](repeating: 0, count: batchSize * width)
             Self.apply(dense, to: first, into: &input, rows: batchSize)
-            input = input.map { Foundation.tanh($0) }
+            input = relu ? input.map { max(0, $0) } : input.map { Foundation.tanh($0) }
         } else {
             guard let pooled else { preconditionFailure("BERT's classification head needs the pooler's output") }
             input = pooled

@@ -114,7 +114,10 @@ struct PythonChunkCheckTests {
 
     @Test(
         "The other architectures' chunks (prefixes, DistilBERT's layers, MPNet's shared bias, heads) match the source in Python",
-        arguments: ["xlm-r-tiny", "distilbert-tiny", "mpnet-tiny", "bert-reranker-tiny", "xlm-r-tiny-reranker"])
+        arguments: [
+            "xlm-r-tiny", "distilbert-tiny", "mpnet-tiny", "bert-reranker-tiny", "xlm-r-tiny-reranker",
+            "distilbert-reranker-tiny",
+        ])
     func otherArchitectures(name: String) async throws {
         let output = try TemporaryDirectory()
         let source = Repository.path("Fixtures/\(name)")

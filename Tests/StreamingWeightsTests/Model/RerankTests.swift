@@ -2,11 +2,12 @@ import Foundation
 import StreamingWeights
 import Testing
 
-/// Cross-encoders (Fixtures/README.md): BERT's `BertForSequenceClassification` and XLM-R's
-/// `XLMRobertaForSequenceClassification`, tiny and random, with transformers' logits.
+/// Cross-encoders (Fixtures/README.md): BERT's `BertForSequenceClassification`, XLM-R's
+/// `XLMRobertaForSequenceClassification` and DistilBERT's `DistilBertForSequenceClassification`,
+/// tiny and random, with transformers' logits.
 @Suite("Sequence-classification heads score pairs as transformers does, locally, from chunks and streamed")
 struct RerankTests {
-    static let models = ["bert-reranker-tiny", "xlm-r-tiny-reranker"]
+    static let models = ["bert-reranker-tiny", "xlm-r-tiny-reranker", "distilbert-reranker-tiny"]
 
     static func directory(_ name: String) -> String { Repository.path("Fixtures/\(name)") }
 

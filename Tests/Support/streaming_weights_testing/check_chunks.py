@@ -102,6 +102,8 @@ def normalise(name):
         name = "encoder." + name[len("transformer."):]
     if name.startswith("classifier."):
         name = "head." + name[len("classifier."):]
+    if name.startswith("pre_classifier."):
+        name = "head." + name
     if name.startswith("encoder.relative_attention_bias."):
         name = "shared." + name[len("encoder."):]
     if name.startswith(("cls.", "lm_head.")) or name in ("embeddings.position_ids", "embeddings.token_type_ids"):
