@@ -269,13 +269,8 @@ public struct ModelChunker: Sendable {
             case .embeddings: needed = required[.embeddings] ?? []
             case .layer: needed = required[.layer(0)] ?? []
             case .pooler: needed = ["dense.weight", "dense.bias"]
-            case .shared: needed = ["relative_attention_bias.weight"]
-            case .head:
-                switch configuration.modelType {
-                case "bert": needed = ["weight", "bias"]
-                case "distilbert": needed = ["weight", "bias", "pre_classifier.weight", "pre_classifier.bias"]
-                default: needed = ["dense.weight", "dense.bias", "out_proj.weight", "out_proj.bias"]
-                }
+            case .shared: needed = [RelativePositionBias.tensorName]
+            case .head: needed = SequenceClassificationHead.requiredTensors(for: configuration)
             }
             for name in needed where !names.contains(name) {
                 throw ChunkingError.incompleteModel(

@@ -180,9 +180,9 @@ public final class StreamingBertModel: Sendable {
                 try RelativePositionBias($0, configuration: configuration)
             }
             let head = try await headTensors.map {
-                try SequenceClassificationHead($0, configuration: configuration, kernels: kernels)
+                try SequenceClassificationHead(
+                    $0, configuration: configuration, hasPooler: pooler != nil, kernels: kernels)
             }
-            if let head, head.dense == nil, pooler == nil { throw ModelError.headNeedsPooler }
             model = BertModel(
                 configuration: configuration, embeddings: embeddings, positionBias: positionBias, layers: layers,
                 pooler: pooler, head: head, kernels: kernels)

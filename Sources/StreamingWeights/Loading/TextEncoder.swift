@@ -172,8 +172,8 @@ public struct TextEncoder: Sendable {
                 inputIDs: encoding.ids,
                 truncatedCount: encoding.truncatedCount,
                 embedding: try embedding(
-                    output.embedding(ofRow: item, in: batch, pooling: pooling, normalize: dense.isEmpty && normalize),
-                    dense: dense, normalize: normalize),
+                    output.embedding(ofRow: item, in: batch, pooling: pooling, normalize: false), dense: dense,
+                    normalize: normalize),
                 lastHiddenState: stride(from: states.startIndex, to: states.endIndex, by: hidden).map {
                     Array(states[$0..<($0 + hidden)])
                 },
@@ -183,10 +183,9 @@ public struct TextEncoder: Sendable {
         return Results(texts: results, pooling: pooling, normalized: normalize, forwardTimes: times.sorted())
     }
 
-    /// `pooled` through the `dense` modules, then normalized when asked (when there are modules:
-    /// without them `pooled` came normalized already).
+    /// `pooled` through the `dense` modules (sentence-transformers' order: pooling, Dense,
+    /// Normalize), then normalized when asked.
     private func embedding(_ pooled: [Float], dense: [DenseModule], normalize: Bool) throws -> [Float] {
-        guard !dense.isEmpty else { return pooled }
         let projected = try dense.reduce(pooled) { try $1.apply($0) }
         return normalize ? BertModelOutput.normalized(projected) : projected
     }

@@ -57,9 +57,9 @@ public struct BertModel: Sendable {
         let head =
             try await source.contains(.head)
             ? try SequenceClassificationHead(
-                try await source.tensors(of: .head), configuration: configuration, kernels: kernels)
+                try await source.tensors(of: .head), configuration: configuration, hasPooler: pooler != nil,
+                kernels: kernels)
             : nil
-        if let head, head.dense == nil, pooler == nil { throw ModelError.headNeedsPooler }
         self.init(
             configuration: configuration, embeddings: embeddings, positionBias: positionBias,
             layers: ResidentLayers(layers), pooler: pooler, head: head, kernels: kernels)

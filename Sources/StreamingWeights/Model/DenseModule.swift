@@ -67,23 +67,27 @@ public struct DenseModule: Sendable, Equatable {
         guard let weightsName = Self.weightFiles.map({ prefix + $0 }).first(where: { files[$0] != nil }),
             let bytes = files[weightsName]
         else { throw SentenceEmbeddingError.missingFile(prefix + Self.weightFiles[0], location: location) }
-        func floats(_ name: String, _ shape: [Int]) throws -> [Float] {
-            do {
-                let storage = ByteStorage(bytes)
-                let tensor =
-                    weightsName.hasSuffix(".bin")
-                    ? try PyTorchCheckpoint(storage: storage, source: weightsName).tensor(named: name)
-                    : try SafetensorsFile(storage: storage, source: weightsName).tensor(
-                        named: name, source: weightsName)
-                guard tensor.shape.dimensions == shape, tensor.dtype.isFloatingPoint else {
-                    throw malformed(weightsName, "'\(name)' is \(tensor.dtype) \(tensor.shape), not floats of \(shape)")
-                }
-                return try tensor.floatValues()
-            } catch let error as SentenceEmbeddingError {
-                throw error
-            } catch {
-                throw malformed(weightsName, "\(error)")
+        // The weights file parsed once, for both tensors.
+        let tensor: (String) throws -> Tensor
+        do {
+            let storage = ByteStorage(bytes)
+            if weightsName.hasSuffix(".bin") {
+                let checkpoint = try PyTorchCheckpoint(storage: storage, source: weightsName)
+                tensor = { try checkpoint.tensor(named: $0) }
+            } else {
+                let file = try SafetensorsFile(storage: storage, source: weightsName)
+                tensor = { try file.tensor(named: $0, source: weightsName) }
             }
+        } catch {
+            throw malformed(weightsName, "\(error)")
+        }
+        func floats(_ name: String, _ shape: [Int]) throws -> [Float] {
+            let values: Tensor
+            do { values = try tensor(name) } catch { throw malformed(weightsName, "\(error)") }
+            guard values.shape.dimensions == shape, values.dtype.isFloatingPoint else {
+                throw malformed(weightsName, "'\(name)' is \(values.dtype) \(values.shape), not floats of \(shape)")
+            }
+            do { return try values.floatValues() } catch { throw malformed(weightsName, "\(error)") }
         }
         self.inFeatures = Int(inFeatures)
         self.outFeatures = Int(outFeatures)

@@ -14,6 +14,9 @@ public struct RelativePositionBias: Sendable {
     let table: [Float]
     let headCount: Int
 
+    /// The table's name in the `shared` component.
+    static let tensorName = "relative_attention_bias.weight"
+
     /// The buckets the reference's bucket function uses.
     static let bucketCount = 32
     static let maximumDistance = 128
@@ -29,8 +32,7 @@ public struct RelativePositionBias: Sendable {
             throw ModelError.unsupportedOption(
                 key: "relative_attention_num_buckets", value: "\(buckets)", supported: ["32 or more"])
         }
-        table = try tensors.floats(
-            "relative_attention_bias.weight", shape: [buckets, configuration.attentionHeadCount])
+        table = try tensors.floats(Self.tensorName, shape: [buckets, configuration.attentionHeadCount])
         headCount = configuration.attentionHeadCount
     }
 

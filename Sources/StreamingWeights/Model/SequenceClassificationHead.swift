@@ -16,37 +16,64 @@ public struct SequenceClassificationHead: Sendable {
     let dense: Linear?
     /// What follows `dense`: tanh, or ReLU for DistilBERT.
     private let relu: Bool
-    /// `classifier` (BERT) or `out_proj`.
+    /// `classifier` (BERT, DistilBERT) or `out_proj`.
     let output: Linear
     /// How many logits each text gets.
     public let labelCount: Int
 
+    /// Where an architecture's head keeps its parts, relative to the `head` chunk.
+    private struct Layout {
+        /// The module before the output on the first token's state, `nil` on the pooler's output.
+        var dense: String?
+        /// The output module's scope, empty when its `weight` and `bias` are the chunk's own.
+        var output: String
+
+        init(_ configuration: BertConfiguration) {
+            switch configuration.modelType {
+            case "bert": (dense, output) = (nil, "")
+            case "distilbert": (dense, output) = ("pre_classifier", "")
+            default: (dense, output) = ("dense", "out_proj")
+            }
+        }
+
+        func name(_ scope: String, _ tensor: String) -> String { scope.isEmpty ? tensor : scope + "." + tensor }
+    }
+
+    /// Every tensor the head of `configuration`'s architecture has, relative to the chunk.
+    static func requiredTensors(for configuration: BertConfiguration) -> [String] {
+        let layout = Layout(configuration)
+        return ([layout.dense].compactMap { $0 } + [layout.output]).flatMap {
+            [layout.name($0, "weight"), layout.name($0, "bias")]
+        }
+    }
+
     /// Loads the `head` component for `configuration`'s architecture.
     ///
+    /// - Parameter hasPooler: whether the model has a pooler, which BERT's head reads.
     /// - Throws: ``ModelError/headLabelsDisagree(labels:weightRows:)`` when the configuration's
-    ///   labels (`id2label`, or `num_labels`) and the output weights' rows differ, or
+    ///   labels (`id2label`, or `num_labels`) and the output weights' rows differ,
+    ///   ``ModelError/headNeedsPooler`` for BERT's head on a model without a pooler, or
     ///   ``ModelError`` for a missing or misshapen tensor.
-    public init(_ tensors: ComponentTensors, configuration: BertConfiguration, kernels: KernelSet? = nil) throws {
+    public init(
+        _ tensors: ComponentTensors, configuration: BertConfiguration, hasPooler: Bool, kernels: KernelSet? = nil
+    ) throws {
         let kernels = try kernels ?? KernelSet.selected()
         let hidden = configuration.hiddenSize
-        let pooled = configuration.modelType == "bert"
-        let distil = configuration.modelType == "distilbert"
-        let outputName = pooled || distil ? "weight" : "out_proj.weight"
+        let layout = Layout(configuration)
+        guard layout.dense != nil || hasPooler else { throw ModelError.headNeedsPooler }
+        let outputName = layout.name(layout.output, "weight")
         guard let rows = tensors.tensors[outputName]?.shape.dimensions.first else {
             throw ModelError.missingTensor(component: tensors.component.name, name: outputName, source: tensors.source)
         }
         let labels = configuration.labelCount ?? rows
         guard labels == rows else { throw ModelError.headLabelsDisagree(labels: labels, weightRows: rows) }
         labelCount = labels
-        relu = distil
-        dense =
-            pooled
-            ? nil
-            : try Linear(
-                tensors.scoped(distil ? "pre_classifier" : "dense"), inFeatures: hidden, outFeatures: hidden,
-                kernels: kernels)
+        relu = configuration.modelType == "distilbert"
+        dense = try layout.dense.map {
+            try Linear(tensors.scoped($0), inFeatures: hidden, outFeatures: hidden, kernels: kernels)
+        }
         output = try Linear(
-            pooled || distil ? tensors : tensors.scoped("out_proj"), inFeatures: hidden, outFeatures: labels,
+            layout.output.isEmpty ? tensors : tensors.scoped(layout.output), inFeatures: hidden, outFeatures: labels,
             kernels: kernels)
     }
 

@@ -45,9 +45,6 @@ extension PipelineTokenizer {
                     leftStrip: reader.flag(token["lstrip"]), rightStrip: reader.flag(token["rstrip"]),
                     normalized: reader.flag(token["normalized"], default: !reader.flag(token["special"]))))
         }
-        func id(of token: String) -> Int32? {
-            addedTokens.first { $0.content == token }?.id ?? model.vocabulary.id(of: token)
-        }
         let normalizer = try json["normalizer"].flatMap { try reader.normalizer($0, at: "normalizer") }
         let preTokenizer = try json["pre_tokenizer"].flatMap { try reader.preTokenizer($0, at: "pre_tokenizer") }
         let postProcessor =
@@ -60,7 +57,7 @@ extension PipelineTokenizer {
         let padToken =
             config?["pad_token"].flatMap { $0.stringValue ?? $0.objectValue?["content"]?.stringValue }
             ?? json["padding"]?.objectValue?["pad_token"]?.stringValue
-        let paddingID = padToken.flatMap(id(of:)) ?? 0
+        let paddingID = padToken.flatMap { Self.id(of: $0, addedTokens: addedTokens, model: model) } ?? 0
         self.init(
             normalizer: normalizer, preTokenizer: preTokenizer, model: model, postProcessor: postProcessor,
             addedTokens: addedTokens, maximumLength: maximumLength, paddingID: paddingID)

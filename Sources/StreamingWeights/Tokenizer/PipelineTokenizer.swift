@@ -211,6 +211,10 @@ public struct PipelineTokenizer: TextTokenizer {
 
     /// The id of `token`: an added token's, or the model's.
     public func id(of token: String) -> Int32? {
+        Self.id(of: token, addedTokens: addedTokens, model: model)
+    }
+
+    static func id(of token: String, addedTokens: [AddedToken], model: Model) -> Int32? {
         addedTokens.first { $0.content == token }?.id ?? model.vocabulary.id(of: token)
     }
 }

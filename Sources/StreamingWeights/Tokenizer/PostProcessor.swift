@@ -30,7 +30,7 @@ public indirect enum PostProcessor: Sendable {
                 if case .special(let ids, _) = piece { count + ids.count } else { count }
             }
         case .none: return 0
-        case .sequence(let processors): return processors.reduce(0) { $0 + $1.addedCount(pair: pair) }
+        case .sequence(let processors): return Self.adding(processors).addedCount(pair: pair)
         }
     }
 
@@ -70,11 +70,13 @@ public indirect enum PostProcessor: Sendable {
                 [Int32](repeating: 0, count: first.count) + [Int32](repeating: 1, count: second?.count ?? 0)
             )
         case .sequence(let processors):
-            guard
-                let adding = processors.first(where: { $0.addedCount(pair: false) > 0 || $0.addedCount(pair: true) > 0 }
-                )
-            else { return PostProcessor.none.process(first, second) }
-            return adding.process(first, second)
+            return Self.adding(processors).process(first, second)
         }
+    }
+
+    /// The processor of a sequence that adds tokens (the first, when several would), or `.none`;
+    /// counting and processing both ask it, so truncation leaves room for what is added.
+    private static func adding(_ processors: [PostProcessor]) -> PostProcessor {
+        processors.first { $0.addedCount(pair: false) > 0 || $0.addedCount(pair: true) > 0 } ?? .none
     }
 }

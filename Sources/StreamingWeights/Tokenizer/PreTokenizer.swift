@@ -75,10 +75,8 @@ public indirect enum PreTokenizer: Sendable {
                     ? Self.pieces(of: piece, Self.gpt2Words(piece.scalars), .isolated)
                     : [piece]
                 return words.map { word in
-                    var bytes = String.UnicodeScalarView()
-                    bytes.append(contentsOf: word.scalars)
-                    return Piece(
-                        scalars: String(bytes).utf8.map { ByteLevelAlphabet.scalars[Int($0)] },
+                    Piece(
+                        scalars: word.scalars.utf8Bytes.map { ByteLevelAlphabet.scalars[Int($0)] },
                         startsText: word.startsText)
                 }
             }

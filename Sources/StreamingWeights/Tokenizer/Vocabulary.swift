@@ -133,10 +133,13 @@ struct ByteTrie: Sendable {
     func tokenID(at node: Int32) -> Int32 { terminal[Int(node)] }
 
     /// Calls `body` with the id and length in bytes of every token that `bytes[start...]`
-    /// begins with, shortest first.
+    /// begins with, shortest first, starting from `node` (the root, or the node of a prefix such
+    /// as `##`).
     @inline(__always)
-    func forEachPrefix(of bytes: UnsafeBufferPointer<UInt8>, from start: Int, _ body: (Int32, Int) -> Void) {
-        var node: Int32 = 0
+    func forEachPrefix(
+        of bytes: UnsafeBufferPointer<UInt8>, from start: Int, node: Int32 = 0, _ body: (Int32, Int) -> Void
+    ) {
+        var node = node
         var index = start
         while index < bytes.count {
             node = child(of: node, byte: bytes[index])
@@ -151,16 +154,8 @@ struct ByteTrie: Sendable {
     /// the node of a prefix such as `##`): its id and its length in bytes, or `nil`.
     @inline(__always)
     func longestMatch(in bytes: UnsafeBufferPointer<UInt8>, from start: Int, node: Int32) -> (id: Int32, length: Int)? {
-        var node = node
         var best: (id: Int32, length: Int)?
-        var index = start
-        while index < bytes.count {
-            node = child(of: node, byte: bytes[index])
-            if node < 0 { break }
-            index += 1
-            let id = terminal[Int(node)]
-            if id >= 0 { best = (id, index - start) }
-        }
+        forEachPrefix(of: bytes, from: start, node: node) { best = ($0, $1) }
         return best
     }
 }

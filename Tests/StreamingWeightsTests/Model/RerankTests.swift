@@ -88,6 +88,26 @@ struct RerankTests {
         }
     }
 
+    @Test("BERT's head on a checkpoint without a pooler (which it reads) is refused, saying so")
+    func headWithoutPooler() async throws {
+        let directory = try TemporaryDirectory()
+        let source = Self.directory("bert-reranker-tiny")
+        for name in ["config.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"] {
+            try FileManager.default.copyItem(atPath: source + "/" + name, toPath: directory.file(name))
+        }
+        let file = try SafetensorsFile(contentsOfFile: source + "/model.safetensors")
+        var writer = SafetensorsWriter()
+        for name in file.tensorNames where !name.contains("pooler.") {
+            try writer.add(try file.tensor(named: name), named: name)
+        }
+        try writer.write(toFile: directory.file("model.safetensors"))
+        await #expect {
+            _ = try await BertModel(loadingFrom: CheckpointTensorSource(directory: directory.path))
+        } throws: { error in
+            (error as? ModelError) == .headNeedsPooler && "\(error)".contains("no pooler")
+        }
+    }
+
     @Test("Reranking with a model that has no head is refused, saying a cross-encoder is needed")
     func noHead() async throws {
         let encoder = try await TextEncoder(modelDirectory: Repository.path("Fixtures/bert-tiny"))
