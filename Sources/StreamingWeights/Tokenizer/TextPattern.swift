@@ -5,6 +5,9 @@
 /// Oniguruma syntax `tokenizers` models use (`\p{L}`, `\s`, look-ahead), except a run of one
 /// character (`" {2,}"`, which XLM-R's normalizer replaces, or `"x+"`), matched by hand for
 /// speed; `ByteLevel`'s own GPT-2 pattern is written out in ``PreTokenizer``.
+///
+/// Sendable by our word: `Regex` is not declared Sendable, but a compiled pattern is built once,
+/// never mutated, and matching only reads it.
 public struct TextPattern: @unchecked Sendable {
     private enum Kind {
         case literal([Unicode.Scalar])
