@@ -1,18 +1,20 @@
-/* BLAKE3: the portable compression function, the hasher (chunk state and chaining-value stack),
-   and the choice of the path that hashes whole chunks in parallel.
+/* BLAKE3: the portable compression function, the hasher (input buffer and chaining-value
+   stack), and the choice of the path that hashes whole chunks in parallel.
 
    Section numbers refer to "The BLAKE3 Hashing Framework" (c2sp.org/BLAKE3). The tree (§4.3) is
-   built incrementally: complete subtrees to the left of the current chunk wait on a stack, one
+   built incrementally: complete subtrees to the left of the buffered input wait on a stack, one
    chaining value each, and join into parents only once input is known to follow them, because
-   the last parent formed may be the root, whose compression sets ROOT. The input of an update is
-   hashed in aligned power-of-two subtrees of whole chunks, chunks and parents alike a vector's
-   width at a time (hash_subtree). */
+   the last parent formed may be the root, whose compression sets ROOT. Input is hashed in
+   aligned power-of-two subtrees of whole groups of 16 chunks, chunks and parents alike a
+   vector's width at a time (hash_subtree); only the input's last chunk is compressed a block at
+   a time, at finalize. */
 
 #include "CBlake3.h"
 #include "CKernels.h"
 #include "blake3-internal.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <string.h>
 
 /* Subtrees hashed at once are at most this many chunks: enough that the partly filled vectors
@@ -98,14 +100,22 @@ static node parent_node(const uint8_t left[32], const uint8_t right[32]) {
     return parent;
 }
 
-/* §4.2 Chunk Processing: the chunk's last block, zero-padded, with CHUNK_END (and CHUNK_START
-   when it is also the first). */
-static node chunk_node(const sw_blake3 *hasher) {
-    node chunk = {.counter = hasher->chunk_counter, .block_length = hasher->block_length, .flags = SW_BLAKE3_CHUNK_END};
-    if (hasher->blocks_compressed == 0) chunk.flags |= SW_BLAKE3_CHUNK_START;
-    memcpy(chunk.chaining_value, hasher->chunk_chaining_value, sizeof chunk.chaining_value);
-    memcpy(chunk.block, hasher->block, hasher->block_length);
-    memset(chunk.block + hasher->block_length, 0, SW_BLAKE3_BLOCK_LENGTH - hasher->block_length);
+/* §4.2 Chunk Processing, up to the last block: the chunk of `length` bytes (0 to 1024) at
+   `bytes`, numbered `counter`, with every block but the last compressed; the last, zero-padded,
+   gets CHUNK_END (and CHUNK_START when it is also the first). Only the input's last chunk is
+   hashed so, one block at a time: the others are hashed in groups by a path. */
+static node last_chunk_node(const uint8_t *bytes, size_t length, uint64_t counter) {
+    const size_t blocks = length == 0 ? 1 : (length + SW_BLAKE3_BLOCK_LENGTH - 1) / SW_BLAKE3_BLOCK_LENGTH;
+    const size_t last_length = length - (blocks - 1) * SW_BLAKE3_BLOCK_LENGTH;
+    node chunk = {.counter = counter, .block_length = (uint32_t)last_length, .flags = SW_BLAKE3_CHUNK_END};
+    memcpy(chunk.chaining_value, sw_blake3_iv, sizeof chunk.chaining_value);
+    for (size_t block = 0; block + 1 < blocks; block++) {
+        compress(chunk.chaining_value, bytes + block * SW_BLAKE3_BLOCK_LENGTH, SW_BLAKE3_BLOCK_LENGTH, counter,
+                 block == 0 ? SW_BLAKE3_CHUNK_START : 0);
+    }
+    if (blocks == 1) chunk.flags |= SW_BLAKE3_CHUNK_START;
+    memcpy(chunk.block, bytes + (blocks - 1) * SW_BLAKE3_BLOCK_LENGTH, last_length);
+    memset(chunk.block + last_length, 0, SW_BLAKE3_BLOCK_LENGTH - last_length);
     return chunk;
 }
 
@@ -191,40 +201,6 @@ void sw_blake3_force(const char *name) {
 
 int sw_blake3_supports(const char *name) { return name && runnable_path_named(name) != NULL; }
 
-/* The chunk state (§4.2). */
-
-static size_t chunk_length(const sw_blake3 *hasher) {
-    return (size_t)hasher->blocks_compressed * SW_BLAKE3_BLOCK_LENGTH + hasher->block_length;
-}
-
-static void start_chunk(sw_blake3 *hasher, uint64_t counter) {
-    memcpy(hasher->chunk_chaining_value, sw_blake3_iv, sizeof hasher->chunk_chaining_value);
-    hasher->chunk_counter = counter;
-    hasher->block_length = 0;
-    hasher->blocks_compressed = 0;
-}
-
-/* Adds up to the rest of the chunk from `input`; returns how many bytes it took. A full block is
-   compressed only when more bytes follow it, since the chunk's last block sets CHUNK_END. */
-static size_t fill_chunk(sw_blake3 *hasher, const uint8_t *input, size_t length) {
-    size_t taken = SW_BLAKE3_CHUNK_LENGTH - chunk_length(hasher);
-    if (taken > length) taken = length;
-    for (size_t done = 0; done < taken;) {
-        if (hasher->block_length == SW_BLAKE3_BLOCK_LENGTH) {
-            const uint32_t flags = hasher->blocks_compressed == 0 ? SW_BLAKE3_CHUNK_START : 0;
-            compress(hasher->chunk_chaining_value, hasher->block, SW_BLAKE3_BLOCK_LENGTH, hasher->chunk_counter, flags);
-            hasher->blocks_compressed++;
-            hasher->block_length = 0;
-        }
-        size_t copied = (size_t)(SW_BLAKE3_BLOCK_LENGTH - hasher->block_length);
-        if (copied > taken - done) copied = taken - done;
-        memcpy(hasher->block + hasher->block_length, input + done, copied);
-        hasher->block_length = (uint8_t)(hasher->block_length + copied);
-        done += copied;
-    }
-    return taken;
-}
-
 /* The tree (§4.3). */
 
 /* Joins the subtrees on the stack into parents as far as the tree's shape allows, once input is
@@ -240,12 +216,12 @@ static void join_subtrees(sw_blake3 *hasher) {
     }
 }
 
-/* Pushes the chaining value of the subtree of `chunks` chunks that starts at the current chunk,
-   which follows the subtrees on the stack, and starts the chunk after it. */
+/* Pushes the chaining value of the subtree of `chunks` chunks that starts at chunk
+   `chunk_counter`, which follows the subtrees on the stack, and moves the count past it. */
 static void push_subtree(sw_blake3 *hasher, const uint8_t chaining_value[32], uint64_t chunks) {
     join_subtrees(hasher);
     memcpy(hasher->stack[hasher->stack_length++], chaining_value, 32);
-    start_chunk(hasher, hasher->chunk_counter + chunks);
+    hasher->chunk_counter += chunks;
 }
 
 /* The chunks of the next subtree `update` can hash on its own from `length` bytes at chunk
@@ -288,46 +264,74 @@ static void hash_subtree(const sw_blake3_lanes *path, const uint8_t *input, size
 void sw_blake3_init(sw_blake3 *hasher) {
     /* Every byte set, so copies of the hasher compare equal byte for byte. */
     memset(hasher, 0, sizeof *hasher);
-    start_chunk(hasher, 0);
 }
 
+/* Hashes the `chunks` whole chunks at `input` (a subtree's: see next_subtree_chunks) into the
+   tree. */
+static void hash_group(sw_blake3 *hasher, const sw_blake3_lanes *path, const uint8_t *input, size_t chunks) {
+    uint8_t chaining_value[32];
+    hash_subtree(path, input, chunks, hasher->chunk_counter, chaining_value);
+    push_subtree(hasher, chaining_value, chunks);
+}
+
+enum { BUFFER_CHUNKS = SW_BLAKE3_BUFFER_LENGTH / SW_BLAKE3_CHUNK_LENGTH };
+
+/* The buffer starts a group of BUFFER_CHUNKS chunks (the counter stays a multiple of it, as
+   every subtree hashed is at least that large); once whole, and once input follows it, it is
+   hashed as one. In between, subtrees of whole groups are hashed from the input where it lies,
+   and what remains (at most one group) waits in the buffer. */
 void sw_blake3_update(sw_blake3 *hasher, const void *data, size_t length) {
     if (length == 0) return;
     const uint8_t *input = data;
-    if (chunk_length(hasher) > 0) {
-        const size_t taken = fill_chunk(hasher, input, length);
+    const sw_blake3_lanes *path = current_path();
+    if (hasher->buffer_length > 0) {
+        size_t taken = SW_BLAKE3_BUFFER_LENGTH - hasher->buffer_length;
+        if (taken > length) taken = length;
+        memcpy(hasher->buffer + hasher->buffer_length, input, taken);
+        hasher->buffer_length += (uint32_t)taken;
         input += taken;
         length -= taken;
-        /* Without more input the chunk may be the last, even the root: it waits for finalize. */
+        /* Without more input the buffer may hold the last chunk, even the root: it waits for
+           finalize. */
         if (length == 0) return;
-        uint8_t chaining_value[32];
-        const node chunk = chunk_node(hasher);
-        node_chaining_value(&chunk, 0, chaining_value);
-        push_subtree(hasher, chaining_value, 1);
+        hash_group(hasher, path, hasher->buffer, BUFFER_CHUNKS);
+        hasher->buffer_length = 0;
     }
-    const sw_blake3_lanes *path = current_path();
-    for (size_t chunks; (chunks = next_subtree_chunks(hasher->chunk_counter, length)) > 0;) {
-        uint8_t chaining_value[32];
-        hash_subtree(path, input, chunks, hasher->chunk_counter, chaining_value);
-        push_subtree(hasher, chaining_value, chunks);
+    for (size_t chunks; (chunks = next_subtree_chunks(hasher->chunk_counter, length)) >= BUFFER_CHUNKS;) {
+        hash_group(hasher, path, input, chunks);
         input += chunks * SW_BLAKE3_CHUNK_LENGTH;
         length -= chunks * SW_BLAKE3_CHUNK_LENGTH;
     }
-    fill_chunk(hasher, input, length);
+    /* Less than a group, or exactly one that may be the whole input. */
+    memcpy(hasher->buffer, input, length);
+    hasher->buffer_length = (uint32_t)length;
 }
 
 /* The root is the right edge of the tree folded from the right: the last node, then a parent
-   with each subtree to its left (§4.3.2). The last node is the chunk in progress, which the
-   subtrees on the stack join for, or, when an update ended on a subtree, the parent of the last
-   two (there are two: a subtree at chunk 0 never takes the whole input). Only the last
-   compression sets ROOT (§2.4). An empty input is one empty chunk (§4.2). */
+   with each subtree to its left (§4.3.2). The last node is the buffer's last chunk, after its
+   other chunks join the tree, or, when an update ended on a subtree, the parent of the last two
+   (there are two: a subtree at chunk 0 never takes the whole input). Only the last compression
+   sets ROOT (§2.4). An empty input is one empty chunk (§4.2). */
 void sw_blake3_finalize(const sw_blake3 *hasher, uint8_t digest[32]) {
-    /* A copy: the hasher stays as it is, ready for more input. */
-    sw_blake3 state = *hasher;
+    /* A copy of the tree (the buffer is only read): the hasher stays as it is, ready for more
+       input. */
+    sw_blake3 state;
+    memcpy(&state, hasher, offsetof(sw_blake3, buffer));
     node root;
-    if (chunk_length(&state) > 0 || state.stack_length == 0) {
+    const size_t buffered = state.buffer_length;
+    if (buffered > 0 || state.stack_length == 0) {
+        const size_t chunks = buffered == 0 ? 1 : (buffered + SW_BLAKE3_CHUNK_LENGTH - 1) / SW_BLAKE3_CHUNK_LENGTH;
+        const sw_blake3_lanes *path = current_path();
+        uint8_t chaining_values[BUFFER_CHUNKS * 32];
+        for (size_t i = 0; i + 1 < chunks; i += path->degree) {
+            const size_t count = chunks - 1 - i < path->degree ? chunks - 1 - i : path->degree;
+            path->hash_chunks(hasher->buffer + i * SW_BLAKE3_CHUNK_LENGTH, count, state.chunk_counter + i,
+                              chaining_values + 32 * i);
+        }
+        for (size_t i = 0; i + 1 < chunks; i++) push_subtree(&state, chaining_values + 32 * i, 1);
         join_subtrees(&state);
-        root = chunk_node(&state);
+        const size_t last = (chunks - 1) * SW_BLAKE3_CHUNK_LENGTH;
+        root = last_chunk_node(hasher->buffer + last, buffered - last, state.chunk_counter);
     } else {
         state.stack_length -= 2;
         root = parent_node(state.stack[state.stack_length], state.stack[state.stack_length + 1]);

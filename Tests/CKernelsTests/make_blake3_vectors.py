@@ -17,16 +17,17 @@ import tempfile
 
 import blake3
 
-# Around blocks (64 bytes), chunks (1024), and trees of two, three, four and more chunks; a
+# Around blocks (64 bytes), chunks (1024), and trees of two, three, four and more chunks; around
+# the hasher's buffer of 16 chunks, one and two of them, with a last chunk whole or partial; a
 # 31-chunk tree; past 64 KiB; a mebibyte with and without a partial last chunk; and 43 MB, about
 # the size of a small model's weights file, a tree 16 levels deep.
 LENGTHS = [
-    0, 1, 63, 64, 65, 1023, 1024, 1025, 2047, 2048, 2049, 3072, 4096, 8191, 8192, 8193, 16384,
-    31744, 65536 + 1, 1 << 20, (1 << 20) + 17, 43 * 1000 * 1000,
+    0, 1, 63, 64, 65, 1023, 1024, 1025, 2047, 2048, 2049, 3072, 4096, 8191, 8192, 8193, 16383, 16384,
+    16385, 17408, 31744, 32767, 32768, 32769, 33792, 65536 + 1, 1 << 20, (1 << 20) + 17, 43 * 1000 * 1000,
 ]
 
 # The lengths also hashed by b3sum.
-B3SUM_LENGTHS = [0, 1025, 8193, (1 << 20) + 17]
+B3SUM_LENGTHS = [0, 1025, 8193, 16385, (1 << 20) + 17]
 
 
 def pattern(length):

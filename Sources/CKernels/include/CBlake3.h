@@ -16,30 +16,36 @@
 extern "C" {
 #endif
 
+/* Input a hasher holds before hashing it: 16 chunks, a group every path hashes at full width
+   (AVX-512's 16 lanes). */
+enum { SW_BLAKE3_BUFFER_LENGTH = 16 * 1024 };
+
 /* A hasher. A plain struct: a copy made by assignment is an independent hasher that continues
    from the same point (a download resumed mid-object carries one forward). Its fields belong to
    the functions below. */
 typedef struct sw_blake3 {
-    /* The chunk being hashed: its chaining value so far, its index among the chunks, its last
-       block (kept back until more input shows whether it ends the chunk), the bytes in that
-       block, and the blocks of the chunk already compressed. */
-    uint32_t chunk_chaining_value[8];
+    /* The index among the chunks of the first chunk in `buffer`: a multiple of 16, as the input
+       before it was hashed in whole groups of 16 chunks. */
     uint64_t chunk_counter;
-    uint8_t block[64];
-    uint8_t block_length;
-    uint8_t blocks_compressed;
-    /* The chaining values of the complete subtrees left of that chunk, leftmost first. 2^64
+    /* The bytes of `buffer` in use. */
+    uint32_t buffer_length;
+    /* The chaining values of the complete subtrees left of the buffer, leftmost first. 2^64
        bytes are 2^54 chunks: at most 54 subtrees, and one more not yet joined to them. */
     uint8_t stack_length;
     uint8_t stack[55][32];
+    /* Input not hashed yet: the start of a group of 16 chunks, kept until the group is whole and
+       more input follows it (the last chunk may be the root). Input that arrives in pieces of
+       any size is so hashed in whole groups, at full width, and never a chunk at a time. */
+    uint8_t buffer[SW_BLAKE3_BUFFER_LENGTH];
 } sw_blake3;
 
 /* Starts `hasher` on an empty input. */
 void sw_blake3_init(sw_blake3 *hasher);
 
 /* Appends `length` bytes at `data` (which may be NULL when `length` is 0) to the input. How the
-   input is split among calls does not change the digest; large calls are faster, as whole chunks
-   are hashed in parallel only within a call. */
+   input is split among calls changes neither the digest nor, much, the speed: whole groups of
+   16 chunks are hashed where they lie, and only the bytes around them are copied into the
+   hasher's buffer. */
 void sw_blake3_update(sw_blake3 *hasher, const void *data, size_t length);
 
 /* Writes the 32-byte BLAKE3 digest of the input so far to `digest`. The hasher is not changed:
