@@ -5,10 +5,14 @@ public enum WeightLayout: Sendable {
     case packed
     /// float32 weights left where they lie (a streamed layer's received buffer) and multiplied
     /// in place, the activations packed instead: for weights used for a pass or two, where
-    /// packing them would cost more than it saves. float16 and bfloat16 weights are widened
-    /// once to float32 rows (a sequential pass), not packed. The results are the same bits as
-    /// `packed`'s. Products of fewer rows than a panel (short inputs) pack the weights at first
-    /// use; weights of other dtypes, or float32 ones not 4-byte aligned, are packed at load.
+    /// packing them would cost more than it saves. The results are the same bits as `packed`'s.
+    /// Products of fewer rows than a panel (short inputs) pack the weights at first use.
+    /// Weights of other dtypes are packed at load, float16 and bfloat16 widened inside the pack:
+    /// they must be widened anyway, and packing them costs the thread that loads the layer a
+    /// little more than widening them to rows would, where multiplying rows in place would cost
+    /// the pass (MiniLM from float16 chunks, `scripts/bench` on a Zen 4: 9.7 core-ms of packing per pass on the fetching
+    /// side against 3.5 of widening, and the pass 1.04x the local one instead of 1.13x). So are
+    /// float32 ones not 4-byte aligned.
     case stored
 }
 
@@ -148,43 +152,20 @@ public final class StoredWeights: @unchecked Sendable {
 
     /// `weights` (each `[rows, inFeatures]`) side by side, or `nil` when they cannot be used so.
     ///
-    /// float32 weights are used as stored; float16 and bfloat16 ones are widened once into
-    /// float32 buffers of the shared pool (a sequential pass, cheaper than packing them). `nil`
-    /// for another dtype, float32 not 4-byte aligned (the multiply loads whole floats), or in a
-    /// Swift array's memory, which has no fixed address.
+    /// `nil` for weights other than float32, float32 not 4-byte aligned (the multiply loads whole
+    /// floats), or in a Swift array's memory, which has no fixed address.
     public init?(_ weights: [Tensor], inFeatures: Int, kernels: KernelSet) {
         var segments: [(base: UnsafePointer<Float>, rows: Int)] = []
-        var kept: [Tensor] = []
         for weight in weights {
-            let rows = weight.elementCount / inFeatures
-            switch weight.dtype {
-            case .float32:
-                guard let base = weight.storageAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0
-                else { return nil }
-                segments.append((base.assumingMemoryBound(to: Float.self), rows))
-                kept.append(weight)
-            case .float16, .bfloat16:
-                let memory = BufferPool.shared.take(weight.elementCount * 4)
-                let floats = memory.base.bindMemory(to: Float.self, capacity: weight.elementCount)
-                weight.withUnsafeBytes {
-                    FloatConversion.convert(
-                        $0, from: weight.dtype,
-                        toFloat32: UnsafeMutableBufferPointer(start: floats, count: weight.elementCount))
-                }
-                let storage = ByteStorage(pooled: memory, count: weight.elementCount * 4)
-                // swift-format-ignore: NeverUseForceTry
-                // The storage holds exactly the weight's elements as float32.
-                kept.append(
-                    try! Tensor(dtype: .float32, shape: weight.shape, storage: storage, byteRange: 0..<storage.count))
-                segments.append((UnsafePointer(floats), rows))
-            default:
-                return nil
-            }
+            guard weight.dtype == .float32, let base = weight.storageAddress,
+                Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0
+            else { return nil }
+            segments.append((base.assumingMemoryBound(to: Float.self), weight.elementCount / inFeatures))
         }
         self.segments = segments
         self.inFeatures = inFeatures
         self.kernels = kernels
-        tensors = kept
+        tensors = weights
     }
 
     /// The weights packed (at the first call).
