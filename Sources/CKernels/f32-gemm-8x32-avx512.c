@@ -67,6 +67,76 @@ static void tile(const float *a, long a_stride, long rows, const float *panel, l
     if (gelu) gelu_rows(c, rows, NR, c_stride);
 }
 
+/* The tile turned (sw_tile_transposed_function): weight rows broadcast against the 32
+   activations of a panel, as tile does, each accumulator starting from its row's bias. The 8 x
+   32 result is transposed in registers, 8 x 16 at a time: unpacks of 32- and 64-bit elements
+   within 128-bit lanes, then a permute across lanes, leave each register holding two
+   activations' 8 outputs, stored with masks (32 bytes per activation row, only the valid rows
+   and features). */
+static void tile_transposed(const float *a, long a_stride, long rows, const float *panel, long depth,
+                            long panel_rows, float *c, long c_stride, const float *bias, int gelu) {
+    const float *row_a[MR];
+    __m512 c0[MR], c1[MR];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR; r++) {
+        const long valid = r < rows ? r : rows - 1;
+        row_a[r] = a + valid * a_stride;
+        c0[r] = c1[r] = _mm512_set1_ps(bias ? bias[valid] : 0.0f);
+    }
+    for (long k = 0; k < depth; k++) {
+        const __m512 b0 = _mm512_loadu_ps(panel);
+        const __m512 b1 = _mm512_loadu_ps(panel + 16);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < MR; r++) {
+            const __m512 s = _mm512_set1_ps(row_a[r][k]);
+            c0[r] = _mm512_fmadd_ps(s, b0, c0[r]);
+            c1[r] = _mm512_fmadd_ps(s, b1, c1[r]);
+        }
+        panel += NR;
+    }
+    const __mmask16 low = (__mmask16)((1u << rows) - 1), high = (__mmask16)(low << 8);
+    /* Activation 4L + m's 8 outputs are lane L of w[m] then of w[4 + m] (below): one permute
+       puts L = 0 in the low half and L = 1 in the high one, another L = 2 and 3. */
+    const __m512i first = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+    const __m512i second = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+    for (int half = 0; half < 2; half++) {
+        __m512 *v = half ? c1 : c0;
+        if (gelu) {
+#pragma clang loop unroll(full)
+            for (int r = 0; r < MR; r++) v[r] = gelu16(v[r]);
+        }
+        /* u[2i], u[2i + 1], per 128-bit lane L: rows 2i, 2i + 1 of activations 4L, 4L + 1, and
+           of 4L + 2, 4L + 3. */
+        __m512 u[MR], w[MR];
+#pragma clang loop unroll(full)
+        for (int i = 0; i < MR / 2; i++) {
+            u[2 * i] = _mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]);
+            u[2 * i + 1] = _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]);
+        }
+        /* w[m] (m < 4), per lane L: rows 0-3 of activation 4L + m; w[4 + m]: rows 4-7. */
+#pragma clang loop unroll(full)
+        for (int g = 0; g < 2; g++) {
+            const __m512d x0 = _mm512_castps_pd(u[4 * g]), x1 = _mm512_castps_pd(u[4 * g + 1]);
+            const __m512d y0 = _mm512_castps_pd(u[4 * g + 2]), y1 = _mm512_castps_pd(u[4 * g + 3]);
+            w[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(x0, y0));
+            w[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(x0, y0));
+            w[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(x1, y1));
+            w[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(x1, y1));
+        }
+#pragma clang loop unroll(full)
+        for (int m = 0; m < 4; m++) {
+            const __m512 outputs[2] = {_mm512_permutex2var_ps(w[m], first, w[4 + m]),
+                                       _mm512_permutex2var_ps(w[m], second, w[4 + m])};
+#pragma clang loop unroll(full)
+            for (int q = 0; q < 2; q++) {
+                const long even = 16 * half + 8 * q + m, odd = even + 4;
+                if (even < panel_rows) _mm512_mask_storeu_ps(c + even * c_stride, low, outputs[q]);
+                if (odd < panel_rows) _mm512_mask_storeu_ps(c + odd * c_stride - 8, high, outputs[q]);
+            }
+        }
+    }
+}
+
 static void widen_float16(const void *source, float *destination, long count) {
     const unsigned char *bytes = source;
     long i = 0;
@@ -89,6 +159,7 @@ static const sw_kernel_set set = {
     .panel_width = NR,
     .depth_block = 768,
     .tile = tile,
+    .tile_transposed = tile_transposed,
     .layer_norm = layer_norm,
     .softmax = softmax,
     .widen_float16 = widen_float16,

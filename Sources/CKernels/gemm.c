@@ -59,9 +59,11 @@ void sw_gemm(const sw_kernel_set *set, const float *a, long a_stride, long rows,
 
 /* sw_gemm with the roles of the operands turned: the weights stay as stored and A is packed.
    Each tile is C's transpose for `row_block` weight rows (output columns) by a panel of A's
-   rows, so the micro-kernel is the same; the tiles go through a scratch block, starting from the
-   bias (or zero) as sw_gemm's do, and are transposed into C. Every result is the bias plus the
-   products in order of depth, in the same depth blocks, as in sw_gemm: the same bits.
+   rows. A set with a turned micro-kernel (tile_transposed) stores it into C itself, the whole
+   depth at once; otherwise the tiles of the same micro-kernel go through a scratch block,
+   starting from the bias (or zero) as sw_gemm's do, and are transposed into C. Either way every
+   result is the bias plus the products in order of depth, as in sw_gemm (whose depth blocks
+   only pass partial sums through memory, exactly): the same bits.
 
    Loop order: one block of weight rows at a time (read from memory once), against every panel
    of A (which stays in L2). A's panels are taken `GROUP` at a time so the scratch fits on the
@@ -106,6 +108,19 @@ void sw_gemm_stored(const sw_kernel_set *set, const float *a_packed, long rows, 
     const long row_block = set->row_block;
     const long width = set->panel_width;
     const long panels = (rows + width - 1) / width;
+    if (set->tile_transposed) {
+        for (long column = column_begin; column < column_end; column += row_block) {
+            const long count = column_end - column < row_block ? column_end - column : row_block;
+            for (long panel = 0; panel < panels; panel++) {
+                const long first_row = panel * width;
+                set->tile_transposed(weights + column * weight_stride, weight_stride, count,
+                                     a_packed + panel * width * depth, depth,
+                                     rows - first_row < width ? rows - first_row : width,
+                                     c + first_row * c_stride + column, c_stride, bias ? bias + column : NULL, gelu);
+            }
+        }
+        return;
+    }
     float scratch[16 * GROUP * 64];
     for (long group = 0; group < panels; group += GROUP) {
         const long group_panels = panels - group < GROUP ? panels - group : GROUP;

@@ -30,6 +30,15 @@ extern "C" {
 typedef void (*sw_tile_function)(const float *a, long a_stride, long rows, const float *panel, long depth,
                                  float *c, long c_stride, const float *bias, int loads_c, int gelu);
 
+/* The same tile turned, for sw_gemm_stored: A's rows are weight rows (output features), the
+   panel holds activations, and the tile is stored as C's transpose, straight into C. For
+   r < rows and j < panel_rows: c[j * c_stride + r] = bias[r] (or 0 when bias is NULL) plus
+   a[r * a_stride + k] * panel[k * panel_width + j] over k in order, then GELU when `gelu`. The
+   whole depth in one call, so no partial sums pass through memory. Optional: a set without it
+   leaves sw_gemm_stored to turn its tiles through a scratch block. */
+typedef void (*sw_tile_transposed_function)(const float *a, long a_stride, long rows, const float *panel, long depth,
+                                            long panel_rows, float *c, long c_stride, const float *bias, int gelu);
+
 /* out[r] = LayerNorm(x[r] + residual[r]) * weight + bias over `rows` rows of `width` (biased
    variance, epsilon inside the square root, as torch.nn.LayerNorm). `residual` may be NULL;
    `out` may be `x` or `residual`. */
@@ -67,6 +76,8 @@ typedef struct sw_kernel_set {
     /* Depth of B per block in the gemm driver: a block of one panel stays in L1/L2. */
     long depth_block;
     sw_tile_function tile;
+    /* NULL in sets that have none. */
+    sw_tile_transposed_function tile_transposed;
     sw_layer_norm_function layer_norm;
     sw_softmax_function softmax;
     sw_widen_function widen_float16;
