@@ -139,7 +139,8 @@ static void layer_norm(const float *x, const float *residual, long rows, long wi
     }
 }
 
-static void softmax(float *scores, long rows, long width, long stride, float scale, const float *mask) {
+static void softmax(float *scores, long rows, long width, long stride, float scale, const float *mask,
+                    const float *bias, long bias_stride) {
     const long vector_width = width & ~15L;
     const long tail_count = width - vector_width;
     /* The tail (fewer than 16 scores) goes through a padded vector whose extra lanes are -inf. */
@@ -148,15 +149,29 @@ static void softmax(float *scores, long rows, long width, long stride, float sca
     for (long r = 0; r < rows; r++) {
         float *row = scores + r * stride;
         v16f maximum = splat16(-__builtin_inff());
-        for (long j = 0; j < vector_width; j += 16) {
-            const v16f bias = mask ? load16(mask + j) : splat16(0);
-            const v16f value = SW_FMA(load16(row + j), splat16(scale), bias);
-            store16(row + j, value);
-            maximum = __builtin_elementwise_max(maximum, value);
+        if (bias) {
+            /* (s * scale + bias) + mask, in the reference's order, the first sum fused. */
+            const float *row_bias = bias + r * bias_stride;
+            for (long j = 0; j < vector_width; j += 16) {
+                const v16f added = mask ? load16(mask + j) : splat16(0);
+                const v16f value = SW_FMA(load16(row + j), splat16(scale), load16(row_bias + j)) + added;
+                store16(row + j, value);
+                maximum = __builtin_elementwise_max(maximum, value);
+            }
+        } else {
+            for (long j = 0; j < vector_width; j += 16) {
+                const v16f added = mask ? load16(mask + j) : splat16(0);
+                const v16f value = SW_FMA(load16(row + j), splat16(scale), added);
+                store16(row + j, value);
+                maximum = __builtin_elementwise_max(maximum, value);
+            }
         }
         v16f tail = tail_mask;
         if (tail_count > 0) {
-            for (long j = 0; j < tail_count; j++) tail[j] += row[vector_width + j] * scale;
+            for (long j = 0; j < tail_count; j++) {
+                const float scaled = row[vector_width + j] * scale;
+                tail[j] += bias ? scaled + bias[r * bias_stride + vector_width + j] : scaled;
+            }
             maximum = __builtin_elementwise_max(maximum, tail);
         }
         const float row_maximum = max16(maximum);

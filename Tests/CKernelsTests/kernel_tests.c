@@ -108,30 +108,39 @@ static void test_layer_norm(const sw_kernel_set *set, long rows, long width) {
     free(out);
 }
 
-static void test_softmax(const sw_kernel_set *set, long rows, long width) {
+/* With `with_bias`, row r also adds its own row of a bias matrix (stride `width`). */
+static void test_softmax(const sw_kernel_set *set, long rows, long width, int with_bias) {
     float *scores = malloc(sizeof(float) * (size_t)(rows * width));
     float *original = malloc(sizeof(float) * (size_t)(rows * width));
+    float *bias = malloc(sizeof(float) * (size_t)(rows * width));
     float *mask = malloc(sizeof(float) * (size_t)width);
-    for (long i = 0; i < rows * width; i++) original[i] = scores[i] = random_float(20);
+    for (long i = 0; i < rows * width; i++) {
+        original[i] = scores[i] = random_float(20);
+        bias[i] = with_bias ? random_float(5) : 0.0f;
+    }
     for (long j = 0; j < width; j++) mask[j] = j >= width - 2 && width > 2 ? -3.402823466e38f : 0.0f;
-    set->softmax(scores, rows, width, width, 0.125f, mask);
+    set->softmax(scores, rows, width, width, 0.125f, mask, with_bias ? bias : NULL, width);
     double worst = 0;
     for (long r = 0; r < rows; r++) {
         double maximum = -INFINITY, total = 0;
         for (long j = 0; j < width; j++) {
-            const double value = (double)original[r * width + j] * 0.125 + mask[j];
+            const double value = (double)original[r * width + j] * 0.125 + bias[r * width + j] + mask[j];
             maximum = value > maximum ? value : maximum;
         }
-        for (long j = 0; j < width; j++) total += exp((double)original[r * width + j] * 0.125 + mask[j] - maximum);
         for (long j = 0; j < width; j++) {
-            const double value = exp((double)original[r * width + j] * 0.125 + mask[j] - maximum) / total;
+            total += exp((double)original[r * width + j] * 0.125 + bias[r * width + j] + mask[j] - maximum);
+        }
+        for (long j = 0; j < width; j++) {
+            const double value =
+                exp((double)original[r * width + j] * 0.125 + bias[r * width + j] + mask[j] - maximum) / total;
             const double error = fabs(value - scores[r * width + j]);
             worst = error > worst ? error : worst;
         }
     }
-    check(worst <= 1e-6, set->name, "softmax", rows, width, 0, worst);
+    check(worst <= 1e-6, set->name, with_bias ? "softmax with a bias" : "softmax", rows, width, 0, worst);
     free(scores);
     free(original);
+    free(bias);
     free(mask);
 }
 
@@ -252,7 +261,10 @@ int main(void) {
             }
         }
         for (long width = 1; width <= 130; width += 43) test_layer_norm(set, 5, width);
-        for (long width = 1; width <= 130; width += 43) test_softmax(set, 4, width);
+        for (long width = 1; width <= 130; width += 43) {
+            test_softmax(set, 4, width, 0);
+            test_softmax(set, 4, width, 1);
+        }
         test_widening(set);
         static const long pack_shapes[][2] = {{1, 1}, {16, 16}, {17, 15}, {31, 33}, {32, 384}, {100, 7}, {1536, 384}};
         for (size_t i = 0; i < sizeof pack_shapes / sizeof pack_shapes[0]; i++) {

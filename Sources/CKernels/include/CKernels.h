@@ -45,10 +45,13 @@ typedef void (*sw_tile_transposed_function)(const float *a, long a_stride, long 
 typedef void (*sw_layer_norm_function)(const float *x, const float *residual, long rows, long width,
                                        const float *weight, const float *bias, float epsilon, float *out);
 
-/* Each of `rows` rows of `width` scores s (rows `stride` apart) becomes softmax(s * scale + mask);
-   `mask` has `width` values added to every row (0, or the most negative float), or is NULL. */
+/* Each of `rows` rows of `width` scores s (rows `stride` apart) becomes softmax(s * scale + mask),
+   or softmax(s * scale + bias[r] + mask) with a bias: `mask` has `width` values added to every
+   row (0, or the most negative float), or is NULL; row r's bias is the `width` values at
+   bias + r * bias_stride (a stride of -1 slides along one vector: a bias that depends only on
+   column minus row, MPNet's relative positions), or there is none when `bias` is NULL. */
 typedef void (*sw_softmax_function)(float *scores, long rows, long width, long stride, float scale,
-                                    const float *mask);
+                                    const float *mask, const float *bias, long bias_stride);
 
 /* `count` little-endian float16 or bfloat16 values (2 bytes each, any alignment) widened to float32. */
 typedef void (*sw_widen_function)(const void *source, float *destination, long count);

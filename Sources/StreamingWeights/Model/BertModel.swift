@@ -125,7 +125,8 @@ public final class BertForwardPass {
         self.threads = threads
         self.kernels = kernels
         workspace = BertWorkspace(
-            batch: batch, configuration: configuration, positionBias: positionBias?.values(length: batch.sequenceLength)
+            batch: batch, configuration: configuration,
+            positionBias: positionBias?.distanceValues(length: batch.sequenceLength)
         )
         hidden = [Float](repeating: 0, count: workspace.rows * configuration.hiddenSize)
     }

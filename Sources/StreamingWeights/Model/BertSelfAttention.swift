@@ -35,8 +35,9 @@ public struct BertSelfAttention: Sendable {
     /// - Parameters:
     ///   - hidden: `[rows, hidden]`, rows = batchSize * sequenceLength.
     ///   - mask: `[batchSize, sequenceLength]` additive mask: 0 or ``maskedValue``.
-    ///   - positionBias: `[heads, sequenceLength, sequenceLength]` added to the scaled scores
-    ///     before the mask (MPNet's `position_bias`), or empty.
+    ///   - positionBias: `[heads, 2 sequenceLength - 1]` by distance
+    ///     (``RelativePositionBias/distanceValues(length:)``), added to the scaled scores before
+    ///     the mask (MPNet's `position_bias`), or empty.
     ///   - queryKeyValueScratch: `[rows, 3 hidden]`.
     ///   - context: `[rows, hidden]`.
     func forward(
@@ -94,19 +95,15 @@ public struct BertSelfAttention: Sendable {
                     cStride: length,
                     threads: .single
                 )
-                if positionBias.isEmpty {
+                // MPNetSelfAttention: scores / sqrt(d) + position_bias, then the mask; query i's
+                // biases start at distance length - 1 - i of the head's row.
+                positionBias.withUnsafeBufferPointer { bias in
+                    // An empty array's buffer may still have an address: none means no bias.
+                    let headBias =
+                        bias.isEmpty ? nil : bias.baseAddress.map { $0 + head * (2 * length - 1) + length - 1 }
                     kernels.softmax(
-                        scores, rows: length, width: length, stride: length, scale: scale, mask: mask + item * length)
-                } else {
-                    // MPNetSelfAttention: scores / sqrt(d) + position_bias, then the mask.
-                    positionBias.withUnsafeBufferPointer { bias in
-                        let start = head * length * length
-                        for index in 0..<(length * length) {
-                            scores[index] = scores[index] * scale + bias[start + index]
-                        }
-                    }
-                    kernels.softmax(
-                        scores, rows: length, width: length, stride: length, scale: 1, mask: mask + item * length)
+                        scores, rows: length, width: length, stride: length, scale: scale, mask: mask + item * length,
+                        bias: headBias, biasStride: -1)
                 }
                 // context [L, d] = P [L, L] · V [L, d].
                 let packedValues = PackedPanels(

@@ -9,8 +9,8 @@ final class BertWorkspace {
     let context: UnsafeMutablePointer<Float>
     let attention: UnsafeMutablePointer<Float>
     let intermediate: UnsafeMutablePointer<Float>
-    /// `[heads, sequenceLength, sequenceLength]`, added to every layer's attention scores
-    /// (MPNet), or empty.
+    /// `[heads, 2 sequenceLength - 1]` by distance (``RelativePositionBias/distanceValues(length:)``),
+    /// added to every layer's attention scores (MPNet), or empty.
     let positionBias: [Float]
     private let memory: UnsafeMutableRawPointer
 

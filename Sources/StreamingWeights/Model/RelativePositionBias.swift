@@ -51,17 +51,18 @@ public struct RelativePositionBias: Sendable {
         return bucket
     }
 
-    /// The bias `[heads, length, length]` for sequences of `length` positions.
-    func values(length: Int) -> [Float] {
-        var values = [Float](repeating: 0, count: headCount * length * length)
-        let buckets = (-(length - 1)..<length).map(Self.bucket)
-        for query in 0..<length {
-            for key in 0..<length {
-                let row = buckets[key - query + length - 1] * headCount
-                for head in 0..<headCount {
-                    values[(head * length + query) * length + key] = table[row + head]
-                }
-            }
+    /// The bias for sequences of `length` positions, by head and distance.
+    ///
+    /// `[heads, 2 length - 1]`: entry d of a head's row is for key position minus query position
+    /// d - (length - 1). Query i's
+    /// biases over the keys are then the `length` values from d = length - 1 - i on: each query
+    /// row starts one before the previous one's (a stride of -1, as the softmax takes it).
+    func distanceValues(length: Int) -> [Float] {
+        let span = 2 * length - 1
+        var values = [Float](repeating: 0, count: headCount * span)
+        for distance in 0..<span {
+            let row = Self.bucket(distance - (length - 1)) * headCount
+            for head in 0..<headCount { values[head * span + distance] = table[row + head] }
         }
         return values
     }

@@ -105,13 +105,15 @@ public struct KernelSet: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Replaces each of `rows` rows of `width` scores s (rows `stride` floats apart) with
-    /// softmax(s · scale + mask); `mask` `[width]` holds 0 to keep a column and
-    /// ``BertSelfAttention/maskedValue`` to drop it, or is `nil`.
+    /// softmax(s · scale + mask), or softmax(s · scale + bias + mask) given a bias; `mask`
+    /// `[width]` holds 0 to keep a column and ``BertSelfAttention/maskedValue`` to drop it, or is
+    /// `nil`; row r's bias is the `width` floats at `bias + r * biasStride` (a stride of -1
+    /// slides along one vector, for a bias of column minus row).
     public func softmax(
         _ scores: UnsafeMutablePointer<Float>, rows: Int, width: Int, stride: Int, scale: Float,
-        mask: UnsafePointer<Float>?
+        mask: UnsafePointer<Float>?, bias: UnsafePointer<Float>? = nil, biasStride: Int = 0
     ) {
-        functions.softmax(scores, rows, width, stride, scale, mask)
+        functions.softmax(scores, rows, width, stride, scale, mask, bias, biasStride)
     }
 
     /// Whether all `values` are finite (no NaN, no infinity).

@@ -34,10 +34,12 @@ enum KernelReference {
         return out
     }
 
-    static func softmax(_ x: [Float], width: Int, scale: Float, mask: [Float]?) -> [Float] {
+    static func softmax(_ x: [Float], width: Int, scale: Float, mask: [Float]?, bias: [Float]? = nil) -> [Float] {
         var out = x
         for r in 0..<(x.count / width) {
-            let row = (0..<width).map { Double(x[r * width + $0]) * Double(scale) + Double(mask?[$0] ?? 0) }
+            let row = (0..<width).map {
+                Double(x[r * width + $0]) * Double(scale) + Double(bias?[r * width + $0] ?? 0) + Double(mask?[$0] ?? 0)
+            }
             let maximum = row.max() ?? 0
             let exps = row.map { Foundation.exp($0 - maximum) }
             let total = exps.reduce(0, +)

@@ -203,28 +203,46 @@ struct KernelTests {
     }
 
     @Test(
-        "Softmax with scale and mask equals the definition to exp's precision; masked columns get zero, with every set",
-        arguments: [1, 8, 16, 37, 128])
-    func softmax(width: Int) {
+        "Softmax with scale, mask and a bias sliding along a vector (MPNet's) equals the definition to exp's precision; masked columns get zero, with every set",
+        arguments: [1, 8, 16, 37, 128], [false, true])
+    func softmax(width: Int, withBias: Bool) {
         let rows = 4
         // Scores whose scaled values span exp's whole range.
         let scores = randomFloats(rows * width, seed: 12, range: 700)
         let masked = width > 3 ? 3 : 0
         let mask = (0..<width).map { $0 >= width - masked ? BertSelfAttention.maskedValue : 0 }
-        let expected = KernelReference.softmax(scores, width: width, scale: 0.125, mask: mask)
+        // A bias of column minus row: row r's values start rows - 1 - r into one vector.
+        let distances = randomFloats(rows + width - 1, seed: 13, range: 30)
+        let bias = (0..<(rows * width)).map { distances[rows - 1 - $0 / width + $0 % width] }
+        let expected = KernelReference.softmax(
+            scores, width: width, scale: 0.125, mask: mask, bias: withBias ? bias : nil)
         for set in Self.sets {
             var result = scores
             result.withUnsafeMutableBufferPointer { result in
                 mask.withUnsafeBufferPointer { mask in
-                    set.softmax(
-                        result.baseAddress!, rows: rows, width: width, stride: width, scale: 0.125,
-                        mask: mask.baseAddress)
+                    distances.withUnsafeBufferPointer { distances in
+                        set.softmax(
+                            result.baseAddress!, rows: rows, width: width, stride: width, scale: 0.125,
+                            mask: mask.baseAddress, bias: withBias ? distances.baseAddress! + rows - 1 : nil,
+                            biasStride: -1)
+                    }
                 }
             }
-            for (got, want) in zip(result, expected) {
+            for (index, (got, want)) in zip(result, expected).enumerated() {
                 // exp's own error (2e-7 relative), plus the float32 rounding of s - max, which
-                // grows with how far below the maximum a score lies (-log of the result).
-                let tolerance = want * (4e-7 + 1.2e-7 * abs(Float(Foundation.log(Double(max(want, 1e-38))))))
+                // grows with how far below the maximum a score lies (-log of the result); with
+                // a bias, also the rounding of s · scale + bias to float32 (half an ulp of the
+                // largest such sum in the row, for this value and for the maximum and the sum
+                // it is divided by).
+                let row = index / width
+                var largest: Float = 0
+                for column in 0..<width {
+                    let sum: Float = abs(scores[row * width + column] * 0.125) + abs(bias[row * width + column])
+                    largest = max(largest, sum)
+                }
+                let rounding: Float = withBias ? 2 * 6e-8 * largest : 0
+                let logarithm = Float(Foundation.log(Double(max(want, 1e-38))))
+                let tolerance: Float = want * (4e-7 + rounding + 1.2e-7 * abs(logarithm))
                 #expect(abs(got - want) <= tolerance + 1e-37, "\(set.name): \(got) for \(want)")
             }
             for r in 0..<rows {
