@@ -118,26 +118,44 @@ def architecture_model(model_type):
     return directory
 
 
+# Ours and the references alternate this many times per architecture (see architectures()).
+ARCHITECTURE_ROUNDS = 3
+
+
 def architectures(ours):
     """Forward latency of the other encoder families (random weights, MiniLM's shape), seq 128, batch 1, 1 and 2
-    threads: ours against PyTorch and ONNX Runtime, as the forward section does for BERT."""
+    threads: ours against PyTorch and ONNX Runtime, as the forward section does for BERT. Ours and the references
+    alternate ARCHITECTURE_ROUNDS times per model, so that a change in the machine's load between two measurements
+    moves one round's ratio, not the result: each ratio is the median of the rounds' ratios, each time the median
+    of the rounds' medians."""
     rows = []
     for model_type in ARCHITECTURES:
         directory = architecture_model(model_type)
-        log(f"architectures: {model_type}, ours")
-        mine = {threads: run_json([ours, "forward", "--model", directory, "--seq", "128", "--batch", "1",
-                                   "--threads", str(threads)])["ours"]["median_ms"] for threads in THREADS}
-        log(f"architectures: {model_type}, PyTorch and ONNX Runtime")
-        reference = run_json(REFERENCE + ["--what", "forward", "--model", str(directory), "--configs", "128x1",
-                                          "--threads", ",".join(map(str, THREADS))])
-        entries = reference["results"] if "results" in reference else [reference]
-        for entry in entries:
-            threads = entry["threads"]
-            torch_ms, ort_ms = entry["pytorch"]["median_ms"], entry["onnxruntime"]["median_ms"]
+        rounds = []
+        for number in range(1, ARCHITECTURE_ROUNDS + 1):
+            log(f"architectures: {model_type}, round {number} of {ARCHITECTURE_ROUNDS}: ours, then PyTorch and "
+                "ONNX Runtime")
+            mine = {threads: run_json([ours, "forward", "--model", directory, "--seq", "128", "--batch", "1",
+                                       "--threads", str(threads), "--seconds", "1"])["ours"]["median_ms"]
+                    for threads in THREADS}
+            reference = run_json(REFERENCE + ["--what", "forward", "--model", str(directory), "--configs", "128x1",
+                                              "--threads", ",".join(map(str, THREADS))])
+            entries = reference["results"] if "results" in reference else [reference]
+            rounds.append({entry["threads"]: (mine[entry["threads"]], entry) for entry in entries})
+        for threads in THREADS:
+            samples = [measured[threads] for measured in rounds]
+            entry = samples[0][1]
+            def median_of(value):
+                return statistics.median(value(ours_ms, reference) for ours_ms, reference in samples)
             rows.append({"model_type": model_type, "model": directory.name, "seq": entry["seq"],
-                         "batch": entry["batch"], "threads": threads, "ours": mine[threads], "pytorch": torch_ms,
-                         "onnxruntime": ort_ms, "ours_over_onnxruntime": mine[threads] / ort_ms,
-                         "ours_over_pytorch": mine[threads] / torch_ms,
+                         "batch": entry["batch"], "threads": threads, "rounds": len(samples),
+                         "ours": median_of(lambda ours_ms, _: ours_ms),
+                         "pytorch": median_of(lambda _, reference: reference["pytorch"]["median_ms"]),
+                         "onnxruntime": median_of(lambda _, reference: reference["onnxruntime"]["median_ms"]),
+                         "ours_over_onnxruntime": median_of(
+                             lambda ours_ms, reference: ours_ms / reference["onnxruntime"]["median_ms"]),
+                         "ours_over_pytorch": median_of(
+                             lambda ours_ms, reference: ours_ms / reference["pytorch"]["median_ms"]),
                          "ort_max_abs_diff_vs_pytorch": entry["onnxruntime"].get("max_abs_diff_vs_pytorch")})
     return rows
 
@@ -665,13 +683,16 @@ def report(results):
                      f"{row['pytorch']:.3f} | {row['onnxruntime']:.3f} | {row['ours'] / row['onnxruntime']:.2f} | "
                      f"{row['ours'] / row['pytorch']:.2f} |")
     if results.get("architectures"):  # runs before the section have none
+        rounds = results["architectures"][0].get("rounds", 1)
         lines += ["", "## Other architectures (MiniLM's shape, random weights, seq 128, batch 1)", "",
+                  f"Ours and the references alternated {rounds} times per model; medians of the rounds (the ratios "
+                  "too: the median of each round's ratio).", "",
                   "| model type | threads | ours ms | PyTorch ms | ORT ms | ours / ORT | ours / PyTorch |",
                   "|---|---|---|---|---|---|---|"]
         for row in results["architectures"]:
             lines.append(f"| {row['model_type']} | {row['threads']} | {row['ours']:.3f} | {row['pytorch']:.3f} | "
-                         f"{row['onnxruntime']:.3f} | {row['ours'] / row['onnxruntime']:.2f} | "
-                         f"{row['ours'] / row['pytorch']:.2f} |")
+                         f"{row['onnxruntime']:.3f} | {row['ours_over_onnxruntime']:.2f} | "
+                         f"{row['ours_over_pytorch']:.2f} |")
     kernel = results["matmul"][0]["kernel"] if results["matmul"] else ""
     lines += ["", f"## Matmul (GFLOP/s, median; M x K x N = rows x depth x output features; numpy uses {kernel})", "",
               "| shape | threads | ours | numpy (OpenBLAS) | ours / numpy |", "|---|---|---|---|---|"]
@@ -818,9 +839,9 @@ def targets(results):
         plural = "thread" if threads == 1 else "threads"
         ort_limit = 0.9 if threads == 1 else 1.0
         checks.append((f"{model_type} (MiniLM's shape) seq 128, {threads} {plural}: ours / ORT <= {ort_limit}",
-                       entry["ours"] / entry["onnxruntime"], ort_limit))
+                       entry["ours_over_onnxruntime"], ort_limit))
         checks.append((f"{model_type} (MiniLM's shape) seq 128, {threads} {plural}: ours / PyTorch <= 0.7",
-                       entry["ours"] / entry["pytorch"], 0.7))
+                       entry["ours_over_pytorch"], 0.7))
     for shape in ("128x384x384", "128x384x1536", "128x1536x384"):
         entry = next(r for r in results["matmul"] if r["shape"] == shape and r["threads"] == 1)
         checks.append((f"matmul {shape}, 1 thread: numpy / ours <= 1.0", entry["numpy"] / entry["ours"], 1.0))
