@@ -886,10 +886,13 @@ def targets(results):
     checks.append(("WebSocket: Python websockets / ours <= 0.25 (ours >= 4x)", ws["python_websockets"] / ws["ours"], 0.25))
     st = results["streaming"]
     steady = st["cache_2_prefetch_1"]
-    checks.append(("streaming MiniLM, cache 2, prefetch 1: streamed / local <= 1.15", steady["streamed_ms"] / steady["local_ms"],
-                   1.15))
-    checks.append(("streaming MiniLM cold start: streamed / local <= 1.5", steady["streamed_cold_s"] / steady["local_cold_s"],
-                   1.5))
+    # Issue 18: 1.15 where the client computes with AVX-512, 1.3 on an AVX2-only machine (its compute is slower
+    # relative to the fetching); the cold start 1.25 (issue 7 asked 1.5).
+    steady_limit = 1.15 if "avx512f" in Path("/proc/cpuinfo").read_text() else 1.3
+    checks.append((f"streaming MiniLM, cache 2, prefetch 1: streamed / local <= {steady_limit}",
+                   steady["streamed_ms"] / steady["local_ms"], steady_limit))
+    checks.append(("streaming MiniLM cold start: streamed / local <= 1.25",
+                   steady["streamed_cold_s"] / steady["local_cold_s"], 1.25))
     if "float16_cache_2_prefetch_1" in st:
         half = st["float16_cache_2_prefetch_1"]
         checks.append(("streaming MiniLM float16 chunks, cache 2, prefetch 1: streamed / local <= 1.05",
