@@ -22,9 +22,32 @@
 
 enum { MR = 8, NR = 32 };
 
-/* C[rows, 32] (+)= A[rows, depth] · panel[depth, 32]: the hot loop loads B's two vectors once per
-   step and meets them with eight broadcasts of A, 16 FMAs. Rows past `rows` repeat the last
-   valid one (their results are not stored), so the loop has no branch. */
+/* The hot loop of both tiles: c0[r], c1[r] += row_a[r][k] · panel[k][0..32) for k < depth,
+   loading the panel's two vectors once per step and meeting them with eight broadcasts, 16 FMAs.
+   With `prefetch` (a constant where it is inlined), the panel is asked for 16 steps ahead: it
+   streams from memory on a packed weight's first row block. */
+static inline __attribute__((always_inline)) void multiply_add(const float *const row_a[MR], const float *panel,
+                                                               long depth, int prefetch, __m512 c0[MR],
+                                                               __m512 c1[MR]) {
+    for (long k = 0; k < depth; k++) {
+        if (prefetch) {
+            _mm_prefetch((const char *)(panel + 512), _MM_HINT_T0);
+            _mm_prefetch((const char *)(panel + 528), _MM_HINT_T0);
+        }
+        const __m512 b0 = _mm512_loadu_ps(panel);
+        const __m512 b1 = _mm512_loadu_ps(panel + 16);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < MR; r++) {
+            const __m512 s = _mm512_set1_ps(row_a[r][k]);
+            c0[r] = _mm512_fmadd_ps(s, b0, c0[r]);
+            c1[r] = _mm512_fmadd_ps(s, b1, c1[r]);
+        }
+        panel += NR;
+    }
+}
+
+/* C[rows, 32] (+)= A[rows, depth] · panel[depth, 32] (multiply_add). Rows past `rows` repeat the
+   last valid one (their results are not stored), so the loop has no branch. */
 static void tile(const float *a, long a_stride, long rows, const float *panel, long depth, float *c, long c_stride,
                  const float *bias, int loads_c, int gelu) {
     const float *row_a[MR];
@@ -43,20 +66,7 @@ static void tile(const float *a, long a_stride, long rows, const float *panel, l
             c1[r] = bias1;
         }
     }
-    for (long k = 0; k < depth; k++) {
-        /* B streams from memory on a panel's first row block: ask for it 16 steps ahead. */
-        _mm_prefetch((const char *)(panel + 512), _MM_HINT_T0);
-        _mm_prefetch((const char *)(panel + 528), _MM_HINT_T0);
-        const __m512 b0 = _mm512_loadu_ps(panel);
-        const __m512 b1 = _mm512_loadu_ps(panel + 16);
-#pragma clang loop unroll(full)
-        for (int r = 0; r < MR; r++) {
-            const __m512 s = _mm512_set1_ps(row_a[r][k]);
-            c0[r] = _mm512_fmadd_ps(s, b0, c0[r]);
-            c1[r] = _mm512_fmadd_ps(s, b1, c1[r]);
-        }
-        panel += NR;
-    }
+    multiply_add(row_a, panel, depth, 1, c0, c1);
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR; r++) {
         if (r < rows) {
@@ -68,7 +78,7 @@ static void tile(const float *a, long a_stride, long rows, const float *panel, l
 }
 
 /* The tile turned (sw_tile_transposed_function): weight rows broadcast against the 32
-   activations of a panel, as tile does, each accumulator starting from its row's bias. The 8 x
+   activations of a panel (multiply_add; the panel is in cache), each accumulator starting from its row's bias. The 8 x
    32 result is transposed in registers, 8 x 16 at a time: unpacks of 32- and 64-bit elements
    within 128-bit lanes, then a permute across lanes, leave each register holding two
    activations' 8 outputs, stored with masks (32 bytes per activation row, only the valid rows
@@ -83,17 +93,7 @@ static void tile_transposed(const float *a, long a_stride, long rows, const floa
         row_a[r] = a + valid * a_stride;
         c0[r] = c1[r] = _mm512_set1_ps(bias ? bias[valid] : 0.0f);
     }
-    for (long k = 0; k < depth; k++) {
-        const __m512 b0 = _mm512_loadu_ps(panel);
-        const __m512 b1 = _mm512_loadu_ps(panel + 16);
-#pragma clang loop unroll(full)
-        for (int r = 0; r < MR; r++) {
-            const __m512 s = _mm512_set1_ps(row_a[r][k]);
-            c0[r] = _mm512_fmadd_ps(s, b0, c0[r]);
-            c1[r] = _mm512_fmadd_ps(s, b1, c1[r]);
-        }
-        panel += NR;
-    }
+    multiply_add(row_a, panel, depth, 0, c0, c1);
     const __mmask16 low = (__mmask16)((1u << rows) - 1), high = (__mmask16)(low << 8);
     /* Activation 4L + m's 8 outputs are lane L of w[m] then of w[4 + m] (below): one permute
        puts L = 0 in the low half and L = 1 in the high one, another L = 2 and 3. */
