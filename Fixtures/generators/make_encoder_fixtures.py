@@ -242,13 +242,20 @@ def golden(name: str, model_class, sentences: list, pairs: list, long_tokens: in
     return summary
 
 
-def main() -> None:
+def start_golden_run() -> tuple[list, list]:
+    """What every golden generator starts with: torch on one thread, no progress bars, and Fixtures/golden/
+    sentences.json's sentences and pairs, which must be make_fixtures.py's (else it exits: the file is stale)."""
     torch.set_num_threads(1)
     transformers.utils.logging.disable_progress_bar()
     sentences_file = json.loads((GOLDEN / "sentences.json").read_text(encoding="utf-8"))
     sentences, pairs = sentences_file["sentences"], [tuple(p) for p in sentences_file["pairs"]]
     if sentences != make_fixtures.SENTENCES or pairs != list(make_fixtures.PAIRS):
         sys.exit("Fixtures/golden/sentences.json is stale: run make_fixtures.py first")
+    return sentences, pairs
+
+
+def main() -> None:
+    sentences, pairs = start_golden_run()
     if not (BERT_TINY / "model.safetensors").exists():
         sys.exit("Fixtures/bert-tiny is missing: run make_fixtures.py first")
 

@@ -40,7 +40,7 @@ except ImportError as error:
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_fixtures  # noqa: E402  (our generator: ROOT, FIXTURES and SENTENCES)
-from make_encoder_fixtures import save_golden  # noqa: E402  (safetensors with sorted __metadata__)
+from make_encoder_fixtures import save_golden, start_golden_run  # noqa: E402  (sorted __metadata__; setup)
 
 GOLDEN = make_fixtures.FIXTURES / "golden"
 NAME = "all-mpnet-base-v2"
@@ -76,11 +76,7 @@ def check_tokenizers(tokenizer, sentences: list) -> dict:
 
 
 def main() -> None:
-    torch.set_num_threads(1)
-    transformers.utils.logging.disable_progress_bar()
-    sentences = json.loads((GOLDEN / "sentences.json").read_text(encoding="utf-8"))["sentences"]
-    if sentences != make_fixtures.SENTENCES:
-        sys.exit("Fixtures/golden/sentences.json is stale: run make_fixtures.py first")
+    sentences, _ = start_golden_run()
     if not (MODEL / "model.safetensors").exists():
         sys.exit(f"{MODEL} is missing: run scripts/fetch-mpnet")
     if sha256(MODEL / "model.safetensors") != MODEL_SHA256:

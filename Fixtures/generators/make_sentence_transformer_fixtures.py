@@ -48,7 +48,7 @@ except ImportError as error:
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_fixtures  # noqa: E402  (our generator: FIXTURES, SENTENCES and PAIRS)
-from make_encoder_fixtures import save_golden  # noqa: E402  (safetensors with sorted __metadata__)
+from make_encoder_fixtures import save_golden, start_golden_run  # noqa: E402  (sorted __metadata__; setup)
 
 FIXTURES = make_fixtures.FIXTURES
 GOLDEN = FIXTURES / "golden"
@@ -226,12 +226,7 @@ def golden(sentences: list) -> dict:
 
 
 def main() -> None:
-    torch.set_num_threads(1)
-    transformers.utils.logging.disable_progress_bar()
-    sentences_file = json.loads((GOLDEN / "sentences.json").read_text(encoding="utf-8"))
-    sentences, pairs = sentences_file["sentences"], [tuple(p) for p in sentences_file["pairs"]]
-    if sentences != make_fixtures.SENTENCES:
-        sys.exit("Fixtures/golden/sentences.json is stale: run make_fixtures.py first")
+    sentences, pairs = start_golden_run()
     if not all((SOURCE / n).exists() for n in TRANSFORMER_FILES):
         sys.exit("Fixtures/mpnet-tiny is missing: run make_encoder_fixtures.py first")
 
