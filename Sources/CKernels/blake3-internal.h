@@ -21,8 +21,8 @@ enum {
 /* How far ahead of each lane's current block the vector paths prefetch, in bytes. They read
    one stream per lane, 1 KiB apart, more than the hardware prefetchers follow. AVX-512 over
    43 MB of chunks (`scripts/test-kernels --bench`, this constant changed): on a Sapphire Rapids
-   Xeon 3.0 GB/s without the prefetch, 4.5 at 128 or 256 bytes, 3.7 at 512; on a Zen 4 EPYC 3.4
-   without, 4.4 at 128, 4.0 at 256, 3.6 at 384 and 512. */
+   Xeon 3.0 GB/s without the prefetch, 4.5 at 128 or 256 bytes, 3.7 at 512; on a Zen 4 EPYC 3.5
+   without, 4.7 at 128, 4.1 at 256, 3.5 at 384, 3.7 at 512. */
 enum { SW_BLAKE3_PREFETCH_DISTANCE = 128 };
 
 /* §2.4 Compression Function Flags (the keyed and key-derivation flags are not used: this hasher

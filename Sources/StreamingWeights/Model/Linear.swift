@@ -9,10 +9,11 @@ public enum WeightLayout: Sendable {
     /// Products of fewer rows than a panel (short inputs) pack the weights at first use.
     /// Weights of other dtypes are packed at load, float16 and bfloat16 widened inside the pack:
     /// they must be widened anyway, and packing them costs the thread that loads the layer a
-    /// little more than widening them to rows would, where multiplying rows in place would cost
-    /// the pass (MiniLM from float16 chunks, `scripts/bench` on a Zen 4: 9.7 core-ms of packing per pass on the fetching
-    /// side against 3.5 of widening, and the pass 1.04x the local one instead of 1.13x). So are
-    /// float32 ones not 4-byte aligned.
+    /// few core-ms more than widening them to rows would, where multiplying rows in place would
+    /// cost the pass itself (MiniLM from float16 chunks, `scripts/bench` on a Zen 4 (AVX-512),
+    /// plain release: 10.1 core-ms of packing per pass on the fetching side and the pass 1.09x
+    /// the local one, against 4.4 core-ms of widening and 1.21x with rows in the run before). So
+    /// are float32 ones not 4-byte aligned.
     case stored
 }
 
