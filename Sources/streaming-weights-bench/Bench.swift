@@ -120,6 +120,9 @@ struct MatmulBench: ParsableCommand {
     @Option(help: "Seconds per shape.")
     var seconds = 0.3
 
+    @Flag(help: "Also multiply by the weights as stored (how streamed float32 layers are used): A packed per call.")
+    var stored = false
+
     func run() throws {
         let kernels = try KernelSet.selected()
         var results: [String: Any] = [:]
@@ -145,10 +148,25 @@ struct MatmulBench: ParsableCommand {
                     into: c, cStride: columns, threads: computeThreads)
             }
             let flops = 2 * Double(rows * depth * columns)
-            results[String(shape)] = [
-                "gflops_median": flops / times[times.count / 2] / 1e6,
-                "gflops_best": flops / times[0] / 1e6,
-            ]
+            var result = ["gflops_median": flops / times[times.count / 2] / 1e6, "gflops_best": flops / times[0] / 1e6]
+            if stored {
+                let bytes = columns * depth * 4
+                let storage = ByteStorage(count: bytes) {
+                    $0.copyMemory(from: UnsafeRawBufferPointer(start: weight, count: bytes))
+                }
+                let tensor = try Tensor(
+                    dtype: .float32, shape: [columns, depth], storage: storage, byteRange: 0..<bytes)
+                guard let weights = StoredWeights([tensor], inFeatures: depth, kernels: kernels) else {
+                    throw ValidationError("the weights cannot be used as stored")
+                }
+                let storedTimes = measure(seconds: seconds, minimumRuns: 20) {
+                    Matmul.multiply(
+                        a, aStride: depth, rows: rows, byStored: weights, bias: nil,
+                        into: c, cStride: columns, threads: computeThreads)
+                }
+                result["stored_gflops_median"] = flops / storedTimes[storedTimes.count / 2] / 1e6
+            }
+            results[String(shape)] = result
         }
         try printJSON(["threads": threads, "shapes": results, "kernels": kernels.name, "cpu": KernelSet.cpuModel])
     }

@@ -45,8 +45,14 @@ struct StreamingForwardBench: AsyncParsableCommand {
     @Option(help: "Compute threads.")
     var threads = 1
 
-    @Option(help: "Seconds to measure each for.")
+    @Option(help: "Seconds to measure each for, in all.")
     var seconds = 3.0
+
+    @Option(
+        help:
+            "Rounds of local then streamed passes, `seconds / rounds` each: the ratio is the median of the rounds' ratios, so a change in the machine's load between two measurements moves one round, not the figure."
+    )
+    var rounds = 3
 
     @Option(help: "Cold starts to measure each (the median is reported).")
     var coldRuns = 5
@@ -83,32 +89,50 @@ struct StreamingForwardBench: AsyncParsableCommand {
         guard let (local, streamed) = models else { throw ValidationError("--cold-runs must be at least 1") }
         func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
-        let localTimes = try await measure(seconds: seconds) {
-            _ = try await local.forward(batch, threads: computeThreads)
-        }
-        var streamedTimes: [Double] = []
+        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
         // Where the steady state's core time goes: this process's stages and total, and the
-        // server's total, over the measured passes.
-        let (stagesBefore, clientBefore) = (StageClock.milliseconds, StageClock.processMilliseconds)
-        let serverBefore = try serverPid.map(Self.coreMilliseconds(of:))
-        let statsBefore = streamed.inferenceStats
-        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
-        while streamedTimes.count < 5 || DispatchTime.now().uptimeNanoseconds < deadline {
-            let before = DispatchTime.now().uptimeNanoseconds
-            _ = try await streamed.forward(batch, threads: computeThreads)
-            streamedTimes.append(elapsedSeconds(since: before) * 1000)
+        // server's total, summed over the streamed rounds only.
+        var stageMs: [Stage: Double] = [:]
+        var (clientTotal, serverTotal, waitTotal, bytesTotal) = (0.0, 0.0, 0.0, 0)
+        var localTimes: [Double] = []
+        var streamedTimes: [Double] = []
+        var roundMedians: (local: [Double], streamed: [Double]) = ([], [])
+        for _ in 0..<rounds {
+            let localRound = try await measure(seconds: seconds / Double(rounds)) {
+                _ = try await local.forward(batch, threads: computeThreads)
+            }
+            let (stagesBefore, clientBefore) = (StageClock.milliseconds, StageClock.processMilliseconds)
+            let serverBefore = try serverPid.map(Self.coreMilliseconds(of:))
+            let statsBefore = streamed.inferenceStats
+            var times: [Double] = []
+            let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds / Double(rounds) * 1e9)
+            while times.count < 5 || DispatchTime.now().uptimeNanoseconds < deadline {
+                let before = DispatchTime.now().uptimeNanoseconds
+                _ = try await streamed.forward(batch, threads: computeThreads)
+                times.append(elapsedSeconds(since: before) * 1000)
+            }
+            clientTotal += StageClock.processMilliseconds - clientBefore
+            if let serverPid { serverTotal += try Self.coreMilliseconds(of: serverPid) - (serverBefore ?? 0) }
+            for (stage, milliseconds) in StageClock.milliseconds {
+                stageMs[stage, default: 0] += milliseconds - (stagesBefore[stage] ?? 0)
+            }
+            let stats = streamed.inferenceStats
+            waitTotal += stats.layerWaitTime - statsBefore.layerWaitTime
+            bytesTotal += stats.bytesFetched - statsBefore.bytesFetched
+            roundMedians.local.append(median(localRound))
+            roundMedians.streamed.append(median(times))
+            localTimes += localRound
+            streamedTimes += times
         }
         let passes = Double(streamedTimes.count)
-        let stages = StageClock.milliseconds
-        let clientMs = (StageClock.processMilliseconds - clientBefore) / passes
-        let serverMs = try serverPid.map { try (Self.coreMilliseconds(of: $0) - (serverBefore ?? 0)) / passes }
-        streamedTimes.sort()
+        let clientMs = clientTotal / passes
+        let serverMs = serverPid.map { _ in serverTotal / passes }
         let stats = streamed.inferenceStats
         var perPass: [String: Double] = ["client": clientMs]
         for stage in [Stage.receive, .hash, .decode, .pack] {
-            perPass[stage.description] = ((stages[stage] ?? 0) - (stagesBefore[stage] ?? 0)) / passes
+            perPass[stage.description] = (stageMs[stage] ?? 0) / passes
         }
-        let localMs = localTimes[localTimes.count / 2]
+        let localMs = median(localTimes)
         // Compute is the local pass's time on the same threads; what the client spends beyond
         // the measured stages and compute is the rest (allocation, page faults, scheduling).
         perPass["compute"] = localMs * Double(threads)
@@ -122,13 +146,13 @@ struct StreamingForwardBench: AsyncParsableCommand {
         // than the core time of both sides spread over every core.
         let floorMs = max(localMs, (clientMs + (serverMs ?? 0)) / Double(System.coreCount))
         try printJSON([
-            "local_ms": localMs, "streamed_ms": streamedTimes[streamedTimes.count / 2],
+            "local_ms": localMs, "streamed_ms": median(streamedTimes), "round_local_ms": roundMedians.local,
+            "round_streamed_ms": roundMedians.streamed,
             "local_cold_s": median(localColds), "streamed_cold_s": median(streamedColds),
             "streamed_init_s": median(streamedInits), "cold_runs": coldRuns,
             "layer_fetches": stats.layerFetches,
             "prefetch_hits": stats.prefetchHits, "runs": streamedTimes.count,
-            "wait_ms_per_pass": (stats.layerWaitTime - statsBefore.layerWaitTime) * 1000 / passes,
-            "bytes_per_pass": Double(stats.bytesFetched - statsBefore.bytesFetched) / passes,
+            "wait_ms_per_pass": waitTotal * 1000 / passes, "bytes_per_pass": Double(bytesTotal) / passes,
             "core_ms_per_pass": perPass, "floor_ms": floorMs, "cores": System.coreCount,
             "hash": DigestAlgorithm.blake3Implementation,
             "digest": streamed.source.manifest.chunks["layer_0"].map { "\($0.digest.algorithm)" } ?? "",
