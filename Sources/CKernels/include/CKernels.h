@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "CBlake3.h"
+#include "CSha256.h"
 
 /* The compute kernels, one set per instruction set, chosen at run time.
 

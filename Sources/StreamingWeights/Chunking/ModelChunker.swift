@@ -125,7 +125,7 @@ public struct ModelChunker: Sendable {
         // Components and files are independent: write as many at once as there are cores, so
         // hashing and writing one overlaps with the others; the largest (the embeddings) first.
         enum Job {
-            case chunk(ModelComponent, [String])
+            case chunk(Int)
             case file(String)
         }
         enum Result: Sendable {
@@ -133,15 +133,31 @@ public struct ModelChunker: Sendable {
             case file(String, ChunkManifest.FileEntry)
         }
         var files: [String: ChunkManifest.FileEntry] = [:]
+        let prepared = try components.map { component, names in
+            try prepare(
+                component: component,
+                tensors: names.map { ($0, try checkpoint.tensor(named: component.checkpointPrefix + $0)) })
+        }
+        // SHA-256 of the chunks two at a time on a thread of its own, where the CPU can, beside
+        // the writers (which then hash only BLAKE3); each chunk's source pages are released when
+        // both have read them.
+        let pairedSHA256 = PairedChunkHashes(chunks: prepared, enabled: !compress)
+        func pairedDigests() async throws -> [String]? {
+            guard let pairedSHA256 else { return nil }
+            return try await runBlocking { pairedSHA256.run() }
+        }
+        async let pairedSHA256Digests = pairedDigests()
         try await withThrowingTaskGroup(of: Result.self) { group in
-            var pending = (components.map { Job.chunk($0.0, $0.1) } + extraFiles.map { Job.file($0) })[...]
+            var pending = (prepared.indices.map { Job.chunk($0) } + extraFiles.map { Job.file($0) })[...]
             func startNext() throws {
                 switch pending.popFirst() {
-                case .chunk(let component, let names)?:
-                    let tensors = try names.map { name in
-                        (name, try checkpoint.tensor(named: component.checkpointPrefix + name))
+                case .chunk(let index)?:
+                    let chunk = prepared[index]
+                    group.addTask {
+                        let stored = try await store(chunk, hashingSHA256: pairedSHA256 == nil)
+                        if let pairedSHA256 { pairedSHA256.read(index) } else { chunk.releasePages() }
+                        return .chunk(chunk.component.name, stored)
                     }
-                    group.addTask { .chunk(component.name, try await write(component: component, tensors: tensors)) }
                 case .file(let name)?:
                     let source = path(name)
                     group.addTask {
@@ -173,6 +189,9 @@ public struct ModelChunker: Sendable {
                 progress?(Progress(file: file, completed: completed, total: total, bytesWritten: written))
                 try startNext()
             }
+        }
+        if let digests = try await pairedSHA256Digests {
+            for (chunk, digest) in zip(prepared, digests) { chunks[chunk.component.name]?.sha256 = digest }
         }
         let manifest = ChunkManifest(
             modelName: name,
@@ -288,63 +307,124 @@ public struct ModelChunker: Sendable {
         return plan
     }
 
-    /// Writes one chunk (converting its floating tensors to ``dtype``), hashing the bytes as
-    /// stored, then releases the source pages it read.
-    private func write(component: ModelComponent, tensors sources: [(String, Tensor)]) async throws
-        -> ChunkManifest.Chunk
-    {
-        defer {
-            for (_, tensor) in sources { tensor.releasePages() }
+    /// One component's chunk before it is written: its tensors (converted to ``dtype``) laid out
+    /// as a safetensors file.
+    struct PreparedChunk: @unchecked Sendable {
+        let component: ModelComponent
+        let file: String
+        let safetensors: SafetensorsWriter
+        let entries: [String: ChunkManifest.TensorEntry]
+        /// The checkpoint's tensors it was made from.
+        let sources: [Tensor]
+
+        /// Lets the system drop the source pages read (they are read again if touched).
+        func releasePages() {
+            for tensor in sources { tensor.releasePages() }
         }
-        let tensors = try sources.map { name, tensor in
-            (
-                name,
-                tensor.dtype.isFloatingPoint && dtype != nil ? try tensor.converted(to: dtype ?? tensor.dtype) : tensor
-            )
-        }
+    }
+
+    private func prepare(component: ModelComponent, tensors sources: [(String, Tensor)]) throws -> PreparedChunk {
         var safetensors = SafetensorsWriter()
         var entries: [String: ChunkManifest.TensorEntry] = [:]
-        for (name, tensor) in tensors {
+        for (name, source) in sources {
+            let tensor =
+                source.dtype.isFloatingPoint && dtype != nil ? try source.converted(to: dtype ?? source.dtype) : source
             try safetensors.add(tensor, named: name)
             entries[name] = ChunkManifest.TensorEntry(dtype: tensor.dtype.rawValue, shape: tensor.shape.dimensions)
         }
-        let file = component.name + (compress ? ".safetensors.gz" : ".safetensors")
+        return PreparedChunk(
+            component: component, file: component.name + (compress ? ".safetensors.gz" : ".safetensors"),
+            safetensors: safetensors, entries: entries, sources: sources.map(\.1))
+    }
+
+    /// Writes one chunk, hashing the bytes as stored: BLAKE3, and SHA-256 too unless
+    /// `hashingSHA256` is false (its SHA-256 is then left empty, for ``PairedChunkHashes``).
+    private func store(_ chunk: PreparedChunk, hashingSHA256: Bool) async throws -> ChunkManifest.Chunk {
         // An uncommitted writer removes its temporary file when dropped. The block Dispatch runs
         // outlives the await by a moment, so it must not hold the writer: the closure takes the
         // only reference from the slot and drops it before returning, and a failed run has left
         // no temporary file behind by the time its error is seen.
-        let slot = UnsafeSendable(WriterSlot(writer: try await storage.writer(for: file)))
-        let (compress, contents) = (self.compress, UnsafeSendable(safetensors))
-        // Converting, compressing, hashing and the writer's blocking I/O (an S3 upload), off
-        // Swift's cooperative threads.
+        let slot = UnsafeSendable(WriterSlot(writer: try await storage.writer(for: chunk.file)))
+        let compress = self.compress
+        // Compressing, hashing and the writer's blocking I/O (an S3 upload), off Swift's
+        // cooperative threads.
         let (size, sha256, blake3) = try await runBlocking { () throws -> (Int, String, String) in
             guard let writer = slot.value.writer.take() else { preconditionFailure("the writer is used once") }
-            let (sha256, blake3) = (StreamingDigest(.sha256), StreamingDigest(.blake3))
+            let sha256 = hashingSHA256 ? StreamingDigest(.sha256) : nil
+            let blake3 = StreamingDigest(.blake3)
             var size = 0
             func store(_ bytes: UnsafeRawBufferPointer) throws {
-                sha256.update(bytes)
+                sha256?.update(bytes)
                 blake3.update(bytes)
                 size += bytes.count
                 try writer.write(bytes)
             }
             if compress {
                 let compressor = try GzipCompressor()
-                try contents.value.write { try compressor.compress($0, into: store) }
+                try chunk.safetensors.write { try compressor.compress($0, into: store) }
                 try compressor.finish(into: store)
             } else {
-                try contents.value.write(to: store)
+                try chunk.safetensors.write(to: store)
             }
             try writer.commit()
-            return (size, sha256.finalize().hexString, blake3.finalize().hexString)
+            return (size, sha256?.finalize().hexString ?? "", blake3.finalize().hexString)
         }
         return ChunkManifest.Chunk(
-            file: file,
+            file: chunk.file,
             size: size,
             sha256: sha256,
             blake3: blake3,
             sizeMB: Double(size) / 1_048_576,
-            tensors: entries
+            tensors: chunk.entries
         )
+    }
+}
+
+/// The SHA-256 of every chunk as stored, computed apart from writing them.
+///
+/// On a thread of its own, two chunks at a time (``PairedSHA256``), from the same bytes the
+/// writers read, while they hash BLAKE3. On a 2-core machine the writers and this thread then share the work that
+/// one chunk's SHA-256 alone, done in each writer, would have made the longest.
+///
+/// Only for chunks stored uncompressed (their bytes are the tensors' where they lie) on a CPU
+/// that pairs messages; each chunk's source pages are released once both this thread and its
+/// writer have read them.
+private final class PairedChunkHashes: @unchecked Sendable {
+    private let chunks: [ModelChunker.PreparedChunk]
+    /// The chunks' headers, at fixed addresses for `messages`.
+    private let headers: [ByteStorage]
+    private let messages: [[UnsafeRawBufferPointer]]
+    /// Per chunk, the readers (this thread and the writer) that have not finished with it.
+    private let readers: Locked<[Int]>
+
+    init?(chunks: [ModelChunker.PreparedChunk], enabled: Bool) {
+        guard enabled, PairedSHA256.pairs else { return nil }
+        let headers = chunks.map { ByteStorage($0.safetensors.headerBytes()) }
+        var messages: [[UnsafeRawBufferPointer]] = []
+        for (chunk, header) in zip(chunks, headers) {
+            let bytes = UnsafeRawBufferPointer(start: header.baseAddress, count: header.count)
+            guard let pieces = chunk.safetensors.pieces(header: bytes) else { return nil }
+            messages.append(pieces)
+        }
+        self.chunks = chunks
+        self.headers = headers
+        self.messages = messages
+        readers = Locked(Array(repeating: 2, count: chunks.count))
+    }
+
+    /// The chunks' SHA-256s (lower-case hex), in order; blocks while it hashes.
+    func run() -> [String] {
+        let digests = PairedSHA256.digests(of: messages) { read($0) }
+        return withExtendedLifetime(headers) { digests.map(\.hexString) }
+    }
+
+    /// A reader has finished with chunk `index`: the second releases its source pages.
+    func read(_ index: Int) {
+        let last = readers.withLock { readers in
+            readers[index] -= 1
+            return readers[index] == 0
+        }
+        if last { chunks[index].releasePages() }
     }
 }
 

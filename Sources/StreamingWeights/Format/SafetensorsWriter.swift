@@ -88,6 +88,23 @@ public struct SafetensorsWriter {
         }
     }
 
+    /// The file's bytes as pieces where they lie.
+    ///
+    /// `header` (this writer's ``headerBytes()``, held by the caller at a fixed address), then
+    /// each tensor's data. Valid while the tensors live;
+    /// `nil` when one has no fixed address (a Swift array's), for ``write(to:)`` instead.
+    public func pieces(header: UnsafeRawBufferPointer) -> [UnsafeRawBufferPointer]? {
+        var pieces = [header]
+        for (_, tensor) in layout {
+            guard let base = tensor.storageAddress else {
+                guard tensor.byteCount == 0 else { return nil }
+                continue
+            }
+            pieces.append(UnsafeRawBufferPointer(start: base, count: tensor.byteCount))
+        }
+        return pieces
+    }
+
     /// The whole file in memory.
     public func serialized() -> [UInt8] {
         var bytes: [UInt8] = []
