@@ -170,6 +170,7 @@ void sw_sha256_force_portable(int portable) {
     __atomic_store_n(&use_extensions, portable ? 0 : sw_sha256_supported(), __ATOMIC_RELAXED);
 }
 
+#if defined(__x86_64__)
 static int extensions(void) {
     int use = __atomic_load_n(&use_extensions, __ATOMIC_RELAXED);
     if (use < 0) {
@@ -178,6 +179,7 @@ static int extensions(void) {
     }
     return use;
 }
+#endif
 
 static void blocks_one(uint32_t state[8], const uint8_t *data, size_t count) {
 #if defined(__x86_64__)
