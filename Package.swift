@@ -18,9 +18,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
+        // Headers only: libcurl is loaded by the first HTTP request (Sources/CCurl/shim.h), not
+        // linked, so a program that makes none does not pay its ~5 ms of loading.
         .systemLibrary(
             name: "CCurl",
-            pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
         ),
         .systemLibrary(

@@ -85,10 +85,6 @@ public enum HTTPClient {
     /// The protocols libcurl may use, for requests and for redirects.
     static let protocols = "http,https"
 
-    private static let initialized: Bool = {
-        curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
-    }()
-
     /// Performs `request`, handing each piece of the response body to `body` as it arrives.
     ///
     /// - Throws: ``HTTPError`` for a transport failure, or what `body` throws.
@@ -99,28 +95,30 @@ public enum HTTPClient {
         status: ((Int) -> Void)? = nil,
         body: ((UnsafeRawBufferPointer) throws -> Void)? = nil
     ) throws -> HTTPResponse {
-        precondition(initialized, "libcurl could not be initialised")
         let scheme = request.url.prefix { $0 != ":" }.lowercased()
         guard scheme == "http" || scheme == "https", request.url.dropFirst(scheme.count).hasPrefix("://") else {
             throw HTTPError(
                 url: request.url, code: Int(CURLE_UNSUPPORTED_PROTOCOL.rawValue),
                 message: "only http:// and https:// URLs are fetched")
         }
-        guard let handle = curl_easy_init() else {
+        if let failure = ccurl_load_error() {
+            throw HTTPError(url: request.url, code: -1, message: String(cString: failure))
+        }
+        guard let handle = ccurl_easy_init() else {
             throw HTTPError(url: request.url, code: -1, message: "libcurl could not create a handle")
         }
-        defer { curl_easy_cleanup(handle) }
+        defer { ccurl_easy_cleanup(handle) }
         let context = TransferContext(body: body, status: status)
         let unmanaged = Unmanaged.passRetained(context)
         defer { unmanaged.release() }
 
         var headerList: UnsafeMutablePointer<curl_slist>?
         for (name, value) in request.headers {
-            headerList = curl_slist_append(headerList, "\(name): \(value)")
+            headerList = ccurl_slist_append(headerList, "\(name): \(value)")
         }
         // An explicit empty Expect avoids curl's 1-second wait for "100 Continue" on uploads.
-        headerList = curl_slist_append(headerList, "Expect:")
-        defer { curl_slist_free_all(headerList) }
+        headerList = ccurl_slist_append(headerList, "Expect:")
+        defer { ccurl_slist_free_all(headerList) }
 
         ccurl_easy_setopt_string(handle, CURLOPT_URL, request.url)
         ccurl_easy_setopt_string(handle, CURLOPT_PROTOCOLS_STR, protocols)
@@ -178,12 +176,12 @@ public enum HTTPClient {
                 ccurl_easy_setopt_pointer(handle, CURLOPT_POSTFIELDS, buffer.baseAddress)
                 ccurl_easy_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(buffer.count - 1))
             }
-            return curl_easy_perform(handle)
+            return ccurl_easy_perform(handle)
         }
         if let failure = context.failure { throw failure }
         guard code == CURLE_OK else {
             throw HTTPError(
-                url: request.url, code: Int(code.rawValue), message: String(cString: curl_easy_strerror(code)))
+                url: request.url, code: Int(code.rawValue), message: String(cString: ccurl_easy_strerror(code)))
         }
         var status = 0
         ccurl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
