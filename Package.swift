@@ -19,7 +19,7 @@ let package = Package(
     ],
     targets: [
         // Headers only: libcurl is loaded by the first HTTP request (Sources/CCurl/shim.h), not
-        // linked, so a program that makes none does not pay its ~5 ms of loading.
+        // linked, so a program that makes none does not pay for loading it.
         .systemLibrary(
             name: "CCurl",
             providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
