@@ -285,6 +285,36 @@ struct InferCommandTests {
         #expect(after.status == 0 && after.outputText.hasPrefix("text: -dash\ntokens: [CLS] - dash [SEP]\n"))
     }
 
+    /// libcurl is loaded by the first HTTP request (Sources/CCurl/shim.h).
+    ///
+    /// Hidden in a mount namespace (/dev/null bound over it: needs root), a chunk directory still runs and an
+    /// http:// source fails saying what is missing.
+    @Test(
+        "Without libcurl, infer runs from a chunk directory and an http:// source is an error naming libcurl",
+        .enabled(if: getuid() == 0 && FileManager.default.fileExists(atPath: "/usr/bin/unshare")))
+    func withoutLibcurl() async throws {
+        let found = try ProcessRunner.run(
+            "/bin/sh", ["-c", "ldconfig -p | grep -m1 'libcurl.so.4 ' | sed 's/.*=> //'"])
+        let library = found.outputText.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!library.isEmpty, "ldconfig does not list libcurl.so.4")
+        let chunks = try TemporaryDirectory()
+        _ = try await ModelChunkerTests.chunk(into: chunks.path)
+        func inferWithoutLibcurl(_ arguments: [String]) throws -> ProcessResult {
+            try ProcessRunner.run(
+                "/usr/bin/unshare",
+                [
+                    "-m", "/bin/sh", "-c", "mount --bind /dev/null \"$0\" && exec \"$@\"", library,
+                    Executables.path("infer"),
+                ]
+                    + arguments)
+        }
+        let local = try inferWithoutLibcurl(["--chunks-dir", chunks.path, "hello world"])
+        #expect(local.status == 0, "\(local.standardError)")
+        let remote = try inferWithoutLibcurl(["--source", "http://127.0.0.1:9/chunks", "hello world"])
+        #expect(remote.status != 0)
+        #expect(remote.standardError.contains("libcurl could not be loaded"), "\(remote.standardError)")
+    }
+
     @Test("Every tool prints its version and the kernel set this CPU runs")
     func versions() throws {
         let set = try KernelSet.selected()
