@@ -291,11 +291,9 @@ struct InferCommandTests {
     /// http:// source fails saying what is missing.
     @Test(
         "Without libcurl, infer runs from a chunk directory and an http:// source is an error naming libcurl",
-        .enabled(if: getuid() == 0 && FileManager.default.fileExists(atPath: "/usr/bin/unshare")))
+        .enabled(if: libcurlCanBeHidden, "needs root, unshare and mount in a mount namespace"))
     func withoutLibcurl() async throws {
-        let found = try ProcessRunner.run(
-            "/bin/sh", ["-c", "ldconfig -p | grep -m1 'libcurl.so.4 ' | sed 's/.*=> //'"])
-        let library = found.outputText.trimmingCharacters(in: .whitespacesAndNewlines)
+        let library = Self.libcurlPath
         #expect(!library.isEmpty, "ldconfig does not list libcurl.so.4")
         let chunks = try TemporaryDirectory()
         _ = try await ModelChunkerTests.chunk(into: chunks.path)
@@ -314,6 +312,23 @@ struct InferCommandTests {
         #expect(remote.status != 0)
         #expect(remote.standardError.contains("libcurl could not be loaded"), "\(remote.standardError)")
     }
+
+    /// Where the dynamic linker finds libcurl.so.4 (empty when it does not).
+    static let libcurlPath: String = {
+        let found = try? ProcessRunner.run(
+            "/bin/sh", ["-c", "ldconfig -p | grep -m1 'libcurl.so.4 ' | sed 's/.*=> //'"])
+        return found?.outputText.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+    }()
+
+    /// Whether this machine lets a test hide libcurl from one process: a mount namespace in which
+    /// /dev/null can be bound over it (root, and a kernel and container that allow it).
+    static let libcurlCanBeHidden: Bool = {
+        guard getuid() == 0, FileManager.default.fileExists(atPath: "/usr/bin/unshare"), !libcurlPath.isEmpty
+        else { return false }
+        let probe = try? ProcessRunner.run(
+            "/usr/bin/unshare", ["-m", "/bin/sh", "-c", "mount --bind /dev/null \"$0\"", libcurlPath])
+        return probe?.status == 0
+    }()
 
     @Test("Every tool prints its version and the kernel set this CPU runs")
     func versions() throws {
