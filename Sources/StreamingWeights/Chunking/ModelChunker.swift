@@ -134,14 +134,15 @@ public struct ModelChunker: Sendable {
         }
         var files: [String: ChunkManifest.FileEntry] = [:]
         let prepared = try components.map { component, names in
-            try prepare(
-                component: component,
-                tensors: names.map { ($0, try checkpoint.tensor(named: component.checkpointPrefix + $0)) })
+            PreparedChunk(
+                component: component, file: component.name + (compress ? ".safetensors.gz" : ".safetensors"),
+                sources: try names.map { ($0, try checkpoint.tensor(named: component.checkpointPrefix + $0)) })
         }
         // SHA-256 of the chunks two at a time on a thread of its own, where the CPU can, beside
         // the writers (which then hash only BLAKE3); each chunk's source pages are released when
-        // both have read them.
-        let pairedSHA256 = PairedChunkHashes(chunks: prepared, enabled: !compress)
+        // both have read them. Only for chunks whose bytes are the source's as they lie: not
+        // converted (which the writers do one at a time, to bound memory) nor compressed.
+        let pairedSHA256 = try PairedChunkHashes(chunks: prepared, enabled: !compress && dtype == nil)
         func pairedDigests() async throws -> [String]? {
             guard let pairedSHA256 else { return nil }
             return try await runBlocking { pairedSHA256.run() }
@@ -307,34 +308,33 @@ public struct ModelChunker: Sendable {
         return plan
     }
 
-    /// One component's chunk before it is written: its tensors (converted to ``dtype``) laid out
-    /// as a safetensors file.
+    /// One component's chunk to write: its name, file and the checkpoint's tensors (views into
+    /// the mapped checkpoint until laid out).
     struct PreparedChunk: @unchecked Sendable {
         let component: ModelComponent
         let file: String
-        let safetensors: SafetensorsWriter
-        let entries: [String: ChunkManifest.TensorEntry]
-        /// The checkpoint's tensors it was made from.
-        let sources: [Tensor]
+        /// Tensor names within the component, and the checkpoint's tensors.
+        let sources: [(String, Tensor)]
+
+        /// The chunk as a safetensors file, its floating tensors converted to `dtype` (a copy
+        /// in memory) when one is given.
+        func laidOut(converting dtype: DType?) throws -> (SafetensorsWriter, [String: ChunkManifest.TensorEntry]) {
+            var safetensors = SafetensorsWriter()
+            var entries: [String: ChunkManifest.TensorEntry] = [:]
+            for (name, source) in sources {
+                let tensor =
+                    source.dtype.isFloatingPoint && dtype != nil
+                    ? try source.converted(to: dtype ?? source.dtype) : source
+                try safetensors.add(tensor, named: name)
+                entries[name] = ChunkManifest.TensorEntry(dtype: tensor.dtype.rawValue, shape: tensor.shape.dimensions)
+            }
+            return (safetensors, entries)
+        }
 
         /// Lets the system drop the source pages read (they are read again if touched).
         func releasePages() {
-            for tensor in sources { tensor.releasePages() }
+            for (_, tensor) in sources { tensor.releasePages() }
         }
-    }
-
-    private func prepare(component: ModelComponent, tensors sources: [(String, Tensor)]) throws -> PreparedChunk {
-        var safetensors = SafetensorsWriter()
-        var entries: [String: ChunkManifest.TensorEntry] = [:]
-        for (name, source) in sources {
-            let tensor =
-                source.dtype.isFloatingPoint && dtype != nil ? try source.converted(to: dtype ?? source.dtype) : source
-            try safetensors.add(tensor, named: name)
-            entries[name] = ChunkManifest.TensorEntry(dtype: tensor.dtype.rawValue, shape: tensor.shape.dimensions)
-        }
-        return PreparedChunk(
-            component: component, file: component.name + (compress ? ".safetensors.gz" : ".safetensors"),
-            safetensors: safetensors, entries: entries, sources: sources.map(\.1))
     }
 
     /// Writes one chunk, hashing the bytes as stored: BLAKE3, and SHA-256 too unless
@@ -344,8 +344,9 @@ public struct ModelChunker: Sendable {
         // outlives the await by a moment, so it must not hold the writer: the closure takes the
         // only reference from the slot and drops it before returning, and a failed run has left
         // no temporary file behind by the time its error is seen.
+        let (safetensors, entries) = try chunk.laidOut(converting: dtype)
         let slot = UnsafeSendable(WriterSlot(writer: try await storage.writer(for: chunk.file)))
-        let compress = self.compress
+        let (compress, contents) = (self.compress, UnsafeSendable(safetensors))
         // Compressing, hashing and the writer's blocking I/O (an S3 upload), off Swift's
         // cooperative threads.
         let (size, sha256, blake3) = try await runBlocking { () throws -> (Int, String, String) in
@@ -361,10 +362,10 @@ public struct ModelChunker: Sendable {
             }
             if compress {
                 let compressor = try GzipCompressor()
-                try chunk.safetensors.write { try compressor.compress($0, into: store) }
+                try contents.value.write { try compressor.compress($0, into: store) }
                 try compressor.finish(into: store)
             } else {
-                try chunk.safetensors.write(to: store)
+                try contents.value.write(to: store)
             }
             try writer.commit()
             return (size, sha256?.finalize().hexString ?? "", blake3.finalize().hexString)
@@ -375,7 +376,7 @@ public struct ModelChunker: Sendable {
             sha256: sha256,
             blake3: blake3,
             sizeMB: Double(size) / 1_048_576,
-            tensors: chunk.entries
+            tensors: entries
         )
     }
 }
@@ -397,13 +398,16 @@ private final class PairedChunkHashes: @unchecked Sendable {
     /// Per chunk, the readers (this thread and the writer) that have not finished with it.
     private let readers: Locked<[Int]>
 
-    init?(chunks: [ModelChunker.PreparedChunk], enabled: Bool) {
+    /// - Parameter enabled: whether the chunks are written as their source's bytes (not
+    ///   converted, not compressed); `nil` when not, or where the CPU does not pair messages.
+    init?(chunks: [ModelChunker.PreparedChunk], enabled: Bool) throws {
         guard enabled, PairedSHA256.pairs else { return nil }
-        let headers = chunks.map { ByteStorage($0.safetensors.headerBytes()) }
+        let files = try chunks.map { try $0.laidOut(converting: nil).0 }
+        let headers = files.map { ByteStorage($0.headerBytes()) }
         var messages: [[UnsafeRawBufferPointer]] = []
-        for (chunk, header) in zip(chunks, headers) {
+        for (file, header) in zip(files, headers) {
             let bytes = UnsafeRawBufferPointer(start: header.baseAddress, count: header.count)
-            guard let pieces = chunk.safetensors.pieces(header: bytes) else { return nil }
+            guard let pieces = file.pieces(header: bytes) else { return nil }
             messages.append(pieces)
         }
         self.chunks = chunks
