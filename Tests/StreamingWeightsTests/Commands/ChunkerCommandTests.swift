@@ -8,6 +8,39 @@ struct ChunkerCommandTests {
         try ProcessRunner.run("/usr/bin/env", ["HF_HUB_OFFLINE=1", Executables.path("chunker")] + arguments)
     }
 
+    /// A model of many small layers (24 of hidden 256, BERT's vocabulary: ~110 MB) chunked as it
+    /// is and converted to float16: each writer converts its component when it writes it, so
+    /// converting adds at most a converted chunk per writer (two) to the plain run's peak; the
+    /// whole model converted up front held all of it (191 MiB against 115, debug build).
+    @Test("Converting a model of many layers to float16 holds a chunk per writer more than not converting it")
+    func conversionMemoryIsBounded() throws {
+        let work = try TemporaryDirectory()
+        let model = work.file("model")
+        let generated = try ProcessRunner.run(
+            Repository.python,
+            [Repository.path("Fixtures/generators/make_synthetic_bert.py"), model, "--layers", "24", "--hidden", "256"])
+        #expect(generated.status == 0, "\(generated.standardError)")
+        /// The chunker's peak RSS in MiB, and its manifest.
+        func chunk(_ options: [String], into name: String) throws -> (Double, ChunkManifest) {
+            let result = try ProcessRunner.run(
+                "/usr/bin/time",
+                ["-f", "peak %M", Executables.path("chunker"), model, "--output-dir", work.file(name)] + options)
+            #expect(result.status == 0, "\(result.standardError)")
+            let line = try #require(result.standardError.split(separator: "\n").last { $0.hasPrefix("peak ") })
+            let manifest = try ChunkManifest(
+                json: Array(try Data(contentsOf: URL(fileURLWithPath: work.file("\(name)/chunk_info.json")))),
+                source: "chunk_info.json")
+            return (try #require(Double(line.dropFirst(5))) / 1024, manifest)
+        }
+        let (plainPeak, _) = try chunk([], into: "plain")
+        let (convertedPeak, manifest) = try chunk(["--dtype", "float16"], into: "float16")
+        let largest = Double(manifest.chunks.values.map(\.size).max() ?? 0) / 1_048_576
+        #expect(manifest.chunks.count == 26 && manifest.dtype == "float16")
+        #expect(
+            convertedPeak <= plainPeak + 2 * largest,
+            "converting: peak \(convertedPeak) MiB; plain: \(plainPeak) MiB; largest converted chunk \(largest) MiB")
+    }
+
     @Test("chunker bert-tiny finds the fixture by name and prints the Python tool's summary")
     func summary() throws {
         let output = try TemporaryDirectory()
