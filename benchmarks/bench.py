@@ -511,7 +511,10 @@ def shaped_link(ours, chunker, server_binary):
 
 def link_ratio(row):
     """A shaped link's row: pass time over the link's floor, max(local compute, bytes per pass / rate), by rounds."""
-    transfer_ms = row["link_floor_ms"] if "round_streamed_ms" not in row else row["bytes_per_pass"] / row["bytes_per_second"] * 1000
+    if "bytes_per_second" in row:
+        transfer_ms = row["bytes_per_pass"] / row["bytes_per_second"] * 1000
+    else:  # a run saved before: its floor is already the larger of the two
+        transfer_ms = row["link_floor_ms"]
     return streamed_over(row, lambda local_ms: max(local_ms, transfer_ms))
 
 

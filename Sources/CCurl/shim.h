@@ -7,11 +7,12 @@
 #include <stdio.h>
 
 /* libcurl is loaded by the first request, not when a program starts: with what it links (TLS,
-   Kerberos, LDAP, SSH, ...) it cost every process milliseconds to load and initialise (`perf stat -r
-   20 chunker --version`, a static release build on the Zen 4 of docs/PERFORMANCE.md: 13.4 ms
-   linked with it, 8.1 without; scripts/bench's chunking section reports the start), and most runs (a chunk directory, a weight server) never make
-   an HTTP request. The functions used are looked
-   up once; where libcurl is missing, ccurl_load_error says so and no request is made. */
+   Kerberos, LDAP, SSH, ...) it cost every process milliseconds to load and initialise (`perf stat
+   -r 20 chunker --version`, static release builds on the Zen 4 of docs/PERFORMANCE.md: 13.4 ms
+   linked with it, 8.1 without; scripts/bench's chunking section reports the start as it is now),
+   and most runs (a chunk directory, a weight server) never make an HTTP request. The functions
+   used are looked up once; where libcurl is missing, ccurl_load_error says so and no request is
+   made. */
 
 typedef struct {
     CURLcode (*global_init)(long);
@@ -39,7 +40,7 @@ static inline ccurl_state *ccurl_shared(void) {
 }
 
 static void ccurl_load(void) {
-    char *const ccurl_error = ccurl_shared()->error;
+    ccurl_state *const state = ccurl_shared();
 #if defined(__APPLE__)
     static const char name[] = "libcurl.4.dylib";
 #else
@@ -47,7 +48,8 @@ static void ccurl_load(void) {
 #endif
     void *handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
-        snprintf(ccurl_error, sizeof ccurl_shared()->error, "libcurl could not be loaded (%s): install libcurl4", dlerror());
+        snprintf(state->error, sizeof state->error, "libcurl could not be loaded (%s): install libcurl4",
+                 dlerror());
         return;
     }
     ccurl_functions found;
@@ -63,15 +65,15 @@ static void ccurl_load(void) {
     };
     for (size_t i = 0; i < sizeof symbols / sizeof symbols[0]; i++) {
         if (!(*symbols[i].slot = dlsym(handle, symbols[i].symbol))) {
-            snprintf(ccurl_error, sizeof ccurl_shared()->error, "%s has no %s", name, symbols[i].symbol);
+            snprintf(state->error, sizeof state->error, "%s has no %s", name, symbols[i].symbol);
             return;
         }
     }
     if (found.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        snprintf(ccurl_error, sizeof ccurl_shared()->error, "libcurl could not be initialised");
+        snprintf(state->error, sizeof state->error, "libcurl could not be initialised");
         return;
     }
-    ccurl_shared()->functions = found;
+    state->functions = found;
 }
 
 /* Loads libcurl if no call has yet: NULL once it is ready, else why it is not. */

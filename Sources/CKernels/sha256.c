@@ -7,11 +7,11 @@
    W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16] is computed four words at a time:
    sha256msg1 adds the s0 terms, an alignr supplies W[t-7..t-4], sha256msg2 adds the s1 terms.
 
-   Each rnds2 waits about four cycles for the one before, and a block is 32 of them in a chain;
-   the two-message path interleaves the blocks of two messages, which the core runs in about the
-   time of one (`streaming-weights-bench hash`: sha256_two_messages_gb_per_s). Elsewhere, and on
-   CPUs without the extensions, the blocks go through FIPS 180-4's loop as written (slow: the
-   library uses OpenSSL for SHA-256 there). */
+   Each rnds2 waits for the one before, and a block is 32 of them in a chain; the two-message
+   path interleaves the blocks of two messages, which the core runs in about the time of one
+   (`streaming-weights-bench hash`: sha256_two_messages_gb_per_s). Elsewhere, and on CPUs without
+   the extensions, the blocks go through FIPS 180-4's loop as written (slow: PairedSHA256 uses
+   OpenSSL there). */
 
 #include "CSha256.h"
 
@@ -170,8 +170,7 @@ void sw_sha256_force_portable(int portable) {
     __atomic_store_n(&use_extensions, portable ? 0 : sw_sha256_supported(), __ATOMIC_RELAXED);
 }
 
-#if defined(__x86_64__)
-static int extensions(void) {
+int sw_sha256_extensions_in_use(void) {
     int use = __atomic_load_n(&use_extensions, __ATOMIC_RELAXED);
     if (use < 0) {
         use = sw_sha256_supported();
@@ -179,11 +178,10 @@ static int extensions(void) {
     }
     return use;
 }
-#endif
 
 static void blocks_one(uint32_t state[8], const uint8_t *data, size_t count) {
 #if defined(__x86_64__)
-    if (extensions()) return blocks_one_ni(state, data, count);
+    if (sw_sha256_extensions_in_use()) return blocks_one_ni(state, data, count);
 #endif
     blocks_portable(state, data, count);
 }
@@ -191,7 +189,7 @@ static void blocks_one(uint32_t state[8], const uint8_t *data, size_t count) {
 static void blocks_two(uint32_t first_state[8], const uint8_t *first, uint32_t second_state[8], const uint8_t *second,
                        size_t count) {
 #if defined(__x86_64__)
-    if (extensions()) return blocks_two_ni(first_state, first, second_state, second, count);
+    if (sw_sha256_extensions_in_use()) return blocks_two_ni(first_state, first, second_state, second, count);
 #endif
     blocks_portable(first_state, first, count);
     blocks_portable(second_state, second, count);

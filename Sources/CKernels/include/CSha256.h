@@ -32,6 +32,9 @@ int sw_sha256_supported(void);
 /* For tests: 1 runs plain C even where the extensions are; 0 goes back to what the CPU has. */
 void sw_sha256_force_portable(int portable);
 
+/* Whether the functions below run on the extensions now: sw_sha256_supported, unless forced off. */
+int sw_sha256_extensions_in_use(void);
+
 void sw_sha256_init(sw_sha256 *hasher);
 
 /* Adds `length` bytes to one message. */

@@ -340,11 +340,11 @@ public struct ModelChunker: Sendable {
     /// Writes one chunk, hashing the bytes as stored: BLAKE3, and SHA-256 too unless
     /// `hashingSHA256` is false (its SHA-256 is then left empty, for ``PairedChunkHashes``).
     private func store(_ chunk: PreparedChunk, hashingSHA256: Bool) async throws -> ChunkManifest.Chunk {
+        let (safetensors, entries) = try chunk.laidOut(converting: dtype)
         // An uncommitted writer removes its temporary file when dropped. The block Dispatch runs
         // outlives the await by a moment, so it must not hold the writer: the closure takes the
         // only reference from the slot and drops it before returning, and a failed run has left
         // no temporary file behind by the time its error is seen.
-        let (safetensors, entries) = try chunk.laidOut(converting: dtype)
         let slot = UnsafeSendable(WriterSlot(writer: try await storage.writer(for: chunk.file)))
         let (compress, contents) = (self.compress, UnsafeSendable(safetensors))
         // Compressing, hashing and the writer's blocking I/O (an S3 upload), off Swift's
@@ -384,10 +384,10 @@ public struct ModelChunker: Sendable {
 /// The SHA-256 of every chunk as stored, computed apart from writing them.
 ///
 /// On a thread of its own, two chunks at a time (``PairedSHA256``), from the same bytes the
-/// writers read, while they hash BLAKE3. On a 2-core machine the writers and this thread then share the work that
-/// one chunk's SHA-256 alone, done in each writer, would have made the longest.
+/// writers read, while they hash BLAKE3: the chunker's costliest step at half its core time,
+/// shared with the writers over the cores.
 ///
-/// Only for chunks stored uncompressed (their bytes are the tensors' where they lie) on a CPU
+/// Only for chunks stored as their source's bytes (neither converted nor compressed) on a CPU
 /// that pairs messages; each chunk's source pages are released once both this thread and its
 /// writer have read them.
 private final class PairedChunkHashes: @unchecked Sendable {

@@ -2,18 +2,20 @@ import CKernels
 
 /// SHA-256 of several messages on one thread, two at a time where the CPU can.
 ///
-/// Where the CPU has the x86 SHA extensions: one message's rounds wait on each other, two interleaved run in about the time of
-/// one (CSha256.h), so the chunker's SHA-256 of a whole model takes about half the core time of
-/// hashing its files one by one with OpenSSL. Elsewhere each message goes through OpenSSL in turn.
+/// With the x86 SHA extensions one message's rounds wait on each other, and two interleaved run
+/// in about the time of one (CSha256.h), so the chunker's SHA-256 of a whole model takes about
+/// half the core time of hashing its files one by one. Elsewhere (or with the extensions forced
+/// off, `sw_sha256_force_portable`) each message goes through OpenSSL in turn.
 public enum PairedSHA256 {
     /// Whether messages are hashed two at a time here.
-    public static var pairs: Bool { sw_sha256_supported() != 0 }
+    public static var pairs: Bool { sw_sha256_extensions_in_use() != 0 }
 
     /// The SHA-256 of each message, in the order given.
     ///
-    /// Each message is given as its pieces in order (which must stay valid for the call). Messages are taken in order by two lanes, each starting the
-    /// next message when its own ends; `finished(i)` is called as soon as message i's bytes
-    /// have all been read, so that its memory can be released.
+    /// Each message is given as its pieces in order (which must stay valid for the call).
+    /// Messages are taken in order by two lanes, each starting the next message when its own
+    /// ends; `finished(i)` is called as soon as message i's bytes have all been read, so that
+    /// its memory can be released.
     public static func digests(
         of messages: [[UnsafeRawBufferPointer]], finished: (Int) -> Void = { _ in }
     ) -> [[UInt8]] {

@@ -91,8 +91,8 @@ public struct SafetensorsWriter {
     /// The file's bytes as pieces where they lie.
     ///
     /// `header` (this writer's ``headerBytes()``, held by the caller at a fixed address), then
-    /// each tensor's data. Valid while the tensors live;
-    /// `nil` when one has no fixed address (a Swift array's), for ``write(to:)`` instead.
+    /// each tensor's data. Valid while the tensors live; `nil` when one has no fixed address (a
+    /// Swift array's), for ``write(to:)`` instead.
     public func pieces(header: UnsafeRawBufferPointer) -> [UnsafeRawBufferPointer]? {
         var pieces = [header]
         for (_, tensor) in layout {
