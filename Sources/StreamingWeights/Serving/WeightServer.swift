@@ -203,7 +203,8 @@ public final class WeightServer: Sendable {
     /// Blocks the calling thread (a connection's) while storage answers.
     func healthProblem() -> String? {
         let now = DispatchTime.now().uptimeNanoseconds
-        if let last = health.withLock({ $0 }), now - last.checked < 1_000_000_000 { return last.problem }
+        // Concurrent probes may store a check started after `now`: that one is fresh too.
+        if let last = health.withLock({ $0 }), now < last.checked + 1_000_000_000 { return last.problem }
         let result = Locked<String?>(nil)
         let done = DispatchSemaphore(value: 0)
         let (manifest, storage) = (self.manifest, self.storage)
@@ -220,7 +221,8 @@ public final class WeightServer: Sendable {
         done.wait()
         let problem = result.withLock { $0 }
         if let problem { logger?.error("unhealthy: \(problem)") }
-        health.withLock { $0 = (now, problem) }
+        // A check that started earlier than the stored one and ended later must not replace it.
+        health.withLock { if now >= $0?.checked ?? 0 { $0 = (now, problem) } }
         return problem
     }
 

@@ -243,22 +243,24 @@ struct WeightServerTests {
         let moved = served.directory.file("moved")
         #expect(try HTTPClient.data(HTTPRequest(url: base + "/healthz")).0.status == 200)
         try FileManager.default.moveItem(atPath: chunk, toPath: moved)
-        // Checked at most once a second: wait until the answer changes.
-        var answer = try HTTPClient.data(HTTPRequest(url: base + "/healthz"))
-        let deadline = Date().addingTimeInterval(10)
-        while answer.0.status == 200, Date() < deadline {
-            try await Task.sleep(nanoseconds: 200_000_000)
-            answer = try HTTPClient.data(HTTPRequest(url: base + "/healthz"))
+        // Checked at most once a second: ask again until the answer changes. Bounded by a count of
+        // asks 200 ms apart, not a deadline: a loaded sanitizer run has starved this loop for over
+        // 10 seconds, and each ask still waits its 200 ms.
+        func ask(while unchanged: (Int) -> Bool) async throws -> (HTTPResponse, [UInt8]) {
+            var (answer, asks) = (try HTTPClient.data(HTTPRequest(url: base + "/healthz")), 1)
+            while unchanged(answer.0.status), asks < 100 {
+                try await Task.sleep(nanoseconds: 200_000_000)
+                (answer, asks) = (try HTTPClient.data(HTTPRequest(url: base + "/healthz")), asks + 1)
+            }
+            return answer
         }
+        var answer = try await ask { $0 == 200 }
         #expect(answer.0.status == 503)
         #expect(
             String(decoding: answer.1, as: UTF8.self).hasPrefix(
                 "unhealthy: 'layer_1.safetensors' is listed in the manifest but missing from directory"))
         try FileManager.default.moveItem(atPath: moved, toPath: chunk)
-        while answer.0.status != 200, Date() < deadline.addingTimeInterval(10) {
-            try await Task.sleep(nanoseconds: 200_000_000)
-            answer = try HTTPClient.data(HTTPRequest(url: base + "/healthz"))
-        }
+        answer = try await ask { $0 != 200 }
         #expect(answer.0.status == 200)
     }
 
