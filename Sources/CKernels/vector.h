@@ -262,7 +262,7 @@ static int all_finite(const float *values, long count) {
    in i): after s = 8, 4, 2 and 1, every value has moved from (row, column) to (column, row). */
 #define SW_EXCHANGE(s, i0, i1, i2, i3, i4, i5, i6, i7, i8, i9, i10, i11, i12, i13, i14, i15,                      \
                     j0, j1, j2, j3, j4, j5, j6, j7, j8, j9, j10, j11, j12, j13, j14, j15)                           \
-    for (int row = 0; row < 16; row++) {                                                                           \
+    _Pragma("clang loop unroll(full)") for (int row = 0; row < 16; row++) {                                        \
         if (row & (s)) continue;                                                                                   \
         const v16f low = m[row], high = m[row + (s)];                                                              \
         m[row] = __builtin_shufflevector(low, high, i0, i1, i2, i3, i4, i5, i6, i7, i8, i9, i10, i11, i12, i13,   \
@@ -320,6 +320,18 @@ SW_INLINE v16f load_row16(const unsigned char *row, long k, long valid, int dtyp
     return load16(values);
 }
 
+/* 16 rows' values [k, k + 16), all there, of a constant `dtype`, transposed into 16 steps of 16
+   lanes `width` floats apart. */
+SW_INLINE void pack_block(const void *const *rows, long k, const int dtype, float *out, long width,
+                          void (*widen_float16)(const void *, float *, long)) {
+    v16f m[16];
+#pragma clang loop unroll(full)
+    for (int lane = 0; lane < 16; lane++) m[lane] = load_row16(rows[lane], k, 16, dtype, widen_float16);
+    transpose16(m);
+#pragma clang loop unroll(full)
+    for (int step = 0; step < 16; step++) store16(out + step * width, m[step]);
+}
+
 /* sw_pack_function for panels `width` wide (a multiple of 16). */
 SW_INLINE void pack_panels(const void *const *rows, long count, long depth, int dtype, float *packed, long width,
                            void (*widen_float16)(const void *, float *, long)) {
@@ -331,6 +343,17 @@ SW_INLINE void pack_panels(const void *const *rows, long count, long depth, int 
             for (long k = 0; k < depth; k += 16) {
                 const long valid = depth - k < 16 ? depth - k : 16;
                 v16f m[16];
+                if (valid == 16 && first + 16 <= count) {
+                    /* The whole block: the type a constant, every loop unrolled, m in registers. */
+                    if (dtype == 0) {
+                        pack_block(rows + first, k, 0, out + k * width + group, width, widen_float16);
+                    } else if (dtype == 1) {
+                        pack_block(rows + first, k, 1, out + k * width + group, width, widen_float16);
+                    } else {
+                        pack_block(rows + first, k, 2, out + k * width + group, width, widen_float16);
+                    }
+                    continue;
+                }
                 for (int lane = 0; lane < 16; lane++) {
                     m[lane] = first + lane < count
                                   ? load_row16(rows[first + lane], k, valid, dtype, widen_float16)
