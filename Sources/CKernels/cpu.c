@@ -3,6 +3,7 @@
 
 #include "CKernels.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 const sw_kernel_set *sw_kernels_best(void) {
@@ -40,21 +41,38 @@ static int has_avx2(unsigned int leaf1_ecx, unsigned int leaf7_ebx, unsigned lon
     return (leaf1_ecx & needed) == needed && (leaf7_ebx & LEAF7_AVX2) && (xcr0 & XCR0_SSE_AVX) == XCR0_SSE_AVX;
 }
 
+/* The features read from the CPU: FEATURES_READ once they are, and a bit per kernel set. Read
+   once: cpuid leaves a virtual machine for its host, which takes microseconds, and widening a
+   float16 embedding row asks (sw_kernels_best). Threads that read it at once store the same
+   value. */
+enum { FEATURES_READ = 1, FEATURES_AVX2 = 2, FEATURES_AVX512 = 4 };
+static _Atomic int features;
+
+static int cpu_features(void) {
+    int known = atomic_load_explicit(&features, memory_order_relaxed);
+    if (known) return known;
+    known = FEATURES_READ;
+    unsigned int eax, ebx, ecx, edx;
+    if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & LEAF1_OSXSAVE)) {
+        const unsigned int leaf1_ecx = ecx;
+        if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) {
+            const unsigned int leaf7_ebx = ebx;
+            const unsigned long long xcr0 = xgetbv0();
+            if (has_avx2(leaf1_ecx, leaf7_ebx, xcr0)) {
+                known |= FEATURES_AVX2;
+                if ((leaf7_ebx & LEAF7_AVX512F) && (xcr0 & XCR0_AVX512) == XCR0_AVX512) known |= FEATURES_AVX512;
+            }
+        }
+    }
+    atomic_store_explicit(&features, known, memory_order_relaxed);
+    return known;
+}
+
 int sw_cpu_supports(const sw_kernel_set *set) {
     if (!set) return 0;
     if (set == sw_kernels_portable()) return 1;
-    unsigned int eax, ebx, ecx, edx;
-    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 0;
-    const unsigned int leaf1_ecx = ecx;
-    if (!(leaf1_ecx & LEAF1_OSXSAVE)) return 0;
-    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0;
-    const unsigned int leaf7_ebx = ebx;
-    const unsigned long long xcr0 = xgetbv0();
-    if (set == sw_kernels_avx2()) return has_avx2(leaf1_ecx, leaf7_ebx, xcr0);
-    if (set == sw_kernels_avx512()) {
-        return has_avx2(leaf1_ecx, leaf7_ebx, xcr0) && (leaf7_ebx & LEAF7_AVX512F) &&
-               (xcr0 & XCR0_AVX512) == XCR0_AVX512;
-    }
+    if (set == sw_kernels_avx2()) return (cpu_features() & FEATURES_AVX2) != 0;
+    if (set == sw_kernels_avx512()) return (cpu_features() & FEATURES_AVX512) != 0;
     return 0;
 }
 
