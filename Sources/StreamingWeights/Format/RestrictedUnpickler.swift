@@ -54,7 +54,8 @@ struct RestrictedUnpickler {
             .malformedPickle(file: source, problem: "\(problem) (at byte \(position))")
         }
         func take(_ count: Int) throws -> UnsafeRawBufferPointer {
-            guard count >= 0, position + count <= bytes.count else { throw fail("the pickle ends early") }
+            // Compared without adding: a length read from the pickle may be near Int.max.
+            guard count >= 0, count <= bytes.count - position else { throw fail("the pickle ends early") }
             defer { position += count }
             return UnsafeRawBufferPointer(rebasing: bytes[position..<(position + count)])
         }

@@ -18,6 +18,17 @@ struct FuzzRegressionTests {
         }
     }
 
+    @Test("A pickle whose BINUNICODE8 length is near Int.max is refused as ending early, not a trap")
+    func pickleLengthOverflow() throws {
+        let bytes = try input("pickle/crash-binunicode8-length-overflow")
+        #expect(bytes[0] == 0x80 && bytes.contains(0x8d))
+        #expect {
+            _ = try PyTorchCheckpoint(storage: ByteStorage(bytes), source: "crash-binunicode8-length-overflow")
+        } throws: { error in
+            "\(error)".contains("the pickle ends early")
+        }
+    }
+
     @Test("An S3 XML body with a prefixed name and bytes that are not UTF-8 is unreadable, not a crash")
     func s3XMLPrefixedName() throws {
         let bytes = try input("s3xml/crash-foundation-prefixed-name")
