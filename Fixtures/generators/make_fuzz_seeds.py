@@ -113,6 +113,15 @@ def main():
     charsmap = next(n["precompiled_charsmap"] for n in unigram["normalizer"]["normalizers"] if n["type"] == "Precompiled")
     blob = base64.b64decode(charsmap)
     write("charsmap", [blob, blob[:4], blob[:1024], "ＡＢＣ ﬁ e\u0301 👨‍👩‍👧".encode()])
+    # tokenizer.json regular expressions (GPT-2's, Llama 3's, constructs, patterns that backtrack
+    # exponentially), a zero byte, then a text.
+    text = "Hello, it's 12345 ＡＢＣ\r\n  the naïve café 日本 e\u0301 👨‍👩‍👧 x  "
+    write("regex", [f"{pattern}\0{text}".encode() for pattern in [
+        r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+",
+        r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+        r"(?i)[a-z\d_]{2,4}?\b|\A.|.\z|^x|x$|\x{1F600}|\u00e9|[\]\-]",
+        r"(a+)+b", r"(x*)*y|(?=\w)\W", r"(?:e|é)+?$",
+    ]] + [b"(a|aa)+\0" + b"a" * 200])
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import StreamingWeights
 
 /// The parsers under test, by the names `scripts/fuzz NAME` takes.
 enum Harness: String, CaseIterable {
-    case frame, handshake, request, response, safetensors, pickle, manifest, gzip, s3xml, tokenizer, charsmap
+    case frame, handshake, request, response, safetensors, pickle, manifest, gzip, s3xml, tokenizer, charsmap, regex
 
     func run(_ bytes: [UInt8]) {
         switch self {
@@ -31,6 +31,7 @@ enum Harness: String, CaseIterable {
             }
         case .tokenizer: Self.tokenize(bytes)
         case .charsmap: Self.charsmap(bytes)
+        case .regex: Self.regex(bytes)
         }
     }
 
@@ -127,6 +128,25 @@ enum Harness: String, CaseIterable {
         // The first KiB only: a charsmap seed is 240 KB, and the text path is the tokenizer harness's.
         let text = Array(String(decoding: bytes.prefix(1024), as: UTF8.self).unicodeScalars)
         for tokenizer in pipelineTokenizers { _ = tokenizer.normalizer?.normalize(text) }
+    }
+
+    /// The input up to its first zero byte as a tokenizer.json regular expression, matched in
+    /// the rest (or, with no zero byte, in a sample text); the matches must be non-empty, in
+    /// order, apart and inside the text.
+    private static func regex(_ bytes: [UInt8]) {
+        let zero = bytes.firstIndex(of: 0)
+        let source = String(decoding: bytes[..<(zero ?? bytes.endIndex)], as: UTF8.self)
+        let text = Array(
+            (zero.map { String(decoding: bytes[($0 + 1)...], as: UTF8.self) }
+                ?? "Héllo, it's 12345 ＡＢＣ\r\n  the naïve café 日本 e\u{301} 👨‍👩‍👧 x").unicodeScalars)
+        guard let pattern = try? TextPattern(regex: source) else { return }
+        var end = 0
+        for match in pattern.matches(in: text) {
+            guard match.lowerBound >= end, !match.isEmpty, match.upperBound <= text.count else {
+                fatalError("match \(match) after \(end) in \(text.count) scalars for \(source.debugDescription)")
+            }
+            end = match.upperBound
+        }
     }
 
     /// The fixture pipelines beside bert-tiny: Fixtures/tokenizer/{unigram,bpe,wordpiece-mpnet}.

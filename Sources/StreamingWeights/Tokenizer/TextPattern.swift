@@ -1,17 +1,14 @@
 /// What `Replace` and `Split` look for in a `tokenizer.json`: a literal string or a regular
 /// expression (`{"String": ...}` or `{"Regex": ...}`).
 ///
-/// Regular expressions run on Swift's `Regex` with Unicode-scalar semantics, which reads the
-/// Oniguruma syntax `tokenizers` models use (`\p{L}`, `\s`, look-ahead), except a run of one
-/// character (`" {2,}"`, which XLM-R's normalizer replaces, or `"x+"`), matched by hand for
-/// speed; `ByteLevel`'s own GPT-2 pattern is written out in ``PreTokenizer``.
-///
-/// Sendable by our word: `Regex` is not declared Sendable, but a compiled pattern is built once,
-/// never mutated, and matching only reads it.
-public struct TextPattern: @unchecked Sendable {
-    private enum Kind {
+/// Regular expressions run on ``TokenizerRegex`` (Oniguruma's syntax, as `tokenizers` reads it, in
+/// time linear in the text whatever the pattern), except a run of one character (`" {2,}"`, which
+/// XLM-R's normalizer replaces, or `"x+"`), matched by hand for speed; `ByteLevel`'s own GPT-2
+/// pattern is written out in ``PreTokenizer``.
+public struct TextPattern: Sendable {
+    private enum Kind: Sendable {
         case literal([Unicode.Scalar])
-        case regex(Regex<AnyRegexOutput>)
+        case regex(TokenizerRegex)
         /// `minimum` or more of `scalar`, as many as there are.
         case run(Unicode.Scalar, minimum: Int)
     }
@@ -27,14 +24,15 @@ public struct TextPattern: @unchecked Sendable {
 
     /// A regular expression.
     ///
-    /// - Throws: the `Regex` parser's error when `pattern` is not one.
+    /// - Throws: ``TokenizerRegex/SyntaxError`` when `pattern` does not parse or uses a construct
+    ///   the matcher does not implement.
     public init(regex pattern: String) throws {
         source = pattern
         if let run = Self.run(pattern) {
             kind = .run(run.scalar, minimum: run.minimum)
             return
         }
-        kind = .regex(try Regex(pattern).matchingSemantics(.unicodeScalar))
+        kind = .regex(try TokenizerRegex(pattern))
     }
 
     /// `pattern` as a run of one literal character (`c+`, `c{n,}`, `\\c+`...), when it is one.
@@ -61,7 +59,7 @@ public struct TextPattern: @unchecked Sendable {
 
     /// The non-overlapping matches in `text`, left to right, as scalar offsets; empty matches
     /// are left out.
-    func matches(in text: [Unicode.Scalar]) -> [Range<Int>] {
+    public func matches(in text: [Unicode.Scalar]) -> [Range<Int>] {
         switch kind {
         case .literal(let literal):
             guard !literal.isEmpty, literal.count <= text.count else { return [] }
@@ -91,21 +89,7 @@ public struct TextPattern: @unchecked Sendable {
             }
             return matches
         case .regex(let regex):
-            var scalars = String.UnicodeScalarView()
-            scalars.append(contentsOf: text)
-            let string = String(scalars)
-            var matches: [Range<Int>] = []
-            var position = string.unicodeScalars.startIndex
-            var offset = 0
-            for match in string.matches(of: regex) where !match.range.isEmpty {
-                let start = offset + string.unicodeScalars.distance(from: position, to: match.range.lowerBound)
-                let end =
-                    start + string.unicodeScalars.distance(from: match.range.lowerBound, to: match.range.upperBound)
-                matches.append(start..<end)
-                position = match.range.upperBound
-                offset = end
-            }
-            return matches
+            return regex.matches(in: text)
         }
     }
 }
