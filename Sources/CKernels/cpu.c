@@ -17,6 +17,7 @@ const sw_kernel_set *sw_kernels_best(void) {
 #if defined(__x86_64__)
 
 #include <cpuid.h>
+#include <pthread.h>
 
 static unsigned long long xgetbv0(void) {
     unsigned int eax, edx;
@@ -76,12 +77,14 @@ int sw_cpu_supports(const sw_kernel_set *set) {
     return 0;
 }
 
-const char *sw_cpu_model(void) {
-    static char brand[49];
-    if (brand[0]) return brand;
+/* The brand string, read once (pthread_once: no caller sees it half written). */
+static char brand[49];
+static pthread_once_t brand_once = PTHREAD_ONCE_INIT;
+
+static void read_brand(void) {
     unsigned int registers[12];
     unsigned int eax, ebx, ecx, edx;
-    if (!__get_cpuid(0x80000000u, &eax, &ebx, &ecx, &edx) || eax < 0x80000004u) return "";
+    if (!__get_cpuid(0x80000000u, &eax, &ebx, &ecx, &edx) || eax < 0x80000004u) return;
     for (unsigned int leaf = 0; leaf < 3; leaf++) {
         __get_cpuid(0x80000002u + leaf, &registers[4 * leaf], &registers[4 * leaf + 1], &registers[4 * leaf + 2],
                     &registers[4 * leaf + 3]);
@@ -96,6 +99,10 @@ const char *sw_cpu_model(void) {
     while (length > 0 && start[length - 1] == ' ') length--;
     memcpy(brand, start, length);
     brand[length] = 0;
+}
+
+const char *sw_cpu_model(void) {
+    pthread_once(&brand_once, read_brand);
     return brand;
 }
 
