@@ -11,6 +11,17 @@ import Dispatch
 /// used anyway), so at most ``cacheSize`` + ``prefetchDepth`` layers are held, counting those on
 /// their way. A layer on its way is awaited, never fetched twice.
 ///
+/// Prefetching goes on past ``prefetchDepth`` while that bound leaves room: with fewer cache
+/// slots than layers, a slot holding a layer the pass has used keeps it only until the cycle
+/// evicts it, before its next use, so the slot serves better holding a layer the pass is about
+/// to reach (what the optimal policy, evicting the layer needed furthest ahead, does). With
+/// cache 2 and prefetch 1, two layers are on their way while one computes, in the same memory
+/// and the same bytes per pass as before, so a pass no longer waits each time one layer's fetch
+/// outlasts one layer's compute; and the fetching goes on between passes (the embeddings, the
+/// pooling, the caller's own work) into the next pass's first layers. The price: a last pass
+/// leaves up to ``cacheSize`` + ``prefetchDepth`` - 1 layers fetched and unused, not
+/// ``prefetchDepth``.
+///
 /// This one type owns residency, behind one lock: what is held and in what order, what is on its
 /// way, and the counts of both.
 final class StreamedLayers: LayerProvider {
@@ -77,8 +88,11 @@ final class StreamedLayers: LayerProvider {
     }
 
     func layer(_ index: Int) async throws -> BertLayer {
-        for offset in stride(from: 1, through: min(prefetchDepth, count - 1), by: 1) {
-            prefetch((index + offset) % count)
+        if prefetchDepth > 0 {
+            let reach = min(cacheSize + prefetchDepth, count) - 1
+            for offset in stride(from: 1, through: reach, by: 1) {
+                prefetch((index + offset) % count, ifRoom: offset > prefetchDepth)
+            }
         }
         return try await layer(index, counted: true)
     }
@@ -91,17 +105,18 @@ final class StreamedLayers: LayerProvider {
     }
 
     /// Starts fetching layer `index` ahead of the pass, after making room; pins it when it is
-    /// held; nothing when it is on its way.
-    private func prefetch(_ index: Int) {
+    /// held; nothing when it is on its way, or (`ifRoom`) when every layer held or on its way
+    /// is needed before it.
+    private func prefetch(_ index: Int, ifRoom: Bool) {
         residency.withLock { residency in
             guard residency.fetching[index] == nil else { return }
             if let position = residency.held.firstIndex(where: { $0.index == index }) {
                 residency.held[position].pinned = true
                 return
             }
-            while residency.held.count + residency.aheadCount >= cacheSize + prefetchDepth,
-                residency.evictLeastRecentlyUsed()
-            {}
+            let room = cacheSize + prefetchDepth
+            while residency.held.count + residency.aheadCount >= room, residency.evictLeastRecentlyUsed() {}
+            if ifRoom, residency.held.count + residency.fetching.count >= room { return }
             let load = self.load
             residency.fetching[index] = (Task { try await load(index) }, true)
             residency.fetches += 1
