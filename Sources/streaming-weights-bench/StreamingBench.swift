@@ -93,7 +93,20 @@ struct StreamingForwardBench: AsyncParsableCommand {
         // Where the steady state's core time goes: this process's stages and total, and the
         // server's total, summed over the streamed rounds only.
         var stageMs: [Stage: Double] = [:]
-        var (clientTotal, serverTotal, waitTotal, bytesTotal) = (0.0, 0.0, 0.0, 0)
+        var (clientTotal, serverTotal, waitTotal) = (0.0, 0.0, 0.0)
+        // Layers the streamed passes took from fetches (not from the cache): a fetch may end in
+        // another round than the pass that takes it (the prefetch runs on between rounds), so the
+        // bytes a pass needs are its fetched layers' average size as stored, not what arrived
+        // during the rounds.
+        var fetchedLayersUsed = 0.0
+        let layerCount = Double(streamed.configuration.layerCount)
+        let layerSizes = (0..<streamed.configuration.layerCount).compactMap {
+            streamed.source.manifest.chunks["layer_\($0)"]?.size
+        }
+        let layerBytes = layerSizes.isEmpty ? 0 : Double(layerSizes.reduce(0, +)) / Double(layerSizes.count)
+        func cacheHits(_ stats: StreamingBertModel.InferenceStats) -> Double {
+            stats.cacheHitRate * Double(stats.totalInferences) * layerCount
+        }
         var localTimes: [Double] = []
         var streamedTimes: [Double] = []
         var roundMedians: (local: [Double], streamed: [Double]) = ([], [])
@@ -118,7 +131,9 @@ struct StreamingForwardBench: AsyncParsableCommand {
             }
             let stats = streamed.inferenceStats
             waitTotal += stats.layerWaitTime - statsBefore.layerWaitTime
-            bytesTotal += stats.bytesFetched - statsBefore.bytesFetched
+            fetchedLayersUsed +=
+                Double(stats.totalInferences - statsBefore.totalInferences) * layerCount
+                - (cacheHits(stats) - cacheHits(statsBefore))
             roundMedians.local.append(median(localRound))
             roundMedians.streamed.append(median(times))
             localTimes += localRound
@@ -152,7 +167,8 @@ struct StreamingForwardBench: AsyncParsableCommand {
             "streamed_init_s": median(streamedInits), "cold_runs": coldRuns,
             "layer_fetches": stats.layerFetches,
             "prefetch_hits": stats.prefetchHits, "runs": streamedTimes.count,
-            "wait_ms_per_pass": waitTotal * 1000 / passes, "bytes_per_pass": Double(bytesTotal) / passes,
+            "wait_ms_per_pass": waitTotal * 1000 / passes,
+            "bytes_per_pass": layerBytes * fetchedLayersUsed / passes,
             "core_ms_per_pass": perPass, "floor_ms": floorMs, "cores": System.coreCount,
             "hash": DigestAlgorithm.blake3Implementation,
             "digest": streamed.source.manifest.chunks["layer_0"].map { "\($0.digest.algorithm)" } ?? "",
