@@ -67,6 +67,12 @@ struct StreamingBertModelTests {
                         stats.layerFetches > layerCount && stats.layerFetches <= 2 * layerCount + ahead, "\(label)")
                     #expect(stats.cacheHitRate < 0.5, "\(label)")
                 }
+                if let firstPass, prefetch > 0, cacheSize + prefetch < layerCount {
+                    // The first pass fetches every layer once and, into the slots its used layers
+                    // leave, the next pass's first cacheSize + prefetch - 1 layers (with cache 2 and
+                    // prefetch 1, two layers travel while one computes).
+                    #expect(firstPass.layerFetches == layerCount + cacheSize + prefetch - 1, "\(label)")
+                }
                 if prefetch == 0 {
                     #expect(stats.prefetchHits == 0)
                 } else if let firstPass {
