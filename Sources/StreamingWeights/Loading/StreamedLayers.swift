@@ -114,9 +114,12 @@ final class StreamedLayers: LayerProvider {
                 residency.held[position].pinned = true
                 return
             }
+            // A prefetch past the depth counts every layer on its way, so it never evicts a held
+            // layer and then finds no room anyway.
             let room = cacheSize + prefetchDepth
-            while residency.held.count + residency.aheadCount >= room, residency.evictLeastRecentlyUsed() {}
-            if ifRoom, residency.held.count + residency.fetching.count >= room { return }
+            let onTheirWay = ifRoom ? residency.fetching.count : residency.aheadCount
+            while residency.held.count + onTheirWay >= room, residency.evictLeastRecentlyUsed() {}
+            if ifRoom, residency.held.count + onTheirWay >= room { return }
             let load = self.load
             residency.fetching[index] = (Task { try await load(index) }, true)
             residency.fetches += 1

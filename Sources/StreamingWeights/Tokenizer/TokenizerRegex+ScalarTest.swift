@@ -52,7 +52,7 @@ extension TokenizerRegex {
                 case .decimalDigit: return properties.generalCategory == .decimalNumber
                 case .word: return Self.isWord(scalar)
                 case .wordInClass: return !Self.latin1Word.contains(scalar.value) && Self.isWord(scalar)
-                case .hexDigit: return scalar.isASCII && scalar.properties.isASCIIHexDigit
+                case .hexDigit: return properties.isASCIIHexDigit
                 case .alphabetic: return properties.isAlphabetic
                 case .uppercase: return properties.isUppercase
                 case .lowercase: return properties.isLowercase
