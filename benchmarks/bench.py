@@ -416,6 +416,13 @@ def streaming(ours, chunker, server_binary, infer):
             log("32 clients pulling every MiniLM chunk at once")
             results["pull"] = run_json([ours, "pull", "--server", server.url, "--clients", "32"])
             results["pull"]["server_peak_rss_mib"] = server.peak_rss_mib()
+        log("panels32 chunks (Linear weights pre-packed) streamed against the same chunks in memory")
+        panels = chunk(chunker, MODELS["all-MiniLM-L6-v2"], Path(work) / "minilm-panels32", "--weight-layout", "panels32")
+        with WeightServer(server_binary, panels) as server:
+            for cache in (2, 6):
+                results[f"panels32_cache_{cache}_prefetch_1"] = run_json(
+                    [ours, "streaming-forward", "--server", server.url, "--chunks-dir", str(panels), "--seq", "128",
+                     "--cache-size", str(cache), "--prefetch", "1", "--server-pid", str(server.pid)])
         log("float16 chunks streamed against the same float16 chunks in memory")
         half = chunk(chunker, MODELS["all-MiniLM-L6-v2"], Path(work) / "minilm-f16", "--dtype", "float16")
         with WeightServer(server_binary, half) as server:
@@ -783,7 +790,9 @@ def report(results):
               "|---|---|---|---|---|---|"]
     rows = [(f"{c}, {p}", f"cache_{c}_prefetch_{p}") for c, p in ((2, 1), (2, 0), (6, 1))]
     rows += [("2, 1, 2 compute threads", "cache_2_prefetch_1_threads_2"),
-             ("2, 1, float16 chunks (local float16 too)", "float16_cache_2_prefetch_1")]
+             ("2, 1, float16 chunks (local float16 too)", "float16_cache_2_prefetch_1"),
+             ("2, 1, panels32 chunks (`--weight-layout panels32`)", "panels32_cache_2_prefetch_1"),
+             ("6, 1, panels32 chunks", "panels32_cache_6_prefetch_1")]
     for label, key in rows:
         if key not in st:
             continue
@@ -927,6 +936,9 @@ def targets(results):
                    streamed_over(steady), steady_limit))
     checks.append(("streaming MiniLM cold start: streamed / local <= 1.25",
                    steady["streamed_cold_s"] / steady["local_cold_s"], 1.25))
+    if "panels32_cache_2_prefetch_1" in st:
+        checks.append((f"streaming MiniLM panels32 chunks, cache 2, prefetch 1: streamed / local <= {steady_limit}",
+                       streamed_over(st["panels32_cache_2_prefetch_1"]), steady_limit))
     if "float16_cache_2_prefetch_1" in st:
         half = st["float16_cache_2_prefetch_1"]
         checks.append(("streaming MiniLM float16 chunks, cache 2, prefetch 1: streamed / local <= 1.05",

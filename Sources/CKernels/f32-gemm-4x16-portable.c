@@ -8,8 +8,8 @@
 
 enum { MR = 4, NR = 16 };
 
-static void tile(const float *a, long a_stride, long rows, const float *panel, long depth, float *c, long c_stride,
-                 const float *bias, int loads_c, int gelu) {
+static void tile(const float *a, long a_stride, long rows, const float *panel, long depth, long panel_stride,
+                 float *c, long c_stride, const float *bias, int loads_c, int gelu) {
     float acc[MR][NR];
     for (int r = 0; r < MR; r++) {
         const long valid = r < rows ? r : rows - 1;
@@ -20,7 +20,7 @@ static void tile(const float *a, long a_stride, long rows, const float *panel, l
             const float s = a[(r < rows ? r : rows - 1) * a_stride + k];
             for (int j = 0; j < NR; j++) acc[r][j] += s * panel[j];
         }
-        panel += NR;
+        panel += panel_stride;
     }
     for (int r = 0; r < rows && r < MR; r++) memcpy(c + r * c_stride, acc[r], sizeof acc[r]);
     if (gelu) gelu_rows(c, rows, NR, c_stride);

@@ -18,8 +18,8 @@ enum { MR = 6, NR = 16 };
 
 /* C[rows, 16] (+)= A[rows, depth] · panel[depth, 16]: per step, two loads of B meet six
    broadcasts of A in 12 FMAs. Rows past `rows` repeat the last valid one, unstored. */
-static void tile(const float *a, long a_stride, long rows, const float *panel, long depth, float *c, long c_stride,
-                 const float *bias, int loads_c, int gelu) {
+static void tile(const float *a, long a_stride, long rows, const float *panel, long depth, long panel_stride,
+                 float *c, long c_stride, const float *bias, int loads_c, int gelu) {
     const float *row_a[MR];
     __m256 c0[MR], c1[MR];
     const __m256 bias0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
@@ -37,7 +37,7 @@ static void tile(const float *a, long a_stride, long rows, const float *panel, l
         }
     }
     for (long k = 0; k < depth; k++) {
-        _mm_prefetch((const char *)(panel + 256), _MM_HINT_T0);
+        _mm_prefetch((const char *)(panel + 16 * panel_stride), _MM_HINT_T0);
         const __m256 b0 = _mm256_loadu_ps(panel);
         const __m256 b1 = _mm256_loadu_ps(panel + 8);
 #pragma clang loop unroll(full)
@@ -46,7 +46,7 @@ static void tile(const float *a, long a_stride, long rows, const float *panel, l
             c0[r] = _mm256_fmadd_ps(s, b0, c0[r]);
             c1[r] = _mm256_fmadd_ps(s, b1, c1[r]);
         }
-        panel += NR;
+        panel += panel_stride;
     }
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR; r++) {

@@ -16,8 +16,8 @@ enum { MR = 6, NR = 16 };
 
 /* C[rows, 16] (+)= A[rows, depth] · panel[depth, 16]: per step, four loads of B meet six
    broadcasts of A in 24 FMAs. Rows past `rows` repeat the last valid one, unstored. */
-static void tile(const float *a, long a_stride, long rows, const float *panel, long depth, float *c, long c_stride,
-                 const float *bias, int loads_c, int gelu) {
+static void tile(const float *a, long a_stride, long rows, const float *panel, long depth, long panel_stride,
+                 float *c, long c_stride, const float *bias, int loads_c, int gelu) {
     const float *row_a[MR];
     float32x4_t acc[MR][4];
     float32x4_t initial[4];
@@ -42,7 +42,7 @@ static void tile(const float *a, long a_stride, long rows, const float *panel, l
             acc[r][2] = vfmaq_f32(acc[r][2], s, b2);
             acc[r][3] = vfmaq_f32(acc[r][3], s, b3);
         }
-        panel += NR;
+        panel += panel_stride;
     }
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR; r++) {

@@ -27,12 +27,12 @@ enum { MR = 8, NR = 32 };
    With `prefetch` (a constant where it is inlined), the panel is asked for 16 steps ahead: it
    streams from memory on a packed weight's first row block. */
 static inline __attribute__((always_inline)) void multiply_add(const float *const row_a[MR], const float *panel,
-                                                               long depth, int prefetch, __m512 c0[MR],
-                                                               __m512 c1[MR]) {
+                                                               long depth, long panel_stride, int prefetch,
+                                                               __m512 c0[MR], __m512 c1[MR]) {
     for (long k = 0; k < depth; k++) {
         if (prefetch) {
-            _mm_prefetch((const char *)(panel + 512), _MM_HINT_T0);
-            _mm_prefetch((const char *)(panel + 528), _MM_HINT_T0);
+            _mm_prefetch((const char *)(panel + 16 * panel_stride), _MM_HINT_T0);
+            _mm_prefetch((const char *)(panel + 16 * panel_stride + 16), _MM_HINT_T0);
         }
         const __m512 b0 = _mm512_loadu_ps(panel);
         const __m512 b1 = _mm512_loadu_ps(panel + 16);
@@ -42,14 +42,14 @@ static inline __attribute__((always_inline)) void multiply_add(const float *cons
             c0[r] = _mm512_fmadd_ps(s, b0, c0[r]);
             c1[r] = _mm512_fmadd_ps(s, b1, c1[r]);
         }
-        panel += NR;
+        panel += panel_stride;
     }
 }
 
 /* C[rows, 32] (+)= A[rows, depth] · panel[depth, 32] (multiply_add). Rows past `rows` repeat the
    last valid one (their results are not stored), so the loop has no branch. */
-static void tile(const float *a, long a_stride, long rows, const float *panel, long depth, float *c, long c_stride,
-                 const float *bias, int loads_c, int gelu) {
+static void tile(const float *a, long a_stride, long rows, const float *panel, long depth, long panel_stride,
+                 float *c, long c_stride, const float *bias, int loads_c, int gelu) {
     const float *row_a[MR];
     __m512 c0[MR], c1[MR];
     const __m512 bias0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
@@ -66,7 +66,7 @@ static void tile(const float *a, long a_stride, long rows, const float *panel, l
             c1[r] = bias1;
         }
     }
-    multiply_add(row_a, panel, depth, 1, c0, c1);
+    multiply_add(row_a, panel, depth, panel_stride, 1, c0, c1);
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR; r++) {
         if (r < rows) {
@@ -93,7 +93,7 @@ static void tile_transposed(const float *a, long a_stride, long rows, const floa
         row_a[r] = a + valid * a_stride;
         c0[r] = c1[r] = _mm512_set1_ps(bias ? bias[valid] : 0.0f);
     }
-    multiply_add(row_a, panel, depth, 0, c0, c1);
+    multiply_add(row_a, panel, depth, NR, 0, c0, c1);
     const __mmask16 low = (__mmask16)((1u << rows) - 1), high = (__mmask16)(low << 8);
     /* Activation 4L + m's 8 outputs are lane L of w[m] then of w[4 + m] (below): one permute
        puts L = 0 in the low half and L = 1 in the high one, another L = 2 and 3. */

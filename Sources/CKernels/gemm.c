@@ -11,8 +11,8 @@
 enum { MAX_TILE = 16 * 64 };
 
 void sw_gemm(const sw_kernel_set *set, const float *a, long a_stride, long rows, const float *packed, long depth,
-             long columns, long panel_begin, long panel_end, const float *bias, int gelu, float *c,
-             long c_stride) {
+             long packed_width, long columns, long panel_begin, long panel_end, const float *bias, int gelu,
+             float *c, long c_stride) {
     const long row_block = set->row_block;
     const long width = set->panel_width;
     for (long depth_start = 0; depth_start < depth; depth_start += set->depth_block) {
@@ -22,7 +22,9 @@ void sw_gemm(const sw_kernel_set *set, const float *a, long a_stride, long rows,
         for (long panel = panel_begin; panel < panel_end; panel++) {
             const long column = panel * width;
             const long valid = columns - column < width ? columns - column : width;
-            const float *block = packed + panel * width * depth + depth_start * width;
+            /* Panel `panel` of the set's width lies in packed panel column / packed_width. */
+            const float *block = packed + column / packed_width * packed_width * depth + column % packed_width +
+                                 depth_start * packed_width;
             /* A panel whose columns are not all valid: its tiles run on a full-width scratch copy. */
             float scratch[MAX_TILE];
             float padded_bias[64];
@@ -36,8 +38,8 @@ void sw_gemm(const sw_kernel_set *set, const float *a, long a_stride, long rows,
                 const long count = rows - row < row_block ? rows - row : row_block;
                 float *tile_c = c + row * c_stride + column;
                 if (valid == width) {
-                    set->tile(a + row * a_stride + depth_start, a_stride, count, block, depth_length, tile_c,
-                              c_stride, tile_bias, !first, last && gelu);
+                    set->tile(a + row * a_stride + depth_start, a_stride, count, block, depth_length, packed_width,
+                              tile_c, c_stride, tile_bias, !first, last && gelu);
                     continue;
                 }
                 if (!first) {
@@ -47,8 +49,8 @@ void sw_gemm(const sw_kernel_set *set, const float *a, long a_stride, long rows,
                         memcpy(scratch + r * width, tile_c + r * c_stride, sizeof(float) * (size_t)valid);
                     }
                 }
-                set->tile(a + row * a_stride + depth_start, a_stride, count, block, depth_length, scratch, width,
-                          tile_bias, !first, last && gelu);
+                set->tile(a + row * a_stride + depth_start, a_stride, count, block, depth_length, packed_width,
+                          scratch, width, tile_bias, !first, last && gelu);
                 for (long r = 0; r < count; r++) {
                     memcpy(tile_c + r * c_stride, scratch + r * width, sizeof(float) * (size_t)valid);
                 }
@@ -140,7 +142,7 @@ void sw_gemm_stored(const sw_kernel_set *set, const float *a_packed, long rows, 
                 for (long panel = 0; panel < group_panels; panel++) {
                     const float *block = a_packed + (group + panel) * width * depth + depth_start * width;
                     set->tile(weights + column * weight_stride + depth_start, weight_stride, count, block, depth_length,
-                              scratch + panel * width, scratch_stride, NULL, 1, last && gelu);
+                              width, scratch + panel * width, scratch_stride, NULL, 1, last && gelu);
                 }
             }
             transpose_into(scratch, scratch_stride, count, group_rows, c + first_row * c_stride + column, c_stride);

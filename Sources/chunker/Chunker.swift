@@ -57,6 +57,14 @@ struct Chunk: AsyncParsableCommand {
     @Option(help: "Convert floating-point weights to this dtype (default: keep the source dtype).")
     var dtype: StoredDType?
 
+    @Option(
+        help: ArgumentHelp(
+            "How to store the layers' Linear weights: \(ChunkWeightLayout.allCases.map(\.rawValue).joined(separator: ", ")).",
+            discussion:
+                "pytorch (the default) keeps PyTorch's [out, in], as every safetensors reader expects. panels32 stores them packed as our kernels multiply them, [ceil(out / 32), in, 32], float32 only: streamed layers then cost a pass what loaded ones do (docs/FORMAT.md)."
+        ))
+    var weightLayout: ChunkWeightLayout = .pytorch
+
     @Flag(help: "Never download: resolve the model from local folders and the Hugging Face cache only.")
     var offline = false
 
@@ -116,6 +124,7 @@ struct Chunk: AsyncParsableCommand {
             storage: storage,
             compress: compress,
             dtype: dtype?.dtype,
+            weightLayout: weightLayout,
             offline: offline,
             overwrite: overwrite,
             logger: logger
@@ -185,6 +194,8 @@ struct Verify: AsyncParsableCommand {
         print("\(directory ?? storage.location): every file matches chunk_info.json")
     }
 }
+
+extension ChunkWeightLayout: ExpressibleByArgument {}
 
 /// The floating dtypes a chunk set can be stored in, as Python names them (`--dtype`).
 enum StoredDType: String, CaseIterable, ExpressibleByArgument {

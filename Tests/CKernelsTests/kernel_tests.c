@@ -32,9 +32,10 @@ static float random_float(float range) {
 
 static double gelu(double x) { return 0.5 * x * (1 + erf(x / sqrt(2.0))); }
 
-/* C = A · W^T + bias (then GELU), packed for `set`, against double sums. */
-static void test_gemm(const sw_kernel_set *set, long rows, long depth, long columns, int with_gelu) {
-    const long width = set->panel_width;
+/* C = A · W^T + bias (then GELU), packed in panels of `packed_width` (the set's own, or a chunk
+   set's 32), against double sums. */
+static void test_gemm(const sw_kernel_set *set, long rows, long depth, long columns, long packed_width, int with_gelu) {
+    const long width = packed_width;
     const long panels = (columns + width - 1) / width;
     float *a = malloc(sizeof(float) * (size_t)(rows * depth + 1)) ;
     float *weight = malloc(sizeof(float) * (size_t)(columns * depth));
@@ -49,7 +50,8 @@ static void test_gemm(const sw_kernel_set *set, long rows, long depth, long colu
     for (long n = 0; n < columns; n++) {
         for (long k = 0; k < depth; k++) packed[(n / width) * width * depth + k * width + n % width] = weight[n * depth + k];
     }
-    sw_gemm(set, a_rows, depth, rows, packed, depth, columns, 0, panels, bias, with_gelu, c, columns);
+    const long set_panels = (columns + set->panel_width - 1) / set->panel_width;
+    sw_gemm(set, a_rows, depth, rows, packed, depth, width, columns, 0, set_panels, bias, with_gelu, c, columns);
     double worst = 0;
     for (long m = 0; m < rows; m++) {
         for (long n = 0; n < columns; n++) {
@@ -60,7 +62,10 @@ static void test_gemm(const sw_kernel_set *set, long rows, long depth, long colu
             worst = error > worst ? error : worst;
         }
     }
-    check(worst <= 4e-6 * sqrt((double)depth), set->name, with_gelu ? "gemm+gelu" : "gemm", rows, depth, columns, worst);
+    check(worst <= 4e-6 * sqrt((double)depth), set->name,
+          width != set->panel_width ? (with_gelu ? "gemm+gelu, 32-wide panels" : "gemm, 32-wide panels")
+                                    : (with_gelu ? "gemm+gelu" : "gemm"),
+          rows, depth, columns, worst);
     free(a);
     free(weight);
     free(bias);
@@ -257,7 +262,8 @@ int main(void) {
         const int before = failures;
         for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
             for (int with_gelu = 0; with_gelu < 2; with_gelu++) {
-                test_gemm(set, shapes[i][0], shapes[i][1], shapes[i][2], with_gelu);
+                test_gemm(set, shapes[i][0], shapes[i][1], shapes[i][2], set->panel_width, with_gelu);
+                test_gemm(set, shapes[i][0], shapes[i][1], shapes[i][2], 32, with_gelu);
             }
         }
         for (long width = 1; width <= 130; width += 43) test_layer_norm(set, 5, width);

@@ -23,13 +23,15 @@ extern "C" {
 
    - a: the first row of A, rows `a_stride` floats apart;
    - rows: 1 ... row_block valid rows (the others are not read or written);
-   - panel: `depth` rows of `panel_width` floats (the packed B; see PackedPanels);
+   - panel: `depth` rows of `panel_width` floats, rows `panel_stride` floats apart (the packed B;
+     see PackedPanels: panel_width apart, or wider when the panel lies in a wider one);
    - c: the tile's first row, rows `c_stride` floats apart, all panel_width columns writable;
    - bias: panel_width floats added when the tile starts from zero (loads_c == 0), or NULL;
    - loads_c: add to C's values instead of starting from the bias (later depth blocks);
    - gelu: apply GELU (erf form) to the results before storing. */
 typedef void (*sw_tile_function)(const float *a, long a_stride, long rows, const float *panel, long depth,
-                                 float *c, long c_stride, const float *bias, int loads_c, int gelu);
+                                 long panel_stride, float *c, long c_stride, const float *bias, int loads_c,
+                                 int gelu);
 
 /* The same tile turned, for sw_gemm_stored: A's rows are weight rows (output features), the
    panel holds activations, and the tile is stored as C's transpose, straight into C. For
@@ -109,9 +111,13 @@ const char *sw_cpu_model(void);
 
 /* C[rows, columns] = A[rows, depth] · B + bias, then GELU when `gelu`, for the panels
    [panel_begin, panel_end) of B (columns panel_width * panel_begin on): B packed in panels of
-   set->panel_width columns, each `depth` rows deep. Threads give each call disjoint panels. */
+   `packed_width` columns, each `depth` rows deep (lanes past `columns` zero), packed_width a
+   multiple of set->panel_width: the set's own (set->panel_width), or a chunk set's pre-packed
+   32 (docs/FORMAT.md), whose panels a 16-wide set reads in halves. Threads give each call
+   disjoint panels (of set->panel_width columns). */
 void sw_gemm(const sw_kernel_set *set, const float *a, long a_stride, long rows, const float *packed, long depth,
-             long columns, long panel_begin, long panel_end, const float *bias, int gelu, float *c, long c_stride);
+             long packed_width, long columns, long panel_begin, long panel_end, const float *bias, int gelu,
+             float *c, long c_stride);
 
 /* The same product as sw_gemm, bit for bit, with B as stored instead of packed and A packed
    instead: B's column n (a Linear weight's row n, the output feature n) is `depth` floats at

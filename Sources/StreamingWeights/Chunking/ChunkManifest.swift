@@ -7,13 +7,13 @@ import Foundation
 public struct ChunkManifest: Codable, Sendable, Equatable {
     /// The newest format this code reads and writes.
     ///
-    /// Version 2 adds the `shared` and `head` chunks and model types beyond BERT
-    /// (docs/FORMAT.md). A chunk set that needs none of them is written
-    /// as version 1, which readers from before version 2 read too; a chunk set that does is
-    /// version 2, which those readers refuse rather than half-read.
-    public static let currentFormatVersion = 2
+    /// Version 2 adds the `shared` and `head` chunks and model types beyond BERT; version 3, the
+    /// `weight_layout` key (docs/FORMAT.md). A chunk set is written as the oldest version that
+    /// holds it: one that needs none of them is version 1, which every reader reads; newer
+    /// ones are refused by older readers rather than half-read.
+    public static let currentFormatVersion = 3
     /// The versions this code reads.
-    public static let readableFormatVersions = 1...2
+    public static let readableFormatVersions = 1...3
     /// The object name of the manifest in a chunk set.
     public static let fileName = "chunk_info.json"
 
@@ -25,6 +25,9 @@ public struct ChunkManifest: Codable, Sendable, Equatable {
     public var dtype: String
     /// `none` or `gzip`.
     public var compression: String
+    /// How the layers' `Linear` weights are stored: absent for PyTorch's `[out, in]`,
+    /// `panels32` for ``ChunkWeightLayout/panels32``.
+    public var weightLayoutName: String?
     /// By chunk name: `embeddings`, `layer_0` ..., `pooler`.
     public var chunks: [String: Chunk]
     /// config.json and the tokenizer files, by file name.
@@ -90,6 +93,12 @@ public struct ChunkManifest: Codable, Sendable, Equatable {
         case numLayers = "num_layers"
         case dtype, compression, chunks, files
         case totalSizeMB = "total_size_mb"
+        case weightLayoutName = "weight_layout"
+    }
+
+    /// How the layers' `Linear` weights are stored (a decoded manifest names a known layout).
+    public var weightLayout: ChunkWeightLayout {
+        weightLayoutName.flatMap(ChunkWeightLayout.init(rawValue:)) ?? .pytorch
     }
 
     /// The chunk names in order: embeddings, shared parameters, the layers, the pooler, the head.
@@ -118,6 +127,13 @@ public struct ChunkManifest: Codable, Sendable, Equatable {
                     "format_version \(formatVersion) is not one this version reads (\(Self.readableFormatVersions.lowerBound) to \(Self.readableFormatVersions.upperBound))"
             )
         }
+        if let name = weightLayoutName, ChunkWeightLayout(rawValue: name) == nil {
+            throw ChunkingError.invalidManifest(
+                source: source,
+                problem:
+                    "weight_layout \(name.debugDescription) is not one this version reads (\(ChunkWeightLayout.allCases.map(\.rawValue).joined(separator: ", ")))"
+            )
+        }
     }
 
     public init(
@@ -126,12 +142,14 @@ public struct ChunkManifest: Codable, Sendable, Equatable {
         numLayers: Int,
         dtype: String,
         compression: String,
+        weightLayout: ChunkWeightLayout = .pytorch,
         chunks: [String: Chunk],
         files: [String: FileEntry]
     ) {
-        // Version 2 only when the chunk set needs it (see ``currentFormatVersion``).
+        // The oldest version that holds the chunk set (see ``currentFormatVersion``).
         let needsVersion2 = modelType != "bert" || chunks["shared"] != nil || chunks["head"] != nil
-        formatVersion = needsVersion2 ? Self.currentFormatVersion : 1
+        formatVersion = weightLayout != .pytorch ? 3 : needsVersion2 ? 2 : 1
+        weightLayoutName = weightLayout.manifestValue
         self.modelName = modelName
         self.modelType = modelType
         self.numLayers = numLayers

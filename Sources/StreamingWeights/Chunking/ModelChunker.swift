@@ -32,6 +32,8 @@ public struct ModelChunker: Sendable {
     public let compress: Bool
     /// The floating dtype to store weights as; `nil` keeps the source's.
     public let dtype: DType?
+    /// How the layers' `Linear` weights are stored.
+    public let weightLayout: ChunkWeightLayout
     public let offline: Bool
     /// Write into an output that holds other files, removing those the new chunk set does not list.
     public let overwrite: Bool
@@ -42,12 +44,15 @@ public struct ModelChunker: Sendable {
     /// A chunker that writes to `storage`.
     ///
     /// The library never prints: pass a `logger` to see each step (the default discards them).
-    /// - Throws: ``ChunkingError/unsupportedDType(_:)`` for a `dtype` other than F32, F16, BF16.
+    /// - Throws: ``ChunkingError/unsupportedDType(_:)`` for a `dtype` other than F32, F16, BF16,
+    ///   ``ChunkingError/layoutNeedsFloat32(layout:dtype:model:)`` for another than F32 with
+    ///   ``ChunkWeightLayout/panels32``.
     public init(
         modelName: String,
         storage: any StorageBackend,
         compress: Bool = false,
         dtype: DType? = nil,
+        weightLayout: ChunkWeightLayout = .pytorch,
         offline: Bool = false,
         overwrite: Bool = false,
         environment: [String: String] = ProcessInfo.processInfo.environment,
@@ -56,10 +61,14 @@ public struct ModelChunker: Sendable {
         if let dtype, ![.float32, .float16, .bfloat16].contains(dtype) {
             throw ChunkingError.unsupportedDType(dtype.pythonName)
         }
+        if weightLayout == .panels32, let dtype, dtype != .float32 {
+            throw ChunkingError.layoutNeedsFloat32(layout: weightLayout.rawValue, dtype: dtype.pythonName, model: nil)
+        }
         self.modelName = modelName
         self.storage = storage
         self.compress = compress
         self.dtype = dtype
+        self.weightLayout = weightLayout
         self.offline = offline
         self.overwrite = overwrite
         self.environment = environment
@@ -122,6 +131,10 @@ public struct ModelChunker: Sendable {
             dtype
             ?? components.lazy.flatMap { component, names in names.map { component.checkpointPrefix + $0 } }
             .compactMap { try? checkpoint.tensor(named: $0).dtype }.first { $0.isFloatingPoint }
+        if weightLayout == .panels32, let storedDType, storedDType != .float32 {
+            throw ChunkingError.layoutNeedsFloat32(
+                layout: weightLayout.rawValue, dtype: storedDType.pythonName, model: name)
+        }
         // Components and files are independent: write as many at once as there are cores, so
         // hashing and writing one overlaps with the others; the largest (the embeddings) first.
         enum Job {
@@ -141,8 +154,9 @@ public struct ModelChunker: Sendable {
         // SHA-256 of the chunks two at a time on a thread of its own, where the CPU can, beside
         // the writers (which then hash only BLAKE3); each chunk's source pages are released when
         // both have read them. Only for chunks whose bytes are the source's as they lie: not
-        // converted (which the writers do one at a time, to bound memory) nor compressed.
-        let pairedSHA256 = try PairedChunkHashes(chunks: prepared, enabled: !compress && dtype == nil)
+        // converted or packed (which the writers do one at a time, to bound memory) nor compressed.
+        let pairedSHA256 = try PairedChunkHashes(
+            chunks: prepared, enabled: !compress && dtype == nil && weightLayout == .pytorch)
         func pairedDigests() async throws -> [String]? {
             guard let pairedSHA256 else { return nil }
             return try await runBlocking { pairedSHA256.run() }
@@ -200,6 +214,7 @@ public struct ModelChunker: Sendable {
             numLayers: configuration.layerCount,
             dtype: (storedDType ?? .float32).pythonName,
             compression: compress ? "gzip" : "none",
+            weightLayout: weightLayout,
             chunks: chunks,
             files: files
         )
@@ -316,15 +331,19 @@ public struct ModelChunker: Sendable {
         /// Tensor names within the component, and the checkpoint's tensors.
         let sources: [(String, Tensor)]
 
-        /// The chunk as a safetensors file, its floating tensors converted to `dtype` (a copy
-        /// in memory) when one is given.
-        func laidOut(converting dtype: DType?) throws -> (SafetensorsWriter, [String: ChunkManifest.TensorEntry]) {
+        /// The chunk as a safetensors file, its floating tensors converted to `dtype` when one
+        /// is given, and `Linear` weights packed as `layout` says (copies in memory).
+        func laidOut(converting dtype: DType?, layout: ChunkWeightLayout = .pytorch) throws -> (
+            SafetensorsWriter, [String: ChunkManifest.TensorEntry]
+        ) {
             var safetensors = SafetensorsWriter()
             var entries: [String: ChunkManifest.TensorEntry] = [:]
             for (name, source) in sources {
                 let tensor =
-                    source.dtype.isFloatingPoint && dtype != nil
-                    ? try source.converted(to: dtype ?? source.dtype) : source
+                    source.dtype.isFloatingPoint && layout.packs(name, shape: source.shape, in: component)
+                    ? try source.packedInPanels(width: PackedPanels.chunkPanelWidth)
+                    : source.dtype.isFloatingPoint && dtype != nil
+                        ? try source.converted(to: dtype ?? source.dtype) : source
                 try safetensors.add(tensor, named: name)
                 entries[name] = ChunkManifest.TensorEntry(dtype: tensor.dtype.rawValue, shape: tensor.shape.dimensions)
             }
@@ -340,7 +359,7 @@ public struct ModelChunker: Sendable {
     /// Writes one chunk, hashing the bytes as stored: BLAKE3, and SHA-256 too unless
     /// `hashingSHA256` is false (its SHA-256 is then left empty, for ``PairedChunkHashes``).
     private func store(_ chunk: PreparedChunk, hashingSHA256: Bool) async throws -> ChunkManifest.Chunk {
-        let (safetensors, entries) = try chunk.laidOut(converting: dtype)
+        let (safetensors, entries) = try chunk.laidOut(converting: dtype, layout: weightLayout)
         // An uncommitted writer removes its temporary file when dropped. The block Dispatch runs
         // outlives the await by a moment, so it must not hold the writer: the closure takes the
         // only reference from the slot and drops it before returning, and a failed run has left

@@ -29,6 +29,8 @@ public struct Linear: Sendable {
     enum Weight {
         case packed(PackedWeights)
         case stored(StoredWeights)
+        /// Packed by the chunker (a chunk set's `weight_layout` `panels32`).
+        case prepacked(PrepackedWeights)
     }
 
     /// Loads `weight` `[outFeatures, inFeatures]` and `bias` `[outFeatures]` of `tensors`' view,
@@ -57,10 +59,18 @@ public struct Linear: Sendable {
         concatenating layers: [ComponentTensors], inFeatures: Int, outFeatures: Int, kernels: KernelSet,
         weights layout: WeightLayout = .packed
     ) throws {
-        let weights = try layers.map { try $0.tensor("weight", shape: [outFeatures, inFeatures]) }
         bias = try layers.flatMap { try $0.floats("bias", shape: [outFeatures]) }
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures * layers.count
+        let panels = PrepackedWeights.shape(outFeatures: outFeatures, inFeatures: inFeatures)
+        if layers.contains(where: { $0.tensors[$0.scope + "weight"]?.shape.rank == panels.rank }) {
+            let weights = try layers.map { try $0.tensor("weight", shape: panels) }
+            weight = .prepacked(
+                try PrepackedWeights(
+                    weights, outFeatures: outFeatures, inFeatures: inFeatures, kernels: kernels, views: layers))
+            return
+        }
+        let weights = try layers.map { try $0.tensor("weight", shape: [outFeatures, inFeatures]) }
         if layout == .stored, let stored = StoredWeights(weights, inFeatures: inFeatures, kernels: kernels) {
             weight = .stored(stored)
             return
@@ -127,6 +137,14 @@ public struct Linear: Sendable {
                 Matmul.multiply(
                     input, aStride: inFeatures, rows: rows, by: packed.panels, bias: bias.baseAddress,
                     epilogue: epilogue, into: output, cStride: outFeatures, threads: threads)
+            case .prepacked(let prepacked):
+                var column = 0
+                for panels in prepacked.segments {
+                    Matmul.multiply(
+                        input, aStride: inFeatures, rows: rows, by: panels, bias: bias.baseAddress.map { $0 + column },
+                        epilogue: epilogue, into: output + column, cStride: outFeatures, threads: threads)
+                    column += panels.columns
+                }
             }
         }
     }
@@ -136,6 +154,7 @@ public struct Linear: Sendable {
         switch weight {
         case .packed(let packed): packed.byteCount + bias.count * 4
         case .stored(let stored): stored.byteCount + bias.count * 4
+        case .prepacked(let prepacked): prepacked.byteCount + bias.count * 4
         }
     }
 }
@@ -182,5 +201,62 @@ public final class StoredWeights: @unchecked Sendable {
     }
 
     /// The bytes of the weights as stored.
+    public var byteCount: Int { tensors.reduce(0) { $0 + $1.byteCount } }
+}
+
+/// float32 `Linear` weights the chunker packed (`weight_layout` `panels32`, docs/FORMAT.md).
+///
+/// Each is `[ceil(outFeatures / 32), inFeatures, 32]`, panels of 32 output features, multiplied
+/// where it lies (a received buffer, a mapped file) by the packed weights' micro-kernel, so a
+/// streamed layer costs its pass what a loaded one does. One segment per fused weight.
+public final class PrepackedWeights: @unchecked Sendable {
+    /// Each weight's panels, in output order.
+    public let segments: [PackedPanels]
+    /// What holds the panels: the tensors, or aligned copies of those whose floats are not
+    /// 4-byte aligned.
+    private let tensors: [Tensor]
+    private let copies: [BufferPool.Memory]
+
+    /// The shape of a `[outFeatures, inFeatures]` weight pre-packed.
+    static func shape(outFeatures: Int, inFeatures: Int) -> Shape {
+        let width = PackedPanels.chunkPanelWidth
+        return [(outFeatures + width - 1) / width, inFeatures, width]
+    }
+
+    /// - Throws: ``ModelError/unsupportedDType(component:name:dtype:)`` for panels not float32
+    ///   (the chunker packs only float32).
+    init(
+        _ weights: [Tensor], outFeatures: Int, inFeatures: Int, kernels: KernelSet, views: [ComponentTensors]
+    ) throws {
+        var segments: [PackedPanels] = []
+        var copies: [BufferPool.Memory] = []
+        for (weight, view) in zip(weights, views) {
+            guard weight.dtype == .float32 else {
+                throw ModelError.unsupportedDType(
+                    component: view.component.name, name: view.scope + "weight (pre-packed panels)",
+                    dtype: weight.dtype)
+            }
+            let base: UnsafeMutablePointer<Float>
+            if let address = weight.storageAddress, Int(bitPattern: address) % MemoryLayout<Float>.alignment == 0 {
+                base = UnsafeMutablePointer(mutating: address.assumingMemoryBound(to: Float.self))
+            } else {
+                let copy = BufferPool.shared.take(weight.byteCount)
+                weight.withUnsafeBytes { bytes in
+                    if let from = bytes.baseAddress { copy.base.copyMemory(from: from, byteCount: bytes.count) }
+                }
+                copies.append(copy)
+                base = copy.base.bindMemory(to: Float.self, capacity: weight.elementCount)
+            }
+            segments.append(
+                PackedPanels(
+                    kernels: kernels, base: base, depth: inFeatures, columns: outFeatures,
+                    packedWidth: PackedPanels.chunkPanelWidth))
+        }
+        self.segments = segments
+        self.copies = copies
+        tensors = weights
+    }
+
+    /// The bytes of the panels.
     public var byteCount: Int { tensors.reduce(0) { $0 + $1.byteCount } }
 }

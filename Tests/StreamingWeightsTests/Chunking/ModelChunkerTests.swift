@@ -46,11 +46,15 @@ final class FullDiskBackend: StorageBackend, @unchecked Sendable {
 struct ModelChunkerTests {
     static let tiny = Repository.path("Fixtures/bert-tiny")
 
-    static func chunk(_ model: String = tiny, into directory: String, compress: Bool = false, dtype: DType? = nil)
-        async throws -> ChunkManifest
-    {
-        try await ModelChunker(modelName: model, outputDirectory: directory, compress: compress, dtype: dtype)
-            .chunkModel()
+    static func chunk(
+        _ model: String = tiny, into directory: String, compress: Bool = false, dtype: DType? = nil,
+        weightLayout: ChunkWeightLayout = .pytorch
+    ) async throws -> ChunkManifest {
+        try await ModelChunker(
+            modelName: model, storage: try FileSystemBackend(root: directory, create: true), compress: compress,
+            dtype: dtype, weightLayout: weightLayout
+        )
+        .chunkModel()
     }
 
     @Test("bert-tiny becomes embeddings, two layers and a pooler whose tensors equal the source's, bit for bit")
@@ -167,6 +171,105 @@ struct ModelChunkerTests {
             }
             let model = try await BertModel(loadingFrom: RemoteTensorSource(chunkDirectory: directory.path))
             #expect((model.layers as? ResidentLayers)?.layers.count == 2)
+        }
+    }
+
+    @Test(
+        "panels32 stores each layer's Linear weights packed in panels of 32 outputs; every other tensor as the source's"
+    )
+    func panelLayout() async throws {
+        let source = try SafetensorsFile(contentsOfFile: Self.tiny + "/model.safetensors")
+        let directory = try TemporaryDirectory()
+        let manifest = try await Self.chunk(into: directory.path, weightLayout: .panels32)
+        #expect(manifest.formatVersion == 3 && manifest.weightLayout == .panels32)
+        let reread = try ChunkManifest(
+            json: Array(try Data(contentsOf: URL(fileURLWithPath: directory.file("chunk_info.json")))), source: "m")
+        #expect(reread == manifest && reread.weightLayoutName == "panels32")
+        var packed = 0
+        for chunkName in manifest.orderedChunkNames {
+            let chunk = try SafetensorsFile(contentsOfFile: directory.file(chunkName + ".safetensors"))
+            let prefix = chunkName.hasPrefix("layer_") ? "encoder.layer.\(chunkName.dropFirst(6))." : chunkName + "."
+            for name in chunk.tensorNames {
+                let original = try #require(source[prefix + name], "\(name)")
+                let stored = try #require(chunk[name])
+                #expect(manifest.chunks[chunkName]?.tensors[name]?.shape == stored.shape.dimensions)
+                guard chunkName.hasPrefix("layer_"), original.shape.rank == 2 else {
+                    #expect(stored == original, "\(chunkName) \(name)")
+                    continue
+                }
+                let (rows, depth) = (original.shape.dimensions[0], original.shape.dimensions[1])
+                #expect(stored.dtype == .float32 && stored.shape == [(rows + 31) / 32, depth, 32], "\(name)")
+                let (weights, panels) = (try original.floatValues(), try stored.floatValues())
+                for row in 0..<rows {
+                    for k in 0..<depth {
+                        #expect(panels[(row / 32 * depth + k) * 32 + row % 32] == weights[row * depth + k])
+                    }
+                }
+                packed += 1
+            }
+        }
+        #expect(packed == 2 * 6)
+    }
+
+    @Test("panels32 refuses weights other than float32, naming the dtype")
+    func panelLayoutNeedsFloat32() async throws {
+        let directory = try TemporaryDirectory()
+        await #expect(
+            throws: ChunkingError.layoutNeedsFloat32(layout: "panels32", dtype: "float16", model: nil)
+        ) {
+            _ = try await Self.chunk(into: directory.path, dtype: .float16, weightLayout: .panels32)
+        }
+        // A float16 model needs --dtype float32 to be packed.
+        let half = try TemporaryDirectory()
+        _ = try await Self.chunk(into: half.path, dtype: .float16)
+        let model = try TemporaryDirectory()
+        for file in ["config.json", "vocab.txt"] {
+            try FileManager.default.copyItem(atPath: half.file(file), toPath: model.file(file))
+        }
+        var writer = SafetensorsWriter()
+        for chunkName in ["embeddings", "layer_0", "layer_1", "pooler"] {
+            let chunk = try SafetensorsFile(contentsOfFile: half.file(chunkName + ".safetensors"))
+            let prefix = chunkName.hasPrefix("layer_") ? "encoder.layer.\(chunkName.dropFirst(6))." : chunkName + "."
+            for name in chunk.tensorNames { try writer.add(try #require(chunk[name]), named: prefix + name) }
+        }
+        try writer.write(toFile: model.file("model.safetensors"))
+        let output = try TemporaryDirectory()
+        await #expect(
+            throws: ChunkingError.layoutNeedsFloat32(
+                layout: "panels32", dtype: "float16", model: URL(fileURLWithPath: model.path).lastPathComponent)
+        ) {
+            _ = try await Self.chunk(model.path, into: output.path, weightLayout: .panels32)
+        }
+        let manifest = try await Self.chunk(model.path, into: output.path, dtype: .float32, weightLayout: .panels32)
+        #expect(manifest.dtype == "float32" && manifest.weightLayout == .panels32)
+    }
+
+    @Test("A pre-packed weight of another panel shape or dtype is refused, naming the tensor")
+    func panelWeightRefused() async throws {
+        let directory = try TemporaryDirectory()
+        _ = try await Self.chunk(into: directory.path, weightLayout: .panels32)
+        let chunk = try SafetensorsFile(contentsOfFile: directory.file("layer_0.safetensors"))
+        let configuration = try BertConfiguration(contentsOfFile: directory.file("config.json"))
+        func layer(replacing weight: Tensor) throws {
+            var tensors: [String: Tensor] = [:]
+            for name in chunk.tensorNames { tensors[name] = chunk[name] }
+            tensors["intermediate.dense.weight"] = weight
+            _ = try BertLayer(
+                ComponentTensors(component: .layer(0), tensors: tensors, source: "test"), configuration: configuration)
+        }
+        #expect(
+            throws: ModelError.shapeMismatch(
+                component: "layer_0", name: "intermediate.dense.weight", expected: [16, 128, 32], actual: [32, 128, 16])
+        ) {
+            try layer(replacing: Tensor(float32: [Float](repeating: 0, count: 32 * 128 * 16), shape: [32, 128, 16]))
+        }
+        let half = try Tensor(float32: [Float](repeating: 0, count: 16 * 128 * 32), shape: [16, 128, 32])
+            .converted(to: .float16)
+        #expect(
+            throws: ModelError.unsupportedDType(
+                component: "layer_0", name: "intermediate.dense.weight (pre-packed panels)", dtype: .float16)
+        ) {
+            try layer(replacing: half)
         }
     }
 
@@ -314,22 +417,33 @@ struct ModelChunkerTests {
     func unknownFormatVersion() throws {
         #expect(
             throws: ChunkingError.invalidManifest(
-                source: "m.json", problem: "format_version 3 is not one this version reads (1 to 2)")
+                source: "m.json", problem: "format_version 4 is not one this version reads (1 to 3)")
         ) {
             _ = try ChunkManifest(
                 json: Array(
-                    #"{"format_version": 3, "model_name": "x", "model_type": "bert", "num_layers": 0, "dtype": "float32", "compression": "none", "chunks": {}, "files": {}, "total_size_mb": 0}"#
+                    #"{"format_version": 4, "model_name": "x", "model_type": "bert", "num_layers": 0, "dtype": "float32", "compression": "none", "chunks": {}, "files": {}, "total_size_mb": 0}"#
                         .utf8),
                 source: "m.json")
         }
-        // Both versions this code writes read back.
-        for version in [1, 2] {
+        // The versions this code writes read back.
+        for version in [1, 2, 3] {
             let manifest = try ChunkManifest(
                 json: Array(
                     #"{"format_version": \#(version), "model_name": "x", "model_type": "bert", "num_layers": 0, "dtype": "float32", "compression": "none", "chunks": {}, "files": {}, "total_size_mb": 0}"#
                         .utf8),
                 source: "m.json")
             #expect(manifest.formatVersion == version)
+        }
+        #expect(
+            throws: ChunkingError.invalidManifest(
+                source: "m.json",
+                problem: #"weight_layout "columns64" is not one this version reads (pytorch, panels32)"#)
+        ) {
+            _ = try ChunkManifest(
+                json: Array(
+                    #"{"format_version": 3, "model_name": "x", "model_type": "bert", "num_layers": 0, "dtype": "float32", "compression": "none", "weight_layout": "columns64", "chunks": {}, "files": {}, "total_size_mb": 0}"#
+                        .utf8),
+                source: "m.json")
         }
         #expect(throws: ChunkingError.invalidManifest(source: "m.json", problem: "'model_name' is missing")) {
             _ = try ChunkManifest(json: Array(#"{"format_version": 1}"#.utf8), source: "m.json")

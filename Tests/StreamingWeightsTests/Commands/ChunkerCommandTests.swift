@@ -92,7 +92,10 @@ struct ChunkerCommandTests {
         for arguments in [["--help"], ["-h"], ["help"]] {
             let help = try Self.chunker(arguments)
             #expect(help.status == 0)
-            for option in ["--output-dir", "--compress", "--dtype", "--overwrite", "--s3-bucket", "chunker verify"] {
+            for option in [
+                "--output-dir", "--compress", "--dtype", "--weight-layout", "--overwrite", "--s3-bucket",
+                "chunker verify",
+            ] {
                 #expect(help.outputText.contains(option), "\(arguments): \(option)")
             }
         }
@@ -147,6 +150,35 @@ struct ChunkerCommandTests {
             result.standardError.contains(
                 "error: 'tokenizer.json' in directory '\(output.path)' is not listed in the manifest"),
             "\(result.standardError)")
+    }
+
+    @Test(
+        "--weight-layout panels32 writes a chunk set chunker verify passes; an unknown layout, or float16 panels, is refused by name"
+    )
+    func weightLayout() throws {
+        let output = try TemporaryDirectory()
+        let chunks = output.file("chunks")
+        let result = try Self.chunker([ModelChunkerTests.tiny, "--output-dir", chunks, "--weight-layout", "panels32"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(
+            try String(contentsOfFile: chunks + "/chunk_info.json", encoding: .utf8).contains(
+                #""weight_layout" : "panels32""#))
+        #expect(try Self.chunker(["verify", chunks]).status == 0)
+        let unknown = try Self.chunker([
+            ModelChunkerTests.tiny, "--output-dir", output.file("a"), "--weight-layout", "columns64",
+        ])
+        #expect(unknown.status != 0 && unknown.standardError.contains("columns64"), "\(unknown.standardError)")
+        #expect(unknown.standardError.contains("pytorch") && unknown.standardError.contains("panels32"))
+        let half = try Self.chunker([
+            ModelChunkerTests.tiny, "--output-dir", output.file("b"), "--weight-layout", "panels32", "--dtype",
+            "float16",
+        ])
+        #expect(
+            half.status != 0
+                && half.standardError.contains(
+                    "the weight layout panels32 holds float32 panels, not float16: leave out --dtype or give float32"),
+            "\(half.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: output.file("b")))
     }
 
     @Test("A failed run leaves no output directory behind", arguments: ["nowhere-model", "checkpoints/malicious"])

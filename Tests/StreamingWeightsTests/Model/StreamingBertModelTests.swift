@@ -126,6 +126,45 @@ struct StreamingBertModelTests {
         }
     }
 
+    @Test(
+        "panels32 chunks, loaded and streamed (cache 1, 2 and all layers), give the PyTorch-layout chunk set's output exactly, with every kernel set this CPU runs",
+        arguments: [ModelChunkerTests.tiny, miniLMDirectory])
+    func panelChunks(model: String) async throws {
+        let served = try await ServedChunks(model: model, weightLayout: .panels32)
+        let plain = try TemporaryDirectory()
+        _ = try await ModelChunkerTests.chunk(model, into: plain.path)
+        let layerCount = served.manifest.numLayers
+        // MiniLM with the selected set only: the sets' panels are told apart by the tiny model.
+        let sets = model == ModelChunkerTests.tiny ? KernelSet.supported : [try KernelSet.selected()]
+        for kernels in sets {
+            let packed = try await BertModel(
+                loadingFrom: RemoteTensorSource(chunkDirectory: served.directory.path), kernels: kernels)
+            let reference = try await BertModel(
+                loadingFrom: RemoteTensorSource(chunkDirectory: plain.path), kernels: kernels)
+            var streamed: [StreamingBertModel] = []
+            for cacheSize in [1, 2, layerCount] {
+                streamed.append(
+                    try await StreamingBertModel(
+                        transport: WeightServerTransport(client: WeightClient(configuration: .init(url: served.url))),
+                        cacheSize: cacheSize, prefetchDepth: 1, kernels: kernels))
+            }
+            for texts in [Self.texts, Self.longTexts] {
+                let tokenizer = try BertTokenizer(directory: plain.path)
+                let batch = try tokenizer.encodeBatch(texts.map { try tokenizer.encode($0) })
+                let expected = try await reference.forward(batch)
+                let label = "\(kernels.name), \(batch.batchSize * batch.sequenceLength) rows"
+                let local = try await packed.forward(batch)
+                #expect(local.lastHiddenState == expected.lastHiddenState, "\(label)")
+                #expect(local.poolerOutput == expected.poolerOutput, "\(label)")
+                for (model, cacheSize) in zip(streamed, [1, 2, layerCount]) {
+                    let output = try await model.forward(batch)
+                    #expect(output.lastHiddenState == expected.lastHiddenState, "\(label), cache \(cacheSize)")
+                    #expect(output.poolerOutput == expected.poolerOutput, "\(label), cache \(cacheSize)")
+                }
+            }
+        }
+    }
+
     @Test("A chunk altered on disk fails the forward pass naming it and its checksum; the server keeps serving")
     func damagedChunk() async throws {
         let served = try await ServedChunks()

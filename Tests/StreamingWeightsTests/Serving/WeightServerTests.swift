@@ -16,10 +16,12 @@ final class ServedChunks: ServedChunkSet, @unchecked Sendable {
     private let arguments: [String]
 
     init(
-        model: String = ModelChunkerTests.tiny, compress: Bool = false, dtype: DType? = nil, arguments: [String] = []
+        model: String = ModelChunkerTests.tiny, compress: Bool = false, dtype: DType? = nil,
+        weightLayout: ChunkWeightLayout = .pytorch, arguments: [String] = []
     ) async throws {
         directory = try TemporaryDirectory()
-        manifest = try await ModelChunkerTests.chunk(model, into: directory.path, compress: compress, dtype: dtype)
+        manifest = try await ModelChunkerTests.chunk(
+            model, into: directory.path, compress: compress, dtype: dtype, weightLayout: weightLayout)
         self.arguments = ["--chunks-dir", directory.path] + arguments
         process = try BackgroundProcess(Executables.path("weight-server"), self.arguments + ["--port", "0"])
         url = try process.firstLine()

@@ -129,8 +129,8 @@ public struct KernelSet: Sendable, Equatable, CustomStringConvertible {
         bias: UnsafePointer<Float>?, gelu: Bool, into c: UnsafeMutablePointer<Float>, cStride: Int
     ) {
         sw_gemm(
-            table.value, a, aStride, rows, b.base, b.depth, b.columns, panels.lowerBound, panels.upperBound, bias,
-            gelu ? 1 : 0, c, cStride)
+            table.value, a, aStride, rows, b.base, b.depth, b.packedWidth, b.columns, panels.lowerBound,
+            panels.upperBound, bias, gelu ? 1 : 0, c, cStride)
     }
 }
 

@@ -15,6 +15,13 @@ public struct PackedPanels {
     public let depth: Int
     /// N: the number of output columns.
     public let columns: Int
+    /// The columns of a panel as laid out: ``width``, or ``chunkPanelWidth`` for weights
+    /// pre-packed in a chunk set, whose panels a narrower kernel set reads in parts.
+    public let packedWidth: Int
+
+    /// The panel width of weights pre-packed by the chunker (`weight_layout` `panels32`,
+    /// docs/FORMAT.md): the widest kernel set's, a multiple of every set's.
+    public static let chunkPanelWidth = 32
 
     /// The columns in a panel.
     public var width: Int { kernels.panelWidth }
@@ -64,12 +71,18 @@ public struct PackedPanels {
         }
     }
 
-    /// Panels already packed at `base`.
-    init(kernels: KernelSet, base: UnsafeMutablePointer<Float>, depth: Int, columns: Int) {
+    /// Panels already packed at `base`, `packedWidth` columns wide (the set's own by default;
+    /// a multiple of it).
+    init(kernels: KernelSet, base: UnsafeMutablePointer<Float>, depth: Int, columns: Int, packedWidth: Int? = nil) {
+        let packedWidth = packedWidth ?? kernels.panelWidth
+        precondition(
+            packedWidth % kernels.panelWidth == 0,
+            "panels of \(packedWidth) columns for a \(kernels.panelWidth)-wide kernel")
         self.kernels = kernels
         self.base = base
         self.depth = depth
         self.columns = columns
+        self.packedWidth = packedWidth
     }
 }
 
