@@ -429,6 +429,12 @@ def streaming(ours, chunker, server_binary, infer):
             results["float16_cache_2_prefetch_1"] = run_json(
                 [ours, "streaming-forward", "--server", server.url, "--chunks-dir", str(half), "--seq", "128",
                  "--cache-size", "2", "--prefetch", "1", "--server-pid", str(server.pid)])
+        half_panels = chunk(chunker, MODELS["all-MiniLM-L6-v2"], Path(work) / "minilm-f16-panels32", "--dtype", "float16",
+                            "--weight-layout", "panels32")
+        with WeightServer(server_binary, half_panels) as server:
+            results["float16_panels32_cache_2_prefetch_1"] = run_json(
+                [ours, "streaming-forward", "--server", server.url, "--chunks-dir", str(half_panels), "--seq", "128",
+                 "--cache-size", "2", "--prefetch", "1", "--server-pid", str(server.pid)])
         log("a BERT-large-shaped model (24 x 1024, random weights) streamed with cacheSize 2, prefetch 1")
         large = Path(work) / "large-model"
         subprocess.run([PYTHON, str(ROOT / "Fixtures" / "generators" / "make_synthetic_bert.py"), str(large)], check=True)
@@ -792,7 +798,8 @@ def report(results):
     rows += [("2, 1, 2 compute threads", "cache_2_prefetch_1_threads_2"),
              ("2, 1, float16 chunks (local float16 too)", "float16_cache_2_prefetch_1"),
              ("2, 1, panels32 chunks (`--weight-layout panels32`)", "panels32_cache_2_prefetch_1"),
-             ("6, 1, panels32 chunks", "panels32_cache_6_prefetch_1")]
+             ("6, 1, panels32 chunks", "panels32_cache_6_prefetch_1"),
+             ("2, 1, float16 panels32 chunks (local the same)", "float16_panels32_cache_2_prefetch_1")]
     for label, key in rows:
         if key not in st:
             continue
@@ -943,6 +950,9 @@ def targets(results):
         half = st["float16_cache_2_prefetch_1"]
         checks.append(("streaming MiniLM float16 chunks, cache 2, prefetch 1: streamed / local <= 1.05",
                        streamed_over(half), 1.05))
+    if "float16_panels32_cache_2_prefetch_1" in st:
+        checks.append(("streaming MiniLM float16 panels32 chunks, cache 2, prefetch 1: streamed / local <= 1.05",
+                       streamed_over(st["float16_panels32_cache_2_prefetch_1"]), 1.05))
     checks.append(("streaming BERT-large shape: infer peak RSS MiB <= bound", st["memory"]["streamed_peak_mib"],
                    st["memory"]["bound_mib"]))
     for rate, row in (results.get("link") or {}).items():

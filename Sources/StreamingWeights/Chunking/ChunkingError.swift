@@ -14,9 +14,9 @@ public enum ChunkingError: Error, Hashable, CustomStringConvertible {
     case tensorListMismatch(chunk: String, problem: String)
     /// A `--dtype` this chunker cannot write.
     case unsupportedDType(String)
-    /// Weights of `dtype` asked to be stored in `layout`, which holds float32 only; `model` when
-    /// the dtype is the model's own (no `--dtype` given).
-    case layoutNeedsFloat32(layout: String, dtype: String, model: String?)
+    /// Weights of `dtype` asked to be stored in `layout`, which holds float32 or float16 only;
+    /// `model` when the dtype is the model's own (no `--dtype` given).
+    case unsupportedLayoutDType(layout: String, dtype: String, model: String?)
     /// The model's weights lack what a BERT chunk set needs.
     case incompleteModel(String)
     /// The output holds files of something else (`holds` says what), which a chunk set would mix with.
@@ -40,10 +40,10 @@ public enum ChunkingError: Error, Hashable, CustomStringConvertible {
             "chunk '\(chunk)' does not match the manifest: \(problem)"
         case .unsupportedDType(let dtype):
             "cannot store weights as '\(dtype)': use float32, float16 or bfloat16"
-        case .layoutNeedsFloat32(let layout, let dtype, let model?):
-            "\(model)'s weights are \(dtype), and the weight layout \(layout) holds float32 panels: add --dtype float32"
-        case .layoutNeedsFloat32(let layout, let dtype, nil):
-            "the weight layout \(layout) holds float32 panels, not \(dtype): leave out --dtype or give float32"
+        case .unsupportedLayoutDType(let layout, let dtype, let model?):
+            "\(model)'s weights are \(dtype), and the weight layout \(layout) holds float32 or float16 panels: add --dtype float32 or --dtype float16"
+        case .unsupportedLayoutDType(let layout, let dtype, nil):
+            "the weight layout \(layout) holds float32 or float16 panels, not \(dtype)"
         case .incompleteModel(let problem):
             "the model cannot be chunked: \(problem)"
         case .outputNotEmpty(let location, let files, let holds):

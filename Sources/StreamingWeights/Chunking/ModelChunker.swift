@@ -45,7 +45,7 @@ public struct ModelChunker: Sendable {
     ///
     /// The library never prints: pass a `logger` to see each step (the default discards them).
     /// - Throws: ``ChunkingError/unsupportedDType(_:)`` for a `dtype` other than F32, F16, BF16,
-    ///   ``ChunkingError/layoutNeedsFloat32(layout:dtype:model:)`` for another than F32 with
+    ///   ``ChunkingError/unsupportedLayoutDType(layout:dtype:model:)`` for BF16 with
     ///   ``ChunkWeightLayout/panels32``.
     public init(
         modelName: String,
@@ -61,8 +61,9 @@ public struct ModelChunker: Sendable {
         if let dtype, ![.float32, .float16, .bfloat16].contains(dtype) {
             throw ChunkingError.unsupportedDType(dtype.pythonName)
         }
-        if weightLayout == .panels32, let dtype, dtype != .float32 {
-            throw ChunkingError.layoutNeedsFloat32(layout: weightLayout.rawValue, dtype: dtype.pythonName, model: nil)
+        if let dtype, !weightLayout.holds(dtype) {
+            throw ChunkingError.unsupportedLayoutDType(
+                layout: weightLayout.rawValue, dtype: dtype.pythonName, model: nil)
         }
         self.modelName = modelName
         self.storage = storage
@@ -131,8 +132,8 @@ public struct ModelChunker: Sendable {
             dtype
             ?? components.lazy.flatMap { component, names in names.map { component.checkpointPrefix + $0 } }
             .compactMap { try? checkpoint.tensor(named: $0).dtype }.first { $0.isFloatingPoint }
-        if weightLayout == .panels32, let storedDType, storedDType != .float32 {
-            throw ChunkingError.layoutNeedsFloat32(
+        if let storedDType, !weightLayout.holds(storedDType) {
+            throw ChunkingError.unsupportedLayoutDType(
                 layout: weightLayout.rawValue, dtype: storedDType.pythonName, model: name)
         }
         // Components and files are independent: write as many at once as there are cores, so
@@ -339,11 +340,16 @@ public struct ModelChunker: Sendable {
             var safetensors = SafetensorsWriter()
             var entries: [String: ChunkManifest.TensorEntry] = [:]
             for (name, source) in sources {
-                let tensor =
-                    source.dtype.isFloatingPoint && layout.packs(name, shape: source.shape, in: component)
-                    ? try source.packedInPanels(width: PackedPanels.chunkPanelWidth)
-                    : source.dtype.isFloatingPoint && dtype != nil
-                        ? try source.converted(to: dtype ?? source.dtype) : source
+                var tensor = source
+                if source.dtype.isFloatingPoint && layout.packs(name, shape: source.shape, in: component) {
+                    tensor = try source.packedInPanels(width: PackedPanels.chunkPanelWidth)
+                }
+                if tensor.dtype.isFloatingPoint,
+                    let target = dtype ?? (tensor.dtype != source.dtype ? source.dtype : nil),
+                    target != tensor.dtype
+                {
+                    tensor = try tensor.converted(to: target)
+                }
                 try safetensors.add(tensor, named: name)
                 entries[name] = ChunkManifest.TensorEntry(dtype: tensor.dtype.rawValue, shape: tensor.shape.dimensions)
             }

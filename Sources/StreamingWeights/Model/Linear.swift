@@ -59,18 +59,18 @@ public struct Linear: Sendable {
         concatenating layers: [ComponentTensors], inFeatures: Int, outFeatures: Int, kernels: KernelSet,
         weights layout: WeightLayout = .packed
     ) throws {
+        let panels = PrepackedWeights.shape(outFeatures: outFeatures, inFeatures: inFeatures)
+        let prepacked = layers.contains { $0.tensors[$0.scope + "weight"]?.shape.rank == panels.rank }
+        let weights = try layers.map { try $0.tensor("weight", shape: prepacked ? panels : [outFeatures, inFeatures]) }
         bias = try layers.flatMap { try $0.floats("bias", shape: [outFeatures]) }
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures * layers.count
-        let panels = PrepackedWeights.shape(outFeatures: outFeatures, inFeatures: inFeatures)
-        if layers.contains(where: { $0.tensors[$0.scope + "weight"]?.shape.rank == panels.rank }) {
-            let weights = try layers.map { try $0.tensor("weight", shape: panels) }
+        if prepacked {
             weight = .prepacked(
                 try PrepackedWeights(
                     weights, outFeatures: outFeatures, inFeatures: inFeatures, kernels: kernels, views: layers))
             return
         }
-        let weights = try layers.map { try $0.tensor("weight", shape: [outFeatures, inFeatures]) }
         if layout == .stored, let stored = StoredWeights(weights, inFeatures: inFeatures, kernels: kernels) {
             weight = .stored(stored)
             return
@@ -204,18 +204,21 @@ public final class StoredWeights: @unchecked Sendable {
     public var byteCount: Int { tensors.reduce(0) { $0 + $1.byteCount } }
 }
 
-/// float32 `Linear` weights the chunker packed (`weight_layout` `panels32`, docs/FORMAT.md).
+/// `Linear` weights the chunker packed (`weight_layout` `panels32`, docs/FORMAT.md).
 ///
 /// Each is `[ceil(outFeatures / 32), inFeatures, 32]`, panels of 32 output features, multiplied
 /// where it lies (a received buffer, a mapped file) by the packed weights' micro-kernel, so a
-/// streamed layer costs its pass what a loaded one does. One segment per fused weight.
+/// streamed layer costs its pass what a loaded one does. float16 panels too, widened as the
+/// micro-kernel loads them, or when they load for a kernel set without a float16 tile. One
+/// segment per fused weight.
 public final class PrepackedWeights: @unchecked Sendable {
     /// Each weight's panels, in output order.
     public let segments: [PackedPanels]
-    /// What holds the panels: the tensors, or aligned copies of those whose floats are not
-    /// 4-byte aligned.
+    /// What holds the panels: the tensors, or aligned (or widened) copies of them.
     private let tensors: [Tensor]
     private let copies: [BufferPool.Memory]
+    /// The bytes of the panels as held (widened ones count their float32 size).
+    public let byteCount: Int
 
     /// The shape of a `[outFeatures, inFeatures]` weight pre-packed.
     static func shape(outFeatures: Int, inFeatures: Int) -> Shape {
@@ -223,40 +226,54 @@ public final class PrepackedWeights: @unchecked Sendable {
         return [(outFeatures + width - 1) / width, inFeatures, width]
     }
 
-    /// - Throws: ``ModelError/unsupportedDType(component:name:dtype:)`` for panels not float32
-    ///   (the chunker packs only float32).
+    /// - Throws: ``ModelError/unsupportedDType(component:name:dtype:)`` for panels neither
+    ///   float32 nor float16 (what the chunker writes).
     init(
         _ weights: [Tensor], outFeatures: Int, inFeatures: Int, kernels: KernelSet, views: [ComponentTensors]
     ) throws {
         var segments: [PackedPanels] = []
         var copies: [BufferPool.Memory] = []
+        var byteCount = 0
         for (weight, view) in zip(weights, views) {
-            guard weight.dtype == .float32 else {
+            guard weight.dtype == .float32 || weight.dtype == .float16 else {
                 throw ModelError.unsupportedDType(
                     component: view.component.name, name: view.scope + "weight (pre-packed panels)",
                     dtype: weight.dtype)
             }
-            let base: UnsafeMutablePointer<Float>
-            if let address = weight.storageAddress, Int(bitPattern: address) % MemoryLayout<Float>.alignment == 0 {
-                base = UnsafeMutablePointer(mutating: address.assumingMemoryBound(to: Float.self))
+            let half = weight.dtype == .float16
+            let alignment = weight.dtype.byteCount
+            let base: UnsafeRawPointer
+            if half && !kernels.multipliesHalfPanels {
+                let widened = BufferPool.shared.take(weight.elementCount * 4)
+                let floats = widened.base.bindMemory(to: Float.self, capacity: weight.elementCount)
+                weight.withUnsafeBytes { bytes in
+                    FloatConversion.convert(
+                        bytes, from: .float16,
+                        toFloat32: UnsafeMutableBufferPointer(start: floats, count: weight.elementCount))
+                }
+                copies.append(widened)
+                byteCount += weight.elementCount * 4
+                base = UnsafeRawPointer(floats)
+            } else if let address = weight.storageAddress, Int(bitPattern: address) % alignment == 0 {
+                byteCount += weight.byteCount
+                base = address
             } else {
                 let copy = BufferPool.shared.take(weight.byteCount)
                 weight.withUnsafeBytes { bytes in
                     if let from = bytes.baseAddress { copy.base.copyMemory(from: from, byteCount: bytes.count) }
                 }
                 copies.append(copy)
-                base = copy.base.bindMemory(to: Float.self, capacity: weight.elementCount)
+                byteCount += weight.byteCount
+                base = UnsafeRawPointer(copy.base)
             }
             segments.append(
                 PackedPanels(
                     kernels: kernels, base: base, depth: inFeatures, columns: outFeatures,
-                    packedWidth: PackedPanels.chunkPanelWidth))
+                    packedWidth: PackedPanels.chunkPanelWidth, isHalf: half && kernels.multipliesHalfPanels))
         }
         self.segments = segments
         self.copies = copies
+        self.byteCount = byteCount
         tensors = weights
     }
-
-    /// The bytes of the panels.
-    public var byteCount: Int { tensors.reduce(0) { $0 + $1.byteCount } }
 }

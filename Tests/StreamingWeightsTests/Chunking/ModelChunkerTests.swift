@@ -211,37 +211,63 @@ struct ModelChunkerTests {
         #expect(packed == 2 * 6)
     }
 
-    @Test("panels32 refuses weights other than float32, naming the dtype")
-    func panelLayoutNeedsFloat32() async throws {
-        let directory = try TemporaryDirectory()
-        await #expect(
-            throws: ChunkingError.layoutNeedsFloat32(layout: "panels32", dtype: "float16", model: nil)
-        ) {
-            _ = try await Self.chunk(into: directory.path, dtype: .float16, weightLayout: .panels32)
-        }
-        // A float16 model needs --dtype float32 to be packed.
-        let half = try TemporaryDirectory()
-        _ = try await Self.chunk(into: half.path, dtype: .float16)
+    /// A model directory whose weights are bert-tiny's stored as `dtype` (through a chunk set).
+    static func tinyModel(in dtype: DType) async throws -> TemporaryDirectory {
+        let chunks = try TemporaryDirectory()
+        _ = try await chunk(into: chunks.path, dtype: dtype)
         let model = try TemporaryDirectory()
         for file in ["config.json", "vocab.txt"] {
-            try FileManager.default.copyItem(atPath: half.file(file), toPath: model.file(file))
+            try FileManager.default.copyItem(atPath: chunks.file(file), toPath: model.file(file))
         }
         var writer = SafetensorsWriter()
         for chunkName in ["embeddings", "layer_0", "layer_1", "pooler"] {
-            let chunk = try SafetensorsFile(contentsOfFile: half.file(chunkName + ".safetensors"))
+            let chunk = try SafetensorsFile(contentsOfFile: chunks.file(chunkName + ".safetensors"))
             let prefix = chunkName.hasPrefix("layer_") ? "encoder.layer.\(chunkName.dropFirst(6))." : chunkName + "."
             for name in chunk.tensorNames { try writer.add(try #require(chunk[name]), named: prefix + name) }
         }
         try writer.write(toFile: model.file("model.safetensors"))
-        let output = try TemporaryDirectory()
-        await #expect(
-            throws: ChunkingError.layoutNeedsFloat32(
-                layout: "panels32", dtype: "float16", model: URL(fileURLWithPath: model.path).lastPathComponent)
-        ) {
-            _ = try await Self.chunk(model.path, into: output.path, weightLayout: .panels32)
+        return model
+    }
+
+    @Test(
+        "panels32 holds float16 panels (the source's values rounded, as --dtype float16 rounds them); bfloat16 is refused by name"
+    )
+    func panelLayoutDTypes() async throws {
+        let source = try SafetensorsFile(contentsOfFile: Self.tiny + "/model.safetensors")
+        let directory = try TemporaryDirectory()
+        let manifest = try await Self.chunk(into: directory.path, dtype: .float16, weightLayout: .panels32)
+        #expect(manifest.dtype == "float16" && manifest.weightLayout == .panels32)
+        let chunk = try SafetensorsFile(contentsOfFile: directory.file("layer_1.safetensors"))
+        let original = try #require(source["encoder.layer.1.intermediate.dense.weight"]).converted(to: .float16)
+        let stored = try #require(chunk["intermediate.dense.weight"])
+        #expect(stored.dtype == .float16 && stored.shape == [16, 128, 32])
+        let (weights, panels) = (try original.floatValues(), try stored.floatValues())
+        for row in 0..<512 {
+            for k in 0..<128 { #expect(panels[(row / 32 * 128 + k) * 32 + row % 32] == weights[row * 128 + k]) }
         }
-        let manifest = try await Self.chunk(model.path, into: output.path, dtype: .float32, weightLayout: .panels32)
-        #expect(manifest.dtype == "float32" && manifest.weightLayout == .panels32)
+        #expect(try #require(chunk["output.LayerNorm.weight"]).dtype == .float16)
+        // A float16 model's panels stay float16 without --dtype.
+        let half = try await Self.tinyModel(in: .float16)
+        let halfPanels = try TemporaryDirectory()
+        #expect(try await Self.chunk(half.path, into: halfPanels.path, weightLayout: .panels32).dtype == "float16")
+        #expect(
+            try SafetensorsFile(contentsOfFile: halfPanels.file("layer_1.safetensors"))["intermediate.dense.weight"]
+                == stored)
+        let refused = try TemporaryDirectory()
+        await #expect(
+            throws: ChunkingError.unsupportedLayoutDType(layout: "panels32", dtype: "bfloat16", model: nil)
+        ) {
+            _ = try await Self.chunk(into: refused.path, dtype: .bfloat16, weightLayout: .panels32)
+        }
+        let brain = try await Self.tinyModel(in: .bfloat16)
+        await #expect(
+            throws: ChunkingError.unsupportedLayoutDType(
+                layout: "panels32", dtype: "bfloat16", model: URL(fileURLWithPath: brain.path).lastPathComponent)
+        ) {
+            _ = try await Self.chunk(brain.path, into: refused.path, weightLayout: .panels32)
+        }
+        let widened = try await Self.chunk(brain.path, into: refused.path, dtype: .float32, weightLayout: .panels32)
+        #expect(widened.dtype == "float32" && widened.weightLayout == .panels32)
     }
 
     @Test("A pre-packed weight of another panel shape or dtype is refused, naming the tensor")
@@ -263,13 +289,13 @@ struct ModelChunkerTests {
         ) {
             try layer(replacing: Tensor(float32: [Float](repeating: 0, count: 32 * 128 * 16), shape: [32, 128, 16]))
         }
-        let half = try Tensor(float32: [Float](repeating: 0, count: 16 * 128 * 32), shape: [16, 128, 32])
-            .converted(to: .float16)
+        let brain = try Tensor(float32: [Float](repeating: 0, count: 16 * 128 * 32), shape: [16, 128, 32])
+            .converted(to: .bfloat16)
         #expect(
             throws: ModelError.unsupportedDType(
-                component: "layer_0", name: "intermediate.dense.weight (pre-packed panels)", dtype: .float16)
+                component: "layer_0", name: "intermediate.dense.weight (pre-packed panels)", dtype: .bfloat16)
         ) {
-            try layer(replacing: half)
+            try layer(replacing: brain)
         }
     }
 

@@ -171,12 +171,12 @@ struct ChunkerCommandTests {
         #expect(unknown.standardError.contains("pytorch") && unknown.standardError.contains("panels32"))
         let half = try Self.chunker([
             ModelChunkerTests.tiny, "--output-dir", output.file("b"), "--weight-layout", "panels32", "--dtype",
-            "float16",
+            "bfloat16",
         ])
         #expect(
             half.status != 0
                 && half.standardError.contains(
-                    "the weight layout panels32 holds float32 panels, not float16: leave out --dtype or give float32"),
+                    "the weight layout panels32 holds float32 or float16 panels, not bfloat16"),
             "\(half.standardError)")
         #expect(!FileManager.default.fileExists(atPath: output.file("b")))
     }

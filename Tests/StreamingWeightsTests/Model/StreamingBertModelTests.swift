@@ -127,12 +127,12 @@ struct StreamingBertModelTests {
     }
 
     @Test(
-        "panels32 chunks, loaded and streamed (cache 1, 2 and all layers), give the PyTorch-layout chunk set's output exactly, with every kernel set this CPU runs",
-        arguments: [ModelChunkerTests.tiny, miniLMDirectory])
-    func panelChunks(model: String) async throws {
-        let served = try await ServedChunks(model: model, weightLayout: .panels32)
+        "panels32 chunks, float32 and float16, loaded and streamed (cache 1, 2 and all layers), give the PyTorch-layout chunk set's output exactly, with every kernel set this CPU runs",
+        arguments: [ModelChunkerTests.tiny, miniLMDirectory], [DType.float32, .float16])
+    func panelChunks(model: String, dtype: DType) async throws {
+        let served = try await ServedChunks(model: model, dtype: dtype, weightLayout: .panels32)
         let plain = try TemporaryDirectory()
-        _ = try await ModelChunkerTests.chunk(model, into: plain.path)
+        _ = try await ModelChunkerTests.chunk(model, into: plain.path, dtype: dtype)
         let layerCount = served.manifest.numLayers
         // MiniLM with the selected set only: the sets' panels are told apart by the tiny model.
         let sets = model == ModelChunkerTests.tiny ? KernelSet.supported : [try KernelSet.selected()]
@@ -152,7 +152,7 @@ struct StreamingBertModelTests {
                 let tokenizer = try BertTokenizer(directory: plain.path)
                 let batch = try tokenizer.encodeBatch(texts.map { try tokenizer.encode($0) })
                 let expected = try await reference.forward(batch)
-                let label = "\(kernels.name), \(batch.batchSize * batch.sequenceLength) rows"
+                let label = "\(dtype), \(kernels.name), \(batch.batchSize * batch.sequenceLength) rows"
                 let local = try await packed.forward(batch)
                 #expect(local.lastHiddenState == expected.lastHiddenState, "\(label)")
                 #expect(local.poolerOutput == expected.poolerOutput, "\(label)")
