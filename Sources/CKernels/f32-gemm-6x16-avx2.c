@@ -17,11 +17,9 @@
 enum { MR = 6, NR = 16 };
 
 /* C[rows, 16] (+)= A[rows, depth] · panel[depth, 16]: per step, two loads of B meet six
-   broadcasts of A in 12 FMAs. The panel is float32, or float16 widened as loaded with `half` (a
-   constant where it is inlined). Rows past `rows` repeat the last valid one, unstored. */
-static inline __attribute__((always_inline)) void any_tile(const float *a, long a_stride, long rows, const void *panel,
-                                                           int half, long depth, long panel_stride, float *c,
-                                                           long c_stride, const float *bias, int loads_c, int gelu) {
+   broadcasts of A in 12 FMAs. Rows past `rows` repeat the last valid one, unstored. */
+static void tile(const float *a, long a_stride, long rows, const float *panel, long depth, long panel_stride,
+                 float *c, long c_stride, const float *bias, int loads_c, int gelu) {
     const float *row_a[MR];
     __m256 c0[MR], c1[MR];
     const __m256 bias0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
@@ -38,21 +36,17 @@ static inline __attribute__((always_inline)) void any_tile(const float *a, long 
             c1[r] = bias1;
         }
     }
-    const long row_bytes = panel_stride * (half ? 2 : 4);
-    const char *bytes = panel;
     for (long k = 0; k < depth; k++) {
-        _mm_prefetch(bytes + 16 * row_bytes, _MM_HINT_T0);
-        const __m256 b0 = half ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)bytes))
-                               : _mm256_loadu_ps((const float *)bytes);
-        const __m256 b1 = half ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(bytes + 16)))
-                               : _mm256_loadu_ps((const float *)bytes + 8);
+        _mm_prefetch((const char *)(panel + 16 * panel_stride), _MM_HINT_T0);
+        const __m256 b0 = _mm256_loadu_ps(panel);
+        const __m256 b1 = _mm256_loadu_ps(panel + 8);
 #pragma clang loop unroll(full)
         for (int r = 0; r < MR; r++) {
             const __m256 s = _mm256_broadcast_ss(row_a[r] + k);
             c0[r] = _mm256_fmadd_ps(s, b0, c0[r]);
             c1[r] = _mm256_fmadd_ps(s, b1, c1[r]);
         }
-        bytes += row_bytes;
+        panel += panel_stride;
     }
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR; r++) {
@@ -62,16 +56,6 @@ static inline __attribute__((always_inline)) void any_tile(const float *a, long 
         }
     }
     if (gelu) gelu_rows(c, rows, NR, c_stride);
-}
-
-static void tile(const float *a, long a_stride, long rows, const float *panel, long depth, long panel_stride,
-                 float *c, long c_stride, const float *bias, int loads_c, int gelu) {
-    any_tile(a, a_stride, rows, panel, 0, depth, panel_stride, c, c_stride, bias, loads_c, gelu);
-}
-
-static void tile_half(const float *a, long a_stride, long rows, const uint16_t *panel, long depth, long panel_stride,
-                      float *c, long c_stride, const float *bias, int loads_c, int gelu) {
-    any_tile(a, a_stride, rows, panel, 1, depth, panel_stride, c, c_stride, bias, loads_c, gelu);
 }
 
 static void widen_float16(const void *source, float *destination, long count) {
@@ -96,7 +80,6 @@ static const sw_kernel_set set = {
     .panel_width = NR,
     .depth_block = 512,
     .tile = tile,
-    .tile_half = tile_half,
     .layer_norm = layer_norm,
     .softmax = softmax,
     .widen_float16 = widen_float16,

@@ -26,37 +26,30 @@ enum { MR = 8, NR = 32 };
    loading the panel's two vectors once per step and meeting them with eight broadcasts, 16 FMAs.
    With `prefetch` (a constant where it is inlined), the panel is asked for 16 steps ahead: it
    streams from memory on a packed weight's first row block. */
-static inline __attribute__((always_inline)) void multiply_add(const float *const row_a[MR], const void *panel,
-                                                               int half, long depth, long panel_stride,
-                                                               int prefetch, __m512 c0[MR], __m512 c1[MR]) {
-    /* With `half` (a constant where it is inlined) the panel holds float16, widened as loaded. */
-    const long row_bytes = panel_stride * (half ? 2 : 4);
-    const char *bytes = panel;
+static inline __attribute__((always_inline)) void multiply_add(const float *const row_a[MR], const float *panel,
+                                                               long depth, long panel_stride, int prefetch,
+                                                               __m512 c0[MR], __m512 c1[MR]) {
     for (long k = 0; k < depth; k++) {
         if (prefetch) {
-            _mm_prefetch(bytes + 16 * row_bytes, _MM_HINT_T0);
-            if (!half) _mm_prefetch(bytes + 16 * row_bytes + 64, _MM_HINT_T0);
+            _mm_prefetch((const char *)(panel + 16 * panel_stride), _MM_HINT_T0);
+            _mm_prefetch((const char *)(panel + 16 * panel_stride + 16), _MM_HINT_T0);
         }
-        const __m512 b0 = half ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)bytes))
-                               : _mm512_loadu_ps((const float *)bytes);
-        const __m512 b1 = half ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(bytes + 32)))
-                               : _mm512_loadu_ps((const float *)bytes + 16);
+        const __m512 b0 = _mm512_loadu_ps(panel);
+        const __m512 b1 = _mm512_loadu_ps(panel + 16);
 #pragma clang loop unroll(full)
         for (int r = 0; r < MR; r++) {
             const __m512 s = _mm512_set1_ps(row_a[r][k]);
             c0[r] = _mm512_fmadd_ps(s, b0, c0[r]);
             c1[r] = _mm512_fmadd_ps(s, b1, c1[r]);
         }
-        bytes += row_bytes;
+        panel += panel_stride;
     }
 }
 
-/* C[rows, 32] (+)= A[rows, depth] · panel[depth, 32] (multiply_add), the panel float32 or (with
-   `half`, a constant where it is inlined) float16. Rows past `rows` repeat the last valid one
-   (their results are not stored), so the loop has no branch. */
-static inline __attribute__((always_inline)) void any_tile(const float *a, long a_stride, long rows, const void *panel,
-                                                           int half, long depth, long panel_stride, float *c,
-                                                           long c_stride, const float *bias, int loads_c, int gelu) {
+/* C[rows, 32] (+)= A[rows, depth] · panel[depth, 32] (multiply_add). Rows past `rows` repeat the
+   last valid one (their results are not stored), so the loop has no branch. */
+static void tile(const float *a, long a_stride, long rows, const float *panel, long depth, long panel_stride,
+                 float *c, long c_stride, const float *bias, int loads_c, int gelu) {
     const float *row_a[MR];
     __m512 c0[MR], c1[MR];
     const __m512 bias0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
@@ -73,7 +66,7 @@ static inline __attribute__((always_inline)) void any_tile(const float *a, long 
             c1[r] = bias1;
         }
     }
-    multiply_add(row_a, panel, half, depth, panel_stride, 1, c0, c1);
+    multiply_add(row_a, panel, depth, panel_stride, 1, c0, c1);
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR; r++) {
         if (r < rows) {
@@ -82,16 +75,6 @@ static inline __attribute__((always_inline)) void any_tile(const float *a, long 
         }
     }
     if (gelu) gelu_rows(c, rows, NR, c_stride);
-}
-
-static void tile(const float *a, long a_stride, long rows, const float *panel, long depth, long panel_stride,
-                 float *c, long c_stride, const float *bias, int loads_c, int gelu) {
-    any_tile(a, a_stride, rows, panel, 0, depth, panel_stride, c, c_stride, bias, loads_c, gelu);
-}
-
-static void tile_half(const float *a, long a_stride, long rows, const uint16_t *panel, long depth, long panel_stride,
-                      float *c, long c_stride, const float *bias, int loads_c, int gelu) {
-    any_tile(a, a_stride, rows, panel, 1, depth, panel_stride, c, c_stride, bias, loads_c, gelu);
 }
 
 /* The tile turned (sw_tile_transposed_function): weight rows broadcast against the 32
@@ -110,7 +93,7 @@ static void tile_transposed(const float *a, long a_stride, long rows, const floa
         row_a[r] = a + valid * a_stride;
         c0[r] = c1[r] = _mm512_set1_ps(bias ? bias[valid] : 0.0f);
     }
-    multiply_add(row_a, panel, 0, depth, NR, 0, c0, c1);
+    multiply_add(row_a, panel, depth, NR, 0, c0, c1);
     const __mmask16 low = (__mmask16)((1u << rows) - 1), high = (__mmask16)(low << 8);
     /* Activation 4L + m's 8 outputs are lane L of w[m] then of w[4 + m] (below): one permute
        puts L = 0 in the low half and L = 1 in the high one, another L = 2 and 3. */
@@ -176,7 +159,6 @@ static const sw_kernel_set set = {
     .panel_width = NR,
     .depth_block = 768,
     .tile = tile,
-    .tile_half = tile_half,
     .tile_transposed = tile_transposed,
     .layer_norm = layer_norm,
     .softmax = softmax,

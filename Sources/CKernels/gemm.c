@@ -10,21 +10,9 @@
 
 enum { MAX_TILE = 16 * 64 };
 
-/* One tile of sw_gemm: the float or the float16 micro-kernel. */
-static void run_tile(const sw_kernel_set *set, int half, const float *a, long a_stride, long rows, const void *block,
-                     long depth, long panel_stride, float *c, long c_stride, const float *bias, int loads_c,
-                     int gelu) {
-    if (half) {
-        set->tile_half(a, a_stride, rows, block, depth, panel_stride, c, c_stride, bias, loads_c, gelu);
-    } else {
-        set->tile(a, a_stride, rows, block, depth, panel_stride, c, c_stride, bias, loads_c, gelu);
-    }
-}
-
-void sw_gemm(const sw_kernel_set *set, const float *a, long a_stride, long rows, const void *packed, int half,
-             long depth, long packed_width, long columns, long panel_begin, long panel_end, const float *bias, int gelu,
+void sw_gemm(const sw_kernel_set *set, const float *a, long a_stride, long rows, const float *packed, long depth,
+             long packed_width, long columns, long panel_begin, long panel_end, const float *bias, int gelu,
              float *c, long c_stride) {
-    const long element = half ? 2 : 4;
     const long row_block = set->row_block;
     const long width = set->panel_width;
     for (long depth_start = 0; depth_start < depth; depth_start += set->depth_block) {
@@ -35,8 +23,8 @@ void sw_gemm(const sw_kernel_set *set, const float *a, long a_stride, long rows,
             const long column = panel * width;
             const long valid = columns - column < width ? columns - column : width;
             /* Panel `panel` of the set's width lies in packed panel column / packed_width. */
-            const void *block = (const char *)packed + element * (column / packed_width * packed_width * depth +
-                                                                   column % packed_width + depth_start * packed_width);
+            const float *block = packed + column / packed_width * packed_width * depth + column % packed_width +
+                                 depth_start * packed_width;
             /* A panel whose columns are not all valid: its tiles run on a full-width scratch copy. */
             float scratch[MAX_TILE];
             float padded_bias[64];
@@ -50,8 +38,8 @@ void sw_gemm(const sw_kernel_set *set, const float *a, long a_stride, long rows,
                 const long count = rows - row < row_block ? rows - row : row_block;
                 float *tile_c = c + row * c_stride + column;
                 if (valid == width) {
-                    run_tile(set, half, a + row * a_stride + depth_start, a_stride, count, block, depth_length,
-                             packed_width, tile_c, c_stride, tile_bias, !first, last && gelu);
+                    set->tile(a + row * a_stride + depth_start, a_stride, count, block, depth_length, packed_width,
+                              tile_c, c_stride, tile_bias, !first, last && gelu);
                     continue;
                 }
                 if (!first) {
@@ -61,8 +49,8 @@ void sw_gemm(const sw_kernel_set *set, const float *a, long a_stride, long rows,
                         memcpy(scratch + r * width, tile_c + r * c_stride, sizeof(float) * (size_t)valid);
                     }
                 }
-                run_tile(set, half, a + row * a_stride + depth_start, a_stride, count, block, depth_length,
-                         packed_width, scratch, width, tile_bias, !first, last && gelu);
+                set->tile(a + row * a_stride + depth_start, a_stride, count, block, depth_length, packed_width,
+                          scratch, width, tile_bias, !first, last && gelu);
                 for (long r = 0; r < count; r++) {
                     memcpy(tile_c + r * c_stride, scratch + r * width, sizeof(float) * (size_t)valid);
                 }

@@ -33,9 +33,8 @@ static float random_float(float range) {
 static double gelu(double x) { return 0.5 * x * (1 + erf(x / sqrt(2.0))); }
 
 /* C = A · W^T + bias (then GELU), packed in panels of `packed_width` (the set's own, or a chunk
-   set's 32), as floats or (`half`, a set with tile_half) as float16, against double sums. */
-static void test_gemm(const sw_kernel_set *set, long rows, long depth, long columns, long packed_width, int half,
-                      int with_gelu) {
+   set's 32), against double sums. */
+static void test_gemm(const sw_kernel_set *set, long rows, long depth, long columns, long packed_width, int with_gelu) {
     const long width = packed_width;
     const long panels = (columns + width - 1) / width;
     float *a = malloc(sizeof(float) * (size_t)(rows * depth + 1)) ;
@@ -47,23 +46,12 @@ static void test_gemm(const sw_kernel_set *set, long rows, long depth, long colu
     float *a_rows = a + 1;
     for (long i = 0; i < rows * depth; i++) a_rows[i] = random_float(1);
     for (long i = 0; i < columns * depth; i++) weight[i] = random_float(1);
-    uint16_t *halves = calloc((size_t)(panels * width * depth), sizeof(uint16_t));
-    if (half) {
-        /* float16 weights between 1/16 and 2 in size: the reference uses their widened values. */
-        for (long i = 0; i < columns * depth; i++) {
-            const uint16_t bits = (uint16_t)(((i & 1) << 15) | ((11 + (long)(random_float(1) * 2 + 2)) << 10) |
-                                             ((uint32_t)(random_float(1) * 511 + 512) & 0x3ff));
-            halves[(i / depth / width) * width * depth + (i % depth) * width + (i / depth) % width] = bits;
-            sw_kernels_portable()->widen_float16(&bits, &weight[i], 1);
-        }
-    }
     for (long i = 0; i < columns; i++) bias[i] = random_float(1);
     for (long n = 0; n < columns; n++) {
         for (long k = 0; k < depth; k++) packed[(n / width) * width * depth + k * width + n % width] = weight[n * depth + k];
     }
     const long set_panels = (columns + set->panel_width - 1) / set->panel_width;
-    sw_gemm(set, a_rows, depth, rows, half ? (const void *)halves : packed, half, depth, width, columns, 0, set_panels,
-            bias, with_gelu, c, columns);
+    sw_gemm(set, a_rows, depth, rows, packed, depth, width, columns, 0, set_panels, bias, with_gelu, c, columns);
     double worst = 0;
     for (long m = 0; m < rows; m++) {
         for (long n = 0; n < columns; n++) {
@@ -75,15 +63,13 @@ static void test_gemm(const sw_kernel_set *set, long rows, long depth, long colu
         }
     }
     check(worst <= 4e-6 * sqrt((double)depth), set->name,
-          half                        ? (with_gelu ? "gemm+gelu, float16 32-wide panels" : "gemm, float16 32-wide panels")
-          : width != set->panel_width ? (with_gelu ? "gemm+gelu, 32-wide panels" : "gemm, 32-wide panels")
-                                      : (with_gelu ? "gemm+gelu" : "gemm"),
+          width != set->panel_width ? (with_gelu ? "gemm+gelu, 32-wide panels" : "gemm, 32-wide panels")
+                                    : (with_gelu ? "gemm+gelu" : "gemm"),
           rows, depth, columns, worst);
     free(a);
     free(weight);
     free(bias);
     free(packed);
-    free(halves);
     free(c);
 }
 
@@ -276,9 +262,8 @@ int main(void) {
         const int before = failures;
         for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
             for (int with_gelu = 0; with_gelu < 2; with_gelu++) {
-                test_gemm(set, shapes[i][0], shapes[i][1], shapes[i][2], set->panel_width, 0, with_gelu);
-                test_gemm(set, shapes[i][0], shapes[i][1], shapes[i][2], 32, 0, with_gelu);
-                if (set->tile_half) test_gemm(set, shapes[i][0], shapes[i][1], shapes[i][2], 32, 1, with_gelu);
+                test_gemm(set, shapes[i][0], shapes[i][1], shapes[i][2], set->panel_width, with_gelu);
+                test_gemm(set, shapes[i][0], shapes[i][1], shapes[i][2], 32, with_gelu);
             }
         }
         for (long width = 1; width <= 130; width += 43) test_layer_norm(set, 5, width);

@@ -33,13 +33,6 @@ typedef void (*sw_tile_function)(const float *a, long a_stride, long rows, const
                                  long panel_stride, float *c, long c_stride, const float *bias, int loads_c,
                                  int gelu);
 
-/* `tile` with the panel's values stored as float16 (little-endian, rows `panel_stride` values
-   apart), each widened as it is loaded: the same results, bit for bit, as `tile` on the widened
-   panel. For chunk sets that store their weights pre-packed in float16. */
-typedef void (*sw_tile_half_function)(const float *a, long a_stride, long rows, const uint16_t *panel, long depth,
-                                      long panel_stride, float *c, long c_stride, const float *bias, int loads_c,
-                                      int gelu);
-
 /* The same tile turned, for sw_gemm_stored: A's rows are weight rows (output features), the
    panel holds activations, and the tile is stored as C's transpose, straight into C. For
    r < rows and j < panel_rows: c[j * c_stride + r] = bias[r] (or 0 when bias is NULL) plus
@@ -89,8 +82,6 @@ typedef struct sw_kernel_set {
     /* Depth of B per block in the gemm driver: a block of one panel stays in L1/L2. */
     long depth_block;
     sw_tile_function tile;
-    /* NULL in sets that have none (float16 panels are then widened when they load). */
-    sw_tile_half_function tile_half;
     /* NULL in sets that have none. */
     sw_tile_transposed_function tile_transposed;
     sw_layer_norm_function layer_norm;
@@ -122,11 +113,10 @@ const char *sw_cpu_model(void);
    [panel_begin, panel_end) of B (columns panel_width * panel_begin on): B packed in panels of
    `packed_width` columns, each `depth` rows deep (lanes past `columns` zero), packed_width a
    multiple of set->panel_width: the set's own (set->panel_width), or a chunk set's pre-packed
-   32 (docs/FORMAT.md), whose panels a 16-wide set reads in halves. The values are floats, or
-   float16 when `half` (for a set with tile_half). Threads give each call disjoint panels (of
-   set->panel_width columns). */
-void sw_gemm(const sw_kernel_set *set, const float *a, long a_stride, long rows, const void *packed, int half,
-             long depth, long packed_width, long columns, long panel_begin, long panel_end, const float *bias, int gelu,
+   32 (docs/FORMAT.md), whose panels a 16-wide set reads in halves. Threads give each call
+   disjoint panels (of set->panel_width columns). */
+void sw_gemm(const sw_kernel_set *set, const float *a, long a_stride, long rows, const float *packed, long depth,
+             long packed_width, long columns, long panel_begin, long panel_end, const float *bias, int gelu,
              float *c, long c_stride);
 
 /* The same product as sw_gemm, bit for bit, with B as stored instead of packed and A packed

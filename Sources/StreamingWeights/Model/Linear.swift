@@ -208,9 +208,12 @@ public final class StoredWeights: @unchecked Sendable {
 ///
 /// Each is `[ceil(outFeatures / 32), inFeatures, 32]`, panels of 32 output features, multiplied
 /// where it lies (a received buffer, a mapped file) by the packed weights' micro-kernel, so a
-/// streamed layer costs its pass what a loaded one does. float16 panels too, widened as the
-/// micro-kernel loads them, or when they load for a kernel set without a float16 tile. One
-/// segment per fused weight.
+/// streamed layer costs its pass what a loaded one does. float16 panels are widened when they
+/// load, a sequential pass (F16C, NEON) instead of the transposing pack of PyTorch's layout:
+/// widening them in the micro-kernel instead cost the pass 6-10% (its converts compete with the
+/// multiply-adds), more than the widening costs the fetching side (MiniLM, cache 2, prefetch 1,
+/// `streaming-weights-bench streaming-forward`, Zen 4 with AVX-512, alternated by hand: 1.06-1.10x
+/// the local pass against 1.01-1.10x). One segment per fused weight.
 public final class PrepackedWeights: @unchecked Sendable {
     /// Each weight's panels, in output order.
     public let segments: [PackedPanels]
@@ -240,10 +243,8 @@ public final class PrepackedWeights: @unchecked Sendable {
                     component: view.component.name, name: view.scope + "weight (pre-packed panels)",
                     dtype: weight.dtype)
             }
-            let half = weight.dtype == .float16
-            let alignment = weight.dtype.byteCount
-            let base: UnsafeRawPointer
-            if half && !kernels.multipliesHalfPanels {
+            let base: UnsafeMutablePointer<Float>
+            if weight.dtype == .float16 {
                 let widened = BufferPool.shared.take(weight.elementCount * 4)
                 let floats = widened.base.bindMemory(to: Float.self, capacity: weight.elementCount)
                 weight.withUnsafeBytes { bytes in
@@ -253,10 +254,10 @@ public final class PrepackedWeights: @unchecked Sendable {
                 }
                 copies.append(widened)
                 byteCount += weight.elementCount * 4
-                base = UnsafeRawPointer(floats)
-            } else if let address = weight.storageAddress, Int(bitPattern: address) % alignment == 0 {
+                base = floats
+            } else if let address = weight.storageAddress, Int(bitPattern: address) % 4 == 0 {
                 byteCount += weight.byteCount
-                base = address
+                base = UnsafeMutablePointer(mutating: address.assumingMemoryBound(to: Float.self))
             } else {
                 let copy = BufferPool.shared.take(weight.byteCount)
                 weight.withUnsafeBytes { bytes in
@@ -264,12 +265,12 @@ public final class PrepackedWeights: @unchecked Sendable {
                 }
                 copies.append(copy)
                 byteCount += weight.byteCount
-                base = UnsafeRawPointer(copy.base)
+                base = copy.base.bindMemory(to: Float.self, capacity: weight.elementCount)
             }
             segments.append(
                 PackedPanels(
                     kernels: kernels, base: base, depth: inFeatures, columns: outFeatures,
-                    packedWidth: PackedPanels.chunkPanelWidth, isHalf: half && kernels.multipliesHalfPanels))
+                    packedWidth: PackedPanels.chunkPanelWidth))
         }
         self.segments = segments
         self.copies = copies

@@ -31,10 +31,6 @@ public struct KernelSet: Sendable, Equatable, CustomStringConvertible {
     /// Columns per packed panel of B: the micro-kernel's tile width.
     public var panelWidth: Int { functions.panel_width }
 
-    /// Whether the set multiplies float16 panels as they lie (widening as it loads them);
-    /// otherwise pre-packed float16 weights are widened when they load.
-    public var multipliesHalfPanels: Bool { functions.tile_half != nil }
-
     /// Whether this CPU (and its operating system) can run the set.
     public var isSupported: Bool { sw_cpu_supports(table.value) != 0 }
 
@@ -133,8 +129,8 @@ public struct KernelSet: Sendable, Equatable, CustomStringConvertible {
         bias: UnsafePointer<Float>?, gelu: Bool, into c: UnsafeMutablePointer<Float>, cStride: Int
     ) {
         sw_gemm(
-            table.value, a, aStride, rows, b.base, b.isHalf ? 1 : 0, b.depth, b.packedWidth, b.columns,
-            panels.lowerBound, panels.upperBound, bias, gelu ? 1 : 0, c, cStride)
+            table.value, a, aStride, rows, b.base, b.depth, b.packedWidth, b.columns, panels.lowerBound,
+            panels.upperBound, bias, gelu ? 1 : 0, c, cStride)
     }
 }
 

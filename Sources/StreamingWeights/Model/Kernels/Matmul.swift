@@ -70,8 +70,7 @@ public enum Matmul {
         let rowBlock = kernels.rowBlock
         var column = 0
         for segment in weights.segments {
-            let shared = UnsafeSendable(
-                (packedA.base.assumingMemoryBound(to: Float.self), segment.base, bias.map { $0 + column }, c + column))
+            let shared = UnsafeSendable((packedA.base, segment.base, bias.map { $0 + column }, c + column))
             let blocks = (segment.rows + rowBlock - 1) / rowBlock
             threads.forEachRange(of: blocks, work: rows * depth * segment.rows) { range in
                 let (packedA, weights, bias, c) = shared.value

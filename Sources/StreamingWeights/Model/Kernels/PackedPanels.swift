@@ -9,11 +9,8 @@
 public struct PackedPanels {
     /// The kernel set the panels are laid out for, which must multiply them.
     public let kernels: KernelSet
-    /// The packed values: floats, or float16 when ``isHalf``.
-    public let base: UnsafeRawPointer
-    /// Whether the values are float16 (pre-packed chunks), widened as the micro-kernel loads
-    /// them: only for a kernel set with a float16 tile (``KernelSet/multipliesHalfPanels``).
-    public let isHalf: Bool
+    /// The packed values.
+    public let base: UnsafeMutablePointer<Float>
     /// K: the length of the dot products.
     public let depth: Int
     /// N: the number of output columns.
@@ -76,12 +73,8 @@ public struct PackedPanels {
 
     /// Panels already packed at `base`, `packedWidth` columns wide (the set's own by default;
     /// a multiple of it).
-    init(
-        kernels: KernelSet, base: UnsafeRawPointer, depth: Int, columns: Int, packedWidth: Int? = nil,
-        isHalf: Bool = false
-    ) {
+    init(kernels: KernelSet, base: UnsafeMutablePointer<Float>, depth: Int, columns: Int, packedWidth: Int? = nil) {
         let packedWidth = packedWidth ?? kernels.panelWidth
-        precondition(!isHalf || kernels.multipliesHalfPanels, "\(kernels.name) has no float16 tile")
         precondition(
             packedWidth % kernels.panelWidth == 0,
             "panels of \(packedWidth) columns for a \(kernels.panelWidth)-wide kernel")
@@ -90,7 +83,6 @@ public struct PackedPanels {
         self.depth = depth
         self.columns = columns
         self.packedWidth = packedWidth
-        self.isHalf = isHalf
     }
 }
 

@@ -295,9 +295,8 @@ struct KernelTests {
                 let count = fromWide.byteCount / 4
                 #expect(fromNarrow.byteCount == fromWide.byteCount)
                 #expect(
-                    Array(UnsafeRawBufferPointer(start: fromNarrow.panels.base, count: count * 4))
-                        == Array(UnsafeRawBufferPointer(start: fromWide.panels.base, count: count * 4)),
-                    "\(set.name) \(dtype)"
+                    Array(UnsafeBufferPointer(start: fromNarrow.panels.base, count: count))
+                        == Array(UnsafeBufferPointer(start: fromWide.panels.base, count: count)), "\(set.name) \(dtype)"
                 )
             }
         }
