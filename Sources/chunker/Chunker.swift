@@ -61,7 +61,7 @@ struct Chunk: AsyncParsableCommand {
         help: ArgumentHelp(
             "How to store the layers' Linear weights: \(ChunkWeightLayout.allCases.map(\.rawValue).joined(separator: ", ")).",
             discussion:
-                "pytorch (the default) keeps PyTorch's [out, in], as every safetensors reader expects. panels32 stores them packed as our kernels multiply them, [ceil(out / 32), in, 32], float32 only: streamed layers then cost a pass what loaded ones do (docs/FORMAT.md)."
+                "pytorch (the default) keeps PyTorch's [out, in], as every safetensors reader expects. panels32 stores them packed as our kernels multiply them, [ceil(out / 32), in, 32], float32 or float16 (bfloat16 is refused): streamed layers then cost a pass what loaded ones do (docs/FORMAT.md)."
         ))
     var weightLayout: ChunkWeightLayout = .pytorch
 

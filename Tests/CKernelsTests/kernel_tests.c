@@ -62,6 +62,16 @@ static void test_gemm(const sw_kernel_set *set, long rows, long depth, long colu
             worst = error > worst ? error : worst;
         }
     }
+    /* Threads split the panels: the same product in two calls meeting at panel 1 (for a 16-wide set
+       reading 32-wide panels, the upper half of the first) is the same bits. */
+    if (set_panels > 1) {
+        float *split = malloc(sizeof(float) * (size_t)(rows * columns));
+        sw_gemm(set, a_rows, depth, rows, packed, depth, width, columns, 0, 1, bias, with_gelu, split, columns);
+        sw_gemm(set, a_rows, depth, rows, packed, depth, width, columns, 1, set_panels, bias, with_gelu, split, columns);
+        check(memcmp(split, c, sizeof(float) * (size_t)(rows * columns)) == 0, set->name, "gemm split at panel 1", rows,
+              depth, columns, 0);
+        free(split);
+    }
     check(worst <= 4e-6 * sqrt((double)depth), set->name,
           width != set->panel_width ? (with_gelu ? "gemm+gelu, 32-wide panels" : "gemm, 32-wide panels")
                                     : (with_gelu ? "gemm+gelu" : "gemm"),

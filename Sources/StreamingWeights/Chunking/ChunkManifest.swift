@@ -127,6 +127,11 @@ public struct ChunkManifest: Codable, Sendable, Equatable {
                     "format_version \(formatVersion) is not one this version reads (\(Self.readableFormatVersions.lowerBound) to \(Self.readableFormatVersions.upperBound))"
             )
         }
+        if let name = weightLayoutName, formatVersion < 3, name != ChunkWeightLayout.pytorch.rawValue {
+            throw ChunkingError.invalidManifest(
+                source: source,
+                problem: "weight_layout \(name.debugDescription) needs format_version 3, not \(formatVersion)")
+        }
         if let name = weightLayoutName, ChunkWeightLayout(rawValue: name) == nil {
             throw ChunkingError.invalidManifest(
                 source: source,

@@ -8,8 +8,8 @@ public enum ChunkWeightLayout: String, Sendable, CaseIterable {
     /// Pre-packed in panels of 32 output features, `[ceil(outFeatures / 32), inFeatures, 32]`
     /// (panel p holds, for each k, the weights of outputs 32p ..< 32p + 32, the last panel
     /// padded with zeros): what our kernels multiply where it lies, so a streamed layer costs
-    /// its pass what a loaded one does. float32 or float16 (widened as the micro-kernel loads
-    /// it). Still safetensors, in another shape.
+    /// its pass what a loaded one does. float32 or float16 (widened when the layer loads).
+    /// Still safetensors, in another shape.
     case panels32
 
     /// Whether the layout can store weights of `dtype`.

@@ -77,12 +77,16 @@ public struct ModelChunker: Sendable {
     }
 
     /// A chunker that writes to a local directory, created if needed (the Python tool's signature).
-    public init(modelName: String, outputDirectory: String, compress: Bool = false, dtype: DType? = nil) throws {
+    public init(
+        modelName: String, outputDirectory: String, compress: Bool = false, dtype: DType? = nil,
+        weightLayout: ChunkWeightLayout = .pytorch
+    ) throws {
         try self.init(
             modelName: modelName,
             storage: try FileSystemBackend(root: outputDirectory, create: true),
             compress: compress,
-            dtype: dtype
+            dtype: dtype,
+            weightLayout: weightLayout
         )
     }
 
@@ -121,6 +125,23 @@ public struct ModelChunker: Sendable {
             + (HubDownloader.tokenizerFiles + sentenceTransformerFiles(path)).filter {
                 FileManager.default.fileExists(atPath: path($0))
             }
+        let storedDType =
+            dtype
+            ?? components.lazy.flatMap { component, names in names.map { component.checkpointPrefix + $0 } }
+            .compactMap { try? checkpoint.tensor(named: $0).dtype }.first { $0.isFloatingPoint }
+        // Every weight the layout packs must be one it holds: refused before anything is touched.
+        for (component, names) in components {
+            for tensorName in names {
+                let source = try checkpoint.tensor(named: component.checkpointPrefix + tensorName)
+                let stored = dtype ?? source.dtype
+                if source.dtype.isFloatingPoint, weightLayout.packs(tensorName, shape: source.shape, in: component),
+                    !weightLayout.holds(stored)
+                {
+                    throw ChunkingError.unsupportedLayoutDType(
+                        layout: weightLayout.rawValue, dtype: stored.pythonName, model: dtype == nil ? name : nil)
+                }
+            }
+        }
         let previous = try await filesToReplace(modelName: name)
         try await storage.delete(ChunkManifest.fileName)
 
@@ -128,14 +149,6 @@ public struct ModelChunker: Sendable {
         var written = 0
         var completed = 0
         var chunks: [String: ChunkManifest.Chunk] = [:]
-        let storedDType =
-            dtype
-            ?? components.lazy.flatMap { component, names in names.map { component.checkpointPrefix + $0 } }
-            .compactMap { try? checkpoint.tensor(named: $0).dtype }.first { $0.isFloatingPoint }
-        if let storedDType, !weightLayout.holds(storedDType) {
-            throw ChunkingError.unsupportedLayoutDType(
-                layout: weightLayout.rawValue, dtype: storedDType.pythonName, model: name)
-        }
         // Components and files are independent: write as many at once as there are cores, so
         // hashing and writing one overlaps with the others; the largest (the embeddings) first.
         enum Job {

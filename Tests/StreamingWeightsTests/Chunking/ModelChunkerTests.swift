@@ -211,6 +211,61 @@ struct ModelChunkerTests {
         #expect(packed == 2 * 6)
     }
 
+    /// A model directory holding bert-tiny's config and vocabulary and `tensors` (full names).
+    static func model(_ tensors: [String: Tensor], config changes: [String: Any] = [:]) throws -> TemporaryDirectory {
+        let model = try TemporaryDirectory()
+        var config = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: tiny + "/config.json")))
+                as? [String: Any])
+        config.merge(changes) { $1 }
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: model.file("config.json")))
+        try FileManager.default.copyItem(atPath: tiny + "/vocab.txt", toPath: model.file("vocab.txt"))
+        var writer = SafetensorsWriter()
+        for (name, tensor) in tensors { try writer.add(tensor, named: name) }
+        try writer.write(toFile: model.file("model.safetensors"))
+        return model
+    }
+
+    /// A one-layer BERT of hidden size 40 (two heads of 20) and intermediate size 100, random
+    /// weights: none of its Linear layers has a multiple of 32 outputs, so pre-packed panels end
+    /// part-filled.
+    static func unevenModel() throws -> TemporaryDirectory {
+        var state: UInt64 = 0x2545_f491_4f6c_dd1d
+        func random(_ shape: Shape, scale: Float = 0.1) -> Tensor {
+            let values = (0..<shape.elementCount).map { _ -> Float in
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return (Float(state >> 40) / Float(1 << 24) * 2 - 1) * scale
+            }
+            return Tensor(float32: values, shape: shape)
+        }
+        let (hidden, inner) = (40, 100)
+        var tensors: [String: Tensor] = [
+            "embeddings.word_embeddings.weight": random([30522, hidden]),
+            "embeddings.position_embeddings.weight": random([512, hidden]),
+            "embeddings.token_type_embeddings.weight": random([2, hidden]),
+            "pooler.dense.weight": random([hidden, hidden]), "pooler.dense.bias": random([hidden]),
+        ]
+        for name in [
+            "embeddings.LayerNorm", "encoder.layer.0.attention.output.LayerNorm", "encoder.layer.0.output.LayerNorm",
+        ] {
+            tensors[name + ".weight"] = random([hidden], scale: 1)
+            tensors[name + ".bias"] = random([hidden])
+        }
+        for (name, outputs, inputs) in [
+            ("attention.self.query", hidden, hidden), ("attention.self.key", hidden, hidden),
+            ("attention.self.value", hidden, hidden), ("attention.output.dense", hidden, hidden),
+            ("intermediate.dense", inner, hidden), ("output.dense", hidden, inner),
+        ] {
+            tensors["encoder.layer.0.\(name).weight"] = random([outputs, inputs])
+            tensors["encoder.layer.0.\(name).bias"] = random([outputs])
+        }
+        return try model(
+            tensors,
+            config: [
+                "hidden_size": hidden, "intermediate_size": inner, "num_hidden_layers": 1, "num_attention_heads": 2,
+            ])
+    }
+
     /// A model directory whose weights are bert-tiny's stored as `dtype` (through a chunk set).
     static func tinyModel(in dtype: DType) async throws -> TemporaryDirectory {
         let chunks = try TemporaryDirectory()
@@ -268,6 +323,27 @@ struct ModelChunkerTests {
         }
         let widened = try await Self.chunk(brain.path, into: refused.path, dtype: .float32, weightLayout: .panels32)
         #expect(widened.dtype == "float32" && widened.weightLayout == .panels32)
+        // Refused before anything is touched: the chunk set already there keeps its manifest.
+        let kept = try TemporaryDirectory()
+        _ = try await Self.chunk(brain.path, into: kept.path)
+        await #expect(throws: ChunkingError.self) {
+            _ = try await Self.chunk(brain.path, into: kept.path, weightLayout: .panels32)
+        }
+        #expect(try await ChunkVerifier(storage: FileSystemBackend(root: kept.path)).verify().isEmpty)
+        // Every packed weight is checked, not only the first floating tensor: float32 embeddings
+        // before bfloat16 layers are refused too.
+        var mixed: [String: Tensor] = [:]
+        for name in source.tensorNames {
+            let tensor = try #require(source[name])
+            mixed[name] = name.hasPrefix("encoder.") ? try tensor.converted(to: .bfloat16) : tensor
+        }
+        let mixedModel = try Self.model(mixed)
+        await #expect(
+            throws: ChunkingError.unsupportedLayoutDType(
+                layout: "panels32", dtype: "bfloat16", model: URL(fileURLWithPath: mixedModel.path).lastPathComponent)
+        ) {
+            _ = try await Self.chunk(mixedModel.path, into: try TemporaryDirectory().path, weightLayout: .panels32)
+        }
     }
 
     @Test("A pre-packed weight of another panel shape or dtype is refused, naming the tensor")
@@ -468,6 +544,16 @@ struct ModelChunkerTests {
             _ = try ChunkManifest(
                 json: Array(
                     #"{"format_version": 3, "model_name": "x", "model_type": "bert", "num_layers": 0, "dtype": "float32", "compression": "none", "weight_layout": "columns64", "chunks": {}, "files": {}, "total_size_mb": 0}"#
+                        .utf8),
+                source: "m.json")
+        }
+        #expect(
+            throws: ChunkingError.invalidManifest(
+                source: "m.json", problem: #"weight_layout "panels32" needs format_version 3, not 2"#)
+        ) {
+            _ = try ChunkManifest(
+                json: Array(
+                    #"{"format_version": 2, "model_name": "x", "model_type": "bert", "num_layers": 0, "dtype": "float32", "compression": "none", "weight_layout": "panels32", "chunks": {}, "files": {}, "total_size_mb": 0}"#
                         .utf8),
                 source: "m.json")
         }

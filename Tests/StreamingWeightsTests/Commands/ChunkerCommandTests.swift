@@ -153,7 +153,7 @@ struct ChunkerCommandTests {
     }
 
     @Test(
-        "--weight-layout panels32 writes a chunk set chunker verify passes; an unknown layout, or float16 panels, is refused by name"
+        "--weight-layout panels32 writes a chunk set chunker verify passes; an unknown layout, or bfloat16 panels, is refused by name"
     )
     func weightLayout() throws {
         let output = try TemporaryDirectory()
@@ -169,15 +169,15 @@ struct ChunkerCommandTests {
         ])
         #expect(unknown.status != 0 && unknown.standardError.contains("columns64"), "\(unknown.standardError)")
         #expect(unknown.standardError.contains("pytorch") && unknown.standardError.contains("panels32"))
-        let half = try Self.chunker([
+        let brain = try Self.chunker([
             ModelChunkerTests.tiny, "--output-dir", output.file("b"), "--weight-layout", "panels32", "--dtype",
             "bfloat16",
         ])
         #expect(
-            half.status != 0
-                && half.standardError.contains(
+            brain.status != 0
+                && brain.standardError.contains(
                     "the weight layout panels32 holds float32 or float16 panels, not bfloat16"),
-            "\(half.standardError)")
+            "\(brain.standardError)")
         #expect(!FileManager.default.fileExists(atPath: output.file("b")))
     }
 

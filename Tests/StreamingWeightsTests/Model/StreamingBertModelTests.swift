@@ -165,6 +165,37 @@ struct StreamingBertModelTests {
         }
     }
 
+    @Test(
+        "panels32 pads output counts that are not multiples of 32 (hidden 40, intermediate 100): loaded with every kernel set and streamed, the PyTorch layout's output exactly"
+    )
+    func unevenPanels() async throws {
+        let model = try ModelChunkerTests.unevenModel()
+        let served = try await ServedChunks(model: model.path, weightLayout: .panels32)
+        #expect(served.manifest.chunks["layer_0"]?.tensors["intermediate.dense.weight"]?.shape == [4, 40, 32])
+        let plain = try TemporaryDirectory()
+        _ = try await ModelChunkerTests.chunk(model.path, into: plain.path)
+        let tokenizer = try BertTokenizer(directory: plain.path)
+        for kernels in KernelSet.supported {
+            let reference = try await BertModel(
+                loadingFrom: RemoteTensorSource(chunkDirectory: plain.path), kernels: kernels)
+            let packed = try await BertModel(
+                loadingFrom: RemoteTensorSource(chunkDirectory: served.directory.path), kernels: kernels)
+            let streamed = try await StreamingBertModel(
+                transport: WeightServerTransport(client: WeightClient(configuration: .init(url: served.url))),
+                cacheSize: 1, prefetchDepth: 1, kernels: kernels)
+            for texts in [Self.texts, Self.longTexts] {
+                let batch = try tokenizer.encodeBatch(texts.map { try tokenizer.encode($0) })
+                let expected = try await reference.forward(batch)
+                for (label, output) in [
+                    ("loaded", try await packed.forward(batch)), ("streamed", try await streamed.forward(batch)),
+                ] {
+                    #expect(output.lastHiddenState == expected.lastHiddenState, "\(kernels.name) \(label)")
+                    #expect(output.poolerOutput == expected.poolerOutput, "\(kernels.name) \(label)")
+                }
+            }
+        }
+    }
+
     @Test("A chunk altered on disk fails the forward pass naming it and its checksum; the server keeps serving")
     func damagedChunk() async throws {
         let served = try await ServedChunks()
