@@ -89,7 +89,14 @@ def main():
         "files": {"config.json": {"size": 3, "sha256": sha}},
     }
     real = [Path(sys.argv[1]).read_bytes()] if len(sys.argv) > 1 else []
-    write("manifest", [json.dumps(manifest).encode(), json.dumps({"chunks": {}}).encode()] + real)
+    # A version-3 manifest whose layers' weights are pre-packed (`weight_layout`, docs/FORMAT.md).
+    panels = {**manifest, "format_version": 3, "weight_layout": "panels32", "model_type": "bert", "num_layers": 1,
+              "dtype": "float32",
+              "chunks": {"layer_0": {**manifest["chunks"]["layer_0"],
+                                     "tensors": {"attention.self.query.weight": {"dtype": "F32",
+                                                                                 "shape": [4, 128, 32]}}}}}
+    write("manifest", [json.dumps(manifest).encode(), json.dumps({"chunks": {}}).encode()] + real
+          + [json.dumps(panels).encode()])
     write("gzip", [gzip.compress(b"streaming weights " * 100), gzip.compress(b""),
                    gzip.compress(b"a") + gzip.compress(b"b")])
     write("s3xml", [
