@@ -166,14 +166,15 @@ struct StreamingBertModelTests {
     }
 
     @Test(
-        "panels32 pads output counts that are not multiples of 32 (hidden 40, intermediate 100): loaded with every kernel set and streamed, the PyTorch layout's output exactly"
-    )
-    func unevenPanels() async throws {
+        "panels32 pads output counts that are not multiples of 32 (hidden 40, intermediate 100): loaded with every kernel set and streamed, float32 and float16, the PyTorch layout's output exactly",
+        arguments: [DType.float32, .float16])
+    func unevenPanels(dtype: DType) async throws {
         let model = try ModelChunkerTests.unevenModel()
-        let served = try await ServedChunks(model: model.path, weightLayout: .panels32)
-        #expect(served.manifest.chunks["layer_0"]?.tensors["intermediate.dense.weight"]?.shape == [4, 40, 32])
+        let served = try await ServedChunks(model: model.path, dtype: dtype, weightLayout: .panels32)
+        let entry = served.manifest.chunks["layer_0"]?.tensors["intermediate.dense.weight"]
+        #expect(entry?.shape == [4, 40, 32] && entry?.dtype == (dtype == .float32 ? "F32" : "F16"))
         let plain = try TemporaryDirectory()
-        _ = try await ModelChunkerTests.chunk(model.path, into: plain.path)
+        _ = try await ModelChunkerTests.chunk(model.path, into: plain.path, dtype: dtype)
         let tokenizer = try BertTokenizer(directory: plain.path)
         for kernels in KernelSet.supported {
             let reference = try await BertModel(
@@ -189,8 +190,8 @@ struct StreamingBertModelTests {
                 for (label, output) in [
                     ("loaded", try await packed.forward(batch)), ("streamed", try await streamed.forward(batch)),
                 ] {
-                    #expect(output.lastHiddenState == expected.lastHiddenState, "\(kernels.name) \(label)")
-                    #expect(output.poolerOutput == expected.poolerOutput, "\(kernels.name) \(label)")
+                    #expect(output.lastHiddenState == expected.lastHiddenState, "\(dtype) \(kernels.name) \(label)")
+                    #expect(output.poolerOutput == expected.poolerOutput, "\(dtype) \(kernels.name) \(label)")
                 }
             }
         }
