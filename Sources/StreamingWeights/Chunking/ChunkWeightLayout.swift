@@ -40,9 +40,12 @@ extension Tensor {
         let (rows, depth) = (shape.dimensions[0], shape.dimensions[1])
         let panels = (rows + width - 1) / width
         let values = try floatValues()
-        var packed = [Float](repeating: 0, count: panels * depth * width)
-        values.withUnsafeBufferPointer { source in
-            packed.withUnsafeMutableBufferPointer { out in
+        let count = panels * depth * width
+        // Straight into the new tensor's storage (zeroed first: the padding lanes).
+        let storage = ByteStorage(count: count * 4) { bytes in
+            let out = bytes.bindMemory(to: Float.self)
+            out.initialize(repeating: 0)
+            values.withUnsafeBufferPointer { source in
                 for row in 0..<rows {
                     let (panel, lane) = row.quotientAndRemainder(dividingBy: width)
                     let panelBase = panel * depth * width + lane
@@ -51,6 +54,6 @@ extension Tensor {
                 }
             }
         }
-        return Tensor(float32: packed, shape: [panels, depth, width])
+        return try Tensor(dtype: .float32, shape: [panels, depth, width], storage: storage, byteRange: 0..<count * 4)
     }
 }

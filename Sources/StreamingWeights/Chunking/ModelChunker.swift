@@ -353,15 +353,13 @@ public struct ModelChunker: Sendable {
             var safetensors = SafetensorsWriter()
             var entries: [String: ChunkManifest.TensorEntry] = [:]
             for (name, source) in sources {
+                // Floating tensors end as `dtype`, or as the source's; packing gives float32.
                 var tensor = source
                 if source.dtype.isFloatingPoint && layout.packs(name, shape: source.shape, in: component) {
                     tensor = try source.packedInPanels(width: PackedPanels.chunkPanelWidth)
                 }
-                if tensor.dtype.isFloatingPoint,
-                    let target = dtype ?? (tensor.dtype != source.dtype ? source.dtype : nil),
-                    target != tensor.dtype
-                {
-                    tensor = try tensor.converted(to: target)
+                if source.dtype.isFloatingPoint, tensor.dtype != dtype ?? source.dtype {
+                    tensor = try tensor.converted(to: dtype ?? source.dtype)
                 }
                 try safetensors.add(tensor, named: name)
                 entries[name] = ChunkManifest.TensorEntry(dtype: tensor.dtype.rawValue, shape: tensor.shape.dimensions)

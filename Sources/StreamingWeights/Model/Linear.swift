@@ -217,7 +217,8 @@ public final class StoredWeights: @unchecked Sendable {
 public final class PrepackedWeights: @unchecked Sendable {
     /// Each weight's panels, in output order.
     public let segments: [PackedPanels]
-    /// What holds the panels: the tensors, or aligned (or widened) copies of them.
+    /// What holds the panels: the tensors multiplied where they lie, and the copies (aligned or
+    /// widened) of the others, whose tensors are let go (a received buffer goes back to the pool).
     private let tensors: [Tensor]
     private let copies: [BufferPool.Memory]
     /// The bytes of the panels as held (widened ones count their float32 size).
@@ -236,6 +237,7 @@ public final class PrepackedWeights: @unchecked Sendable {
     ) throws {
         var segments: [PackedPanels] = []
         var copies: [BufferPool.Memory] = []
+        var kept: [Tensor] = []
         var byteCount = 0
         for (weight, view) in zip(weights, views) {
             guard weight.dtype == .float32 || weight.dtype == .float16 else {
@@ -257,6 +259,7 @@ public final class PrepackedWeights: @unchecked Sendable {
                 base = floats
             } else if let address = weight.storageAddress, Int(bitPattern: address) % 4 == 0 {
                 byteCount += weight.byteCount
+                kept.append(weight)
                 base = UnsafeMutablePointer(mutating: address.assumingMemoryBound(to: Float.self))
             } else {
                 let copy = BufferPool.shared.take(weight.byteCount)
@@ -275,6 +278,6 @@ public final class PrepackedWeights: @unchecked Sendable {
         self.segments = segments
         self.copies = copies
         self.byteCount = byteCount
-        tensors = weights
+        tensors = kept
     }
 }
