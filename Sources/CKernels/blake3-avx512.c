@@ -67,11 +67,14 @@ static inline __attribute__((always_inline)) void transpose_within_lanes(const _
 }
 
 /* Block `offset` bytes into each lane's input, as m[word] = that word of the 16 lanes: 4 x 4
-   transposes within 128-bit lanes, then of the 128-bit lanes across registers, with the block
-   four ahead prefetched (see blake3-internal.h). */
+   transposes within 128-bit lanes, then of the 128-bit lanes across registers. Prefetched: each
+   lane's bytes SW_BLAKE3_PREFETCH_DISTANCE ahead, and the `offset * LANES`-th 1/16 of `next`, the
+   inputs of the caller's next call (see blake3-internal.h). */
 static inline __attribute__((always_inline)) void load_message(const uint8_t *const inputs[LANES], size_t offset,
-                                                               __m512i m[16]) {
+                                                               __m512i m[16], const uint8_t *next) {
     __m512i rows[LANES], quads[4][4];
+#pragma clang loop unroll(full)
+    for (int line = 0; line < LANES; line++) _mm_prefetch((const char *)(next + offset * LANES + 64 * line), _MM_HINT_T0);
 #pragma clang loop unroll(full)
     for (int lane = 0; lane < LANES; lane++) {
         _mm_prefetch((const char *)(inputs[lane] + offset + SW_BLAKE3_PREFETCH_DISTANCE), _MM_HINT_T0);
@@ -135,9 +138,11 @@ static inline __attribute__((always_inline)) void hash_lanes(const uint8_t *inpu
     const __m512i counter_high = _mm512_loadu_si512(high);
     __m512i h[8];
     for (int i = 0; i < 8; i++) h[i] = _mm512_set1_epi32((int)sw_blake3_iv[i]);
+    /* Where the next call's inputs lie when the caller walks a long input (see blake3-internal.h). */
+    const uint8_t *const next = input + LANES * blocks * SW_BLAKE3_BLOCK_LENGTH;
     for (size_t block = 0; block < blocks; block++) {
         __m512i m[16];
-        load_message(inputs, block * SW_BLAKE3_BLOCK_LENGTH, m);
+        load_message(inputs, block * SW_BLAKE3_BLOCK_LENGTH, m, next);
         uint32_t block_flags = flags;
         if (block == 0) block_flags |= first_flags;
         if (block == blocks - 1) block_flags |= last_flags;

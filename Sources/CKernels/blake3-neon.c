@@ -80,8 +80,8 @@ static inline __attribute__((always_inline)) void transpose(const uint32x4_t row
     out[3] = vreinterpretq_u32_u64(vtrn2q_u64(odd01, odd23));
 }
 
-/* Block `offset` bytes into each lane's input, as m[word] = that word of the 4 lanes, with the
-   block four ahead prefetched (see blake3-internal.h). */
+/* Block `offset` bytes into each lane's input, as m[word] = that word of the 4 lanes, with each
+   lane's bytes SW_BLAKE3_PREFETCH_DISTANCE ahead prefetched (see blake3-internal.h). */
 static inline __attribute__((always_inline)) void load_message(const uint8_t *const inputs[LANES], size_t offset,
                                                                uint32x4_t m[16]) {
 #pragma clang loop unroll(full)
