@@ -197,6 +197,59 @@ struct StreamingBertModelTests {
         }
     }
 
+    @Test(
+        "panels32 tensors not 4-byte aligned in their file (another writer's header length) are copied aligned: loaded and streamed, the aligned chunk set's output exactly"
+    )
+    func misalignedPanels() async throws {
+        let served = try await ServedChunks(weightLayout: .panels32)
+        let aligned = try TemporaryDirectory()
+        _ = try await ModelChunkerTests.chunk(into: aligned.path, weightLayout: .panels32)
+        // Each layer chunk's header two bytes longer (trailing spaces, as the format allows):
+        // every tensor after it starts 2 bytes past a multiple of 4. The manifest is updated.
+        var manifest = served.manifest
+        for name in manifest.orderedChunkNames where name.hasPrefix("layer_") {
+            let entry = try #require(manifest.chunks[name])
+            let path = served.directory.file(entry.file)
+            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+            let headerLength = bytes[0..<8].reversed().reduce(0) { $0 << 8 | Int($1) }
+            let longer = headerLength + 2
+            let rewritten =
+                (0..<8).map { UInt8(truncatingIfNeeded: longer >> (8 * $0)) } + bytes[8..<(8 + headerLength)]
+                + [0x20, 0x20] + bytes[(8 + headerLength)...]
+            try Data(rewritten).write(to: URL(fileURLWithPath: path))
+            let described = rewritten.withUnsafeBytes { ChunkManifest.FileEntry(describing: $0) }
+            manifest.chunks[name]?.size = described.size
+            manifest.chunks[name]?.sha256 = described.sha256
+            manifest.chunks[name]?.blake3 = described.blake3
+            let weight = try #require(SafetensorsFile(contentsOfFile: path)["intermediate.dense.weight"])
+            #expect(weight.shape.dimensions.count == 3)
+            #expect(Int(bitPattern: try #require(weight.storageAddress)) % 4 == 2, "\(name) is misaligned")
+        }
+        try Data(try manifest.encoded()).write(to: URL(fileURLWithPath: served.directory.file(ChunkManifest.fileName)))
+        served.kill()
+        try served.restart()  // serves the rewritten files and manifest
+
+        let tokenizer = try BertTokenizer(directory: aligned.path)
+        let kernels = try KernelSet.selected()
+        let reference = try await BertModel(
+            loadingFrom: RemoteTensorSource(chunkDirectory: aligned.path), kernels: kernels)
+        let loaded = try await BertModel(
+            loadingFrom: RemoteTensorSource(chunkDirectory: served.directory.path), kernels: kernels)
+        let streamed = try await StreamingBertModel(
+            transport: WeightServerTransport(client: WeightClient(configuration: .init(url: served.url))),
+            cacheSize: 1, prefetchDepth: 1, kernels: kernels)
+        for texts in [Self.texts, Self.longTexts] {
+            let batch = try tokenizer.encodeBatch(texts.map { try tokenizer.encode($0) })
+            let expected = try await reference.forward(batch)
+            for (label, output) in [
+                ("loaded", try await loaded.forward(batch)), ("streamed", try await streamed.forward(batch)),
+            ] {
+                #expect(output.lastHiddenState == expected.lastHiddenState, "\(label)")
+                #expect(output.poolerOutput == expected.poolerOutput, "\(label)")
+            }
+        }
+    }
+
     @Test("A chunk altered on disk fails the forward pass naming it and its checksum; the server keeps serving")
     func damagedChunk() async throws {
         let served = try await ServedChunks()
