@@ -273,6 +273,14 @@ def main() -> None:
     distilbert = make_encoder("distilbert-tiny", "distilbert", None, vocab_size=30522, dim=32, n_layers=2,
                               n_heads=2, hidden_dim=64, activation="gelu", max_position_embeddings=512,
                               sinusoidal_pos_embds=False, pad_token_id=0)
+    # sinusoidal_pos_embds: transformers writes the sinusoids into position_embeddings.weight at init and
+    # saves them; loading a checkpoint uses the stored table as it is. So the Swift side reads that table
+    # like a learned one (EncoderArchitectureTests.sinusoidalDistilBERT: distilbert-tiny so configured
+    # against distilbert-tiny's golden). Checked here: loaded with the flag, the table is the checkpoint's.
+    sinusoidal = AutoModel.from_pretrained(FIXTURES / "distilbert-tiny", sinusoidal_pos_embds=True).eval()
+    if not torch.equal(sinusoidal.embeddings.position_embeddings.weight,
+                       distilbert.embeddings.position_embeddings.weight):
+        sys.exit("distilbert-tiny with sinusoidal_pos_embds: transformers no longer loads the stored position table")
     make_encoder("mpnet-tiny", "mpnet", TOKENIZERS / "wordpiece-mpnet", vocab_size=mpnet_vocab,
                  relative_attention_num_buckets=32,
                  **{k: v for k, v in roberta_like.items() if k != "type_vocab_size"})

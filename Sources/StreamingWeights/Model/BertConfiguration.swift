@@ -137,9 +137,9 @@ public struct BertConfiguration: Sendable, Equatable {
             throw ModelError.unsupportedOption(
                 key: "position_embedding_type", value: positionType, supported: ["absolute"])
         }
-        if distil, case .bool(true)? = object["sinusoidal_pos_embds"] {
-            throw ModelError.unsupportedOption(key: "sinusoidal_pos_embds", value: "true", supported: ["false"])
-        }
+        // DistilBERT's `sinusoidal_pos_embds` needs nothing of its own: transformers writes the
+        // sinusoids into `position_embeddings.weight` at init and saves them, and loading uses the
+        // stored table (checked by Fixtures/generators/make_encoder_fixtures.py).
         vocabularySize = try integer("vocab_size")
         hiddenSize = try integer(distil ? "dim" : "hidden_size")
         layerCount = try integer(distil ? "n_layers" : "num_hidden_layers")

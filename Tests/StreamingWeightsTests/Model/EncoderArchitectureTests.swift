@@ -32,6 +32,29 @@ struct EncoderArchitectureTests {
     }
 
     @Test(
+        "A DistilBERT with sinusoidal_pos_embds reads its checkpoint's position table, as transformers loads it: distilbert-tiny so configured matches its golden"
+    )
+    func sinusoidalDistilBERT() async throws {
+        let directory = try TemporaryDirectory()
+        let source = Self.directory("distilbert-tiny")
+        for name in try FileManager.default.contentsOfDirectory(atPath: source) {
+            try FileManager.default.copyItem(
+                atPath: (source as NSString).appendingPathComponent(name), toPath: directory.file(name))
+        }
+        let configuration = try String(contentsOfFile: directory.file("config.json"), encoding: .utf8)
+        let flagged = configuration.replacingOccurrences(
+            of: "\"sinusoidal_pos_embds\": false", with: "\"sinusoidal_pos_embds\": true")
+        #expect(flagged != configuration)
+        try flagged.write(toFile: directory.file("config.json"), atomically: true, encoding: .utf8)
+        let model = try await BertModel(loadingFrom: CheckpointTensorSource(directory: directory.path))
+        let golden = try GoldenOutputs("distilbert-tiny")
+        let batch = try golden.batch("")
+        let difference = hiddenStateDifference(
+            try await model.forward(batch), try golden.floats("last_hidden_state"), batch: batch)
+        #expect(difference <= 1e-4, "last_hidden_state differs by \(difference)")
+    }
+
+    @Test(
         "Our tokenizer gives transformers' padded ids, mask and token types for the sentences and pairs",
         arguments: models)
     func tokenizerMatches(name: String) throws {
