@@ -1,8 +1,8 @@
 /// What `Replace` and `Split` look for in a `tokenizer.json`: a literal string or a regular
 /// expression (`{"String": ...}` or `{"Regex": ...}`).
 ///
-/// Regular expressions run on ``TokenizerRegex`` (Oniguruma's syntax, as `tokenizers` reads it, in
-/// time linear in the text whatever the pattern), except a run of one character (`" {2,}"`, which
+/// Regular expressions run on ``TokenizerRegex`` (Oniguruma's syntax, as `tokenizers` reads it,
+/// each match found in time linear in the text whatever the pattern), except a run of one character (`" {2,}"`, which
 /// XLM-R's normalizer replaces, or `"x+"`), matched by hand for speed; `ByteLevel`'s own GPT-2
 /// pattern is written out in ``PreTokenizer``.
 public struct TextPattern: Sendable {

@@ -1,5 +1,10 @@
 /// A regular expression as `tokenizer.json` files write them (Oniguruma's Ruby syntax, which Hugging
-/// Face `tokenizers` runs), compiled for a matcher whose time grows linearly with the text.
+/// Face `tokenizers` runs), compiled for a matcher that finds each match in time linear in the
+/// text.
+///
+/// Finding every match, one after another, is linear for the patterns tokenizers ship, but can be
+/// quadratic for one like `[ab]*c|a` on a long run of `a`s: each search reads ahead to the end of
+/// the run before settling on one `a`.
 ///
 /// A backtracking engine (Swift's `Regex`, Oniguruma itself) can take exponential time on a
 /// pattern such as `(a+)+b`, so a hostile `tokenizer.json` could hang the tool; this one follows
