@@ -24,9 +24,18 @@ extension BertTokenizer {
     /// - Parameter location: where the files came from, for messages (`location/vocab.txt`).
     /// - Throws: ``TokenizerError`` naming the file and what is wrong with it.
     public init(files: [String: [UInt8]], location: String, maximumPositions: Int? = nil) throws {
+        try self.init(files: files, location: location, maximumPositions: maximumPositions, parsed: nil)
+    }
+
+    /// The same, with `tokenizer.json` already parsed and its WordPiece vocabulary built (by
+    /// ``PipelineTokenizer``, which ``TokenizerLoader`` reads first), so neither is done twice.
+    init(
+        files: [String: [UInt8]], location: String, maximumPositions: Int?,
+        parsed: (json: JSONObject, vocabulary: Vocabulary)?
+    ) throws {
         func path(_ name: String) -> String { (location as NSString).appendingPathComponent(name) }
         let config = try Self.jsonObject(files["tokenizer_config.json"], path: path("tokenizer_config.json"))
-        let fast = try Self.jsonObject(files["tokenizer.json"], path: path("tokenizer.json"))
+        let fast = try parsed?.json ?? Self.jsonObject(files["tokenizer.json"], path: path("tokenizer.json"))
 
         var lowercase = config?["do_lower_case"].flatMap(Self.bool) ?? true
         var stripAccents = config?["strip_accents"].flatMap(Self.bool)
@@ -63,7 +72,9 @@ extension BertTokenizer {
                 }
                 if let unknown = model["unk_token"]?.stringValue { specials.unknown = unknown }
                 if let length = model["max_input_chars_per_word"]?.integerValue { maximumWordLength = Int(length) }
-                if let entries = model["vocab"]?.objectValue {
+                if let built = parsed?.vocabulary {
+                    vocabulary = built
+                } else if let entries = model["vocab"]?.objectValue {
                     var tokens = [String?](repeating: nil, count: entries.members.count)
                     for (token, value) in entries.members {
                         guard let id = value.integerValue, id >= 0, Int(id) < tokens.count, tokens[Int(id)] == nil

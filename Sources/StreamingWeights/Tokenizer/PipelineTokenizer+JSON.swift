@@ -25,9 +25,15 @@ extension PipelineTokenizer {
     ///   tokens the vocabulary lacks, special tokens missing from it.
     public init(files: [String: [UInt8]], location: String, maximumPositions: Int? = nil) throws {
         let path = (location as NSString).appendingPathComponent("tokenizer.json")
-        let reader = TokenizerJSONReader(path: path)
         guard let data = files["tokenizer.json"] else { throw TokenizerError.missingVocabulary(path: path) }
-        let json = try reader.object(data)
+        try self.init(
+            json: try TokenizerJSONReader(path: path).object(data), files: files, location: location,
+            maximumPositions: maximumPositions)
+    }
+
+    /// The tokenizer of `json`, the parsed `tokenizer.json` of `files`.
+    init(json: JSONObject, files: [String: [UInt8]], location: String, maximumPositions: Int?) throws {
+        let reader = TokenizerJSONReader(path: (location as NSString).appendingPathComponent("tokenizer.json"))
         let config = try files["tokenizer_config.json"].map {
             try TokenizerJSONReader(path: (location as NSString).appendingPathComponent("tokenizer_config.json"))
                 .object($0)

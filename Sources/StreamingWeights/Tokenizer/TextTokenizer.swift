@@ -86,12 +86,18 @@ public enum TokenizerLoader {
     public static func load(
         files: [String: [UInt8]], location: String, maximumPositions: Int? = nil
     ) throws -> any TextTokenizer {
-        guard files["tokenizer.json"] != nil else {
+        guard let data = files["tokenizer.json"] else {
             return try BertTokenizer(files: files, location: location, maximumPositions: maximumPositions)
         }
-        let pipeline = try PipelineTokenizer(files: files, location: location, maximumPositions: maximumPositions)
+        // Parsed once, and the vocabulary built once, for both tokenizers.
+        let json = try TokenizerJSONReader(path: (location as NSString).appendingPathComponent("tokenizer.json"))
+            .object(data)
+        let pipeline = try PipelineTokenizer(
+            json: json, files: files, location: location, maximumPositions: maximumPositions)
         if pipeline.isBertPipeline {
-            return try BertTokenizer(files: files, location: location, maximumPositions: maximumPositions)
+            return try BertTokenizer(
+                files: files, location: location, maximumPositions: maximumPositions,
+                parsed: (json, pipeline.model.vocabulary))
         }
         return pipeline
     }
