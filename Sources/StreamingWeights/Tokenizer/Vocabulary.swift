@@ -2,30 +2,22 @@
 public struct Vocabulary: Sendable {
     /// The tokens by id.
     public let tokens: [String]
-    /// Keyed by UTF-8 bytes: `String` equality is canonical equivalence, which would make
-    /// U+037E the same token as ";", where the reference compares bytes.
-    private let ids: [[UInt8]: Int32]
-    /// The trie over the tokens' UTF-8 bytes.
+    /// The trie over the tokens' UTF-8 bytes, which also answers ``id(of:)``: it compares bytes,
+    /// where `String` equality is canonical equivalence (U+037E would be the same token as ";").
     let trie: ByteTrie
 
     /// Creates a vocabulary whose token i has id i.
     ///
     /// - Throws: ``TokenizerError/duplicateToken(_:firstLine:secondLine:source:)`` for a token
-    ///   listed twice (lines count from 1).
+    ///   listed twice (lines count from 1; the first repeat in the list is named).
     public init(tokens: [String], source: String = "<vocabulary>") throws {
-        var ids: [[UInt8]: Int32] = [:]
-        ids.reserveCapacity(tokens.count)
-        for (index, token) in tokens.enumerated() {
-            let key = Array(token.utf8)
-            if let first = ids[key] {
-                throw TokenizerError.duplicateToken(
-                    token, firstLine: Int(first) + 1, secondLine: index + 1, source: source)
-            }
-            ids[key] = Int32(index)
+        let trie = ByteTrie(tokens)
+        if let (first, second) = trie.firstRepeat {
+            throw TokenizerError.duplicateToken(
+                tokens[second], firstLine: first + 1, secondLine: second + 1, source: source)
         }
         self.tokens = tokens
-        self.ids = ids
-        trie = ByteTrie(tokens)
+        self.trie = trie
     }
 
     /// Parses `vocab.txt`: one token per line, the line number (from 0) is the id.
@@ -44,7 +36,12 @@ public struct Vocabulary: Sendable {
     public var count: Int { tokens.count }
 
     /// The id of `token`, or `nil`.
-    public func id(of token: String) -> Int32? { ids[Array(token.utf8)] }
+    public func id(of token: String) -> Int32? {
+        let node = trie.node(for: token.utf8)
+        guard node >= 0 else { return nil }
+        let id = trie.tokenID(at: node)
+        return id >= 0 ? id : nil
+    }
 
     /// The token with `id`, or `nil`.
     public func token(for id: Int32) -> String? {
@@ -70,36 +67,67 @@ struct ByteTrie: Sendable {
     /// Nodes with more children than this get a table.
     private static let tableThreshold = 12
 
+    /// The first token (in list order) whose bytes an earlier one already has, as (the earlier
+    /// index, its index); `nil` when every token is distinct.
+    private(set) var firstRepeat: (Int, Int)?
+
+    /// The trie of `tokens`, token i ending at a node marked i (the first index, for a repeat).
+    ///
+    /// Built from the tokens in byte order: each new node's edge hangs off the path of the token
+    /// before it, so a node's children come in byte order and the flat arrays are filled in one
+    /// pass, without a dictionary per node.
     init(_ tokens: [String]) {
-        // Build with dictionaries, then flatten.
-        var children: [[UInt8: Int32]] = [[:]]
-        for (id, token) in tokens.enumerated() {
-            var node = 0
-            for byte in token.utf8 {
-                if let next = children[node][byte] {
-                    node = Int(next)
-                } else {
-                    children.append([:])
-                    terminal.append(-1)
-                    let next = Int32(children.count - 1)
-                    children[node][byte] = next
-                    node = Int(next)
-                }
-            }
-            if terminal[node] < 0 { terminal[node] = Int32(id) }
+        let keys = tokens.map { Array($0.utf8) }
+        let order = keys.indices.sorted { a, b in
+            keys[a] == keys[b] ? a < b : keys[a].lexicographicallyPrecedes(keys[b])
         }
-        for (node, edges) in children.enumerated() {
-            firstEdge.append(Int32(edgeBytes.count))
-            let dense = node == 0 || edges.count > Self.tableThreshold
-            tableStart.append(dense ? Int32(tables.count) : -1)
-            if dense { tables += [Int32](repeating: -1, count: 256) }
-            for (byte, target) in edges.sorted(by: { $0.key < $1.key }) {
-                edgeBytes.append(byte)
-                edgeTargets.append(target)
-                if dense { tables[tables.count - 256 + Int(byte)] = target }
+        var parents: [Int32] = []
+        var bytes: [UInt8] = []
+        var path: [Int32] = [0]
+        var previous: [UInt8] = []
+        for index in order {
+            let key = keys[index]
+            var common = 0
+            while common < key.count, common < previous.count, key[common] == previous[common] { common += 1 }
+            path.removeLast(path.count - 1 - common)
+            for depth in common..<key.count {
+                parents.append(path[depth])
+                bytes.append(key[depth])
+                path.append(Int32(terminal.count))
+                terminal.append(-1)
             }
+            let node = Int(path[key.count])
+            if terminal[node] < 0 {
+                terminal[node] = Int32(index)
+            } else if firstRepeat == nil || index < firstRepeat?.1 ?? 0 {
+                firstRepeat = (Int(terminal[node]), index)
+            }
+            previous = key
         }
-        firstEdge.append(Int32(edgeBytes.count))
+        // Node n's edges, in the order they were made (by byte), at firstEdge[n]...; node k + 1
+        // hangs off edge k.
+        let nodeCount = terminal.count
+        var counts = [Int32](repeating: 0, count: nodeCount + 1)
+        for parent in parents { counts[Int(parent) + 1] += 1 }
+        for node in 0..<nodeCount { counts[node + 1] += counts[node] }
+        firstEdge = counts
+        edgeBytes = [UInt8](repeating: 0, count: parents.count)
+        edgeTargets = [Int32](repeating: 0, count: parents.count)
+        var next = counts
+        for (edge, parent) in parents.enumerated() {
+            let slot = Int(next[Int(parent)])
+            next[Int(parent)] += 1
+            edgeBytes[slot] = bytes[edge]
+            edgeTargets[slot] = Int32(edge + 1)
+        }
+        tableStart = [Int32](repeating: -1, count: nodeCount)
+        for node in 0..<nodeCount {
+            let (first, end) = (Int(firstEdge[node]), Int(firstEdge[node + 1]))
+            guard node == 0 || end - first > Self.tableThreshold else { continue }
+            tableStart[node] = Int32(tables.count)
+            tables += [Int32](repeating: -1, count: 256)
+            for edge in first..<end { tables[Int(tableStart[node]) + Int(edgeBytes[edge])] = edgeTargets[edge] }
+        }
     }
 
     /// The node reached from `node` by `byte`, or -1.

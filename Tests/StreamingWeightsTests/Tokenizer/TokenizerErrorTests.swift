@@ -11,6 +11,20 @@ struct TokenizerErrorTests {
         }
     }
 
+    @Test("With several tokens repeated, the first repeat in the list is named, with the line it repeats")
+    func firstRepeatNamed() {
+        #expect(throws: TokenizerError.duplicateToken("b", firstLine: 2, secondLine: 3, source: "vocab.txt")) {
+            _ = try Vocabulary(vocabTxt: Array("a\nb\nb\na\nb\n".utf8))
+        }
+    }
+
+    @Test("id(of:) finds exactly the listed tokens: not their prefixes, extensions or the empty string")
+    func exactLookup() throws {
+        let vocabulary = try Vocabulary(tokens: ["ab", "abc", "b", "##b", "\u{00e9}", "e\u{0301}"])
+        for (index, token) in vocabulary.tokens.enumerated() { #expect(vocabulary.id(of: token) == Int32(index)) }
+        for absent in ["a", "abcd", "", "##", "c", "e"] { #expect(vocabulary.id(of: absent) == nil, "\(absent)") }
+    }
+
     @Test("Canonically equivalent tokens are different tokens, as in the reference")
     func canonicalEquivalents() throws {
         let vocabulary = try Vocabulary(vocabTxt: Array(";\n\u{037E}\n".utf8))
