@@ -74,19 +74,8 @@ extension BertTokenizer {
                 if let length = model["max_input_chars_per_word"]?.integerValue { maximumWordLength = Int(length) }
                 if let built = parsed?.vocabulary {
                     vocabulary = built
-                } else if let entries = model["vocab"]?.objectValue {
-                    var tokens = [String?](repeating: nil, count: entries.members.count)
-                    for (token, value) in entries.members {
-                        guard let id = value.integerValue, id >= 0, Int(id) < tokens.count, tokens[Int(id)] == nil
-                        else {
-                            throw TokenizerError.invalidConfiguration(
-                                path: fastPath,
-                                problem: "vocabulary ids are not 0..<\(tokens.count), each once (see '\(token)')"
-                            )
-                        }
-                        tokens[Int(id)] = token
-                    }
-                    vocabulary = try Vocabulary(tokens: tokens.compactMap { $0 }, source: fastPath)
+                } else if model["vocab"]?.objectValue != nil {
+                    vocabulary = try TokenizerJSONReader(path: fastPath).vocabularyByID(model["vocab"])
                 }
             }
         }

@@ -320,7 +320,7 @@ struct TokenizerJSONReader {
     }
 
     /// A `{"token": id}` vocabulary whose ids are 0..<count, each once.
-    private func vocabularyByID(_ value: JSONValue?) throws -> Vocabulary {
+    func vocabularyByID(_ value: JSONValue?) throws -> Vocabulary {
         guard let entries = value?.objectValue else { throw invalid("model.vocab is not an object") }
         var tokens = [String?](repeating: nil, count: entries.members.count)
         for (token, value) in entries.members {

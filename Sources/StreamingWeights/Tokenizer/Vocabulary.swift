@@ -11,8 +11,9 @@ public struct Vocabulary: Sendable {
     /// - Throws: ``TokenizerError/duplicateToken(_:firstLine:secondLine:source:)`` for a token
     ///   listed twice (lines count from 1; the first repeat in the list is named).
     public init(tokens: [String], source: String = "<vocabulary>") throws {
-        let trie = ByteTrie(tokens)
-        if let (first, second) = trie.firstRepeat {
+        var repeated: (first: Int, second: Int)?
+        let trie = ByteTrie(tokens, firstRepeat: &repeated)
+        if let (first, second) = repeated {
             throw TokenizerError.duplicateToken(
                 tokens[second], firstLine: first + 1, secondLine: second + 1, source: source)
         }
@@ -67,16 +68,14 @@ struct ByteTrie: Sendable {
     /// Nodes with more children than this get a table.
     private static let tableThreshold = 12
 
-    /// The first token (in list order) whose bytes an earlier one already has, as (the earlier
-    /// index, its index); `nil` when every token is distinct.
-    private(set) var firstRepeat: (Int, Int)?
-
-    /// The trie of `tokens`, token i ending at a node marked i (the first index, for a repeat).
+    /// The trie of `tokens`, token i ending at a node marked i (the first index, for a repeat);
+    /// `firstRepeat` is set to the first token in list order whose bytes an earlier one already
+    /// has, as (the earlier index, its index), and left `nil` when every token is distinct.
     ///
     /// Built from the tokens in byte order: each new node's edge hangs off the path of the token
     /// before it, so a node's children come in byte order and the flat arrays are filled in one
     /// pass, without a dictionary per node.
-    init(_ tokens: [String]) {
+    init(_ tokens: [String], firstRepeat: inout (first: Int, second: Int)?) {
         let keys = tokens.map { Array($0.utf8) }
         let order = keys.indices.sorted { a, b in
             keys[a] == keys[b] ? a < b : keys[a].lexicographicallyPrecedes(keys[b])
@@ -99,7 +98,7 @@ struct ByteTrie: Sendable {
             let node = Int(path[key.count])
             if terminal[node] < 0 {
                 terminal[node] = Int32(index)
-            } else if firstRepeat == nil || index < firstRepeat?.1 ?? 0 {
+            } else if firstRepeat.map({ index < $0.second }) ?? true {
                 firstRepeat = (Int(terminal[node]), index)
             }
             previous = key

@@ -9,6 +9,24 @@ struct StreamingBertModelTests {
     /// layers multiply their weights as stored rather than packing them.
     static let longTexts = [String(repeating: "The weights live elsewhere, fetched when needed. ", count: 4), "Short."]
 
+    /// Expects `loaded` and `streamed` to give `reference`'s output bit for bit, for ``texts`` and
+    /// for ``longTexts`` (more rows than a panel is wide).
+    static func expectSameOutputs(
+        loaded: BertModel, streamed: StreamingBertModel, as reference: BertModel, tokenizer: BertTokenizer,
+        label: String
+    ) async throws {
+        for texts in [texts, longTexts] {
+            let batch = try tokenizer.encodeBatch(texts.map { try tokenizer.encode($0) })
+            let expected = try await reference.forward(batch)
+            for (source, output) in [
+                ("loaded", try await loaded.forward(batch)), ("streamed", try await streamed.forward(batch)),
+            ] {
+                #expect(output.lastHiddenState == expected.lastHiddenState, "\(label) \(source)")
+                #expect(output.poolerOutput == expected.poolerOutput, "\(label) \(source)")
+            }
+        }
+    }
+
     /// The chunk set's tokenizer, a batch of `texts`, and the local model's output for it.
     static func expected(_ directory: String, texts: [String] = texts) async throws -> (
         batch: EncodedBatch, output: BertModelOutput
@@ -184,16 +202,9 @@ struct StreamingBertModelTests {
             let streamed = try await StreamingBertModel(
                 transport: WeightServerTransport(client: WeightClient(configuration: .init(url: served.url))),
                 cacheSize: 1, prefetchDepth: 1, kernels: kernels)
-            for texts in [Self.texts, Self.longTexts] {
-                let batch = try tokenizer.encodeBatch(texts.map { try tokenizer.encode($0) })
-                let expected = try await reference.forward(batch)
-                for (label, output) in [
-                    ("loaded", try await packed.forward(batch)), ("streamed", try await streamed.forward(batch)),
-                ] {
-                    #expect(output.lastHiddenState == expected.lastHiddenState, "\(dtype) \(kernels.name) \(label)")
-                    #expect(output.poolerOutput == expected.poolerOutput, "\(dtype) \(kernels.name) \(label)")
-                }
-            }
+            try await Self.expectSameOutputs(
+                loaded: packed, streamed: streamed, as: reference, tokenizer: tokenizer,
+                label: "\(dtype) \(kernels.name)")
         }
     }
 
@@ -238,16 +249,8 @@ struct StreamingBertModelTests {
         let streamed = try await StreamingBertModel(
             transport: WeightServerTransport(client: WeightClient(configuration: .init(url: served.url))),
             cacheSize: 1, prefetchDepth: 1, kernels: kernels)
-        for texts in [Self.texts, Self.longTexts] {
-            let batch = try tokenizer.encodeBatch(texts.map { try tokenizer.encode($0) })
-            let expected = try await reference.forward(batch)
-            for (label, output) in [
-                ("loaded", try await loaded.forward(batch)), ("streamed", try await streamed.forward(batch)),
-            ] {
-                #expect(output.lastHiddenState == expected.lastHiddenState, "\(label)")
-                #expect(output.poolerOutput == expected.poolerOutput, "\(label)")
-            }
-        }
+        try await Self.expectSameOutputs(
+            loaded: loaded, streamed: streamed, as: reference, tokenizer: tokenizer, label: "misaligned")
     }
 
     @Test("A chunk altered on disk fails the forward pass naming it and its checksum; the server keeps serving")

@@ -18,6 +18,17 @@ struct TokenizerErrorTests {
         }
     }
 
+    @Test("A tokenizer.json WordPiece vocabulary whose ids repeat is refused, naming the file and the token")
+    func repeatedVocabularyID() {
+        let json = #"{"model": {"type": "WordPiece", "vocab": {"[UNK]": 0, "a": 1, "b": 1}}}"#
+        #expect(
+            throws: TokenizerError.invalidConfiguration(
+                path: "x/tokenizer.json", problem: "vocabulary ids are not 0..<3, each once (see 'b')")
+        ) {
+            _ = try BertTokenizer(files: ["tokenizer.json": Array(json.utf8)], location: "x")
+        }
+    }
+
     @Test("id(of:) finds exactly the listed tokens: not their prefixes, extensions or the empty string")
     func exactLookup() throws {
         let vocabulary = try Vocabulary(tokens: ["ab", "abc", "b", "##b", "\u{00e9}", "e\u{0301}"])
