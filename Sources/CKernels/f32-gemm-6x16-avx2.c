@@ -14,18 +14,22 @@
 #define SW_HAS_HALF_VECTORS 1
 #include "vector.h"
 
-enum { MR = 6, NR = 16 };
+enum { MR = 6, NR = 16, SMALL_ROWS = 4 };
 
-/* C[rows, 16] (+)= A[rows, depth] · panel[depth, 16]: per step, two loads of B meet six
-   broadcasts of A in 12 FMAs. Rows past `rows` repeat the last valid one, unstored. */
-static void tile(const float *a, long a_stride, long rows, const float *panel, long depth, long panel_stride,
-                 float *c, long c_stride, const float *bias, int loads_c, int gelu) {
+/* C[rows, 16] (+)= A[rows, depth] · panel[depth, 16] for `mr` (6 or 4, a constant where it is
+   inlined) rows: per step, two loads of B meet `mr` broadcasts of A in 2 mr FMAs. Rows past
+   `rows` repeat the last valid one, unstored. Four rows' eight accumulators still cover the
+   latency of two FMA units, so a short last row block runs at full speed (small_rows). */
+static inline __attribute__((always_inline)) void tile_rows(const float *a, long a_stride, long rows,
+                                                            const float *panel, long depth, long panel_stride,
+                                                            float *c, long c_stride, const float *bias, int loads_c,
+                                                            int gelu, const int mr) {
     const float *row_a[MR];
     __m256 c0[MR], c1[MR];
     const __m256 bias0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
     const __m256 bias1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
 #pragma clang loop unroll(full)
-    for (int r = 0; r < MR; r++) {
+    for (int r = 0; r < mr; r++) {
         const long valid = r < rows ? r : rows - 1;
         row_a[r] = a + valid * a_stride;
         if (loads_c) {
@@ -41,7 +45,7 @@ static void tile(const float *a, long a_stride, long rows, const float *panel, l
         const __m256 b0 = _mm256_loadu_ps(panel);
         const __m256 b1 = _mm256_loadu_ps(panel + 8);
 #pragma clang loop unroll(full)
-        for (int r = 0; r < MR; r++) {
+        for (int r = 0; r < mr; r++) {
             const __m256 s = _mm256_broadcast_ss(row_a[r] + k);
             c0[r] = _mm256_fmadd_ps(s, b0, c0[r]);
             c1[r] = _mm256_fmadd_ps(s, b1, c1[r]);
@@ -49,13 +53,22 @@ static void tile(const float *a, long a_stride, long rows, const float *panel, l
         panel += panel_stride;
     }
 #pragma clang loop unroll(full)
-    for (int r = 0; r < MR; r++) {
+    for (int r = 0; r < mr; r++) {
         if (r < rows) {
             _mm256_storeu_ps(c + r * c_stride, c0[r]);
             _mm256_storeu_ps(c + r * c_stride + 8, c1[r]);
         }
     }
     if (gelu) gelu_rows(c, rows, NR, c_stride);
+}
+
+static void tile(const float *a, long a_stride, long rows, const float *panel, long depth, long panel_stride,
+                 float *c, long c_stride, const float *bias, int loads_c, int gelu) {
+    if (rows > SMALL_ROWS) {
+        tile_rows(a, a_stride, rows, panel, depth, panel_stride, c, c_stride, bias, loads_c, gelu, MR);
+    } else {
+        tile_rows(a, a_stride, rows, panel, depth, panel_stride, c, c_stride, bias, loads_c, gelu, SMALL_ROWS);
+    }
 }
 
 static void widen_float16(const void *source, float *destination, long count) {
@@ -77,6 +90,7 @@ static const sw_kernel_set set = {
     .name = "avx2",
     .description = "AVX2 + FMA, 6x16 tile",
     .row_block = MR,
+    .small_rows = SMALL_ROWS,
     .panel_width = NR,
     .depth_block = 512,
     .tile = tile,

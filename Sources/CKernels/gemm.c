@@ -10,10 +10,20 @@
 
 enum { MAX_TILE = 16 * 64 };
 
+/* The rows of the tile at `row`: row_block, except near the end, where a set with a short tile
+   (small_rows) splits what is left between two short tiles when one full tile and a few rows
+   would otherwise be computed as two full ones. The rows computed are the same either way. */
+static long tile_rows(const sw_kernel_set *set, long row, long rows) {
+    const long left = rows - row;
+    const long block = set->row_block;
+    if (left <= block) return left;
+    if (left < 2 * block && left <= 2 * set->small_rows) return (left + 1) / 2;
+    return block;
+}
+
 void sw_gemm(const sw_kernel_set *set, const float *a, long a_stride, long rows, const float *packed, long depth,
              long packed_width, long columns, long panel_begin, long panel_end, const float *bias, int gelu,
              float *c, long c_stride) {
-    const long row_block = set->row_block;
     const long width = set->panel_width;
     for (long depth_start = 0; depth_start < depth; depth_start += set->depth_block) {
         const long depth_length = depth - depth_start < set->depth_block ? depth - depth_start : set->depth_block;
@@ -34,8 +44,8 @@ void sw_gemm(const sw_kernel_set *set, const float *a, long a_stride, long rows,
                 memcpy(padded_bias, tile_bias, sizeof(float) * (size_t)valid);
                 tile_bias = padded_bias;
             }
-            for (long row = 0; row < rows; row += row_block) {
-                const long count = rows - row < row_block ? rows - row : row_block;
+            for (long row = 0, count; row < rows; row += count) {
+                count = tile_rows(set, row, rows);
                 float *tile_c = c + row * c_stride + column;
                 if (valid == width) {
                     set->tile(a + row * a_stride + depth_start, a_stride, count, block, depth_length, packed_width,

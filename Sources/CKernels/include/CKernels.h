@@ -78,6 +78,10 @@ typedef struct sw_kernel_set {
     const char *description;
     /* Rows of A per tile, and columns of B per packed panel (the tile's width). */
     long row_block;
+    /* 0, or a row count up to which `tile` runs a shorter loop as fast per row as the full one:
+       sw_gemm then ends a matrix whose last block would be mostly repeated rows (6 + 2 rows) in
+       two short blocks (4 + 4) instead. */
+    long small_rows;
     long panel_width;
     /* Depth of B per block in the gemm driver: a block of one panel stays in L1/L2. */
     long depth_block;
