@@ -659,8 +659,9 @@ MICROARCHITECTURES = {
 
 
 def machine_name():
-    """The CPU's brand string with its family, model and, when known, microarchitecture: what a machine's figures
-    are filed under in docs/machines.json."""
+    """The CPU's brand string with its family, model, microarchitecture when known, and the widest vectors the
+    machine offers: what a machine's figures are filed under in docs/machines.json. The last matters in a VM, whose
+    host may hide AVX-512 from a CPU that has it (a Zen 4 seen here both ways, its AVX2-only guest slower)."""
     fields = {}
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         key, _, value = line.partition(":")
@@ -671,11 +672,14 @@ def machine_name():
     if vendor == "AuthenticAMD" and family == 25:
         arch = "Zen 4" if model in range(0x10, 0x20) or model in range(0x60, 0x80) or model in range(0xA0, 0xB0) \
             else "Zen 3"
-    return f"{name} (family {family}, model {model}{', ' + arch if arch else ''})"
+    flags = set(fields.get("flags", "").split())
+    isa = "AVX-512" if "avx512f" in flags else "AVX2, no AVX-512" if "avx2" in flags else None
+    details = ", ".join(part for part in (f"model {model}", arch, isa) if part)
+    return f"{name} (family {family}, {details})"
 
 
-def machines_table(results):
-    """Updates docs/machines.json with this machine's kernel figures and renders every machine's."""
+def machines_table(results, write):
+    """Every machine's kernel figures: docs/machines.json's with this machine's in place, written back when `write`."""
     kernels = results["kernels"]
     cpu = kernels.get("machine") or machine_name()
     machines = json.loads(MACHINES.read_text()) if MACHINES.exists() else {}
@@ -685,7 +689,8 @@ def machines_table(results):
                  for name, entry in kernels["sets"].items()},
         "onnxruntime": kernels["onnxruntime"],
     }
-    MACHINES.write_text(json.dumps(machines, indent=1, sort_keys=True, default=str) + "\n")
+    if write:
+        MACHINES.write_text(json.dumps(machines, indent=1, sort_keys=True, default=str) + "\n")
     lines = []
     for machine, data in sorted(machines.items()):
         lines += [f"### {machine} (measured {data['measured']}; picks `{data['selected']}` by itself)", "",
@@ -1052,7 +1057,7 @@ def main():
             results[name] = run()
             (ROOT / ".build-bench" / "last-run.json").write_text(json.dumps(results, default=str, indent=1))
     body = report(results)
-    machines = machines_table(results)
+    machines = machines_table(results, write=not args.no_write)
     goals = "\n".join(targets(results))
     print(body + "\n\n## Targets\n\n" + goals)
     if args.no_write:
