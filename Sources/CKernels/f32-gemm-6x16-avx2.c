@@ -19,7 +19,10 @@ enum { MR = 6, NR = 16, SMALL_ROWS = 4 };
 /* C[rows, 16] (+)= A[rows, depth] · panel[depth, 16] for `mr` (6 or 4, a constant where it is
    inlined) rows: per step, two loads of B meet `mr` broadcasts of A in 2 mr FMAs. Rows past
    `rows` repeat the last valid one, unstored. Four rows' eight accumulators still cover the
-   latency of two FMA units, so a short last row block runs at full speed (small_rows). */
+   latency of two FMA units, so a short last row block runs at full speed (small_rows). The panel
+   is asked for 64 steps (4 KiB) ahead: with few rows (seq 8) a packed weight streams from memory
+   at 16 bytes a cycle, and 16 steps ahead left each step waiting on it (MiniLM seq 8, one
+   thread: 3.6 -> 3.3 ms; seq 128 unchanged). */
 static inline __attribute__((always_inline)) void tile_rows(const float *a, long a_stride, long rows,
                                                             const float *panel, long depth, long panel_stride,
                                                             float *c, long c_stride, const float *bias, int loads_c,
@@ -41,7 +44,7 @@ static inline __attribute__((always_inline)) void tile_rows(const float *a, long
         }
     }
     for (long k = 0; k < depth; k++) {
-        _mm_prefetch((const char *)(panel + 16 * panel_stride), _MM_HINT_T0);
+        _mm_prefetch((const char *)(panel + 64 * panel_stride), _MM_HINT_T0);
         const __m256 b0 = _mm256_loadu_ps(panel);
         const __m256 b1 = _mm256_loadu_ps(panel + 8);
 #pragma clang loop unroll(full)
