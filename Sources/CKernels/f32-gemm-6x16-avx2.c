@@ -74,6 +74,69 @@ static void tile(const float *a, long a_stride, long rows, const float *panel, l
     }
 }
 
+/* The tile turned (sw_tile_transposed_function): six weight rows broadcast against the 16
+   activations of a panel (in cache), each accumulator starting from its row's bias, the whole
+   depth in one chain per output as in `tile`. Each half of the 6 x 16 result (8 activations) is
+   transposed in registers as an 8 x 8 block whose last two rows are zero (unpacks within 128-bit
+   lanes, shuffles, then swaps of lanes), leaving one register per activation holding its six
+   outputs, stored with a mask (the valid rows only, for the valid activations). */
+static void tile_transposed(const float *a, long a_stride, long rows, const float *panel, long depth,
+                            long panel_rows, float *c, long c_stride, const float *bias, int gelu) {
+    const float *row_a[MR];
+    __m256 c0[MR], c1[MR];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR; r++) {
+        const long valid = r < rows ? r : rows - 1;
+        row_a[r] = a + valid * a_stride;
+        c0[r] = c1[r] = _mm256_set1_ps(bias ? bias[valid] : 0.0f);
+    }
+    for (long k = 0; k < depth; k++) {
+        const __m256 b0 = _mm256_loadu_ps(panel);
+        const __m256 b1 = _mm256_loadu_ps(panel + 8);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < MR; r++) {
+            const __m256 s = _mm256_broadcast_ss(row_a[r] + k);
+            c0[r] = _mm256_fmadd_ps(s, b0, c0[r]);
+            c1[r] = _mm256_fmadd_ps(s, b1, c1[r]);
+        }
+        panel += NR;
+    }
+    if (gelu) {
+#pragma clang loop unroll(full)
+        for (int r = 0; r < MR; r++) {
+            float values[NR];
+            _mm256_storeu_ps(values, c0[r]);
+            _mm256_storeu_ps(values + 8, c1[r]);
+            store16(values, gelu16(load16(values)));
+            c0[r] = _mm256_loadu_ps(values);
+            c1[r] = _mm256_loadu_ps(values + 8);
+        }
+    }
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (int half = 0; half < 2; half++) {
+        const __m256 *v = half ? c1 : c0;
+        const __m256 zero = _mm256_setzero_ps();
+        /* t: rows 2i and 2i + 1 interleaved, per lane; s: four rows of one activation per lane. */
+        const __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
+        const __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
+        const __m256 t4 = _mm256_unpacklo_ps(v[4], v[5]), t5 = _mm256_unpackhi_ps(v[4], v[5]);
+        const __m256 t6 = _mm256_unpacklo_ps(zero, zero), t7 = t6;
+        const __m256 s[8] = {_mm256_shuffle_ps(t0, t2, 0x44), _mm256_shuffle_ps(t0, t2, 0xEE),
+                             _mm256_shuffle_ps(t1, t3, 0x44), _mm256_shuffle_ps(t1, t3, 0xEE),
+                             _mm256_shuffle_ps(t4, t6, 0x44), _mm256_shuffle_ps(t4, t6, 0xEE),
+                             _mm256_shuffle_ps(t5, t7, 0x44), _mm256_shuffle_ps(t5, t7, 0xEE)};
+        /* Activation i (< 4) is the low lanes of s[i] and s[4 + i]; activation 4 + i their high lanes. */
+#pragma clang loop unroll(full)
+        for (int i = 0; i < 4; i++) {
+            const long low = 8 * half + i, high = low + 4;
+            const __m256 first = _mm256_permute2f128_ps(s[i], s[4 + i], 0x20);
+            const __m256 second = _mm256_permute2f128_ps(s[i], s[4 + i], 0x31);
+            if (low < panel_rows) _mm256_maskstore_ps(c + low * c_stride, mask, first);
+            if (high < panel_rows) _mm256_maskstore_ps(c + high * c_stride, mask, second);
+        }
+    }
+}
+
 static void widen_float16(const void *source, float *destination, long count) {
     const unsigned char *bytes = source;
     long i = 0;
@@ -97,6 +160,7 @@ static const sw_kernel_set set = {
     .panel_width = NR,
     .depth_block = 512,
     .tile = tile,
+    .tile_transposed = tile_transposed,
     .layer_norm = layer_norm,
     .softmax = softmax,
     .widen_float16 = widen_float16,

@@ -72,6 +72,30 @@ static void test_gemm(const sw_kernel_set *set, long rows, long depth, long colu
               depth, columns, 0);
         free(split);
     }
+    /* The weights as stored, A packed instead (sw_gemm_stored, a streamed layer's product): the
+       same bits, in one call and in two meeting at row_block's first multiple (as threads split). */
+    if (width == set->panel_width) {
+        const void **a_row_pointers = malloc(sizeof(void *) * (size_t)rows);
+        for (long m = 0; m < rows; m++) a_row_pointers[m] = a_rows + m * depth;
+        float *a_packed = calloc((size_t)((rows + width - 1) / width * width * depth), sizeof(float));
+        set->pack(a_row_pointers, rows, depth, 0, a_packed);
+        float *stored = malloc(sizeof(float) * (size_t)(rows * columns));
+        sw_gemm_stored(set, a_packed, rows, weight, depth, depth, 0, columns, bias, with_gelu, stored, columns);
+        check(memcmp(stored, c, sizeof(float) * (size_t)(rows * columns)) == 0, set->name,
+              with_gelu ? "gemm+gelu, weights as stored" : "gemm, weights as stored", rows, depth, columns, 0);
+        if (columns > set->row_block) {
+            memset(stored, 0, sizeof(float) * (size_t)(rows * columns));
+            sw_gemm_stored(set, a_packed, rows, weight, depth, depth, 0, set->row_block, bias, with_gelu, stored,
+                           columns);
+            sw_gemm_stored(set, a_packed, rows, weight, depth, depth, set->row_block, columns, bias, with_gelu, stored,
+                           columns);
+            check(memcmp(stored, c, sizeof(float) * (size_t)(rows * columns)) == 0, set->name,
+                  "gemm, weights as stored, split", rows, depth, columns, 0);
+        }
+        free(a_row_pointers);
+        free(a_packed);
+        free(stored);
+    }
     check(worst <= 4e-6 * sqrt((double)depth), set->name,
           width != set->panel_width ? (with_gelu ? "gemm+gelu, 32-wide panels" : "gemm, 32-wide panels")
                                     : (with_gelu ? "gemm+gelu" : "gemm"),
