@@ -363,7 +363,8 @@ struct StreamingBertModelTests {
             "\(error)".hasPrefix("no weight server answers at \(served.url)")
         }
         // About 3 s of retries; the bound leaves room for ThreadSanitizer on a loaded machine
-        // (10.8 s once, with the source suites beside it) and still catches a hang.
-        #expect(Date().timeIntervalSince(started) < 30)
+        // (10.8 s once, with the source suites beside it; 31.5 s on a slower one, a Zen 4 at 2.8 GHz
+        // with AVX-512 hidden) and still catches a hang.
+        #expect(Date().timeIntervalSince(started) < 90)
     }
 }
