@@ -162,7 +162,7 @@ final class StreamedLayers: LayerProvider {
         case .fetching(let task):
             let start = DispatchTime.now().uptimeNanoseconds
             do {
-                let layer = try await task.value
+                let layer = try await ComputeWaiting.during { try await task.value }
                 let waited = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 residency.withLock { residency in
                     if residency.fetching[index]?.task == task { residency.fetching[index] = nil }
