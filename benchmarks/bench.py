@@ -661,12 +661,24 @@ def kernels(ours, native, debug_infer):
             flops.append(statistics.mean(v["gflops_median"] for v in shapes.values()))
     results["plain_vs_native"] = {"plain_ms": statistics.median(plain_ms), "native_ms": statistics.median(native_ms),
                                   "plain_gflops": statistics.median(plain_gf), "native_gflops": statistics.median(native_gf)}
-    log("kernels: a package depending on this one by version, built with a plain swift build -c release")
-    dependent = subprocess.run([str(ROOT / "scripts" / "check-importable"), "--bench", str(minilm)], capture_output=True,
-                               text=True, cwd=ROOT)
-    if dependent.returncode != 0:
-        sys.exit(f"scripts/check-importable --bench failed:\n{dependent.stderr}")
-    results["dependent"] = json.loads(dependent.stdout.strip().splitlines()[-1])
+    log("kernels: a package depending on this one by version, built with a plain swift build -c release, against "
+        "-target-cpu native, alternating")
+    with tempfile.TemporaryDirectory() as work:
+        consumer = Path(work) / "timing"
+        built = subprocess.run([str(ROOT / "scripts" / "check-importable"), "--bench-binary", str(consumer)],
+                               capture_output=True, text=True, cwd=ROOT)
+        if built.returncode != 0:
+            sys.exit(f"scripts/check-importable --bench-binary failed:\n{built.stdout}{built.stderr}")
+        # The dependent build and the native one alternate, and the ratio is the median of the rounds':
+        # measured once each, minutes apart, the ratio ranged from 0.86 to 1.26 over four runs on one
+        # machine, with its load.
+        rounds = []
+        for _ in range(3):
+            mine = run_json([str(consumer), str(minilm)])
+            theirs = run_json([native, "forward", "--model", minilm, "--seq", "128", "--threads", "1"])["ours"]
+            rounds.append({"median_ms": mine["median_ms"], "native_ms": theirs["median_ms"]})
+    results["dependent"] = {"median_ms": statistics.median(r["median_ms"] for r in rounds), "rounds": rounds,
+                            "over_native": statistics.median(r["median_ms"] / r["native_ms"] for r in rounds)}
     log("kernels: a debug build's infer embedding one sentence with bert-tiny (process start to exit)")
     debug = []
     for _ in range(3):
@@ -944,7 +956,7 @@ def targets(results):
                    pvn["plain_ms"] / pvn["native_ms"], 1.1))
     checks.append(("-target-cpu native / plain build, matmul GFLOP/s <= 1.1", pvn["native_gflops"] / pvn["plain_gflops"], 1.1))
     checks.append(("a package depending on this one (plain release) / -target-cpu native, MiniLM seq 128 <= 1.1",
-                   kernels["dependent"]["median_ms"] / pvn["native_ms"], 1.1))
+                   kernels["dependent"].get("over_native", kernels["dependent"]["median_ms"] / pvn["native_ms"]), 1.1))
     checks.append(("debug build: infer --model bert-tiny, one sentence, seconds <= 1.0", kernels["debug_infer_s"], 1.0))
     for family in results["tokenize"].get("families") or [
             {"name": "BERT WordPiece", "ours": results["tokenize"]["ours"], "theirs": results["tokenize"]["theirs"]}]:
@@ -1121,8 +1133,8 @@ all-MiniLM-L6-v2's forward pass (median) against ONNX Runtime's. Every machine t
 The plain build against `-target-cpu native` on this machine (MiniLM seq 128, 1 thread, median of
 3 alternating runs): {pvn["plain_ms"]:.2f} ms against {pvn["native_ms"]:.2f} ms; matmul
 {pvn["plain_gflops"]:.0f} against {pvn["native_gflops"]:.0f} GFLOP/s. A package depending on this one by
-version (`scripts/check-importable --bench`, plain `swift build -c release`):
-{results["kernels"]["dependent"]["median_ms"]:.2f} ms. A debug build's `infer --model Fixtures/bert-tiny`
+version (`scripts/check-importable --bench-binary`, plain `swift build -c release`), alternating with
+the native build three times: {results["kernels"]["dependent"]["median_ms"]:.2f} ms. A debug build's `infer --model Fixtures/bert-tiny`
 embedding one sentence, process start to exit: {results["kernels"]["debug_infer_s"]:.2f} s.
 
 {body}
