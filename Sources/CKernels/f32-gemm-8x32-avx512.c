@@ -24,15 +24,21 @@ enum { MR = 8, NR = 32 };
 
 /* The hot loop of both tiles: c0[r], c1[r] += row_a[r][k] · panel[k][0..32) for k < depth,
    loading the panel's two vectors once per step and meeting them with eight broadcasts, 16 FMAs.
-   With `prefetch` (a constant where it is inlined), the panel is asked for 16 steps ahead: it
-   streams from memory on a packed weight's first row block. */
+   With `prefetch` (a constant where it is inlined), the panel is asked for PREFETCH_STEPS steps
+   (16 KiB) ahead: it streams from memory on a packed weight's first row block, and with few rows
+   (seq 8) that is most of the work. A Zen 5 takes a step in 8 cycles (two 512-bit FMA units), so
+   the panel must arrive at 16 bytes a cycle; 16 steps ahead left it waiting. MiniLM seq 8, one
+   thread (streaming-weights-bench forward, alternated three times): 1.35-1.53 ms at 16 steps,
+   1.18-1.22 at 32, 0.99-1.07 at 64, 0.86-0.95 at 128, 0.97-1.09 at 256; seq 32 3.5-3.7 -> 3.0-3.4;
+   seq 128 and 512, and the warm products of `streaming-weights-bench matmul`, within noise. */
+enum { PREFETCH_STEPS = 128 };
 static inline __attribute__((always_inline)) void multiply_add(const float *const row_a[MR], const float *panel,
                                                                long depth, long panel_stride, int prefetch,
                                                                __m512 c0[MR], __m512 c1[MR]) {
     for (long k = 0; k < depth; k++) {
         if (prefetch) {
-            _mm_prefetch((const char *)(panel + 16 * panel_stride), _MM_HINT_T0);
-            _mm_prefetch((const char *)(panel + 16 * panel_stride + 16), _MM_HINT_T0);
+            _mm_prefetch((const char *)(panel + PREFETCH_STEPS * panel_stride), _MM_HINT_T0);
+            _mm_prefetch((const char *)(panel + PREFETCH_STEPS * panel_stride + 16), _MM_HINT_T0);
         }
         const __m512 b0 = _mm512_loadu_ps(panel);
         const __m512 b1 = _mm512_loadu_ps(panel + 16);
