@@ -20,10 +20,12 @@
 #define SW_HAS_HALF_VECTORS 1
 #include "vector.h"
 
-enum { MR = 8, NR = 32 };
+enum { MR = 8, NR = 32, SMALL_ROWS = 4 };
 
-/* The hot loop of both tiles: c0[r], c1[r] += row_a[r][k] · panel[k][0..32) for k < depth,
-   loading the panel's two vectors once per step and meeting them with eight broadcasts, 16 FMAs.
+/* The hot loop of both tiles: c0[r], c1[r] += row_a[r][k] · panel[k][0..32) for k < depth and r <
+   mr (8, or 4 for a short last row block: a constant where it is inlined), loading the panel's
+   two vectors once per step and meeting them with mr broadcasts, 2 mr FMAs (four rows' eight
+   accumulators still cover the latency of two FMA units).
    With `prefetch` (a constant where it is inlined), the panel is asked for PREFETCH_STEPS steps
    (16 KiB) ahead: it streams from memory on a packed weight's first row block, and with few rows
    (seq 8) that is most of the work. A Zen 5 takes a step in 8 cycles (two 512-bit FMA units), so
@@ -34,7 +36,7 @@ enum { MR = 8, NR = 32 };
 enum { PREFETCH_STEPS = 128 };
 static inline __attribute__((always_inline)) void multiply_add(const float *const row_a[MR], const float *panel,
                                                                long depth, long panel_stride, int prefetch,
-                                                               __m512 c0[MR], __m512 c1[MR]) {
+                                                               const int mr, __m512 c0[MR], __m512 c1[MR]) {
     for (long k = 0; k < depth; k++) {
         if (prefetch) {
             _mm_prefetch((const char *)(panel + PREFETCH_STEPS * panel_stride), _MM_HINT_T0);
@@ -43,7 +45,7 @@ static inline __attribute__((always_inline)) void multiply_add(const float *cons
         const __m512 b0 = _mm512_loadu_ps(panel);
         const __m512 b1 = _mm512_loadu_ps(panel + 16);
 #pragma clang loop unroll(full)
-        for (int r = 0; r < MR; r++) {
+        for (int r = 0; r < mr; r++) {
             const __m512 s = _mm512_set1_ps(row_a[r][k]);
             c0[r] = _mm512_fmadd_ps(s, b0, c0[r]);
             c1[r] = _mm512_fmadd_ps(s, b1, c1[r]);
@@ -52,16 +54,18 @@ static inline __attribute__((always_inline)) void multiply_add(const float *cons
     }
 }
 
-/* C[rows, 32] (+)= A[rows, depth] · panel[depth, 32] (multiply_add). Rows past `rows` repeat the
-   last valid one (their results are not stored), so the loop has no branch. */
-static void tile(const float *a, long a_stride, long rows, const float *panel, long depth, long panel_stride,
-                 float *c, long c_stride, const float *bias, int loads_c, int gelu) {
+/* C[rows, 32] (+)= A[rows, depth] · panel[depth, 32] (multiply_add) for `mr` rows. Rows past
+   `rows` repeat the last valid one (their results are not stored), so the loop has no branch. */
+static inline __attribute__((always_inline)) void tile_rows(const float *a, long a_stride, long rows,
+                                                            const float *panel, long depth, long panel_stride,
+                                                            float *c, long c_stride, const float *bias, int loads_c,
+                                                            int gelu, const int mr) {
     const float *row_a[MR];
     __m512 c0[MR], c1[MR];
     const __m512 bias0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
     const __m512 bias1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
 #pragma clang loop unroll(full)
-    for (int r = 0; r < MR; r++) {
+    for (int r = 0; r < mr; r++) {
         const long valid = r < rows ? r : rows - 1;
         row_a[r] = a + valid * a_stride;
         if (loads_c) {
@@ -72,15 +76,26 @@ static void tile(const float *a, long a_stride, long rows, const float *panel, l
             c1[r] = bias1;
         }
     }
-    multiply_add(row_a, panel, depth, panel_stride, 1, c0, c1);
+    multiply_add(row_a, panel, depth, panel_stride, 1, mr, c0, c1);
 #pragma clang loop unroll(full)
-    for (int r = 0; r < MR; r++) {
+    for (int r = 0; r < mr; r++) {
         if (r < rows) {
             _mm512_storeu_ps(c + r * c_stride, c0[r]);
             _mm512_storeu_ps(c + r * c_stride + 16, c1[r]);
         }
     }
     if (gelu) gelu_rows(c, rows, NR, c_stride);
+}
+
+/* A tile of up to 4 rows (a short sequence's last row block: 10 tokens are 8 + 2 rows) runs the
+   4-row loop, in half the time of the full one. */
+static void tile(const float *a, long a_stride, long rows, const float *panel, long depth, long panel_stride,
+                 float *c, long c_stride, const float *bias, int loads_c, int gelu) {
+    if (rows > SMALL_ROWS) {
+        tile_rows(a, a_stride, rows, panel, depth, panel_stride, c, c_stride, bias, loads_c, gelu, MR);
+    } else {
+        tile_rows(a, a_stride, rows, panel, depth, panel_stride, c, c_stride, bias, loads_c, gelu, SMALL_ROWS);
+    }
 }
 
 /* The tile turned (sw_tile_transposed_function): weight rows broadcast against the 32
@@ -99,7 +114,7 @@ static void tile_transposed(const float *a, long a_stride, long rows, const floa
         row_a[r] = a + valid * a_stride;
         c0[r] = c1[r] = _mm512_set1_ps(bias ? bias[valid] : 0.0f);
     }
-    multiply_add(row_a, panel, depth, NR, 0, c0, c1);
+    multiply_add(row_a, panel, depth, NR, 0, MR, c0, c1);
     const __mmask16 low = (__mmask16)((1u << rows) - 1), high = (__mmask16)(low << 8);
     /* Activation 4L + m's 8 outputs are lane L of w[m] then of w[4 + m] (below): one permute
        puts L = 0 in the low half and L = 1 in the high one, another L = 2 and 3. */
@@ -162,6 +177,7 @@ static const sw_kernel_set set = {
     .name = "avx512",
     .description = "AVX-512F + FMA, 8x32 tile",
     .row_block = MR,
+    .small_rows = SMALL_ROWS,
     .panel_width = NR,
     .depth_block = 768,
     .tile = tile,

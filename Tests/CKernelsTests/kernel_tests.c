@@ -288,7 +288,7 @@ int main(void) {
     const sw_kernel_set *sets[] = {sw_kernels_avx512(), sw_kernels_avx2(), sw_kernels_neon(), sw_kernels_portable()};
     static const long shapes[][3] = {{1, 1, 1},      {8, 32, 32},  {7, 33, 31},   {9, 300, 65},  {17, 513, 96},
                                      {3, 16, 100},   {13, 1537, 47}, {25, 7, 100}, {6, 12, 16},   {12, 768, 32},
-                                     {128, 384, 384}, {10, 40, 48},  {14, 64, 16},  {11, 20, 33}};
+                                     {128, 384, 384}, {10, 40, 48},  {14, 64, 16},  {11, 20, 33}, {10, 1000, 40}};
     int tested = 0;
     for (size_t s = 0; s < sizeof sets / sizeof sets[0]; s++) {
         const sw_kernel_set *set = sets[s];
