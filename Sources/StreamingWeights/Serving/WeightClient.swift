@@ -68,8 +68,8 @@ public final class WeightClient: Sendable {
     ///
     /// The bytes are in the buffer the rest goes into if the connection is lost before the
     /// end. `filled` is touched by one reader thread at a time, `hashed` and `digest` by that
-    /// reader's hashing queue (``ResponseReceiver``); handed between links through a request's
-    /// continuation, once the old link's queue is empty.
+    /// reader or its hashing queue, never both at once (``ResponseReceiver``); handed between
+    /// links through a request's continuation, once the old link's queue is empty.
     final class PartialObject: @unchecked Sendable {
         /// The first response's header: the object's name, and the range asked for.
         let header: WireMessage.Header
