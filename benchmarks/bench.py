@@ -4,6 +4,7 @@ docs/latency.svg."""
 
 import argparse
 import json
+import operator
 import os
 import platform
 import re
@@ -74,16 +75,12 @@ def forward(ours):
                            (mine[(entry["seq"], entry["batch"], entry["threads"])], entry["pytorch"]["median_ms"],
                             entry["onnxruntime"]["median_ms"]) for entry in reference["results"]})
         for key in rounds[0]:
-            samples = [measured[key] for measured in rounds]
-
-            def median_of(value):
-                return statistics.median(value(*sample) for sample in samples)
-            rows.append({"model": name, "seq": key[0], "batch": key[1], "threads": key[2], "rounds": len(samples),
-                         "ours": median_of(lambda mine, _, __: mine),
-                         "pytorch": median_of(lambda _, torch, __: torch),
-                         "onnxruntime": median_of(lambda _, __, ort: ort),
-                         "ours_over_onnxruntime": median_of(lambda mine, _, ort: mine / ort),
-                         "ours_over_pytorch": median_of(lambda mine, torch, _: mine / torch)})
+            ours_ms, pytorch_ms, onnxruntime_ms = zip(*(measured[key] for measured in rounds))
+            rows.append({"model": name, "seq": key[0], "batch": key[1], "threads": key[2], "rounds": len(rounds),
+                         "ours": statistics.median(ours_ms), "pytorch": statistics.median(pytorch_ms),
+                         "onnxruntime": statistics.median(onnxruntime_ms),
+                         "ours_over_onnxruntime": statistics.median(map(operator.truediv, ours_ms, onnxruntime_ms)),
+                         "ours_over_pytorch": statistics.median(map(operator.truediv, ours_ms, pytorch_ms))})
     return rows
 
 

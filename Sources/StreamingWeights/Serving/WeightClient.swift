@@ -532,7 +532,7 @@ private final class ResponseReceiver: WebSocketMessageObserver, @unchecked Senda
         header.length = length
         let digest = StageClock.measure(.hash) { partial.digest.finalize() }
         let object = WeightClient.Object(
-            header: header, payload: ByteStorage(pooled: partial.memory, count: partial.filled),
+            header: header, payload: ByteStorage(pooled: partial.memory, count: length),
             payloadDigest: ContentDigest(partial.digest.algorithm, digest.hexString))
         deliver(.object(object), header.id)
     }
